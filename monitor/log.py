@@ -1,0 +1,100 @@
+"""Logging setup: one event per line, key=value friendly, aware of the systemd journal.
+
+Every line is ``[TIMESTAMP] LEVEL LOGGER MESSAGE``, and messages are written as stable
+``key=value`` pairs with %-style arguments::
+
+    logger.info("event=poll feed=%s status=%s new=%d", name, status, new)
+    2026-11-26T19:40:00Z INFO monitor.pipeline event=poll feed=x status=ok new=0
+
+When stderr is the journal (systemd sets ``JOURNAL_STREAM`` to its device:inode) the
+timestamp is left out, since journald records its own, and each line starts with a
+``<N>`` syslog priority prefix that journald turns into the entry's priority (so
+``journalctl -p warning`` works) and strips. Newlines inside a message are escaped, so
+an argument taken from a feed cannot forge a second line; a traceback still follows on
+its own lines.
+
+Chatty libraries (``httpx``, ``httpcore``, ``aiohttp.access``, ``apscheduler``,
+``trafilatura``) are turned down to WARNING.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import TextIO
+
+QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "apscheduler", "trafilatura")
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_SYSLOG_PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+_TIMED_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+_JOURNAL_FORMAT = "%(levelname)s %(name)s %(message)s"
+_ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class _LineFormatter(logging.Formatter):
+    """One event per line: newlines in the message are escaped; timestamps are UTC."""
+
+    converter = staticmethod(time.gmtime)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (override)
+        return super().formatMessage(record).replace("\r", "\\r").replace("\n", "\\n")
+
+
+class _JournalFormatter(_LineFormatter):
+    """Prefixes every line (traceback lines too) with the record's syslog priority."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_SYSLOG_PRIORITY.get(record.levelname, 6)}>"
+        return "\n".join(prefix + line for line in super().format(record).split("\n"))
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """The one handler setup_logging installs; found again by type to replace it."""
+
+
+def setup_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
+    """Send all logging to ``stream`` (default: stderr at call time) at ``level``.
+
+    ``level`` is a level name, case-insensitive; anything else raises ValueError. Calling
+    again replaces the previous setup instead of adding a second handler.
+    """
+    threshold = _parse_level(level)
+    stream = sys.stderr if stream is None else stream
+    handler = _Handler(stream)
+    if _is_journal(stream):
+        handler.setFormatter(_JournalFormatter(_JOURNAL_FORMAT))
+    else:
+        handler.setFormatter(_LineFormatter(_TIMED_FORMAT, datefmt=_ISO_UTC))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(threshold)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(threshold, logging.WARNING))
+
+
+def _parse_level(level: str) -> int:
+    """The numeric level for a level name such as ``"info"``; ValueError otherwise."""
+    name = str(level).strip().upper()
+    if name not in _LEVELS:
+        raise ValueError(f"invalid log level {level!r}: expected one of {', '.join(_LEVELS)}")
+    return logging.getLevelNamesMapping()[name]
+
+
+def _is_journal(stream: TextIO) -> bool:
+    """True when ``stream`` is the journal stream named by ``JOURNAL_STREAM`` (dev:inode).
+
+    Comparing the inode, as systemd.exec(5) advises, keeps timestamps when the variable
+    was merely inherited and the output actually goes to a file or a terminal.
+    """
+    value = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        device, inode = (int(part) for part in value.split(":"))
+        info = os.fstat(stream.fileno())
+    except (ValueError, OSError, AttributeError):
+        return False
+    return (info.st_dev, info.st_ino) == (device, inode)

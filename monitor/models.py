@@ -1,0 +1,121 @@
+"""Frozen data passed between the stages, named by pipeline position.
+
+``FetchResult`` -> ``Entry`` -> ``Article`` -> ``Match`` -> ``Alert``.
+Nothing here does I/O or imports from the rest of monitor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+FIELDS = ("title", "body", "url", "source", "author")
+"""Article fields a query can scope to; the default scope is title + body."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """One HTTP response, read in full under the byte cap."""
+
+    url: str  # final URL, after redirects
+    status: int
+    content: bytes
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """The first header ``name`` (case-insensitive), or None."""
+        low = name.lower()
+        return next((v for k, v in self.headers if k.lower() == low), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a feed, as the feed tells it."""
+
+    key: str  # guid/id, else the canonical link
+    url: str  # absolute link to the article ("" when the item has none)
+    title: str = ""
+    summary: str = ""  # the item's own content or summary, as plain text
+    author: str = ""
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The text a rule is matched against."""
+
+    url: str
+    title: str
+    text: str
+    author: str = ""
+    published: datetime | None = None
+    language: str | None = None
+    source: str = ""  # the feed's name
+    from_feed: bool = False  # True: page unusable, text is the feed item's own content
+
+    def field(self, name: str) -> str:
+        """The text of one query field (``title``, ``body``, ``url``, ``source``, ``author``)."""
+        return self.text if name == "body" else str(getattr(self, name) or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A hit: characters ``start:end`` of one field of the article, in the original text."""
+
+    field: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """About 200 characters around a hit; ``marks`` are (start, end) offsets into ``text``."""
+
+    text: str
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One term of a rule that fired on an article, with where and how often."""
+
+    term: str
+    count: int
+    spans: tuple[Span, ...] = ()
+    snippets: tuple[Snippet, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that is true on an article, with the terms that fired."""
+
+    rule: str  # the rule's name
+    query: str
+    terms: tuple[TermHit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert to deliver on one channel; ``id`` is stable across retries."""
+
+    id: str
+    created_at: datetime
+    rule: str
+    query: str
+    article: Article
+    terms: tuple[TermHit, ...] = ()
+    also_seen_at: tuple[str, ...] = ()
+    channel: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several alerts of one channel sent together at a digest time."""
+
+    id: str
+    created_at: datetime
+    channel: str
+    alerts: tuple[Alert, ...] = field(default_factory=tuple)

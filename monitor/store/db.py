@@ -1,0 +1,431 @@
+"""The Store: every query monitor runs, on SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.config import FeedSettings
+from monitor.errors import StorageError
+from monitor.models import Entry
+from monitor.store import schema as t
+from monitor.store.codec import article_to_json, as_utc, terms_to_json
+from monitor.store.records import AlertRow, FeedState, NewArticle, PollRecord
+
+log = logging.getLogger(__name__)
+
+SameStory = Callable[[int, int], bool]
+RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
+
+
+def key_hash(value: str) -> str:
+    """A fixed-length key for long strings (entry keys, canonical URLs)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _signed64(value: int | None) -> int | None:
+    return None if value is None else (value - (1 << 64) if value >= 1 << 63 else value)
+
+
+def _unsigned64(value: int | None) -> int | None:
+    return None if value is None else value & ((1 << 64) - 1)
+
+
+class Store:
+    """All reads and writes of monitor's state."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine: Engine = _make_engine(url)
+        except (SQLAlchemyError, ValueError, OSError) as e:
+            raise StorageError(f"cannot open database: {e}") from e
+        self.postgres = self.engine.dialect.name == "postgresql"
+
+    def close(self) -> None:
+        """Release every connection."""
+        self.engine.dispose()
+
+    def _begin(self) -> Any:
+        return _Transaction(self.engine)
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema; safe when several nodes start at once."""
+        with self._begin() as conn:
+            if self.postgres:
+                conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
+            return t.migrate(conn)
+
+    def ping(self) -> None:
+        """Raise StorageError unless the database answers."""
+        with self._begin() as conn:
+            conn.execute(select(1))
+
+    def _insert(self, table: Any) -> Any:
+        return (postgresql.insert if self.postgres else sqlite.insert)(table)
+
+    # -- feeds ---------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
+        """Make the feeds table match the config (by name); feeds removed become inactive."""
+        with self._begin() as conn:
+            rows = {r.name: r for r in conn.execute(select(t.feeds))}
+            for f in feeds:
+                if f.name in rows:
+                    conn.execute(update(t.feeds).where(t.feeds.c.name == f.name).values(
+                        url=f.url, interval=f.interval, active=True))
+                else:
+                    conn.execute(t.feeds.insert().values(
+                        name=f.name, url=f.url, interval=f.interval, next_poll_at=now,
+                        state="new", error_count=0, items_seen=0, first_poll_done=False,
+                        active=True))
+            gone = set(rows) - {f.name for f in feeds}
+            if gone:
+                conn.execute(update(t.feeds).where(t.feeds.c.name.in_(gone)).values(active=False))
+
+    def claim_due_feeds(self, node: str, now: datetime, limit: int, lease: float,
+                        force: bool = False) -> list[FeedState]:
+        """Claim up to ``limit`` active feeds that are due (any, with ``force``) and not
+        leased by a live node."""
+        f = t.feeds.c
+        due = select(f.id).where(
+            f.active.is_(True), or_(f.lease_until.is_(None), f.lease_until < now),
+        ).order_by(f.next_poll_at).limit(limit)
+        if not force:
+            due = due.where(or_(f.next_poll_at.is_(None), f.next_poll_at <= now))
+        if self.postgres:
+            due = due.with_for_update(skip_locked=True)
+        stmt = (update(t.feeds).where(f.id.in_(due.scalar_subquery()))
+                .values(claimed_by=node, lease_until=now + timedelta(seconds=lease))
+                .returning(*t.feeds.c))
+        with self._begin() as conn:
+            return [_feed_state(r) for r in conn.execute(stmt)]
+
+    def finish_poll(self, feed_id: int, node: str, record: PollRecord, now: datetime) -> None:
+        """Write what a poll found and release the feed's lease."""
+        values: dict[str, Any] = {
+            "last_polled_at": now, "next_poll_at": record.next_poll_at,
+            "claimed_by": None, "lease_until": None, "warning": record.warning,
+            "items_seen": t.feeds.c.items_seen + record.new_items,
+        }
+        if record.status == "error":
+            values.update(state="failing", last_error=record.error,
+                          error_count=t.feeds.c.error_count + 1,
+                          failing_since=func.coalesce(t.feeds.c.failing_since, now))
+        else:
+            values.update(state="ok", last_error=None, error_count=0, failing_since=None,
+                          first_poll_done=True)
+            for key in ("etag", "last_modified", "content_hash"):
+                if getattr(record, key) is not None:
+                    values[key] = getattr(record, key)
+        with self._begin() as conn:
+            conn.execute(update(t.feeds).where(t.feeds.c.id == feed_id,
+                                               t.feeds.c.claimed_by == node).values(**values))
+
+    def feeds(self) -> list[FeedState]:
+        """Every active feed."""
+        with self._begin() as conn:
+            rows = conn.execute(select(t.feeds).where(t.feeds.c.active.is_(True))
+                                .order_by(t.feeds.c.name))
+            return [_feed_state(r) for r in rows]
+
+    # -- entries and articles ------------------------------------------------------------
+
+    def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        """The entry keys of ``feed_id`` among ``keys`` that were seen before."""
+        hashes = {key_hash(k): k for k in keys}
+        found: set[str] = set()
+        with self._begin() as conn:
+            for chunk in _chunks(list(hashes), 500):
+                q = select(t.entries.c.key_hash).where(t.entries.c.feed_id == feed_id,
+                                                       t.entries.c.key_hash.in_(chunk))
+                found.update(hashes[h] for h in conn.execute(q).scalars())
+        return found
+
+    def record_entries(self, feed_id: int, entries: Sequence[Entry], now: datetime) -> None:
+        """Remember entries without fetching or alerting (the first poll of a feed)."""
+        if not entries:
+            return
+        rows = [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
+                 "title": e.title[:1000], "seen_at": now} for e in entries]
+        with self._begin() as conn:
+            conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
+
+    def store_article(self, feed_id: int, feed_name: str, new: NewArticle,
+                      rule_channels: RuleChannels, now: datetime,
+                      same_story: SameStory | None = None) -> list[str]:
+        """Store an entry, its article, its matches and their alerts in ONE transaction.
+
+        Returns the ids of the alerts created; (rule, story, channel) is unique, so a story
+        seen before (same URL, or a near-identical text) adds no second alert.
+        """
+        with self._begin() as conn:
+            article_id, story_id = self._save_article(conn, new, now, same_story)
+            conn.execute(self._insert(t.entries).on_conflict_do_nothing(), [{
+                "feed_id": feed_id, "key_hash": key_hash(new.entry.key), "key": new.entry.key,
+                "url": new.entry.url, "title": new.entry.title[:1000], "seen_at": now,
+                "article_id": article_id}])
+            created: list[str] = []
+            for match in new.matches:
+                conn.execute(self._insert(t.matches).on_conflict_do_nothing(), [{
+                    "rule": match.rule, "article_id": article_id, "story_id": story_id,
+                    "terms": terms_to_json(match.terms), "created_at": now}])
+                payload = {"rule": match.rule, "query": match.query,
+                           "article": article_to_json(new.article),
+                           "terms": terms_to_json(match.terms)}
+                for channel, digest_at in rule_channels.get(match.rule, ()):
+                    alert_id = str(uuid.uuid4())
+                    stmt = self._insert(t.alerts).values(
+                        id=alert_id, rule=match.rule, story_id=story_id,
+                        article_id=article_id, feed=feed_name, channel=channel,
+                        payload=payload, status="pending", digest_at=digest_at,
+                        attempts=0, next_attempt_at=digest_at or now, created_at=now)
+                    inserted = conn.execute(stmt.on_conflict_do_nothing()
+                                            .returning(t.alerts.c.id)).scalar()
+                    if inserted is not None:
+                        created.append(alert_id)
+            return created
+
+    def _save_article(self, conn: Connection, new: NewArticle, now: datetime,
+                      same_story: SameStory | None) -> tuple[int, int]:
+        a = t.articles.c
+        row = conn.execute(select(a.id, a.story_id).where(a.url_hash == new.url_hash)).first()
+        if row is not None:  # the same page again (updated in place): same story
+            return int(row.id), int(row.story_id)
+        story_id = self._find_story(conn, new.fingerprint, now, same_story)
+        art = new.article
+        article_id = conn.execute(t.articles.insert().values(
+            url=art.url, url_hash=new.url_hash, title=art.title, author=art.author,
+            published=art.published, language=art.language, source=art.source, text=art.text,
+            from_feed=art.from_feed, fingerprint=_signed64(new.fingerprint),
+            story_id=story_id, created_at=now).returning(a.id)).scalar_one()
+        if story_id is None:
+            story_id = article_id
+            conn.execute(update(t.articles).where(a.id == article_id).values(story_id=story_id))
+        return int(article_id), int(story_id)
+
+    def _find_story(self, conn: Connection, fingerprint: int | None, now: datetime,
+                    same_story: SameStory | None) -> int | None:
+        if fingerprint is None or same_story is None:
+            return None
+        a = t.articles.c
+        recent = conn.execute(select(a.fingerprint, a.story_id).where(
+            a.created_at >= now - timedelta(days=7), a.fingerprint.is_not(None)))
+        for other, story in recent:
+            if same_story(fingerprint, _unsigned64(other) or 0):
+                return int(story)
+        return None
+
+    def also_seen_at(self, story_id: int, article_id: int) -> list[str]:
+        """URLs of the story's other articles, oldest first."""
+        with self._begin() as conn:
+            q = (select(t.articles.c.url).where(t.articles.c.story_id == story_id,
+                                                t.articles.c.id != article_id)
+                 .order_by(t.articles.c.id))
+            return list(conn.execute(q).scalars())
+
+    def iter_articles(self, since: datetime | None = None, limit: int | None = None
+                      ) -> Iterator[dict[str, Any]]:
+        """Stored articles, newest first (for backtests and the dashboard)."""
+        q = select(t.articles).order_by(t.articles.c.id.desc())
+        if since is not None:
+            q = q.where(t.articles.c.created_at >= since)
+        if limit is not None:
+            q = q.limit(limit)
+        with self._begin() as conn:
+            rows = [dict(r._mapping) for r in conn.execute(q)]
+        yield from rows
+
+    # -- outbox --------------------------------------------------------------------------
+
+    def claim_due_alerts(self, node: str, now: datetime, limit: int,
+                         lease: float) -> list[AlertRow]:
+        """Claim up to ``limit`` pending alerts that are due on enabled channels."""
+        c = t.alerts.c
+        disabled = select(t.channel_state.c.name).where(t.channel_state.c.disabled.is_(True))
+        due = select(c.id).where(
+            c.status == "pending", c.next_attempt_at <= now,
+            or_(c.lease_until.is_(None), c.lease_until < now),
+            c.channel.not_in(disabled.scalar_subquery()),
+        ).order_by(c.next_attempt_at).limit(limit)
+        if self.postgres:
+            due = due.with_for_update(skip_locked=True)
+        stmt = (update(t.alerts).where(c.id.in_(due.scalar_subquery()))
+                .values(claimed_by=node, lease_until=now + timedelta(seconds=lease))
+                .returning(*t.alerts.c))
+        with self._begin() as conn:
+            return sorted((_alert_row(r) for r in conn.execute(stmt)),
+                          key=lambda r: (r.created_at or now, r.id))
+
+    def start_delivery(self, alert_id: str, node: str, now: datetime) -> int:
+        """Write the attempt before sending; return its id."""
+        with self._begin() as conn:
+            attempts = conn.execute(update(t.alerts).where(t.alerts.c.id == alert_id)
+                                    .values(attempts=t.alerts.c.attempts + 1)
+                                    .returning(t.alerts.c.attempts)).scalar_one()
+            return int(conn.execute(t.deliveries.insert().values(
+                alert_id=alert_id, attempt=attempts, node=node, started_at=now,
+                outcome="sending").returning(t.deliveries.c.id)).scalar_one())
+
+    def finish_delivery(self, delivery_id: int, alert_id: str, outcome: str, now: datetime,
+                        detail: str | None = None, retry_at: datetime | None = None) -> None:
+        """Record the outcome (sent | retry | failed) of an attempt; release the claim."""
+        status = {"sent": "sent", "retry": "pending", "failed": "failed"}[outcome]
+        values: dict[str, Any] = {"status": status, "claimed_by": None, "lease_until": None,
+                                  "last_error": detail if outcome != "sent" else None}
+        if outcome == "sent":
+            values["sent_at"] = now
+        if retry_at is not None:
+            values["next_attempt_at"] = retry_at
+        with self._begin() as conn:
+            conn.execute(update(t.deliveries).where(t.deliveries.c.id == delivery_id)
+                         .values(outcome=outcome, finished_at=now, detail=detail))
+            conn.execute(update(t.alerts).where(t.alerts.c.id == alert_id).values(**values))
+
+    def list_alerts(self, status: str | None = None, limit: int = 50) -> list[AlertRow]:
+        """Recent alerts, newest first, optionally of one status."""
+        q = select(t.alerts).order_by(t.alerts.c.created_at.desc(), t.alerts.c.id).limit(limit)
+        if status:
+            q = q.where(t.alerts.c.status == status)
+        with self._begin() as conn:
+            return [_alert_row(r) for r in conn.execute(q)]
+
+    def retry_alert(self, alert_id: str, now: datetime) -> bool:
+        """Put a failed (or pending) alert back in the queue now; False if unknown."""
+        with self._begin() as conn:
+            result = conn.execute(update(t.alerts).where(
+                t.alerts.c.id == alert_id, t.alerts.c.status != "sent").values(
+                status="pending", next_attempt_at=now, claimed_by=None, lease_until=None))
+            return bool(result.rowcount)
+
+    def disable_channel(self, name: str, reason: str, now: datetime) -> None:
+        """Stop delivering on a channel whose receiver is gone (HTTP 410)."""
+        with self._begin() as conn:
+            stmt = self._insert(t.channel_state).values(
+                name=name, disabled=True, reason=reason, changed_at=now)
+            conn.execute(stmt.on_conflict_do_update(
+                index_elements=["name"], set_={"disabled": True, "reason": reason,
+                                               "changed_at": now}))
+
+    def disabled_channels(self) -> dict[str, str]:
+        """Disabled channels with the reason."""
+        with self._begin() as conn:
+            rows = conn.execute(select(t.channel_state.c.name, t.channel_state.c.reason)
+                                .where(t.channel_state.c.disabled.is_(True)))
+            return {r.name: r.reason or "" for r in rows}
+
+    def count_alerts(self) -> dict[str, int]:
+        """Number of alerts by status."""
+        with self._begin() as conn:
+            rows = conn.execute(select(t.alerts.c.status, func.count())
+                                .group_by(t.alerts.c.status))
+            return {status: int(n) for status, n in rows}
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def heartbeat(self, node: str, now: datetime) -> None:
+        """Say this node is alive."""
+        with self._begin() as conn:
+            stmt = self._insert(t.nodes).values(id=node, started_at=now, heartbeat_at=now)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["id"],
+                                                    set_={"heartbeat_at": now}))
+
+    def nodes(self, now: datetime, alive_within: float) -> list[dict[str, Any]]:
+        """Nodes seen within ``alive_within`` seconds, with the feeds and alerts they hold."""
+        cutoff = now - timedelta(seconds=alive_within)
+        with self._begin() as conn:
+            rows = conn.execute(select(t.nodes).where(t.nodes.c.heartbeat_at >= cutoff))
+            out = []
+            for r in rows:
+                feeds = conn.execute(select(func.count()).where(and_(
+                    t.feeds.c.claimed_by == r.id, t.feeds.c.lease_until >= now))).scalar()
+                alerts = conn.execute(select(func.count()).where(and_(
+                    t.alerts.c.claimed_by == r.id, t.alerts.c.lease_until >= now))).scalar()
+                out.append({"id": r.id, "started_at": as_utc(r.started_at),
+                            "heartbeat_at": as_utc(r.heartbeat_at),
+                            "feeds_claimed": int(feeds or 0), "alerts_claimed": int(alerts or 0)})
+            return out
+
+
+class _Transaction:
+    """``with store._begin() as conn``: one transaction, errors become StorageError."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> Connection:
+        try:
+            self.ctx = self.engine.begin()
+            return self.ctx.__enter__()
+        except SQLAlchemyError as e:
+            raise StorageError(f"database unavailable: {_short(e)}") from e
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+        try:
+            self.ctx.__exit__(kind, exc, tb)
+        except SQLAlchemyError as e:
+            raise StorageError(f"database error: {_short(e)}") from e
+        if isinstance(exc, SQLAlchemyError):
+            raise StorageError(f"database error: {_short(exc)}") from exc
+        return False
+
+
+def _short(e: BaseException) -> str:
+    return str(e).splitlines()[0][:300]
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000",
+                   "foreign_keys=ON"):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _feed_state(r: Any) -> FeedState:
+    m = r._mapping
+    dt = {k: as_utc(m[k]) if m[k] else None
+          for k in ("last_polled_at", "next_poll_at", "failing_since")}
+    return FeedState(id=m["id"], name=m["name"], url=m["url"], interval=m["interval"],
+                     etag=m["etag"], last_modified=m["last_modified"],
+                     content_hash=m["content_hash"], state=m["state"],
+                     error_count=m["error_count"], first_poll_done=bool(m["first_poll_done"]),
+                     last_error=m["last_error"], items_seen=m["items_seen"],
+                     warning=m["warning"], claimed_by=m["claimed_by"], **dt)
+
+
+def _alert_row(r: Any) -> AlertRow:
+    m = r._mapping
+    return AlertRow(id=m["id"], rule=m["rule"], channel=m["channel"], story_id=m["story_id"],
+                    article_id=m["article_id"], feed=m["feed"], payload=m["payload"],
+                    attempts=m["attempts"], status=m["status"], last_error=m["last_error"],
+                    created_at=as_utc(m["created_at"]) if m["created_at"] else None,
+                    digest_at=as_utc(m["digest_at"]) if m["digest_at"] else None,
+                    sent_at=as_utc(m["sent_at"]) if m["sent_at"] else None,
+                    next_attempt_at=as_utc(m["next_attempt_at"]))

@@ -1,0 +1,77 @@
+"""Frozen rows passed in and out of the Store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from monitor.models import Article, Entry, Match
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed as the database knows it: fetch state and schedule."""
+
+    id: int
+    name: str
+    url: str
+    interval: float
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    state: str = "new"
+    error_count: int = 0
+    first_poll_done: bool = False
+    last_error: str | None = None
+    last_polled_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    items_seen: int = 0
+    failing_since: datetime | None = None
+    warning: str | None = None
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollRecord:
+    """What one poll found, written back to the feed's row."""
+
+    status: str  # ok | not_modified | unchanged | error
+    next_poll_at: datetime
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    error: str | None = None
+    warning: str | None = None
+    new_items: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewArticle:
+    """A new feed item with its article and the rules it matched, stored together."""
+
+    entry: Entry
+    article: Article
+    url_hash: str
+    fingerprint: int | None = None
+    matches: tuple[Match, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    """One outbox row claimed for delivery."""
+
+    id: str
+    rule: str
+    channel: str
+    story_id: int
+    article_id: int
+    feed: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    attempts: int = 0
+    created_at: datetime | None = None
+    digest_at: datetime | None = None
+    status: str = "pending"
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None

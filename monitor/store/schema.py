@@ -1,0 +1,175 @@
+"""The database schema (SQLAlchemy Core) and its numbered migrations.
+
+The same tables serve SQLite (one node) and PostgreSQL (several nodes). A fresh database
+gets the current schema at once; an older one runs the migrations after its version, in
+order, each in its own transaction. A migration only ever adds: no upgrade drops data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.engine import Connection
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+)
+
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("interval", Float, nullable=False, default=600.0),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("content_hash", String(64)),
+    Column("state", String(16), nullable=False, default="new"),  # new | ok | failing
+    Column("last_error", Text),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("warning", Text),
+    Column("last_polled_at", DateTime(timezone=True)),
+    Column("next_poll_at", DateTime(timezone=True)),
+    Column("items_seen", Integer, nullable=False, default=0),
+    Column("first_poll_done", Boolean, nullable=False, default=False),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("active", Boolean, nullable=False, default=True),
+)
+Index("ix_feeds_due", feeds.c.next_poll_at)
+
+entries = Table(
+    "entries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id"), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("url", Text),
+    Column("title", Text),
+    Column("article_id", Integer, ForeignKey("articles.id")),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
+)
+
+articles = Table(
+    "articles", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("url_hash", String(64), nullable=False, unique=True),  # of the canonical URL
+    Column("title", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),
+    Column("published", DateTime(timezone=True)),
+    Column("language", String(20)),
+    Column("source", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("from_feed", Boolean, nullable=False, default=False),
+    Column("fingerprint", BigInteger),  # signed 64-bit form of the content fingerprint
+    Column("story_id", Integer, index=True),  # id of the first article of its story
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+matches = Table(
+    "matches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(500), nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    UniqueConstraint("rule", "article_id", name="uq_matches_rule_article"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
+    Column("rule", String(500), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("feed", String(500), nullable=False, default=""),
+    Column("channel", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("digest_at", DateTime(timezone=True)),  # set: wait for this digest time
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+    UniqueConstraint("rule", "story_id", "channel", name="uq_alerts_rule_story_channel"),
+)
+Index("ix_alerts_due", alerts.c.status, alerts.c.next_attempt_at)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", String(36), ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("node", String(200), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(16), nullable=False, default="sending"),  # sending|sent|retry|failed
+    Column("detail", Text),
+)
+
+channel_state = Table(
+    "channel_state", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("reason", Text),
+    Column("changed_at", DateTime(timezone=True)),
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
+Migration = Callable[[Connection], None]
+
+# MIGRATIONS[i] brings a database from version i to version i + 1. Version 1 is the first
+# schema; append new steps (ALTER TABLE ... ADD COLUMN, CREATE INDEX) and never edit old ones.
+MIGRATIONS: list[Migration] = [
+    lambda conn: metadata.create_all(conn),
+]
+CURRENT_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: Connection) -> int:
+    """Create or upgrade the schema on ``conn``; return the version it is now at."""
+    target = len(MIGRATIONS)
+    schema_version.create(conn, checkfirst=True)
+    found = conn.execute(select(schema_version.c.version)).scalar()
+    if found is None:
+        metadata.create_all(conn)
+        conn.execute(schema_version.insert().values(version=target))
+        return target
+    for step in MIGRATIONS[found:]:
+        step(conn)
+    if found < target:
+        conn.execute(schema_version.update().values(version=target))
+    return target

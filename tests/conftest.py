@@ -1,0 +1,103 @@
+"""Shared fixtures: real local servers on 127.0.0.1, real SQLite and PostgreSQL databases.
+
+Every test runs under a guard that fails it if anything dials an address outside
+127.0.0.0/8 and ::1.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.demo import MailServer, NewsServer, WebhookReceiver
+
+PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def _loopback(address: object) -> bool:
+    if not isinstance(address, tuple):
+        return True  # AF_UNIX paths
+    host = str(address[0])
+    try:
+        return ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@pytest.fixture(autouse=True)
+def only_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if any socket in this process dials a non-loopback address."""
+    real = socket.socket.connect
+    real_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: object) -> None:
+        assert _loopback(address), f"test dialled a non-loopback address: {address!r}"
+        return real(self, address)  # type: ignore[arg-type]
+
+    def connect_ex(self: socket.socket, address: object) -> int:
+        assert _loopback(address), f"test dialled a non-loopback address: {address!r}"
+        return real_ex(self, address)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+def postgres_available() -> bool:
+    """Whether the test PostgreSQL server answers on 127.0.0.1:5432."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def fresh_pg_url() -> str:
+    """A PostgreSQL URL whose search_path is a new, empty schema."""
+    import sqlalchemy
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sqlalchemy.create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+    engine.dispose()
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, then a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'monitor.db'}"
+    if not postgres_available():
+        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    return fresh_pg_url()
+
+
+@pytest.fixture
+async def news() -> AsyncIterator[NewsServer]:
+    """The seed articles served as a feed and pages on 127.0.0.1."""
+    server = await NewsServer().start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def hook() -> AsyncIterator[WebhookReceiver]:
+    """A webhook receiver on 127.0.0.1."""
+    receiver = await WebhookReceiver().start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    """An aiosmtpd server on 127.0.0.1."""
+    server = MailServer().start()
+    yield server
+    server.stop()
