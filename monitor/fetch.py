@@ -1,0 +1,418 @@
+"""HTTP fetching: one shared client, byte caps, conditional GET, the SSRF guard, politeness.
+
+``Fetcher.fetch(url)`` returns a :class:`~monitor.models.FetchResult` or raises::
+
+    NotModified       the server answered 304 (a signal, not an error)
+    FetchBlocked      refused before connecting: scheme, credentials, non-public address
+    FetchHTTPStatus   a non-success status; 429/503 carry ``retry_after``. Also raised at
+                      once, without connecting, while a host's Retry-After runs
+    FetchTimeout      a connect/read timeout, or the total deadline passed
+    FetchTooLarge     Content-Length, raw bytes or decompressed bytes over ``max_bytes``
+    FetchUnusable     bad URL, not HTML, empty body, too many redirects, undecodable body
+    FetchError        any other failure: refused, reset, DNS, TLS
+
+:func:`classify` maps any of these, or a status code, to one short stable reason.
+
+Decisions: one ``httpx.AsyncClient`` on httpx-aiohttp (httpcore's single pool collapses
+under concurrency, encode/httpx#3215), over two aiohttp sessions, guarded and open (see
+:mod:`monitor.netguard`), which do not decompress: bodies are read raw and decompressed
+under the cap. Redirects are followed here, each hop checked; ``trusted`` opens the first
+hop only. The deadline starts when the first hop gets its connection slots (queueing
+behind fetches to the same host does not count) and covers every later hop and body.
+Hosts are keyed ``host:port``. While a host's Retry-After runs, ``fetch`` raises without
+connecting (callers may ask ``host_delay`` first); a 429 without Retry-After backs off
+60 s, a 503 without one not at all. Cookies are never kept; environment proxies are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import logging
+import re
+import socket
+import ssl
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
+import aiohttp
+import httpx
+
+from monitor.errors import (
+    FetchBlocked,
+    FetchError,
+    FetchHTTPStatus,
+    FetchTimeout,
+    FetchTooLarge,
+    NotModified,
+)
+from monitor.models import FetchResult
+from monitor.netguard import (
+    GUARD_EXTENSION,
+    BodyDecodeError,
+    BoundedBody,
+    PolicyTransport,
+    Resolve,
+    check_url,
+    normalise_url,
+    system_resolve,
+)
+
+__all__ = ["FetchUnusable", "Fetcher", "classify", "parse_retry_after"]
+
+logger = logging.getLogger(__name__)
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
+_HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
+_DEFAULT_429_DELAY = 60.0
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+class FetchUnusable(FetchError):  # noqa: N818 - named like its siblings in errors.py
+    """Raised when the URL or response cannot be used; ``reason``: invalid_url, not_html,
+    empty, redirects or decode."""
+
+    def __init__(self, message: str, url: str = "", reason: str = "unusable") -> None:
+        self.reason = reason
+        super().__init__(message, url)
+
+
+def classify(outcome: BaseException | int) -> str:
+    """One short stable reason for a fetch outcome (an exception or an HTTP status)."""
+    if isinstance(outcome, int | FetchHTTPStatus):
+        return _classify_status(outcome if isinstance(outcome, int) else outcome.status)
+    if isinstance(outcome, FetchUnusable):
+        return outcome.reason
+    kinds = ((NotModified, "not_modified"), (FetchTimeout, "timeout"),
+             (FetchTooLarge, "too_large"), (FetchBlocked, "blocked"))
+    return next((r for k, r in kinds if isinstance(outcome, k)), None) or _classify_cause(outcome)
+
+
+def _classify_status(status: int) -> str:
+    if status in (401, 403, 404, 410, 429):
+        return f"http_{status}"
+    ranges = ((304, 305, "not_modified"), (500, 600, "http_5xx"), (400, 500, "http_4xx"),
+              (200, 300, "ok"))
+    return next((r for low, high, r in ranges if low <= status < high), "http_other")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and its ``__cause__`` chain, outermost first."""
+    chain = [exc]
+    while (cause := chain[-1].__cause__) is not None and len(chain) < 16:
+        chain.append(cause)
+    return chain
+
+
+def _classify_cause(exc: BaseException) -> str:
+    chain = _causes(exc)
+    if any(isinstance(e, ssl.SSLError | aiohttp.ClientSSLError) for e in chain):
+        return "tls"
+    if any(isinstance(e, socket.gaierror | aiohttp.ClientConnectorDNSError) for e in chain):
+        return "dns"
+    if _is_timeout(chain[-1]):
+        return "timeout"
+    if any(isinstance(e, httpx.HTTPError | aiohttp.ClientError | OSError) for e in chain):
+        return "network"
+    return "error" if isinstance(exc, FetchError) else "internal"
+
+
+def _is_timeout(root: BaseException) -> bool:
+    # httpx-aiohttp maps every aiohttp ClientConnectionError (refused, reset, DNS) to
+    # httpx.ConnectTimeout, so only the root cause tells a real timeout apart.
+    return isinstance(root, TimeoutError | httpx.TimeoutException)
+
+
+@contextlib.contextmanager
+def _foreign_errors(url: str) -> Iterator[None]:
+    """Turn the expected foreign exceptions into FetchError subclasses, ``from`` them."""
+    try:
+        yield
+    except FetchBlocked as e:  # raised by the guarded resolver, deep inside aiohttp
+        raise FetchBlocked(str(e), e.url or url) from e
+    except BodyDecodeError as e:
+        raise FetchUnusable(str(e), url, reason="decode") from e
+    except (httpx.HTTPError, aiohttp.ClientError, OSError) as e:
+        root = _causes(e)[-1]
+        if _is_timeout(root):
+            raise FetchTimeout(f"timed out ({type(root).__name__})", url) from e
+        raise FetchError(f"{type(root).__name__}: {root}", url) from e
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None,
+                      cap: float = 86400) -> float | None:
+    """Seconds a Retry-After value asks for (delay-seconds or HTTP-date), clamped to [0, cap].
+
+    None when absent or unparseable. Pure: reads the clock only when ``now`` is omitted.
+    """
+    text = (value or "").strip()
+    if _NUMBER.match(text):
+        return min(max(float(text), 0.0), cap)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    now = now or datetime.now(UTC)
+    seconds = (_aware(when) - _aware(now)).total_seconds()
+    return min(max(seconds, 0.0), cap)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC
+
+
+@dataclass(slots=True)
+class _Slot:
+    sem: asyncio.Semaphore
+    users: int = 0
+
+
+class _HostSlots:
+    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = per_host
+        self._slots: dict[str, _Slot] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        slot = self._slots.get(key) or self._slots.setdefault(
+            key, _Slot(asyncio.Semaphore(self._per_host)))
+        slot.users += 1
+        try:
+            async with slot.sem:
+                yield
+        finally:
+            slot.users -= 1
+            if not slot.users:
+                del self._slots[key]
+
+
+def _host_key(url: httpx.URL) -> str:
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"[{url.host}]:{port}" if ":" in url.host else f"{url.host}:{port}"
+
+
+def _loggable(url: str | httpx.URL) -> str:
+    """The URL without credentials, query or fragment, for logs."""
+    try:
+        u = httpx.URL(url)
+    except httpx.InvalidURL:
+        return "(invalid)"
+    return f"{u.scheme}://{u.netloc.decode('ascii', 'replace')}{u.path}"
+
+
+def _bare(url: httpx.URL) -> str:
+    """The URL without credentials: what results and errors carry."""
+    return str(url.copy_with(userinfo=b""))
+
+
+def _parse(url: str) -> httpx.URL:
+    try:
+        return normalise_url(httpx.URL(url))
+    except httpx.InvalidURL as e:
+        raise FetchUnusable(f"invalid URL: {e}", _loggable(url), reason="invalid_url") from e
+
+
+def _request_headers(etag: str | None, last_modified: str | None,
+                     html_only: bool) -> dict[str, str]:
+    headers = {"Accept": _HTML_ACCEPT} if html_only else {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+class Fetcher:
+    """Fetches URLs under byte, time, redirect and politeness limits; one per event loop."""
+
+    def __init__(self, *, user_agent: str, max_bytes: int = 5_000_000,
+                 connect_timeout: float = 10.0, read_timeout: float = 20.0,
+                 deadline: float = 60.0, max_redirects: int = 5, max_connections: int = 100,
+                 per_host: int = 2, allow_private_networks: bool = False,
+                 resolver: Resolve | None = None) -> None:
+        _check_positive(max_bytes=max_bytes, connect_timeout=connect_timeout,
+                        read_timeout=read_timeout, deadline=deadline,
+                        max_connections=max_connections, per_host=per_host)
+        if max_redirects < 0 or not user_agent.strip():
+            raise ValueError("max_redirects must be >= 0 and user_agent not blank")
+        self._max_bytes, self._deadline = max_bytes, deadline
+        self._max_redirects, self._allow_private = max_redirects, allow_private_networks
+        self._client = httpx.AsyncClient(
+            transport=PolicyTransport(resolver or system_resolve, limit=max_connections,
+                                      per_host=per_host),
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
+                     "Accept": "*/*"},
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
+                                  write=read_timeout, pool=deadline),
+            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
+            follow_redirects=False, trust_env=False)
+        self._all = asyncio.Semaphore(max_connections)
+        self._hosts = _HostSlots(per_host)
+        self._backoff: dict[str, tuple[float, int]] = {}  # host -> (monotonic until, status)
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The shared client; requests sent on it directly are not guarded (trusted URLs)."""
+        return self._client
+
+    def host_delay(self, url: str) -> float:
+        """Seconds until the host of ``url`` may be contacted again (Retry-After), 0 if free."""
+        try:
+            key = _host_key(httpx.URL(url))
+        except httpx.InvalidURL:
+            return 0.0
+        return self._backoff_left(key)[0]
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def fetch(self, url: str, *, etag: str | None = None,
+                    last_modified: str | None = None, trusted: bool = False,
+                    allow_private: bool | None = None, html_only: bool = False,
+                    max_bytes: int | None = None) -> FetchResult:
+        """GET ``url`` following redirects; see the module docstring for what it raises.
+
+        ``trusted`` (operator-written URLs) skips the SSRF guard for the first hop only;
+        ``allow_private`` overrides the constructor's ``allow_private_networks``;
+        ``max_bytes`` lowers the byte cap for this request.
+        """
+        open_ = self._allow_private if allow_private is None else allow_private
+        headers = _request_headers(etag, last_modified, html_only)
+        started = time.monotonic()
+        try:
+            limit = min(max_bytes or self._max_bytes, self._max_bytes)
+            result = await self._fetch(url, headers, not (trusted or open_), not open_,
+                                       html_only, limit)
+        except (FetchError, NotModified) as e:
+            _log_outcome(url, e, started)
+            raise
+        logger.debug("event=fetch url=%s final=%s status=%d bytes=%d duration_ms=%d",
+                     _loggable(url), _loggable(result.url), result.status,
+                     len(result.content), (time.monotonic() - started) * 1000)
+        return result
+
+    async def _fetch(self, url: str, headers: dict[str, str], first_guarded: bool,
+                     guarded: bool, html_only: bool, limit: int) -> FetchResult:
+        target, hop_guarded = _parse(url), first_guarded
+        try:
+            async with asyncio.timeout(None) as scope:
+                for _ in range(self._max_redirects + 1):
+                    outcome = await self._hop(target, headers, hop_guarded, html_only, scope,
+                                              limit)
+                    if isinstance(outcome, FetchResult):
+                        return outcome
+                    target, hop_guarded = outcome, guarded
+        except TimeoutError as e:
+            raise FetchTimeout(f"deadline of {self._deadline:g}s passed", _bare(target)) from e
+        raise FetchUnusable(f"more than {self._max_redirects} redirects", _bare(target),
+                            reason="redirects")
+
+    async def _hop(self, url: httpx.URL, headers: dict[str, str], guarded: bool,
+                   html_only: bool, scope: asyncio.Timeout,
+                   limit: int) -> FetchResult | httpx.URL:
+        """One request: a result, or the next URL of a redirect."""
+        check_url(url, guarded=guarded)
+        key = _host_key(url)
+        self._check_backoff(key, url)
+        async with self._hosts.hold(key), self._all:
+            if scope.when() is None:
+                scope.reschedule(asyncio.get_running_loop().time() + self._deadline)
+            self._check_backoff(key, url)
+            with _foreign_errors(_bare(url)):
+                response = await self._send(url, headers, guarded)
+                try:
+                    return await self._outcome(response, url, key, html_only, limit)
+                finally:
+                    await response.aclose()
+
+    async def _send(self, url: httpx.URL, headers: dict[str, str],
+                    guarded: bool) -> httpx.Response:
+        # aiohttp refuses a URL with credentials next to an Authorization header
+        auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
+        request = self._client.build_request("GET", url.copy_with(userinfo=b""), headers=headers,
+                                             extensions={GUARD_EXTENSION: guarded})
+        return await self._client.send(request, stream=True, auth=auth)
+
+    async def _outcome(self, response: httpx.Response, url: httpx.URL, key: str,
+                       html_only: bool, limit: int) -> FetchResult | httpx.URL:
+        status = response.status_code
+        location = response.headers.get("location")
+        if status in _REDIRECTS and location:  # credentials are not carried over
+            return _parse(str(url.copy_with(userinfo=b"").join(location)))
+        if status == 304:
+            raise NotModified(_loggable(url))
+        if not 200 <= status <= 299:
+            retry_after = self._record_backoff(key, status, response.headers.get("retry-after"))
+            raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
+                                  retry_after=retry_after)
+        return await self._result(response, url, html_only, limit)
+
+    async def _result(self, response: httpx.Response, url: httpx.URL,
+                      html_only: bool, limit: int) -> FetchResult:
+        ctype = response.headers.get("content-type", "")
+        if html_only and ctype.split(";")[0].strip().lower() not in _HTML_TYPES:
+            raise FetchUnusable(f"not HTML: {ctype}", _bare(url), reason="not_html")
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise FetchTooLarge(f"Content-Length {declared} over {limit}", _bare(url))
+        body = BoundedBody(response.headers.get("content-encoding", ""), limit,
+                           _bare(url))
+        async for chunk in response.aiter_raw():
+            body.feed(chunk)
+        content = body.content()
+        if not content:
+            raise FetchUnusable("empty body", _bare(url), reason="empty")
+        return FetchResult(url=_bare(url), status=response.status_code, content=content,
+                           content_type=ctype, etag=response.headers.get("etag"),
+                           last_modified=response.headers.get("last-modified"),
+                           headers=tuple(response.headers.multi_items()))
+
+    def _record_backoff(self, key: str, status: int, value: str | None) -> float | None:
+        if status not in (429, 503):
+            return None
+        delay = parse_retry_after(value)
+        if delay is None and status == 429:
+            delay = _DEFAULT_429_DELAY
+        if delay:
+            now = time.monotonic()
+            if len(self._backoff) >= 1024:  # forget hosts whose delay has passed
+                self._backoff = {k: v for k, v in self._backoff.items() if v[0] > now}
+            self._backoff[key] = (now + delay, status)
+            logger.info("event=host_backoff host=%s status=%d seconds=%.0f", key, status, delay)
+        return delay
+
+    def _backoff_left(self, key: str) -> tuple[float, int]:
+        until, status = self._backoff.get(key, (0.0, 0))
+        left = until - time.monotonic()
+        if left <= 0 and key in self._backoff:
+            del self._backoff[key]
+        return max(left, 0.0), status
+
+    def _check_backoff(self, key: str, url: httpx.URL) -> None:
+        left, status = self._backoff_left(key)
+        if left > 0:
+            raise FetchHTTPStatus(f"host backing off for {left:.0f}s after HTTP {status}",
+                                  _bare(url), status=status, retry_after=left)
+
+
+def _log_outcome(url: str, exc: BaseException, started: float) -> None:
+    ms = (time.monotonic() - started) * 1000
+    if isinstance(exc, NotModified):
+        logger.debug("event=fetch url=%s status=304 duration_ms=%d", _loggable(url), ms)
+        return
+    level = logging.INFO if isinstance(exc, FetchBlocked) else logging.DEBUG
+    logger.log(level, "event=fetch_failed url=%s reason=%s error=%r duration_ms=%d",
+               _loggable(url), classify(exc), str(exc), ms)
