@@ -1,0 +1,330 @@
+"""Feed documents -> entries: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed 1.0/1.1.
+
+Pure: takes bytes and returns data. It touches no network, file or clock beyond
+``now`` (an argument, defaulting to the current time). Feed discovery reads an HTML page
+that the caller fetched and returns candidate URLs for the caller to probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import itertools
+import json
+import re
+import time
+import xml.sax
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser  # type: ignore[import-untyped]
+import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
+from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyped]
+
+from monitor.errors import ParseError
+from monitor.models import Entry
+
+COMMON_FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml",
+                     "/feed.json")
+"""Paths worth probing on a site whose pages advertise no feed."""
+
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json",
+                        "application/rdf+xml"})
+MAX_AUTHOR_CHARS = 256  # feedparser's author-email regex is quadratic in the author's length
+MAX_KEY_CHARS = 1_000  # longer guids are replaced by their hash
+_SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
+               "yearly": 31536000}
+
+# A text node (or CDATA section) longer than the cap; the look-behind anchors each try at
+# the start of a run, so one pass is linear in the document.
+_LONG_TEXT = re.compile(rb"(?<=[>\[])[^<>\[]{%d,}")
+_AUTHOR_TAG = (rb"<(?:[A-Za-z_][\w.-]*:)?(?:author|creator|publisher|contributor|managingEditor"
+               rb"|webMaster|name|email|owner)\b[^<>]*>")
+_AUTHOR_TEXT = re.compile(rb"(%s)([^<]{%d,})" % (_AUTHOR_TAG, MAX_AUTHOR_CHARS + 1))
+_AUTHOR_CDATA = re.compile(
+    rb"(%s<!\[CDATA\[)(.{%d,}?)(\]\]>)" % (_AUTHOR_TAG, MAX_AUTHOR_CHARS + 1), re.DOTALL)
+_MAIL_NAME = re.compile(r"^\S+@\S+ \((?P<name>[^()]+)\)$")
+_NAME_MAIL = re.compile(r"^(?P<name>[^@]+?) [(<]\S+@\S+[)>]$")
+_ITEM_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+_ITEM_CLOSE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
+_HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.IGNORECASE)
+_BLOCK_TAGS = frozenset("address article aside blockquote dd div dl dt figcaption figure footer "
+                        "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tr ul"
+                        .split())
+_WS = re.compile(r"\s+")
+_TAG = re.compile(r"<[A-Za-z!/?]")
+_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """One feed document, parsed; ``warning`` says what was wrong with a malformed one."""
+
+    title: str
+    link: str
+    entries: tuple[Entry, ...]
+    warning: str | None = None
+    ttl_seconds: int | None = None  # from <ttl> or sy:updatePeriod/updateFrequency
+
+
+def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
+               max_field_chars: int = 100_000, now: datetime | None = None) -> ParsedFeed:
+    """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
+
+    Keeps the first ``max_items`` items and truncates any text longer than
+    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all.
+    """
+    now = now or datetime.now(UTC)
+    body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not body:
+        raise ParseError("not a feed: empty document")
+    if body.startswith(b"{") or ("json" in content_type.lower() and not body.startswith(b"<")):
+        return _parse_json_feed(body, url, max_items, max_field_chars, now)
+    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now)
+
+
+def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
+                    max_field_chars: int, now: datetime) -> ParsedFeed:
+    capped = _cap_fields(_cut_items(content, max_items), max_field_chars)
+    # No content-location: feedparser would resolve guids against it ("123" -> URL), and
+    # keys must not change with the feed's address. Links are resolved below instead.
+    headers = {"content-type": content_type or "application/xml"}
+    parsed = feedparser.parse(io.BytesIO(capped), response_headers=headers,
+                              sanitize_html=False, resolve_relative_uris=False)
+    exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
+    warning = None if exc is None or isinstance(exc, NonXMLContentType) else _bozo_message(exc)
+    feed = parsed.get("feed", {})
+    inherit = _author(feed) if parsed.get("version", "").startswith("atom") else ""
+    items = (_item_entry(item, url, inherit, max_field_chars, now) for item in parsed.entries)
+    entries = _unique(items, max_items)
+    if not entries and (warning or not parsed.get("version")):
+        raise ParseError(_not_a_feed(content, warning))
+    return ParsedFeed(title=_one_line(feed.get("title", "")),
+                      link=_absolute(url, feed.get("link", "")), entries=entries,
+                      warning=warning, ttl_seconds=_ttl_seconds(feed))
+
+
+def _item_entry(item: Mapping[str, Any], url: str, inherit: str, max_chars: int,
+                now: datetime) -> Entry | None:
+    contents = [c.get("value", "") for c in item.get("content", ()) if c.get("value")]
+    stamp = item.get("published_parsed") or item.get("updated_parsed")
+    published = _utc(stamp) if stamp else None
+    return _make_entry(item.get("id", ""), _absolute(url, item.get("link", "")),
+                       item.get("title", ""), contents[0] if contents else item.get("summary", ""),
+                       _author(item) or inherit, published, max_chars, now)
+
+
+def _utc(stamp: time.struct_time) -> datetime:
+    """feedparser's ``*_parsed`` dates are struct_time in UTC."""
+    return datetime(*stamp[:6], tzinfo=UTC)
+
+
+def _author(node: Mapping[str, Any]) -> str:
+    """The author's name: RSS gives "mail@host (Name)", feedparser's own split of it is lossy."""
+    names = [a.get("name") or a.get("email", "") for a in node.get("authors", ()) if a]
+    if len(names) > 1:
+        return ", ".join(n for n in names if n)
+    raw = " ".join(str(node.get("author", "")).split())
+    match = _MAIL_NAME.match(raw) or _NAME_MAIL.match(raw)
+    return match["name"] if match else raw
+
+
+def _parse_json_feed(content: bytes, url: str, max_items: int, max_chars: int,
+                     now: datetime) -> ParsedFeed:
+    try:
+        doc = json.loads(content)
+    except (ValueError, RecursionError) as e:
+        raise ParseError(f"not a feed: invalid JSON: {e}") from e
+    items = doc.get("items") if isinstance(doc, dict) else None
+    if not isinstance(items, list) or not str(doc.get("version", "")).startswith(
+            "https://jsonfeed.org/version/"):
+        raise ParseError("not a feed: JSON without a jsonfeed.org version and items")
+    inherit = _json_author(doc)
+    entries = _unique((_json_entry(i, url, inherit, max_chars, now)
+                       for i in items[:max_items] if isinstance(i, dict)), max_items)
+    return ParsedFeed(title=_one_line(_str(doc.get("title"))),
+                      link=_absolute(url, _str(doc.get("home_page_url"))), entries=entries)
+
+
+def _json_entry(item: dict[str, Any], url: str, inherit: str, max_chars: int,
+                now: datetime) -> Entry | None:
+    link = _str(item.get("url")) or _str(item.get("external_url"))
+    content = (_str(item.get("content_html")) or html.escape(_str(item.get("content_text")))
+               or html.escape(_str(item.get("summary"))))
+    published = _parse_date(_str(item.get("date_published")) or _str(item.get("date_modified")))
+    return _make_entry(_str(item.get("id")), _absolute(url, link), _str(item.get("title")),
+                       content, _json_author(item) or inherit, published, max_chars, now)
+
+
+def _json_author(node: dict[str, Any]) -> str:
+    authors = node.get("authors")
+    if not isinstance(authors, list):
+        authors = [node.get("author")]
+    return ", ".join(_str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name"))
+
+
+def _make_entry(key: str, link: str, title: str, content: str, author: str,
+                published: datetime | None, max_chars: int, now: datetime) -> Entry | None:
+    title = _one_line(title[:max_chars])
+    summary = html_to_text(content[:max_chars])
+    if not (link or title or summary):
+        return None
+    key = key.strip() or link or _hash_key(title + "\n" + summary)
+    if len(key) > MAX_KEY_CHARS:
+        key = _hash_key(key)
+    return Entry(key=key, url=link, title=title, summary=summary,
+                 author=_one_line(author[:MAX_AUTHOR_CHARS]),
+                 published=min(published, now) if published else None)
+
+
+def _unique(entries: Iterable[Entry | None], max_items: int) -> tuple[Entry, ...]:
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        if entry is not None and entry.key not in seen:
+            seen[entry.key] = entry
+    return tuple(itertools.islice(seen.values(), max_items))
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of an HTML fragment: tags dropped, entities decoded, paragraphs kept."""
+    if not _TAG.search(markup):
+        return _tidy(html.unescape(markup))
+    try:
+        root = lxml.html.fragment_fromstring(markup, create_parent="div")
+    except (lxml.etree.ParserError, ValueError):
+        return _tidy(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
+    lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
+    parts: list[str] = []
+    walker = lxml.etree.iterwalk(root, events=("start", "end"))
+    for event, el in walker:
+        tag = el.tag if isinstance(el.tag, str) else ""  # "" for entities left in the tree
+        skip = not tag or tag in _SKIP_TAGS
+        if event == "start":
+            if skip:
+                walker.skip_subtree()
+            else:
+                parts.append(_break(tag) + _WS.sub(" ", el.text or ""))
+        else:
+            parts.append(("" if skip or tag == "br" else _break(tag)) + _WS.sub(" ", el.tail or ""))
+    return _tidy("".join(parts))
+
+
+def _one_line(markup: str) -> str:
+    return " ".join(html_to_text(markup).split())
+
+
+def _break(tag: str) -> str:
+    return "\n\n" if tag in _BLOCK_TAGS else "\n" if tag == "br" else ""
+
+
+def _tidy(text: str) -> str:
+    """Collapse spaces within lines; keep single line breaks; one blank line between paragraphs."""
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def _cap_fields(content: bytes, max_chars: int) -> bytes:
+    """Truncate long text nodes in one linear pass each, so no feedparser regex goes quadratic."""
+    def cut_text(m: re.Match[bytes]) -> bytes:  # keep "]]" so a CDATA section still closes
+        run = m.group()
+        return _safe_head(run, max_chars) + (b"]]" if run.endswith(b"]]") else b"")
+
+    content = _AUTHOR_TEXT.sub(lambda m: m[1] + _safe_head(m[2], MAX_AUTHOR_CHARS), content)
+    content = _AUTHOR_CDATA.sub(lambda m: m[1] + _safe_head(m[2], MAX_AUTHOR_CHARS) + m[3],
+                                content)
+    return re.compile(_LONG_TEXT.pattern % max_chars).sub(cut_text, content)
+
+
+def _safe_head(run: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes of ``run``, not ending inside a UTF-8 character or an entity."""
+    end = min(limit, len(run))
+    while 0 < end < len(run) and run[end] & 0xC0 == 0x80:
+        end -= 1
+    amp = run.rfind(b"&", max(0, end - 12), end)
+    return run[:amp] if amp >= 0 and b";" not in run[amp:end] else run[:end]
+
+
+def _cut_items(content: bytes, max_items: int) -> bytes:
+    """Drop items after the first ``max_items`` before parsing, keeping the closing tags."""
+    extra = next(itertools.islice(_ITEM_OPEN.finditer(content), max_items, None), None)
+    if extra is None:
+        return content
+    end = max((m.end() for m in _ITEM_CLOSE.finditer(content, extra.start())), default=None)
+    return content[: extra.start()] + (content[end:] if end is not None else b"")
+
+
+def _ttl_seconds(feed: Mapping[str, Any]) -> int | None:
+    period = _SY_PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
+    if ttl := _int(feed.get("ttl")):
+        return ttl * 60
+    return period // (_int(feed.get("sy_updatefrequency")) or 1) if period else None
+
+
+def _parse_date(value: str) -> datetime | None:
+    """RFC 3339 (JSON Feed's format), else RFC 822; naive times are taken as UTC."""
+    for parse in (datetime.fromisoformat, parsedate_to_datetime):
+        try:
+            parsed = parse(value.strip())
+        except (TypeError, ValueError, IndexError):
+            continue
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return None
+
+
+def _bozo_message(exc: Exception) -> str:
+    if isinstance(exc, xml.sax.SAXParseException):
+        return f"not well-formed XML: {exc.getMessage()} at line {exc.getLineNumber()}"
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _not_a_feed(content: bytes, warning: str | None) -> str:
+    if _HTML_SNIFF.search(content[:4096]):
+        return "not a feed: looks like an HTML page"
+    return f"not a feed: {warning}" if warning else "not a feed: no RSS, Atom or JSON Feed found"
+
+
+def _absolute(base: str, link: str) -> str:
+    link = link.strip()
+    return urljoin(base, link) if link else ""
+
+
+def _hash_key(text: str) -> str:
+    return "hash:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _int(value: Any) -> int:
+    try:
+        return max(0, int(str(value).strip()))
+    except ValueError:
+        return 0
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def discover_feeds(html: bytes, base_url: str) -> list[str]:
+    """Feed URLs a page advertises with ``<link rel="alternate" type="...">``, in page order."""
+    if not html.strip():
+        return []
+    try:
+        root = lxml.html.fromstring(html, base_url=base_url)
+    except (lxml.etree.ParserError, ValueError):
+        return []
+    base = next((b for b in root.xpath("//base/@href") if b.strip()), "")
+    found: list[str] = []
+    for link in root.iter("link"):
+        rels = (link.get("rel") or "").lower().split()
+        kind = (link.get("type") or "").split(";")[0].strip().lower()
+        href = (link.get("href") or "").strip()
+        if "alternate" in rels and kind in FEED_TYPES and href:
+            url = urljoin(urljoin(base_url, base), href)
+            if urlsplit(url).scheme in ("http", "https") and url not in found:
+                found.append(url)
+    return found

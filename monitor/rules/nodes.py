@@ -1,0 +1,114 @@
+"""The syntax tree of a watch-rule query, as ``parse_query`` returns it.
+
+Pure data: frozen dataclasses, no behaviour beyond display helpers. ``column`` (1-based, in
+the query) is kept for messages and left out of equality, so equal queries compare equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
+"""The scope of a term without a ``field:`` prefix."""
+
+
+@dataclass(frozen=True, slots=True)
+class Atom:
+    """One token of a term: a whole normalised token, or a prefix (``comput*``)."""
+
+    text: str
+    prefix: bool = False
+
+    def __str__(self) -> str:
+        return self.text + "*" if self.prefix else self.text
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """Consecutive tokens (one for a word or prefix, several for a phrase) in ``fields``."""
+
+    atoms: tuple[Atom, ...]
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    column: int = field(default=0, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The term as reported in a match: normalised tokens joined by spaces."""
+        return " ".join(map(str, self.atoms))
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """A ``/regex/`` searched in ``fields`` (NFKC text, quotes and dashes plain)."""
+
+    pattern: str
+    fields: tuple[str, ...] = DEFAULT_FIELDS
+    case_sensitive: bool = False
+    column: int = field(default=0, compare=False)
+
+    @property
+    def text(self) -> str:
+        """The term as reported in a match."""
+        return f"/{self.pattern}/"
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """True when ``child`` is false (``NOT x``, ``-x``)."""
+
+    child: Node
+    column: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """True when every child is true (``a b``, ``a AND b``)."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """True when any child is true (``a OR b``)."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Both sides occur with at most ``distance`` other tokens between them.
+
+    ``ordered`` (``ONEAR``): ``left`` comes first. Sides are positional: a ``Term``, a
+    ``Near``, or an ``Or`` of positional nodes.
+    """
+
+    left: Node
+    right: Node
+    distance: int
+    ordered: bool = False
+    column: int = field(default=0, compare=False)
+
+
+Node: TypeAlias = "Term | Regex | Not | And | Or | Near"
+"""Any query node."""
+
+POSITIONAL = (Term, Near, Or)
+"""Node types that may stand beside ``NEAR`` (an ``Or`` only if all its children may)."""
+
+
+def is_positional(node: Node) -> bool:
+    """Whether ``node`` has token positions, so it may be an operand of ``NEAR``."""
+    if isinstance(node, Or):
+        return all(is_positional(c) for c in node.children)
+    return isinstance(node, Term | Near)
+
+
+def iter_terms(node: Node, *, negated: bool = False) -> list[tuple[Term | Regex, bool]]:
+    """Every term and regex of ``node`` in query order, with whether it sits under a NOT."""
+    if isinstance(node, Term | Regex):
+        return [(node, negated)]
+    if isinstance(node, Not):
+        return iter_terms(node.child, negated=not negated)
+    children = (node.left, node.right) if isinstance(node, Near) else node.children
+    return [pair for child in children for pair in iter_terms(child, negated=negated)]

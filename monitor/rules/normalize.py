@@ -1,0 +1,215 @@
+"""Text normalisation and tokenisation shared by watch-rule queries and articles.
+
+Pure: no I/O. The only state is a per-character cache of folded forms.
+
+Every character is folded on its own (Unicode NFKC, case folding unless case-sensitive,
+accents stripped after NFKD, typographic quotes and dashes made plain, soft hyphens and
+zero-width joiners dropped), so each output character can be traced back to the input
+character it came from. A token is a maximal run of letters and digits (``_`` and every
+other punctuation character separate tokens), which is why ``supply-chain`` gives the two
+tokens ``supply`` and ``chain`` and ``Act`` is never found inside ``Action``.
+
+Most text is ASCII or nearly so; both cases avoid a Python-level loop over characters.
+When a character folds to more or fewer than one character (``ß`` -> ``ss``, the ligature
+``ﬁ`` -> ``fi``, a combining accent -> nothing) an explicit offset map is kept instead.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+__all__ = ["Token", "TokenText", "normalize", "regex_text", "token_text", "tokenize"]
+
+_PLAIN = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2035\u02bc", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033\u2036\u00ab\u00bb", '"'),
+        **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\u2e3a\u2e3b", "-"),
+        **dict.fromkeys("\u00ad\u200c\u200d\u2060\ufeff", ""),
+    }
+)
+MAX_CACHED_RUNS = 50_000
+"""Distinct non-ASCII runs (quotes, accented words …) whose folded form is remembered."""
+
+MAX_REPLACED = 24
+"""Up to this many distinct non-ASCII characters are folded by ``str.replace``."""
+
+_NONASCII = re.compile(r"[^\x00-\x7f]+")
+_ASCII_BYTES = bytes(range(128))
+_WORD_SPAN = re.compile(r"[^ ]+")
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One word token: its normalised ``text`` and ``start:end`` in the original text."""
+
+    text: str
+    start: int
+    end: int
+
+
+def _non_ascii(text: str) -> set[str]:
+    """The distinct non-ASCII characters of ``text`` (fast: drops ASCII bytes of its UTF-8)."""
+    raw = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+    return set(raw.decode("utf-8", "surrogatepass"))
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or unicodedata.category(ch) == "Mc"
+
+
+def _fold_char(ch: str, fold_case: bool, strip_accents: bool, words_only: bool) -> str:
+    """The folded form of one character (possibly empty or several characters)."""
+    out = unicodedata.normalize("NFKC", ch)
+    if fold_case:
+        out = unicodedata.normalize("NFKC", out.casefold())
+    if strip_accents:
+        kept = (c for c in unicodedata.normalize("NFKD", out) if unicodedata.category(c) != "Mn")
+        out = unicodedata.normalize("NFC", "".join(kept))
+    out = out.translate(_PLAIN)
+    if words_only:
+        out = "".join(c if _is_word_char(c) else " " for c in out)
+    return out
+
+
+class _Table(dict[int, str]):
+    """Code point -> folded string, filled on first use (``str.translate`` calls it)."""
+
+    def __init__(self, folder: _Folder) -> None:
+        super().__init__()
+        self._folder = folder
+
+    def __missing__(self, code: int) -> str:
+        value = self._folder.fold_char(chr(code))
+        self[code] = value
+        return value
+
+
+class _Runs(dict[str, str]):
+    """Non-ASCII run -> folded run, filled on first use and cleared when it grows large."""
+
+    def __init__(self, table: _Table) -> None:
+        super().__init__()
+        self._table = table
+
+    def __missing__(self, run: str) -> str:
+        if len(self) > MAX_CACHED_RUNS:
+            self.clear()
+        value = self[run] = run.translate(self._table)
+        return value
+
+
+class _Folder:
+    """One folding mode; ``fold`` returns the folded text and its offset map (None: identity)."""
+
+    def __init__(self, *, fold_case: bool, strip_accents: bool, words_only: bool) -> None:
+        self._modes = (fold_case, strip_accents, words_only)
+        self._table = _Table(self)
+        self._runs = _Runs(self._table)
+        self._ascii = bytes(self._ascii_byte(b) for b in range(256))
+        self._identity_ascii = self._ascii == bytes(range(256))
+        self._nonunit: set[str] = set()
+        self._nonunit_re: re.Pattern[str] | None = None
+
+    def _ascii_byte(self, b: int) -> int:
+        return ord(_fold_char(chr(b), *self._modes)) if b < 128 else b
+
+    def fold_char(self, ch: str) -> str:
+        value = _fold_char(ch, *self._modes)
+        if len(value) != 1:
+            self._nonunit.add(ch)
+            self._nonunit_re = None
+        return value
+
+    def fold(self, text: str) -> tuple[str, list[int] | None]:
+        """Fold ``text``; the list maps each output index to its input index when lengths differ."""
+        if text.isascii():
+            return (text if self._identity_ascii else self._ascii_stage(text)), None
+        values = {ch: self._table[ord(ch)] for ch in _non_ascii(text)}
+        if any(len(v) != 1 for v in values.values()):
+            return self._fold_with_origin(text)
+        if len(values) <= MAX_REPLACED and self._stable(values):
+            for ch, value in values.items():
+                text = text.replace(ch, value)
+            return self._ascii_stage(text), None
+        return self._ascii_stage(_NONASCII.sub(self._fold_run, text)), None
+
+    def _stable(self, values: dict[str, str]) -> bool:
+        """Whether replacing one character after another gives the per-character result."""
+        return all(ord(d) < 128 or self._table[ord(d)] == d for v in values.values() for d in v)
+
+    def _fold_run(self, m: re.Match[str]) -> str:
+        return self._runs[m.group()]
+
+    def _ascii_stage(self, text: str) -> str:
+        if self._identity_ascii:
+            return text
+        raw = text.encode("utf-8", "surrogatepass").translate(self._ascii)
+        return raw.decode("utf-8", "surrogatepass")
+
+    def _fold_with_origin(self, text: str) -> tuple[str, list[int]]:
+        if self._nonunit_re is None:
+            self._nonunit_re = re.compile("[" + "".join(map(re.escape, self._nonunit)) + "]")
+        parts: list[str] = []
+        origin: list[int] = []
+        last = 0
+        for m in self._nonunit_re.finditer(text):
+            i = m.start()
+            parts.append(text[last:i].translate(self._table))
+            origin.extend(range(last, i))
+            piece = self._table[ord(text[i])]
+            parts.append(piece)
+            origin.extend([i] * len(piece))
+            last = i + 1
+        parts.append(text[last:].translate(self._table))
+        origin.extend(range(last, len(text)))
+        return "".join(parts), origin
+
+
+_WORDS = {cs: _Folder(fold_case=not cs, strip_accents=True, words_only=True) for cs in (0, 1)}
+_NORMS = {cs: _Folder(fold_case=not cs, strip_accents=True, words_only=False) for cs in (0, 1)}
+_REGEX = _Folder(fold_case=False, strip_accents=False, words_only=False)
+
+
+class TokenText:
+    """A text folded for matching: ``words`` now, character spans of each word on demand."""
+
+    __slots__ = ("_spans", "folded", "origin", "words")
+
+    def __init__(self, text: str, case_sensitive: bool) -> None:
+        self.folded, self.origin = _WORDS[case_sensitive].fold(text)
+        self.words = self.folded.split()
+        self._spans: list[tuple[int, int]] | None = None
+
+    def spans(self) -> list[tuple[int, int]]:
+        """``(start, end)`` in the original text of every word, in order."""
+        if self._spans is None:
+            found = [m.span() for m in _WORD_SPAN.finditer(self.folded)]
+            origin = self.origin
+            if origin is not None:
+                found = [(origin[s], origin[e - 1] + 1) for s, e in found]
+            self._spans = found
+        return self._spans
+
+
+def token_text(text: str, *, case_sensitive: bool = False) -> TokenText:
+    """``text`` folded and split into words, for the matcher."""
+    return TokenText(text, case_sensitive)
+
+
+def tokenize(text: str, *, case_sensitive: bool = False) -> list[Token]:
+    """The word tokens of ``text`` with their spans in the original ``text``."""
+    folded = TokenText(text, case_sensitive)
+    return [Token(w, s, e) for w, (s, e) in zip(folded.words, folded.spans(), strict=True)]
+
+
+def normalize(text: str, *, case_sensitive: bool = False) -> str:
+    """``text`` folded as the matcher sees it, punctuation kept (quotes and dashes plain)."""
+    return _NORMS[case_sensitive].fold(text)[0]
+
+
+def regex_text(text: str) -> tuple[str, list[int] | None]:
+    """The text a ``/regex/`` searches (NFKC, quotes and dashes plain) and its offset map."""
+    return _REGEX.fold(text)

@@ -1,0 +1,229 @@
+"""monitor.extract: golden news pages, plain text, fallbacks and the process pool."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor.errors import ExtractError
+from monitor.extract import Extractor, article_from_entry, article_from_text, extract_article
+from monitor.models import Entry
+
+PAGES = Path(__file__).parent / "data" / "pages"
+SEED = Path(__file__).parent.parent / "seeds" / "ap-2026-02-26-anthropic-pentagon.txt"
+SLUGS = sorted(p.name.removesuffix(".expected.json") for p in PAGES.glob("*.expected.json"))
+SEED_PAGE = "ap-anthropic-pentagon"
+
+
+def page(slug: str) -> bytes:
+    return (PAGES / f"{slug}.html").read_bytes()
+
+
+def expected(slug: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAGES / f"{slug}.expected.json").read_text("utf-8"))
+    return data
+
+
+def flat(text: str) -> str:
+    """Words only: table cells come out between "|" separators."""
+    return " ".join(re.findall(r"[^\s|]+", text))
+
+
+@pytest.fixture(scope="module")
+def extracted() -> dict[str, Any]:
+    return {slug: extract_article(page(slug), f"https://news.example/{slug}") for slug in SLUGS}
+
+
+def test_there_are_about_ten_golden_pages() -> None:
+    assert len(SLUGS) >= 10 and SEED_PAGE in SLUGS
+
+
+@pytest.mark.parametrize("slug", SLUGS, ids=SLUGS)
+def test_golden_page_text(slug: str, extracted: dict[str, Any]) -> None:
+    article, want = extracted[slug], expected(slug)
+    missing = [s for s in want["key_sentences"] if s not in article.text]
+    leaked = [s for s in want["boilerplate"] if s in article.text]
+    assert (missing, leaked) == ([], [])
+    paragraphs = [flat(p) for p in want["text"].split("\n")]
+    kept = [p for p in paragraphs if p in flat(article.text)]
+    assert len(kept) >= 0.9 * len(paragraphs)
+
+
+@pytest.mark.parametrize("slug", SLUGS, ids=SLUGS)
+def test_golden_page_metadata(slug: str, extracted: dict[str, Any]) -> None:
+    article, want = extracted[slug], expected(slug)
+    assert article.title == want["title"]
+    assert not article.text.startswith(want["title"])  # the headline is not repeated
+    assert article.language == "en"
+    if want["published"]:
+        assert article.published == datetime.fromisoformat(want["published"]).replace(tzinfo=UTC)
+
+
+def test_seed_page_has_the_defense_production_act_sentences(extracted: dict[str, Any]) -> None:
+    article = extracted[SEED_PAGE]
+    seed_lines = SEED.read_text("utf-8").splitlines()
+    dpa = [line.strip() for line in seed_lines if "Defense Production Act" in line]
+    assert len(dpa) == 2
+    assert all(sentence in article.text for sentence in dpa)
+    assert article.title == ("Anthropic says it cannot in good conscience accede to "
+                             "Pentagon's demands")
+    assert article.published == datetime(2026, 2, 26, tzinfo=UTC)
+    assert not article.from_feed
+
+
+def test_extraction_is_deterministic() -> None:
+    first = extract_article(page(SEED_PAGE), "https://news.example/a")
+    assert [extract_article(page(SEED_PAGE), "https://news.example/a") for _ in range(3)] == [
+        first] * 3
+
+
+ENTRY = Entry(key="k1", url="https://news.example/entry", title="Feed title",
+              summary="Feed summary text.", author="Feed Author",
+              published=datetime(2026, 2, 2, 18, 30, tzinfo=UTC))
+BARE = ("<html><body><main><div><p>" + "A plain paragraph of article text. " * 8 + "</p><p>"
+        + "Another paragraph with different words in it. " * 8 + "</p></div></main></body></html>"
+        ).encode()
+
+
+@pytest.mark.parametrize(("content", "field", "value"), [
+    (BARE, "title", "Feed title"),
+    (BARE, "author", "Feed Author"),
+    (BARE, "published", ENTRY.published),
+    (page("bakery-closes"), "published", ENTRY.published),
+    (page(SEED_PAGE), "title", expected(SEED_PAGE)["title"]),
+    (page(SEED_PAGE), "author", "The Associated Press"),
+], ids=["title-from-entry", "author-from-entry", "date-from-entry", "entry-date-beats-page",
+        "page-title-wins", "page-author-wins"])
+def test_entry_fills_what_the_page_lacks(content: bytes, field: str, value: object) -> None:
+    article = extract_article(content, "https://news.example/a", entry=ENTRY, source="Wire")
+    assert (getattr(article, field), article.source) == (value, "Wire")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (page("no-text"), "no usable text"),
+    (b"<html><body><nav><a href='/'>Home</a></nav><p>Too short.</p></body></html>",
+     "no usable text"),
+    (b"", "empty text"),
+    (b"   \n\n  ", "empty text"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", "not an HTML or text document"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not an HTML or text document"),
+], ids=["app-shell", "too-short", "empty", "blank", "pdf", "png"])
+def test_unusable_input_raises_extract_error(content: bytes, message: str) -> None:
+    with pytest.raises(ExtractError, match=message):
+        extract_article(content, "https://news.example/a")
+
+
+@pytest.mark.parametrize(("text", "title", "body"), [
+    ("Headline here\nFirst paragraph.\n\nSecond.", "Headline here", "First paragraph.\n\nSecond."),
+    ("\ufeff\n\n  Spaced   headline \r\nBody\r\n", "Spaced headline", "Body"),
+    ("Only a title", "Only a title", ""),
+], ids=["simple", "bom-crlf-blank-lines", "single-line"])
+def test_article_from_text(text: str, title: str, body: str) -> None:
+    article = article_from_text(text, url="file:///tmp/a.txt", source="cli")
+    assert (article.title, article.text, article.url, article.source) == (
+        title, body, "file:///tmp/a.txt", "cli")
+
+
+def test_text_file_bytes_take_the_plain_text_path() -> None:
+    data = SEED.read_bytes()
+    article = extract_article(data, "file:///seed.txt")
+    assert article.title.startswith("date 2026-02-26 Anthropic CEO Dario Amodei")
+    assert "invoke a Cold War-era law called the Defense Production Act" in article.text
+
+
+def test_cp1252_text_is_decoded() -> None:
+    article = extract_article("Caf\xe9 closes\nThe caf\xe9 on Main St.".encode("cp1252"), "")
+    assert (article.title, article.text) == ("Café closes", "The café on Main St.")
+
+
+def test_article_from_entry_is_marked_from_feed() -> None:
+    article = article_from_entry(ENTRY, "Wire")
+    assert article.from_feed
+    assert (article.url, article.title, article.text, article.author, article.published,
+            article.source) == (ENTRY.url, ENTRY.title, ENTRY.summary, ENTRY.author,
+                                ENTRY.published, "Wire")
+
+
+@pytest.fixture
+async def extractor() -> Any:
+    pool = Extractor(workers=1)
+    yield pool
+    pool.close()
+
+
+async def test_extractor_runs_in_worker_processes(extractor: Extractor) -> None:
+    assert extractor.worker_pids() == ()
+    slugs = SLUGS[:4]
+    articles = await asyncio.gather(*(extractor.extract(page(s), f"https://news.example/{s}")
+                                      for s in slugs))
+    assert [a.title for a in articles] == [expected(s)["title"] for s in slugs]
+    assert extractor.worker_pids() and os.getpid() not in extractor.worker_pids()
+
+
+async def test_extractor_passes_extract_error_through(extractor: Extractor) -> None:
+    with pytest.raises(ExtractError, match="no usable text"):
+        await extractor.extract(page("no-text"), "https://news.example/empty")
+
+
+async def test_extractor_survives_a_killed_worker(extractor: Extractor) -> None:
+    await extractor.extract(page(SEED_PAGE), "https://news.example/a")
+    before = extractor.worker_pids()
+    for pid in before:
+        os.kill(pid, signal.SIGKILL)
+    article = await extractor.extract(page(SEED_PAGE), "https://news.example/a", entry=ENTRY)
+    assert article.title == expected(SEED_PAGE)["title"]
+    assert extractor.worker_pids() and not set(extractor.worker_pids()) & set(before)
+
+
+async def test_extractor_restarts_after_close(extractor: Extractor) -> None:
+    await extractor.extract(page(SEED_PAGE), "https://news.example/a")
+    extractor.close()
+    assert extractor.worker_pids() == ()
+    article = await extractor.extract(page("derby-penalty"), "https://news.example/b")
+    assert article.title == expected("derby-penalty")["title"]
+
+
+ORPHAN = """
+import asyncio, os, signal, sys
+from monitor.extract import Extractor
+
+async def main() -> None:
+    pool = Extractor(workers=1)
+    await pool.extract(sys.stdin.buffer.read(), "https://news.example/a")
+    print(*pool.worker_pids(), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_workers_leave_when_their_owner_is_killed() -> None:
+    done = subprocess.run([sys.executable, "-c", ORPHAN], input=page(SEED_PAGE),
+                          capture_output=True, timeout=60, check=False)
+    pids = [int(p) for p in done.stdout.split()]
+    assert done.returncode == -signal.SIGKILL and pids
+    deadline = time.monotonic() + 20
+    while any(map(_running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, pids))

@@ -1,0 +1,258 @@
+"""monitor.feeds: golden feed documents, limits, errors and feed discovery."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import ParseError
+from monitor.feeds import (
+    COMMON_FEED_PATHS,
+    MAX_AUTHOR_CHARS,
+    ParsedFeed,
+    discover_feeds,
+    html_to_text,
+    parse_feed,
+)
+
+FEEDS = Path(__file__).parent / "data" / "feeds"
+NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+GOLDEN = ["rss20.xml", "rss10.rdf", "rss091.xml", "atom.xml", "jsonfeed11.json", "bozo.xml",
+          "not-a-feed.html"]
+
+
+def as_json(feed: ParsedFeed) -> dict[str, Any]:
+    return {"title": feed.title, "link": feed.link, "warning": feed.warning,
+            "ttl_seconds": feed.ttl_seconds,
+            "entries": [{"key": e.key, "url": e.url, "title": e.title, "summary": e.summary,
+                         "author": e.author,
+                         "published": e.published.isoformat() if e.published else None}
+                        for e in feed.entries]}
+
+
+@pytest.mark.parametrize("name", GOLDEN, ids=GOLDEN)
+def test_golden_feed(name: str) -> None:
+    expected = json.loads((FEEDS / f"{name.rsplit('.', 1)[0]}.expected.json").read_text())
+    content = (FEEDS / name).read_bytes()
+    args = {"content_type": expected["content_type"],
+            "now": datetime.fromisoformat(expected["now"])}
+    if "error" in expected:
+        with pytest.raises(ParseError, match=f"^{expected['error']}$"):
+            parse_feed(content, expected["url"], **args)
+        return
+    got = as_json(parse_feed(content, expected["url"], **args))
+    assert got == {k: expected[k] for k in got}
+
+
+def test_published_dates_are_aware_utc() -> None:
+    feed = parse_feed((FEEDS / "atom.xml").read_bytes(), "https://welllived.example/blog/atom.xml")
+    assert all(e.published is not None and e.published.utcoffset() is not None
+               and e.published.tzinfo == UTC for e in feed.entries)
+
+
+def _rss(items: str, channel: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>T</title>'
+            f"<link>https://ex.example/</link>{channel}{items}</channel></rss>").encode()
+
+
+def _atom(entries: str) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>A</title><id>urn:a</id>{entries}</feed>").encode()
+
+
+NOT_FEEDS = [
+    (b"", "not a feed: empty document"),
+    (b" \r\n\t ", "not a feed: empty document"),
+    (b"\xef\xbb\xbf", "not a feed: empty document"),
+    (b"<!DOCTYPE html><html><body><p>Hi</p></body></html>", "not a feed: looks like an HTML page"),
+    (b"<html><head><title>x</title></head><body>", "not a feed: looks like an HTML page"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00garbage", "not a feed: "),
+    (b"plain text, not markup", "not a feed: "),
+    (b'<?xml version="1.0"?><config><a>1</a></config>', "not a feed: no RSS, Atom or JSON"),
+    (b'{"items": [', "not a feed: invalid JSON"),
+    (b'{"name": "package.json", "version": "1.0.0"}', "not a feed: JSON without a jsonfeed"),
+    (b"[1, 2, 3]", "not a feed: "),
+]
+
+
+@pytest.mark.parametrize(("content", "message"), NOT_FEEDS,
+                         ids=["empty", "blank", "bom-only", "html5", "html-head", "png", "text",
+                              "xml-not-feed", "json-broken", "json-not-feed", "json-list"])
+def test_not_a_feed_raises_parse_error(content: bytes, message: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_feed(content, "https://ex.example/feed", content_type="")
+    assert str(info.value).startswith(message)
+
+
+def test_json_list_is_not_a_feed_even_with_json_content_type() -> None:
+    with pytest.raises(ParseError):
+        parse_feed(b"[1, 2, 3]", "https://ex.example/feed", content_type="application/json")
+
+
+def test_empty_but_valid_channel_is_a_feed_without_entries() -> None:
+    feed = parse_feed(_rss(""), "https://ex.example/rss")
+    assert (feed.title, feed.entries, feed.warning) == ("T", (), None)
+
+
+def test_xml_served_as_json_is_read_as_xml() -> None:
+    feed = parse_feed(_rss("<item><title>x</title><link>/x</link></item>"),
+                      "https://ex.example/rss", content_type="application/json")
+    assert [e.url for e in feed.entries] == ["https://ex.example/x"]
+
+
+ITEM = "<item><title>Item {i}</title><link>https://ex.example/{i}</link></item>"
+ENTRY = "<entry><title>Entry {i}</title><id>urn:{i}</id><link href='https://ex.example/{i}'/></entry>"
+JSON_ITEM = '{{"id": "{i}", "url": "https://ex.example/{i}", "title": "Item {i}"}}'
+
+
+def _json(items: str) -> bytes:
+    version = "https://jsonfeed.org/version/1.1"
+    return f'{{"version": "{version}", "title": "J", "items": [{items}]}}'.encode()
+
+
+@pytest.mark.parametrize(("make", "template", "count", "max_items", "kept"), [
+    (_rss, ITEM, 600, 500, 500),
+    (_atom, ENTRY, 600, 500, 500),
+    (_json, JSON_ITEM, 600, 500, 500),
+    (_rss, ITEM, 10, 3, 3),
+    (_rss, ITEM, 3, 500, 3),
+], ids=["rss-600", "atom-600", "json-600", "rss-cap-3", "rss-under-cap"])
+def test_items_are_capped_keeping_the_first(make: Any, template: str, count: int,
+                                            max_items: int, kept: int) -> None:
+    sep = "," if make is _json else ""
+    doc = make(sep.join(template.format(i=i) for i in range(count)))
+    feed = parse_feed(doc, "https://ex.example/feed", max_items=max_items)
+    assert feed.warning is None
+    assert [e.url for e in feed.entries] == [f"https://ex.example/{i}" for i in range(kept)]
+
+
+@pytest.mark.parametrize(("author", "expected"), [
+    ("x" * 300_000, "x" * MAX_AUTHOR_CHARS),
+    ("a" * 200_000 + "@example.org", "a" * MAX_AUTHOR_CHARS),
+    ("<![CDATA[" + "b" * 200_000 + "]]>", "b" * MAX_AUTHOR_CHARS),
+    ("Jane Roe", "Jane Roe"),
+    ("jane@news.example (Jane Roe)", "Jane Roe"),
+    ("Jane Roe <jane@news.example>", "Jane Roe"),
+], ids=["long", "long-email", "long-cdata", "plain", "rss-email-name", "name-email"])
+def test_author_is_capped_before_feedparser_sees_it(author: str, expected: str) -> None:
+    tag = "author" if "<" not in author or "CDATA" in author else "dc:creator"
+    ns = ' xmlns:dc="http://purl.org/dc/elements/1.1/"' if tag == "dc:creator" else ""
+    escaped = author if "CDATA" in author else author.replace("<", "&lt;").replace(">", "&gt;")
+    doc = _rss(f"<item{ns}><title>t</title><link>https://ex.example/a</link>"
+               f"<{tag}>{escaped}</{tag}></item>")
+    feed = parse_feed(doc, "https://ex.example/rss")
+    assert (feed.warning, feed.entries[0].author) == (None, expected)
+
+
+@pytest.mark.parametrize("body", [
+    "w" * 250_000,
+    "é" * 250_000,
+    "a&amp;" * 50_000,
+    "<![CDATA[" + "<p>" + "c" * 250_000 + "</p>]]>",
+], ids=["ascii", "multibyte", "entities", "cdata"])
+def test_long_fields_are_truncated_without_breaking_the_xml(body: str) -> None:
+    doc = _rss(f"<item><title>t</title><link>https://ex.example/a</link>"
+               f"<description>{body}</description></item>")
+    feed = parse_feed(doc, "https://ex.example/rss", max_field_chars=10_000)
+    summary = feed.entries[0].summary  # the cap counts raw characters, before entities
+    assert feed.warning is None
+    assert 3_000 <= len(summary) and len(summary.encode()) <= 10_000
+
+
+def test_duplicate_keys_keep_the_first_entry() -> None:
+    items = ("<item><guid>g1</guid><title>first</title></item>"
+             "<item><guid>g1</guid><title>again</title></item>")
+    feed = parse_feed(_rss(items), "https://ex.example/rss")
+    assert [(e.key, e.title) for e in feed.entries] == [("g1", "first")]
+
+
+def test_very_long_guid_is_replaced_by_its_hash() -> None:
+    feed = parse_feed(_rss(f"<item><guid>{'g' * 5000}</guid><title>t</title></item>"),
+                      "https://ex.example/rss")
+    assert feed.entries[0].key.startswith("hash:")
+    assert len(feed.entries[0].key) < 64
+
+
+def test_entry_without_link_title_or_content_is_dropped() -> None:
+    items = '<item><guid isPermaLink="false">g</guid></item><item><title>kept</title></item>'
+    feed = parse_feed(_rss(items),
+                      "https://ex.example/rss")
+    assert [e.title for e in feed.entries] == ["kept"]
+
+
+@pytest.mark.parametrize(("channel", "ttl"), [
+    ("<ttl>60</ttl>", 3600),
+    ("<ttl>junk</ttl>", None),
+    ('<sy:updatePeriod xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">daily'
+     "</sy:updatePeriod>", 86400),
+    ('<sy:updatePeriod xmlns:sy="http://purl.org/rss/1.0/modules/syndication/">weekly'
+     '</sy:updatePeriod><sy:updateFrequency xmlns:sy="http://purl.org/rss/1.0/modules/'
+     'syndication/">7</sy:updateFrequency>', 86400),
+    ("", None),
+], ids=["ttl", "ttl-junk", "sy-daily", "sy-weekly-7", "none"])
+def test_ttl_seconds(channel: str, ttl: int | None) -> None:
+    feed = parse_feed(_rss("<item><title>t</title></item>", channel), "https://ex.example/rss")
+    assert feed.ttl_seconds == ttl
+
+
+@pytest.mark.parametrize(("markup", "text"), [
+    ("<p>One.</p><p>Two <b>bold</b>.</p>", "One.\n\nTwo bold."),
+    ("a<br>b<br/>c", "a\nb\nc"),
+    ("<div>\n  spread\n   over  lines\n</div>", "spread over lines"),
+    ("x <script>alert(1)</script>y<style>p{}</style><!-- c -->z", "x yz"),
+    ("AT&amp;T &lt;tag&gt; &#8211; ok", "AT&T <tag> – ok"),
+    ("5 < 6 and 7 > 3", "5 < 6 and 7 > 3"),
+    ("para one\n\n\n\npara two\nline", "para one\n\npara two\nline"),
+    ("<ul><li>a</li><li>b</li></ul>", "a\n\nb"),
+    ("", ""),
+], ids=["paragraphs", "br", "source-whitespace", "script-style-comment", "entities",
+        "plain-lt", "plain-paragraphs", "list", "empty"])
+def test_html_to_text(markup: str, text: str) -> None:
+    assert html_to_text(markup) == text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_parse_or_raise_parse_error(content: bytes) -> None:
+    try:
+        feed = parse_feed(content, "https://ex.example/feed")
+    except ParseError:
+        return
+    assert all(e.key for e in feed.entries)
+
+
+PAGE = b"""<!DOCTYPE html><html><head>
+<base href="https://cdn.example/site/">
+<link rel="alternate" type="application/rss+xml" title="RSS" href="feed.xml">
+<link rel="alternate" type="application/atom+xml" href="https://ex.example/atom">
+<link rel="Alternate" type="application/feed+json; charset=utf-8" href="/feed.json">
+<link rel="alternate" type="application/json" href="/wp-json/wp/v2/posts/1">
+<link rel="alternate" type="text/html" hreflang="fr" href="/fr/">
+<link rel="stylesheet" type="application/rss+xml" href="/not-a-feed.xml">
+<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+<link rel="alternate" type="application/rss+xml" href="feed.xml">
+</head><body><a href="/rss">RSS</a></body></html>"""
+
+
+@pytest.mark.parametrize(("html", "base", "found"), [
+    (PAGE, "https://ex.example/page",
+     ["https://cdn.example/site/feed.xml", "https://ex.example/atom", "https://cdn.example/feed.json"]),
+    (b'<html><head><link rel="alternate" type="application/atom+xml" href="/a.xml"></head></html>',
+     "https://ex.example/x/y", ["https://ex.example/a.xml"]),
+    (b"<html><body>no feeds here</body></html>", "https://ex.example/", []),
+    (b"", "https://ex.example/", []),
+    (b"\x00\x01binary", "https://ex.example/", []),
+], ids=["mixed", "relative", "none", "empty", "binary"])
+def test_discover_feeds(html: bytes, base: str, found: list[str]) -> None:
+    assert discover_feeds(html, base) == found
+
+
+def test_common_feed_paths_are_absolute_paths() -> None:
+    assert COMMON_FEED_PATHS and all(p.startswith("/") for p in COMMON_FEED_PATHS)
+    assert len(set(COMMON_FEED_PATHS)) == len(COMMON_FEED_PATHS)
