@@ -43,6 +43,25 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
+    """An APScheduler CronTrigger for a crontab line; 6 fields = with seconds first.
+
+    ``0 8 * * mon-fri`` (minute hour day month weekday), or
+    ``30 0 8 * * mon-fri`` (second minute hour day month weekday). ValueError if invalid.
+    """
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) == 6:
+        names = ("second", "minute", "hour", "day", "month", "day_of_week")
+        return CronTrigger(**dict(zip(names, fields, strict=True)), timezone=ZoneInfo(timezone))
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields in {expr!r}: expected 5 (or 6 with seconds)")
+    return CronTrigger.from_crontab(expr, timezone=ZoneInfo(timezone))
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorSettings:
     """The ``[monitor]`` table."""

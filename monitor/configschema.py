@@ -18,6 +18,7 @@ from monitor.config import (
     QueryChecker,
     WatchSettings,
     check_query_with,
+    cron_trigger,
     parse_duration,
 )
 from monitor.errors import ConfigError
@@ -273,12 +274,10 @@ def _kind_name(kind: object) -> str:
 
 
 def _check_cron(value: object) -> str:
-    from apscheduler.triggers.cron import CronTrigger
-
     if not isinstance(value, str):
         raise ValueError("expected a cron expression like '0 8 * * mon-fri'")
     try:
-        CronTrigger.from_crontab(value)
+        cron_trigger(value)
     except ValueError as e:
         raise ValueError(f"invalid cron expression {value!r}: {e}") from None
     return value

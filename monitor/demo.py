@@ -12,7 +12,10 @@ import email
 import email.policy
 import html
 import json
+import logging
 import os
+import re
+import socket
 import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,9 +46,9 @@ class SeedArticle:
 
 def load_seeds(seeds: Path = SEEDS) -> list[SeedArticle]:
     """The seed article and the demo articles, in feed order."""
-    lines = (seeds / SEED_ARTICLE).read_text(encoding="utf-8").splitlines()
-    out = [SeedArticle("anthropic-pentagon", SEED_TITLE, lines[0].split()[-1],
-                       "\n".join(lines[1:]).strip())]
+    # the seed's first line is " date YYYY-MM-DD" followed by the first paragraph
+    _, date, text = (seeds / SEED_ARTICLE).read_text(encoding="utf-8").split(maxsplit=2)
+    out = [SeedArticle("anthropic-pentagon", SEED_TITLE, date, text.strip())]
     for path in sorted((seeds / "articles").glob("*.txt")):
         head, date, *body = path.read_text(encoding="utf-8").splitlines()
         out.append(SeedArticle(path.stem, head.removeprefix("title:").strip(),
@@ -149,6 +152,12 @@ class _Collect:
         return "250 OK"
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class MailServer:
     """An aiosmtpd server on 127.0.0.1 that keeps what it receives."""
@@ -159,7 +168,8 @@ class MailServer:
     def start(self) -> MailServer:
         """Listen (on a free port unless ``port`` is set)."""
         self.handler = _Collect(self.messages)
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port or 0)
+        self.port = self.port or _free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
         self.controller.start()
         self.port = self.controller.port
         return self
@@ -221,6 +231,8 @@ async def run_demo() -> int:
     """Serve, poll once, deliver, print what the receivers got."""
     from monitor.daemon import run_daemon
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
     news, hook = await NewsServer().start(), await WebhookReceiver().start()
     mail = MailServer().start()
     os.environ.setdefault("MONITOR_DEMO_WEBHOOK_SECRET", DEMO_SECRET)
@@ -251,4 +263,6 @@ def _print_received(mail: MailServer, hook: WebhookReceiver) -> None:
         print(f"  rule: {body['rule']['name']}   article: {body['article']['title']}")
         for m in body["matches"]:
             for snippet in m["snippets"][:1]:
-                print(f"    [{m['term']} x{m['count']}] {snippet}")
+                marked = re.sub(re.escape(m["term"]).replace(r"\ ", r"[\s-]+"),
+                                lambda hit: f"**{hit.group(0)}**", snippet, flags=re.I)
+                print(f"    [{m['term']} x{m['count']}] {marked}")

@@ -33,6 +33,12 @@ def key_hash(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def entry_version(entry: Entry) -> str:
+    """A hash of what the feed says about an entry; it changes when the item is edited."""
+    published = entry.published.isoformat() if entry.published else ""
+    return key_hash("\x1f".join((entry.title, entry.summary, published)))[:32]
+
+
 def _signed64(value: int | None) -> int | None:
     return None if value is None else (value - (1 << 64) if value >= 1 << 63 else value)
 
@@ -143,13 +149,18 @@ class Store:
 
     def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         """The entry keys of ``feed_id`` among ``keys`` that were seen before."""
+        return set(self.known_versions(feed_id, keys))
+
+    def known_versions(self, feed_id: int, keys: Sequence[str]) -> dict[str, str | None]:
+        """Entry key -> stored version, for the keys of ``feed_id`` seen before."""
         hashes = {key_hash(k): k for k in keys}
-        found: set[str] = set()
+        found: dict[str, str | None] = {}
+        e = t.entries.c
         with self._begin() as conn:
             for chunk in _chunks(list(hashes), 500):
-                q = select(t.entries.c.key_hash).where(t.entries.c.feed_id == feed_id,
-                                                       t.entries.c.key_hash.in_(chunk))
-                found.update(hashes[h] for h in conn.execute(q).scalars())
+                q = select(e.key_hash, e.version).where(e.feed_id == feed_id,
+                                                        e.key_hash.in_(chunk))
+                found.update((hashes[h], v) for h, v in conn.execute(q))
         return found
 
     def record_entries(self, feed_id: int, entries: Sequence[Entry], now: datetime) -> None:
@@ -157,7 +168,8 @@ class Store:
         if not entries:
             return
         rows = [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
-                 "title": e.title[:1000], "seen_at": now} for e in entries]
+                 "title": e.title[:1000], "seen_at": now, "version": entry_version(e)}
+                for e in entries]
         with self._begin() as conn:
             conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
 
@@ -171,10 +183,13 @@ class Store:
         """
         with self._begin() as conn:
             article_id, story_id = self._save_article(conn, new, now, same_story)
-            conn.execute(self._insert(t.entries).on_conflict_do_nothing(), [{
-                "feed_id": feed_id, "key_hash": key_hash(new.entry.key), "key": new.entry.key,
-                "url": new.entry.url, "title": new.entry.title[:1000], "seen_at": now,
-                "article_id": article_id}])
+            version = entry_version(new.entry)
+            conn.execute(self._insert(t.entries).values(
+                feed_id=feed_id, key_hash=key_hash(new.entry.key), key=new.entry.key,
+                url=new.entry.url, title=new.entry.title[:1000], seen_at=now,
+                article_id=article_id, version=version,
+            ).on_conflict_do_update(index_elements=["feed_id", "key_hash"],
+                                    set_={"version": version, "article_id": article_id}))
             created: list[str] = []
             for match in new.matches:
                 conn.execute(self._insert(t.matches).on_conflict_do_nothing(), [{
@@ -199,11 +214,14 @@ class Store:
     def _save_article(self, conn: Connection, new: NewArticle, now: datetime,
                       same_story: SameStory | None) -> tuple[int, int]:
         a = t.articles.c
+        art = new.article
         row = conn.execute(select(a.id, a.story_id).where(a.url_hash == new.url_hash)).first()
-        if row is not None:  # the same page again (updated in place): same story
+        if row is not None:  # the same page again, maybe edited in place: same story
+            conn.execute(update(t.articles).where(a.id == row.id).values(
+                title=art.title, text=art.text, author=art.author, published=art.published,
+                fingerprint=_signed64(new.fingerprint)))
             return int(row.id), int(row.story_id)
         story_id = self._find_story(conn, new.fingerprint, now, same_story)
-        art = new.article
         article_id = conn.execute(t.articles.insert().values(
             url=art.url, url_hash=new.url_hash, title=art.title, author=art.author,
             published=art.published, language=art.language, source=art.source, text=art.text,
@@ -225,6 +243,14 @@ class Store:
             if same_story(fingerprint, _unsigned64(other) or 0):
                 return int(story)
         return None
+
+    def stories_alerted_since(self, rule: str, since: datetime) -> int:
+        """How many stories ``rule`` alerted on (any channel) since ``since``."""
+        c = t.alerts.c
+        with self._begin() as conn:
+            q = select(func.count(func.distinct(c.story_id))).where(c.rule == rule,
+                                                                    c.created_at >= since)
+            return int(conn.execute(q).scalar() or 0)
 
     def also_seen_at(self, story_id: int, article_id: int) -> list[str]:
         """URLs of the story's other articles, oldest first."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    text,
 )
 from sqlalchemy.engine import Connection
 
@@ -69,6 +70,7 @@ entries = Table(
     Column("title", Text),
     Column("article_id", Integer, ForeignKey("articles.id")),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("version", String(64)),  # hash of what the feed said: changes when edited in place
     UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
 )
 
@@ -155,8 +157,13 @@ Migration = Callable[[Connection], None]
 # schema; append new steps (ALTER TABLE ... ADD COLUMN, CREATE INDEX) and never edit old ones.
 MIGRATIONS: list[Migration] = [
     lambda conn: metadata.create_all(conn),
+    lambda conn: _add_column(conn, "entries", "version VARCHAR(64)"),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
+
+
+def _add_column(conn: Connection, table: str, column: str) -> None:
+    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
 
 
 def migrate(conn: Connection) -> int:

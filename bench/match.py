@@ -1,0 +1,225 @@
+"""Benchmark: match 1,000 / 10,000 / 50,000 watch rules against ~5 KB articles.
+
+Prints one JSON object::
+
+    {"runs": [{"rules": 50000, "build_s": ..., "median_us": ..., "p99_us": ...,
+               "baseline_median_us": ..., "speedup": ..., ...}, ...],
+     "peak_rss_mb": ...}
+
+Rules and articles are generated (seeded, so runs are comparable) from one vocabulary: a few
+hundred real English words plus ~20,000 pseudo-words, with Zipf-like frequencies in the
+articles. Rules mix words, phrases of up to 4 words, AND/OR/NOT, NEAR/ONEAR, prefixes, field
+scopes, some case-sensitive rules and ~0.5% regexes; some articles quote rule phrases so
+that rules match. The baseline is one compiled ``re`` per rule (its positive terms as a
+``\\b...\\b`` alternation, regex rules as themselves), all run on each article; for large
+rule sets it is timed on a subset of the articles (``baseline_articles`` says how many).
+
+Run: ``python bench/match.py`` (about 2 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import resource
+import statistics
+import time
+from collections.abc import Callable
+
+from monitor.models import Article
+from monitor.rules import Regex, Rule, Term, compile_rules, parse_query
+from monitor.rules.nodes import iter_terms
+
+SEED = 20260226
+ARTICLES = 120
+RULE_COUNTS = (1_000, 10_000, 50_000)
+BASELINE_ARTICLES = {1_000: 40, 10_000: 10, 50_000: 5}
+
+ENGLISH = """the of and to a in is it that for on was with as he be at by this had not are
+but from or have an they which one you were her all she there would their we him been has
+when who will more no if out so said what up its about into than them can only other new
+some could time these two may then do first any my now such like our over man me even most
+made after also did many before must through back years where much your way well down
+should because each just those people how too little state good very make world still own
+see men work long get here between both life being under never day same another know while
+last might us great old year off come since against go came right used take three states
+himself few house use during without again place american around however home small found
+thought went say part once general high upon school every does got united left number
+course war until always away something fact though water less public put think almost hand
+enough far took head yet government system better set told nothing night end why called
+didn't eyes find going look asked later knew point next city business give group toward
+young days let room president side social given present several order national possible
+rather second face per among form important often things looked early white case john
+become large big need four within felt along children saw best church ever least power
+development light thought market energy defense supply chain risk company military court
+policy security report officials production act contract technology artificial
+intelligence election budget trade tariff steel bank oil climate health vaccine strike
+""".split()
+
+SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
+
+
+def make_vocabulary(rng: random.Random, size: int = 100_000) -> list[str]:
+    """Real words first (the common end of the Zipf curve), then pseudo-words."""
+    words = list(dict.fromkeys(ENGLISH))
+    seen = set(words)
+    while len(words) < size + len(ENGLISH):
+        word = "".join(rng.choices(SYLLABLES, k=rng.choice((2, 2, 3, 3, 4))))
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
+
+
+class Generator:
+    """Seeded rule and article text generator over one vocabulary."""
+
+    def __init__(self, seed: int = SEED) -> None:
+        self.rng = random.Random(seed)
+        self.vocab = make_vocabulary(self.rng)
+        weights = [1 / (rank + 1) ** 1.1 for rank in range(len(self.vocab))]
+        total = 0.0
+        self.cum = [total := total + w for w in weights]
+
+    def rule_word(self) -> str:
+        """Mostly rare words (names, jargon), sometimes a common one."""
+        r = self.rng.random()
+        if r < 0.01:
+            return self.vocab[self.rng.randrange(150, 1_000)]
+        if r < 0.10:
+            return self.vocab[self.rng.randrange(1_000, 20_000)]
+        return self.vocab[self.rng.randrange(20_000, len(self.vocab))]
+
+    def term(self) -> str:
+        r = self.rng.random()
+        if r < 0.5:
+            return self.rule_word()
+        if r < 0.85:
+            return '"' + " ".join(self.rule_word() for _ in range(self.rng.randint(2, 4))) + '"'
+        if r < 0.95:
+            word = self.rule_word()
+            return word[: max(5, len(word) - 1)] + "*" if len(word) >= 6 else word
+        return "title:" + self.rule_word()
+
+    def query(self) -> str:
+        t, r = self.term, self.rng.random()
+        if r < 0.35:
+            return t()
+        if r < 0.55:
+            return f"{t()} {t()}" if r < 0.45 else f"{t()} AND {t()} NOT {t()}"
+        if r < 0.72:
+            return " OR ".join(t() for _ in range(self.rng.randint(2, 3)))
+        if r < 0.80:
+            return f"({t()} OR {t()}) {t()}"
+        if r < 0.90:
+            op = self.rng.choice(("NEAR", "ONEAR"))
+            return f"{self.rule_word()} {op}/{self.rng.randint(1, 8)} {t().removeprefix('title:')}"
+        if r < 0.995:
+            return f"{t()} -{t()}"
+        a, b = self.rule_word(), self.rule_word()
+        return self.rng.choice((rf"/{a}\s+{b}/", rf"/\b{a}(?:s|es)?\s+{b}\b/", rf"/{a}-?\d+/"))
+
+    def rules(self, count: int) -> list[Rule]:
+        return [Rule(f"r{i}", self.query(), self.rng.random() < 0.01) for i in range(count)]
+
+    def words(self, n: int) -> list[str]:
+        return self.rng.choices(self.vocab, cum_weights=self.cum, k=n)
+
+    def sentence(self, quotes: list[str]) -> str:
+        words = self.words(self.rng.randint(8, 22))
+        if quotes and self.rng.random() < 0.15:
+            words.insert(self.rng.randrange(len(words)), quotes.pop())
+        if self.rng.random() < 0.2:
+            i = self.rng.randrange(len(words) - 1)
+            words[i : i + 2] = [words[i] + "-" + words[i + 1]]
+        if self.rng.random() < 0.15:
+            words.insert(self.rng.randrange(len(words)), "—")
+        text = " ".join(words)
+        text = text[0].upper() + text[1:]
+        return f"“{text},” he said." if self.rng.random() < 0.1 else text + "."
+
+    def article(self, rules: list[Rule], n: int) -> Article:
+        quotes = [self.quoted(self.rng.choice(rules).query) for _ in range(self.rng.randint(0, 6))]
+        paragraphs: list[str] = []
+        while sum(map(len, paragraphs)) < 5_000:
+            k = self.rng.randint(3, 6)
+            paragraphs.append(" ".join(self.sentence(quotes) for _ in range(k)))
+        title = " ".join(self.words(self.rng.randint(6, 10))).title()
+        slug = "-".join(self.words(5))
+        return Article(url=f"https://news.example.org/2026/{n}/{slug}", title=title,
+                       text="\n\n".join(paragraphs)[:5_200], source=f"Wire {n % 7}")
+
+    @staticmethod
+    def quoted(query: str) -> str:
+        """Plain words of a rule's query, to plant in an article."""
+        return " ".join(re.findall(r"[a-z]+", query.replace("title:", "")))[:60]
+
+
+def baseline_pattern(rule: Rule) -> re.Pattern[str]:
+    """One regex approximating a rule: its positive terms as an alternation."""
+    parts = []
+    for node, negated in iter_terms(parse_query(rule.query, case_sensitive=rule.case_sensitive)):
+        if negated:
+            continue
+        if isinstance(node, Regex):
+            parts.append(node.pattern)
+        elif isinstance(node, Term):
+            words = [re.escape(a.text) + (r"\w*" if a.prefix else "") for a in node.atoms]
+            parts.append(r"\b" + r"\W+".join(words) + r"\b")
+    return re.compile("|".join(f"(?:{p})" for p in parts), 0 if rule.case_sensitive else re.I)
+
+
+def timed_us(fn: Callable[[], object]) -> float:
+    start = time.perf_counter_ns()
+    fn()
+    return (time.perf_counter_ns() - start) / 1_000
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def run(rules: list[Rule], articles: list[Article]) -> dict[str, object]:
+    count = len(rules)
+    start = time.perf_counter()
+    ruleset = compile_rules(rules)
+    build_s = time.perf_counter() - start
+    rss_after_build = rss_mb()
+    for article in articles[:5]:
+        ruleset.match(article)  # warm the per-character caches
+    times = [timed_us(lambda a=a: ruleset.match(a)) for a in articles]
+    matched = sum(len(ruleset.match(a)) for a in articles)
+    patterns = [baseline_pattern(rule) for rule in rules]
+    subset = articles[: BASELINE_ARTICLES[count]]
+    base = [timed_us(lambda a=a: [p.search(a.title) or p.search(a.text) for p in patterns])
+            for a in subset]
+    median, base_median = statistics.median(times), statistics.median(base)
+    return {
+        "rules": count, "build_s": round(build_s, 3), "median_us": round(median, 1),
+        "p99_us": round(percentile(times, 0.99), 1), "mean_us": round(statistics.mean(times), 1),
+        "articles": len(articles), "matches_per_article": round(matched / len(articles), 2),
+        "baseline_median_us": round(base_median, 1), "baseline_articles": len(subset),
+        "speedup": round(base_median / median, 1),
+        "rss_after_build_mb": round(rss_after_build, 1),
+    }
+
+
+def main() -> None:
+    gen = Generator()
+    rules = gen.rules(max(RULE_COUNTS))
+    articles = [gen.article(rules[: min(RULE_COUNTS)], n) for n in range(ARTICLES)]
+    runs = [run(rules[:count], articles) for count in RULE_COUNTS]
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"runs": runs, "article_chars": round(statistics.mean(
+        len(a.text) for a in articles)), "peak_rss_mb": round(peak, 1)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""The outbox: claim due alerts, send them, record the outcome. Retry lives only here.
+
+Store, then send, then record: the alert row exists before any attempt (it was written
+with the match); an attempt is written before sending and its outcome after. A crash
+between the two leaves the row claimed until its lease runs out, then it is sent again
+with the same id, so receivers can drop the duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from monitor.alerts.base import Channel
+from monitor.errors import DeliveryError, MonitorError
+from monitor.models import Alert, Digest
+from monitor.store import AlertRow, Store
+from monitor.store.codec import article_from_json, terms_from_json
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Exponential backoff with jitter, honouring Retry-After, for up to ``horizon``."""
+
+    base: float = 10.0
+    cap: float = 3600.0
+    horizon: float = 3 * 86400.0
+    max_retry_after: float = 86400.0
+
+    def delay(self, attempts: int, retry_after: float | None = None) -> float:
+        """Seconds before the next attempt after ``attempts`` failed ones."""
+        backoff = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        backoff *= random.uniform(0.5, 1.0)  # jitter: spread retries of a burst
+        if retry_after is not None:
+            backoff = max(backoff, min(retry_after, self.max_retry_after))
+        return backoff
+
+
+@dataclass
+class Outbox:
+    """Delivers what the store holds on the configured channels."""
+
+    store: Store
+    channels: Mapping[str, Channel]
+    node: str = "local"
+    policy: RetryPolicy = RetryPolicy()
+    lease: float = 300.0
+    batch: int = 100
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    async def drain(self) -> int:
+        """Deliver every alert due now, batch after batch; return how many were sent."""
+        sent = 0
+        while True:
+            rows = self.store.claim_due_alerts(self.node, self.clock(), self.batch, self.lease)
+            if not rows:
+                return sent
+            sent += await self.deliver(rows)
+
+    async def deliver(self, rows: Sequence[AlertRow]) -> int:
+        """Send claimed rows: digests grouped per channel, the rest one by one."""
+        digests: dict[str, list[AlertRow]] = defaultdict(list)
+        single: list[AlertRow] = []
+        for row in rows:
+            (digests[row.channel] if row.digest_at is not None else single).append(row)
+        tasks = [self._send_one(r) for r in single]
+        tasks += [self._send_digest(ch, group) for ch, group in digests.items()]
+        results = await asyncio.gather(*tasks)
+        return sum(results)
+
+    async def _send_one(self, row: AlertRow) -> int:
+        channel = self.channels.get(row.channel)
+        delivery = self.store.start_delivery(row.id, self.node, self.clock())
+        try:
+            if channel is None:
+                raise DeliveryError(f"no channel named {row.channel!r} in the config",
+                                    permanent=True)
+            await channel.send(self.alert(row))
+        except Exception as e:  # noqa: BLE001 - every failure is recorded, none is fatal
+            self._failed([row], [delivery], e)
+            return 0
+        self.store.finish_delivery(delivery, row.id, "sent", self.clock())
+        log.info("event=delivered alert=%s channel=%s rule=%r feed=%s attempt=%d", row.id,
+                 row.channel, row.rule, row.feed, row.attempts + 1)
+        return 1
+
+    async def _send_digest(self, name: str, rows: list[AlertRow]) -> int:
+        channel = self.channels.get(name)
+        deliveries = [self.store.start_delivery(r.id, self.node, self.clock()) for r in rows]
+        digest = Digest(id=_digest_id(rows), created_at=self.clock(), channel=name,
+                        alerts=tuple(self.alert(r) for r in rows))
+        try:
+            if channel is None:
+                raise DeliveryError(f"no channel named {name!r} in the config", permanent=True)
+            await channel.send_digest(digest)
+        except Exception as e:  # noqa: BLE001
+            self._failed(rows, deliveries, e)
+            return 0
+        for row, delivery in zip(rows, deliveries, strict=True):
+            self.store.finish_delivery(delivery, row.id, "sent", self.clock())
+        log.info("event=digest_delivered channel=%s alerts=%d", name, len(rows))
+        return len(rows)
+
+    def alert(self, row: AlertRow) -> Alert:
+        """The Alert a row stands for, with the story's other URLs."""
+        payload = row.payload
+        return Alert(id=row.id, created_at=row.created_at or self.clock(), rule=row.rule,
+                     query=payload.get("query", ""),
+                     article=article_from_json(payload["article"]),
+                     terms=terms_from_json(payload.get("terms", [])),
+                     also_seen_at=tuple(self.store.also_seen_at(row.story_id, row.article_id)),
+                     channel=row.channel)
+
+    def _failed(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
+                error: BaseException) -> None:
+        now = self.clock()
+        if not isinstance(error, MonitorError):
+            log.critical("event=delivery_crash channel=%s", rows[0].channel, exc_info=error)
+            error = DeliveryError(f"unexpected {type(error).__name__}: {error}")
+        assert isinstance(error, MonitorError)
+        permanent = isinstance(error, DeliveryError) and error.permanent
+        retry_after = error.retry_after if isinstance(error, DeliveryError) else None
+        if isinstance(error, DeliveryError) and error.disable:
+            self.store.disable_channel(rows[0].channel, str(error), now)
+            log.error("event=channel_disabled channel=%s reason=%r", rows[0].channel, str(error))
+        for row, delivery in zip(rows, deliveries, strict=True):
+            age = (now - (row.created_at or now)).total_seconds()
+            if permanent or age > self.policy.horizon:
+                outcome, retry_at = "failed", None
+            else:
+                delay = self.policy.delay(row.attempts + 1, retry_after)
+                outcome, retry_at = "retry", now + timedelta(seconds=delay)
+            self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
+            log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
+                      "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
+                      row.payload.get("article", {}).get("url", ""), outcome, str(error))
+
+
+def _digest_id(rows: Sequence[AlertRow]) -> str:
+    """A digest's id: stable for the same set of alerts, so a retried digest keeps it."""
+    import hashlib
+
+    joined = ",".join(sorted(r.id for r in rows))
+    return "digest-" + hashlib.sha256(joined.encode()).hexdigest()[:32]

@@ -1,0 +1,209 @@
+"""The daemon: wires the stages, schedules polls and deliveries, handles signals.
+
+Scheduling: each feed's next poll time lives in the database (``next_poll_at``, the
+feed's interval with jitter, or a backoff after errors). An APScheduler job claims due
+feeds every second and polls them concurrently; another drains the outbox. Because the
+claim is a lease in the database, several daemons on one PostgreSQL share the feeds
+without polling any twice, and a dead node's feeds return after its lease runs out.
+
+SIGTERM/SIGINT: stop claiming, let in-flight polls and deliveries finish, exit 0.
+SIGHUP: reload the config; a bad config is logged and the old one kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor import sdnotify
+from monitor.alerts.build import build_channels
+from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.config import Config, load_config
+from monitor.errors import ConfigError, MonitorError
+from monitor.extract import Extractor
+from monitor.fetch import Fetcher
+from monitor.pipeline import Pipeline, poll_feed
+from monitor.rules import Rule, check_query, compile_rules
+from monitor.store import FeedState, PollRecord, Store
+
+log = logging.getLogger(__name__)
+
+MAX_PARALLEL_POLLS = 32
+STOP_GRACE = 60.0
+
+
+def load(path: str) -> Config:
+    """Load and fully validate a config (queries included)."""
+    return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs))
+
+
+def node_name(config: Config) -> str:
+    """This daemon's id among several sharing one database."""
+    return config.monitor.node_id or f"{socket.gethostname()}:{os.getpid()}"
+
+
+def make_fetcher(config: Config) -> Fetcher:
+    """The shared fetcher, configured from ``[monitor]``."""
+    m = config.monitor
+    return Fetcher(user_agent=m.user_agent, max_bytes=max(m.max_article_bytes, m.max_feed_bytes),
+                   connect_timeout=m.connect_timeout, read_timeout=m.read_timeout,
+                   deadline=m.fetch_deadline, max_connections=m.max_connections,
+                   per_host=m.per_host_connections,
+                   allow_private_networks=m.allow_private_networks)
+
+
+@dataclass
+class Services:
+    """The long-lived collaborators, built once per process."""
+
+    store: Store
+    fetcher: Fetcher
+    extractor: Extractor
+
+
+class Daemon:
+    """``monitor run``: one process polling, delivering and (optionally) serving the web UI."""
+
+    def __init__(self, config: Config, config_path: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.config_path = config_path
+        self.clock = clock
+        self.node = node_name(config)
+        store = Store(config.monitor.database)
+        store.migrate()
+        self.services = Services(store, make_fetcher(config),
+                                 Extractor(config.monitor.extract_workers))
+        self.polls: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        """Make ``config`` the running one (start-up and SIGHUP)."""
+        s = self.services
+        rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
+        s.store.sync_feeds(config.feeds, self.clock())
+        self.config = config
+        self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
+                                 node=self.node, clock=self.clock)
+        self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
+                             policy=RetryPolicy(horizon=config.monitor.delivery_horizon),
+                             lease=config.monitor.lease, clock=self.clock)
+        log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
+                 len(config.feeds), len(config.watches), len(config.channels), self.node)
+
+    def reload(self) -> None:
+        """Re-read the config file; keep the old config if the new one is bad."""
+        try:
+            self.apply(load(self.config_path))
+        except MonitorError as e:
+            log.error("event=reload_failed error=%r kept=old_config", str(e))
+
+    async def run_once(self) -> int:
+        """Poll every feed once, deliver what is due, return."""
+        self.services.store.heartbeat(self.node, self.clock())
+        await self.poll_due(force=True)
+        await asyncio.gather(*self.polls)
+        await self.deliver()
+        return 0
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT; return the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
+        now = self.clock()
+        scheduler.add_job(self.poll_due, "interval", seconds=1, id="dispatch",
+                          max_instances=1, coalesce=True, next_run_time=now)
+        scheduler.add_job(self.deliver, "interval", id="deliver",
+                          seconds=self.config.monitor.delivery_interval,
+                          max_instances=1, coalesce=True, next_run_time=now)
+        scheduler.add_job(self.heartbeat, "interval", seconds=15, id="heartbeat",
+                          max_instances=1, coalesce=True, next_run_time=now)
+        scheduler.start()
+        watchdog = asyncio.create_task(sdnotify.watchdog_loop())
+        sdnotify.notify("READY=1")
+        log.info("event=started node=%s", self.node)
+        await self.stopping.wait()
+        sdnotify.notify("STOPPING=1")
+        log.info("event=stopping in_flight=%d", len(self.polls))
+        scheduler.shutdown(wait=False)
+        watchdog.cancel()
+        if self.polls:
+            await asyncio.wait(self.polls, timeout=STOP_GRACE)
+        return 0
+
+    async def poll_due(self, force: bool = False) -> None:
+        """Claim the feeds that are due (all of them with ``force``) and poll them."""
+        if self.stopping.is_set():
+            return
+        free = MAX_PARALLEL_POLLS - len(self.polls)
+        if free <= 0:
+            return
+        try:
+            feeds = self.services.store.claim_due_feeds(
+                self.node, self.clock(), free if not force else 10**6,
+                self.config.monitor.lease, force=force)
+        except MonitorError as e:
+            log.error("event=claim_failed error=%r", str(e))
+            return
+        for feed in feeds:
+            task = asyncio.create_task(self._poll(feed))
+            self.polls.add(task)
+            task.add_done_callback(self.polls.discard)
+
+    async def _poll(self, feed: FeedState) -> None:
+        try:
+            await poll_feed(self.pipeline, feed)
+        except Exception as e:  # noqa: BLE001 - the scheduler lives on
+            log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
+            try:
+                self.services.store.finish_poll(feed.id, self.node, PollRecord(
+                    "error", self.clock(), error=f"internal error: {type(e).__name__}"),
+                    self.clock())
+            except MonitorError:
+                log.error("event=poll_release_failed feed=%s", feed.name)
+
+    async def deliver(self) -> None:
+        """Drain the outbox once."""
+        try:
+            await self.outbox.drain()
+        except MonitorError as e:
+            log.error("event=deliver_failed error=%r", str(e))
+        except Exception as e:  # noqa: BLE001
+            log.critical("event=deliver_crash", exc_info=e)
+
+    async def heartbeat(self) -> None:
+        """Tell other nodes this one is alive."""
+        try:
+            self.services.store.heartbeat(self.node, self.clock())
+        except MonitorError as e:
+            log.error("event=heartbeat_failed error=%r", str(e))
+
+    async def close(self) -> None:
+        """Release the fetcher, the extraction pool and the database."""
+        await self.services.fetcher.aclose()
+        self.services.extractor.close()
+        self.services.store.close()
+
+
+async def run_daemon(config_path: str, once: bool = False) -> int:
+    """Load the config, run the daemon (or one cycle), clean up; ConfigError propagates."""
+    config = load(config_path)
+    daemon = Daemon(config, config_path)
+    try:
+        return await (daemon.run_once() if once else daemon.run())
+    finally:
+        await daemon.close()
+
+
+__all__ = ["ConfigError", "Daemon", "load", "run_daemon"]

@@ -1,0 +1,252 @@
+"""One poll of one feed, end to end: fetch, parse, fetch articles, extract, match, store.
+
+``poll_feed`` reads top to bottom as the pipeline. Its collaborators (store, fetcher,
+extractor, rule set, config) come in through ``Pipeline``, so tests can pass real local
+ones or fakes. Alerts are written to the outbox in the transaction that records the
+match; delivery is the outbox's job, not this module's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from monitor.config import Config, FeedSettings, WatchSettings, cron_trigger
+from monitor.dedup import canonical_url, fingerprint, same_story
+from monitor.errors import ExtractError, FetchError, MonitorError, NotModified, ParseError
+from monitor.extract import article_from_entry
+from monitor.feeds import parse_feed
+from monitor.models import Article, Entry, FetchResult, Match
+from monitor.store import FeedState, NewArticle, PollRecord, Store
+from monitor.store.db import entry_version, key_hash
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 6 * 3600.0
+OVERFLOW_DIGEST = "0 * * * *"  # where a rate-limited rule's alerts go when it has no digest
+JITTER = 0.1
+
+
+class FetcherLike(Protocol):
+    """What the pipeline needs of ``monitor.fetch.Fetcher``."""
+
+    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                    trusted: bool = False, allow_private: bool | None = None,
+                    html_only: bool = False, max_bytes: int | None = None) -> FetchResult: ...
+
+
+class ExtractorLike(Protocol):
+    """What the pipeline needs of ``monitor.extract.Extractor``."""
+
+    async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
+                      source: str = "") -> Article: ...
+
+
+class RuleSetLike(Protocol):
+    """What the pipeline needs of ``monitor.rules.RuleSet``."""
+
+    def match(self, article: Article) -> list[Match]: ...
+
+
+@dataclass
+class Pipeline:
+    """Everything one poll needs; the daemon builds one and swaps it on reload."""
+
+    config: Config
+    store: Store
+    fetcher: FetcherLike
+    extractor: ExtractorLike
+    rules: RuleSetLike
+    node: str = "local"
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    article_concurrency: int = 4
+    watches: dict[str, WatchSettings] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.watches = {w.name: w for w in self.config.watches}
+
+
+@dataclass(frozen=True, slots=True)
+class PollSummary:
+    """What one poll did, for logs and metrics."""
+
+    feed: str
+    status: str
+    new: int = 0
+    matched: int = 0
+    alerts: int = 0
+    error: str | None = None
+    duration_ms: int = 0
+
+
+async def poll_feed(p: Pipeline, feed: FeedState) -> PollSummary:
+    """Poll ``feed`` once (the caller has claimed it) and record the outcome."""
+    started = time.monotonic()
+    settings = p.config.feed(feed.name) or FeedSettings(feed.name, feed.url, feed.interval)
+    try:
+        summary, record = await _poll(p, feed, settings)
+    except MonitorError as e:
+        summary = PollSummary(feed.name, "error", error=str(e))
+        record = PollRecord("error", _next_poll(p, feed, failed=True), error=str(e))
+    summary = _with_duration(summary, started)
+    p.store.finish_poll(feed.id, p.node, record, p.clock())
+    _log_summary(summary)
+    return summary
+
+
+async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
+                ) -> tuple[PollSummary, PollRecord]:
+    try:
+        result = await p.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified,
+                                       trusted=True, max_bytes=p.config.monitor.max_feed_bytes)
+    except NotModified:
+        return PollSummary(feed.name, "not_modified"), PollRecord(
+            "not_modified", _next_poll(p, feed))
+    digest = hashlib.sha256(result.content).hexdigest()
+    cache = {"etag": result.etag, "last_modified": result.last_modified, "content_hash": digest}
+    if digest == feed.content_hash:
+        return PollSummary(feed.name, "unchanged"), PollRecord(
+            "unchanged", _next_poll(p, feed), **cache)
+    parsed = parse_feed(result.content, result.url, content_type=result.content_type,
+                        max_items=p.config.monitor.max_items_per_feed, now=p.clock())
+    entries = _unique(parsed.entries)
+    known = p.store.known_versions(feed.id, [e.key for e in entries])
+    new = [e for e in entries if e.key not in known]
+    edited = [e for e in entries if known.get(e.key, None) not in (None, entry_version(e))]
+    if parsed.warning:
+        log.warning("event=feed_warning feed=%s warning=%r", feed.name, parsed.warning)
+    if not feed.first_poll_done and not settings.alert_on_first_poll:
+        p.store.record_entries(feed.id, new, p.clock())
+        return PollSummary(feed.name, "first_poll", new=len(new)), PollRecord(
+            "ok", _next_poll(p, feed), warning=parsed.warning, new_items=len(new), **cache)
+    counts = await _process_entries(p, feed.id, settings, new + edited)
+    return PollSummary(feed.name, "ok", new=len(new), matched=counts[0], alerts=counts[1]), \
+        PollRecord("ok", _next_poll(p, feed), warning=parsed.warning, new_items=len(new), **cache)
+
+
+async def _process_entries(p: Pipeline, feed_id: int, feed: FeedSettings,
+                           entries: Sequence[Entry]) -> tuple[int, int]:
+    gate = asyncio.Semaphore(p.article_concurrency)
+
+    async def one(entry: Entry) -> tuple[int, int]:
+        async with gate:
+            return await process_entry(p, feed_id, feed, entry)
+
+    results = await asyncio.gather(*(one(e) for e in entries))
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
+                        entry: Entry) -> tuple[int, int]:
+    """Fetch, extract, match and store one new entry; return (rules matched, alerts made)."""
+    article = await fetch_article(p, feed, entry)
+    matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    text_print = fingerprint(article.text) if len(article.text) >= 200 else None
+    new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
+                     text_print, tuple(matches))
+    alerts = p.store.store_article(feed_id, feed.name, new, _rule_channels(p, matches),
+                                   p.clock(), same_story)
+    for m in matches:
+        log.info("event=match feed=%s rule=%r url=%s terms=%s", feed.name, m.rule, article.url,
+                 ",".join(t.term for t in m.terms))
+    return len(matches), len(alerts)
+
+
+async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
+    """The entry's page as an Article; the feed item's own text when the page fails."""
+    if not entry.url:
+        return article_from_entry(entry, feed.name)
+    try:
+        page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
+                                     html_only=True,
+                                     max_bytes=p.config.monitor.max_article_bytes)
+        return await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
+    except (FetchError, ExtractError, NotModified) as e:
+        log.warning("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
+                    str(e) or type(e).__name__)
+        return article_from_entry(entry, feed.name)
+
+
+def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
+    watch = p.watches.get(rule)
+    return watch is not None and watch.applies_to(feed)
+
+
+def _rule_channels(p: Pipeline, matches: Sequence[Match]
+                   ) -> dict[str, list[tuple[str, datetime | None]]]:
+    """Rule -> [(channel, digest time or None for "now")], rate limits applied."""
+    out: dict[str, list[tuple[str, datetime | None]]] = {}
+    now = p.clock()
+    for m in matches:
+        watch = p.watches[m.rule]
+        over = _over_rate(p, watch, now)
+        targets = []
+        for name in watch.channels:
+            channel = p.config.channels.get(name)
+            cron = watch.digest or (channel.digest if channel else None)
+            if over and not cron:
+                cron = OVERFLOW_DIGEST
+            targets.append((name, digest_time(cron, p.config.monitor.timezone, now)))
+        out[m.rule] = targets
+    return out
+
+
+def _over_rate(p: Pipeline, watch: WatchSettings, now: datetime) -> bool:
+    """Whether ``watch`` has used up its ``max_alerts_per_hour``: the rest go to a digest."""
+    if not watch.max_alerts_per_hour:
+        return False
+    sent = p.store.stories_alerted_since(watch.name, now - timedelta(hours=1))
+    if sent >= watch.max_alerts_per_hour:
+        log.warning("event=rate_limited rule=%r max_alerts_per_hour=%d", watch.name,
+                    watch.max_alerts_per_hour)
+        return True
+    return False
+
+
+def digest_time(cron: str | None, timezone: str, now: datetime) -> datetime | None:
+    """The next time the digest ``cron`` fires after ``now`` (None: alert immediately)."""
+    if not cron:
+        return None
+    fire: Any = cron_trigger(cron, timezone).get_next_fire_time(
+        None, now.astimezone(ZoneInfo(timezone)))
+    return fire.astimezone(UTC) if fire else None
+
+
+def _next_poll(p: Pipeline, feed: FeedState, failed: bool = False) -> datetime:
+    interval = feed.interval
+    if failed:
+        interval = min(MAX_BACKOFF, max(interval, interval * 2 ** feed.error_count))
+    return p.clock() + timedelta(seconds=interval * random.uniform(1 - JITTER, 1 + JITTER))
+
+
+def _unique(entries: Sequence[Entry]) -> list[Entry]:
+    seen: dict[str, Entry] = {}
+    for e in entries:
+        seen.setdefault(e.key, e)
+    return list(seen.values())
+
+
+def _with_duration(s: PollSummary, started: float) -> PollSummary:
+    ms = int((time.monotonic() - started) * 1000)
+    return PollSummary(s.feed, s.status, s.new, s.matched, s.alerts, s.error, ms)
+
+
+def _log_summary(s: PollSummary) -> None:
+    if s.status == "error":
+        log.error("event=poll status=error feed=%s error=%r duration_ms=%d", s.feed, s.error,
+                  s.duration_ms)
+    else:
+        log.info("event=poll status=%s feed=%s new=%d matched=%d alerts=%d duration_ms=%d",
+                 s.status, s.feed, s.new, s.matched, s.alerts, s.duration_ms)
+
+
+__all__ = ["ParseError", "Pipeline", "PollSummary", "digest_time", "fetch_article",
+           "poll_feed", "process_entry"]

@@ -1,0 +1,112 @@
+"""The core pipeline end to end: a real feed server, aiosmtpd, a webhook receiver, SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.alerts.outbox import RetryPolicy
+from monitor.daemon import Daemon, load
+from monitor.demo import MailServer, NewsServer, SeedArticle, WebhookReceiver
+from tests.helpers import SECRET, verify_standard_webhook, write_config
+
+
+@pytest.fixture(autouse=True)
+def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+
+
+async def daemon_for(path: Path) -> Daemon:
+    return Daemon(load(str(path)), str(path))
+
+
+async def test_poll_match_deliver_then_304_then_new_item(
+        tmp_path: Path, news: NewsServer, mail: MailServer, hook: WebhookReceiver) -> None:
+    daemon = await daemon_for(write_config(tmp_path, news, mail, hook))
+    try:
+        await daemon.run_once()
+        # the seed article matches both rules; the near miss and the others match none
+        subjects = sorted(str(m["Subject"]) for m in mail.messages)
+        assert len(subjects) == 2, subjects
+        assert all("Anthropic" in s for s in subjects)
+        bodies = hook.bodies()
+        assert sorted(b["rule"]["name"] for b in bodies) == ["dpa", "scr"]
+        for headers, body in hook.received:
+            assert verify_standard_webhook(SECRET, headers, body)
+        dpa = next(b for b in bodies if b["rule"]["name"] == "dpa")
+        assert dpa["article"]["url"] == f"{news.base}/articles/anthropic-pentagon.html"
+        assert dpa["matches"][0]["count"] == 2
+        assert "Defense Production Act" in dpa["matches"][0]["snippets"][0]
+        html = next(m for m in mail.messages if "dpa" in str(m["Subject"]))
+        html_part = html.get_body(("html",)).get_content()
+        assert "<mark>Defense Production Act</mark>" in html_part
+
+        # unchanged feed: a 304 and nothing sent
+        await daemon.run_once()
+        assert news.statuses[-1] == 304
+        assert len(mail.messages) == 2 and len(hook.received) == 2
+
+        # a new matching item: one new alert per rule and channel
+        news.articles.append(SeedArticle(
+            "dpa-followup", "Pentagon weighs Defense Production Act order", "2026-02-27",
+            "Officials said on Friday that the Defense Production Act could be invoked. " * 8))
+        await daemon.run_once()
+        assert news.statuses[-1] == 200
+        assert len(hook.received) == 3 and len(mail.messages) == 3
+        assert hook.bodies()[-1]["article"]["title"].startswith("Pentagon weighs")
+    finally:
+        await daemon.close()
+
+
+async def test_smtp_down_then_back_delivers_once(
+        tmp_path: Path, news: NewsServer) -> None:
+    mail = MailServer().start()
+    port = mail.port
+    mail.stop()  # the SMTP server is down during the poll
+    daemon = await daemon_for(write_config(tmp_path, news, mail, None))
+    daemon.outbox.policy = RetryPolicy(base=0.01)
+    try:
+        await daemon.run_once()
+        pending = daemon.services.store.list_alerts("pending")
+        assert len(pending) == 2 and all(r.attempts == 1 for r in pending)
+        back = MailServer(port=port).start()
+        try:
+            await asyncio.sleep(0.05)
+            await daemon.deliver()
+            await daemon.deliver()
+            assert len(back.messages) == 2
+            assert daemon.services.store.count_alerts() == {"sent": 2}
+        finally:
+            back.stop()
+    finally:
+        await daemon.close()
+
+
+async def test_webhook_503_twice_then_200_keeps_its_id(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver) -> None:
+    hook.script = [503, 503]
+    daemon = await daemon_for(write_config(
+        tmp_path, news, None, hook, watches="""
+[[watch]]
+name = "dpa"
+query = '"Defense Production Act"'
+channels = CHANNELS
+"""))
+    daemon.outbox.policy = RetryPolicy(base=0.01)
+    try:
+        await daemon.run_once()
+        for _ in range(50):
+            if daemon.services.store.count_alerts() == {"sent": 1}:
+                break
+            await asyncio.sleep(0.02)
+            await daemon.deliver()
+        assert daemon.services.store.count_alerts() == {"sent": 1}
+        ids = [h["webhook-id"] for h, _ in hook.received]
+        assert len(ids) == 3 and len(set(ids)) == 1
+        assert all(verify_standard_webhook(SECRET, h, b) for h, b in hook.received)
+        assert json.loads(hook.received[0][1]) == json.loads(hook.received[2][1])
+    finally:
+        await daemon.close()

@@ -1,0 +1,169 @@
+"""Delivery policy through the outbox, against real local receivers and a real database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from monitor.alerts.email import EmailChannel
+from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.alerts.webhook import WebhookChannel
+from monitor.config import FeedSettings
+from monitor.demo import MailServer, WebhookReceiver
+from monitor.models import Article, Entry, Match, TermHit
+from monitor.store import NewArticle, Store
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as c:
+        yield c
+
+
+def store_with_alert(url: str, channel: str) -> tuple[Store, str]:
+    store = Store(url)
+    store.migrate()
+    store.sync_feeds([FeedSettings("wire", "http://127.0.0.1/feed", 60)], NOW)
+    (feed,) = store.feeds()
+    article = Article("http://127.0.0.1/a", "Defense Production Act invoked", "text " * 60)
+    new = NewArticle(Entry("k", article.url, article.title), article, "h", None,
+                     (Match("dpa", '"Defense Production Act"', (TermHit("dpa", 1),)),))
+    (alert_id,) = store.store_article(feed.id, "wire", new, {"dpa": [(channel, None)]}, NOW)
+    return store, alert_id
+
+
+HTTP_DATE_IN_90S = format_datetime(NOW + timedelta(seconds=90), usegmt=True)
+
+
+@pytest.mark.parametrize(("status", "headers", "outcome", "min_delay"), [
+    (200, {}, "sent", None),
+    (204, {}, "sent", None),
+    (500, {}, "pending", 0),
+    (503, {"Retry-After": "120"}, "pending", 120),
+    (503, {"Retry-After": HTTP_DATE_IN_90S}, "pending", 80),
+    (429, {"Retry-After": "30"}, "pending", 30),
+    (429, {"Retry-After": str(10 * 86400)}, "pending", 86400),
+    (408, {}, "pending", 0),
+    (301, {"Location": "/elsewhere"}, "failed", None),
+    (400, {}, "failed", None),
+    (404, {}, "failed", None),
+    (410, {}, "failed", None),
+], ids=["200", "204", "500", "503-seconds", "503-http-date", "429", "429-capped", "408", "301",
+        "400", "404", "410"])
+async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient, status: int,
+                                     headers: dict[str, str], outcome: str,
+                                     min_delay: float | None) -> None:
+    from aiohttp import web
+
+    async def answer(_: web.Request) -> web.Response:
+        return web.Response(status=status, headers=headers)
+
+    app = web.Application()
+    app.router.add_post("/hook", answer)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+        clock = Clock()
+        channel = WebhookChannel("hook", f"http://127.0.0.1:{port}/hook", ["s"], client)
+        outbox = Outbox(store, {"hook": channel}, policy=RetryPolicy(base=1.0), clock=clock)
+        await outbox.drain()
+    finally:
+        await runner.cleanup()
+    (row,) = store.list_alerts()
+    assert row.status == outcome
+    if min_delay is not None:
+        assert row.next_attempt_at is not None
+        delay = (row.next_attempt_at - NOW).total_seconds()
+        slack = 11 if min_delay == 80 else 1  # an HTTP date is read against the wall clock
+        assert min_delay <= delay <= max(min_delay, 1.0) + slack, delay
+        assert row.last_error
+    if status == 410:
+        assert store.disabled_channels() == {"hook": row.last_error}
+    else:
+        assert store.disabled_channels() == {}
+
+
+async def test_webhook_timeout_retries(tmp_path: Path, client: httpx.AsyncClient) -> None:
+    import asyncio
+
+    from aiohttp import web
+
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", slow)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+        channel = WebhookChannel("hook", f"http://127.0.0.1:{port}/hook", [], client,
+                                 timeout=0.3)
+        await Outbox(store, {"hook": channel}, clock=Clock()).drain()
+    finally:
+        await runner.cleanup()
+    (row,) = store.list_alerts()
+    assert row.status == "pending" and row.attempts == 1
+
+
+@pytest.mark.parametrize(("reply", "outcome"), [
+    (None, "sent"), ("451 4.3.0 try again later", "pending"),
+    ("550 5.1.1 no such user", "failed"), ("421 4.3.2 shutting down", "pending"),
+], ids=["250", "451", "550", "421"])
+async def test_smtp_reply_policy(tmp_path: Path, mail: MailServer, reply: str | None,
+                                 outcome: str) -> None:
+    mail.handler.reply = reply
+    store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "mail")
+    channel = EmailChannel("mail", ["desk@example.org"], "monitor@example.org", "127.0.0.1",
+                           mail.port)
+    await Outbox(store, {"mail": channel}, clock=Clock()).drain()
+    (row,) = store.list_alerts()
+    assert row.status == outcome
+    assert len(mail.messages) == (1 if outcome == "sent" else 0)
+
+
+async def test_gives_up_after_the_horizon(tmp_path: Path, hook: WebhookReceiver,
+                                          client: httpx.AsyncClient) -> None:
+    hook.script = [503] * 10
+    store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+    clock = Clock()
+    outbox = Outbox(store, {"hook": WebhookChannel("hook", hook.url, [], client)},
+                    policy=RetryPolicy(base=1.0, horizon=3600), clock=clock)
+    await outbox.drain()
+    assert store.list_alerts()[0].status == "pending"
+    clock.now = NOW + timedelta(hours=2)
+    await outbox.drain()
+    (row,) = store.list_alerts()
+    assert row.status == "failed" and row.attempts == 2
+    ids = {h["webhook-id"] for h, _ in hook.received}
+    assert ids == {row.id}
+
+
+async def test_unknown_channel_fails_with_its_name(tmp_path: Path) -> None:
+    store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "gone")
+    await Outbox(store, {}, clock=Clock()).drain()
+    (row,) = store.list_alerts()
+    assert row.status == "failed" and "gone" in (row.last_error or "")
