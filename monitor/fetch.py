@@ -28,15 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import email.utils
 import logging
-import re
 import socket
 import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
@@ -61,6 +58,7 @@ from monitor.netguard import (
     normalise_url,
     system_resolve,
 )
+from monitor.retryafter import parse_retry_after
 
 __all__ = ["FetchUnusable", "Fetcher", "classify", "parse_retry_after"]
 
@@ -70,7 +68,6 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
-_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class FetchUnusable(FetchError):  # noqa: N818 - named like its siblings in errors.py
@@ -142,28 +139,6 @@ def _foreign_errors(url: str) -> Iterator[None]:
         if _is_timeout(root):
             raise FetchTimeout(f"timed out ({type(root).__name__})", url) from e
         raise FetchError(f"{type(root).__name__}: {root}", url) from e
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None,
-                      cap: float = 86400) -> float | None:
-    """Seconds a Retry-After value asks for (delay-seconds or HTTP-date), clamped to [0, cap].
-
-    None when absent or unparseable. Pure: reads the clock only when ``now`` is omitted.
-    """
-    text = (value or "").strip()
-    if _NUMBER.match(text):
-        return min(max(float(text), 0.0), cap)
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    now = now or datetime.now(UTC)
-    seconds = (_aware(when) - _aware(now)).total_seconds()
-    return min(max(seconds, 0.0), cap)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # "-0000": UTC
 
 
 @dataclass(slots=True)

@@ -18,11 +18,12 @@ import pytest
 from aiohttp import web
 
 from monitor.alerts import Channel, WebhookChannel, sign, verify
-from monitor.alerts.base import classify_http_status, parse_retry_after
+from monitor.alerts.base import classify_http_status
 from monitor.alerts.render import webhook_payload
 from monitor.alerts.webhook import secret_key
 from monitor.errors import DeliveryError
 from monitor.models import Alert, Article, Digest, Snippet, Span, TermHit
+from monitor.retryafter import parse_retry_after
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 OTHER = "a plain shared secret"

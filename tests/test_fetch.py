@@ -30,7 +30,7 @@ from monitor.errors import (
     FetchTooLarge,
     NotModified,
 )
-from monitor.fetch import Fetcher, FetchUnusable, classify, parse_retry_after
+from monitor.fetch import Fetcher, FetchUnusable, classify
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UA = "monitor-test/1.0 (+https://example.org/bot)"
@@ -334,18 +334,6 @@ async def test_503_retry_after_http_date(serve: Serve, make_fetcher: MakeFetcher
     assert classify(caught.value) == "http_5xx"
 
 
-NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(("value", "expected"), [
-    ("120", 120.0), ("0", 0.0), (" 7 ", 7.0), ("1.5", 1.5), ("-5", 0.0),
-    ("99999999999", 86400.0), (None, None), ("", None), ("soon", None),
-    ("Wed, 01 Jan 2025 12:01:00 GMT", 60.0), ("Wed, 01 Jan 2025 11:00:00 GMT", 0.0),
-    ("Thu, 01 Jan 2099 00:00:00 GMT", 86400.0), ("Wed, 01 Jan 2025 12:00:30 -0000", 30.0),
-], ids=["seconds", "zero", "spaces", "fraction", "negative", "huge", "none", "empty",
-        "garbage", "date", "past-date", "far-date", "minus-zero-zone"])
-def test_parse_retry_after(value: str | None, expected: float | None) -> None:
-    assert parse_retry_after(value, now=NOW) == expected
 
 
 async def test_per_host_limit(serve: Serve, make_fetcher: MakeFetcher) -> None:

@@ -7,13 +7,7 @@ imported only when an :class:`AppriseChannel` first sends.
 """
 
 from monitor.alerts.apprise_channel import AppriseChannel
-from monitor.alerts.base import (
-    MAX_RETRY_AFTER,
-    Channel,
-    classify_http_status,
-    classify_smtp_code,
-    parse_retry_after,
-)
+from monitor.alerts.base import Channel, classify_http_status, classify_smtp_code
 from monitor.alerts.email import EmailChannel, classify_smtp_error
 from monitor.alerts.render import (
     digest_payload,
@@ -26,7 +20,6 @@ from monitor.alerts.render import (
 from monitor.alerts.webhook import WebhookChannel, secret_key, sign, verify
 
 __all__ = [
-    "MAX_RETRY_AFTER",
     "AppriseChannel",
     "Channel",
     "EmailChannel",
@@ -37,7 +30,6 @@ __all__ = [
     "digest_payload",
     "highlight_html",
     "highlight_text",
-    "parse_retry_after",
     "render_digest_email",
     "render_email",
     "secret_key",

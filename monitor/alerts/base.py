@@ -16,15 +16,12 @@ The helpers here are pure: they take a status or a header value and return data.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from monitor.errors import DeliveryError
 from monitor.models import Alert, Digest
-
-MAX_RETRY_AFTER = 86400.0
-"""Upper bound (seconds) on a receiver's ``Retry-After``: a day, whatever it asks."""
+from monitor.retryafter import parse_retry_after
 
 TRANSIENT_HTTP = frozenset({408, 429})
 """4xx statuses that mean "later", not "never" (5xx are all transient)."""
@@ -47,30 +44,6 @@ class Channel(Protocol):
         ...
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None,
-                      cap: float = MAX_RETRY_AFTER) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delay-seconds or an HTTP date).
-
-    The result is clamped to ``[0, cap]``; a date in the past gives 0. None when
-    the header is absent or is neither form (RFC 9110 §10.2.3).
-    """
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    if _DIGITS.fullmatch(value):
-        seconds = float(int(value))
-    else:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:  # "-0000" means UTC of unknown origin
-            when = when.replace(tzinfo=UTC)
-        now = now or datetime.now(UTC)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
-    return min(max(seconds, 0.0), cap)
 
 
 def classify_http_status(status: int, retry_after: str | None = None, detail: str = "",
