@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -161,7 +161,7 @@ class Extractor:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(self.workers, mp_context=_mp_context(),
-                                             initializer=_exit_with, initargs=(os.getpid(),))
+                                             initializer=_exit_with_owner)
         return self._pool
 
     async def _run(self, call: functools.partial[Article]) -> Article:
@@ -175,21 +175,20 @@ class Extractor:
             raise
 
 
-def _exit_with(owner: int) -> None:
-    """Worker initializer: leave when the pool's owner is gone (SIGKILLed, say).
+def _exit_with_owner() -> None:
+    """Worker initializer: leave as soon as the pool's owner is gone (SIGKILLed, say).
 
     An orphaned pool worker would otherwise wait forever on its task queue, keeping the
-    forkserver alive with it.
+    forkserver alive with it. The sentinel is a pipe the owner holds: closed when it dies.
     """
+    owner = multiprocessing.parent_process()
+    if owner is None or owner.sentinel is None:
+        return
+    sentinel = owner.sentinel
+
     def watch() -> None:
-        while True:
-            time.sleep(1.0)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
-                os._exit(0)
-            except PermissionError:  # the pid now belongs to someone else's process
-                os._exit(0)
+        multiprocessing.connection.wait([sentinel])
+        os._exit(0)
 
     threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 

@@ -95,6 +95,19 @@ def test_json_list_is_not_a_feed_even_with_json_content_type() -> None:
         parse_feed(b"[1, 2, 3]", "https://ex.example/feed", content_type="application/json")
 
 
+def test_json_feed_1_0_author_object_and_text_content() -> None:
+    doc = (b'{"version": "https://jsonfeed.org/version/1", "title": "Old",'
+           b' "author": {"name": "Ed"}, "items": [{"id": 7, "url": "a/7",'
+           b' "content_text": "One < two\\n\\nThree",'
+           b' "date_published": "2026-03-01T10:00:00+01:00", "author": {"name": "Al"}},'
+           b' {"id": 8, "title": "T", "url": "https://ex.example/8"}]}')
+    feed = parse_feed(doc, "https://ex.example/feeds/json")
+    assert [(e.key, e.url, e.summary, e.author, e.published) for e in feed.entries] == [
+        ("7", "https://ex.example/feeds/a/7", "One < two\n\nThree", "Al",
+         datetime(2026, 3, 1, 9, 0, tzinfo=UTC)),
+        ("8", "https://ex.example/8", "", "Ed", None)]
+
+
 def test_empty_but_valid_channel_is_a_feed_without_entries() -> None:
     feed = parse_feed(_rss(""), "https://ex.example/rss")
     assert (feed.title, feed.entries, feed.warning) == ("T", (), None)
