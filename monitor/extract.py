@@ -76,12 +76,21 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
     return _with_entry(article, entry)
 
 
+MAX_TITLE_CHARS = 150
+
+
 def article_from_text(text: str, url: str = "", source: str = "") -> Article:
-    """An article from plain text: the first non-blank line is the title, the rest the text."""
+    """An article from plain text: a short first line is the title, the rest the text.
+
+    A first line longer than ``MAX_TITLE_CHARS`` is a paragraph, not a headline: then the
+    whole text is the body and the title is empty.
+    """
     lines = text.replace("\r\n", "\n").lstrip("\ufeff \t\n").split("\n", 1)
     title = _one_line(lines[0])
     if not title:
         raise ExtractError(f"empty text: {url or 'input'}")
+    if len(title) > MAX_TITLE_CHARS:
+        return Article(url=url, title="", text="\n".join(lines).strip(), source=source)
     return Article(url=url, title=title, text=lines[1].strip() if len(lines) > 1 else "",
                    source=source)
 

@@ -227,3 +227,15 @@ def test_workers_leave_when_their_owner_is_killed() -> None:
     while any(map(_running, pids)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(map(_running, pids))
+
+
+@pytest.mark.parametrize(("text", "title", "body_start"), [
+    ("Short headline\nThe body.", "Short headline", "The body."),
+    (" date 2026-02-26 " + "A long first paragraph. " * 10 + "\nMore.", "", "date 2026-02-26"),
+], ids=["headline", "paragraph-first"])
+def test_plain_text_title_only_when_it_looks_like_one(text: str, title: str,
+                                                      body_start: str) -> None:
+    from monitor.extract import article_from_text
+
+    article = article_from_text(text)
+    assert article.title == title and article.text.startswith(body_start)
