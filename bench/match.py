@@ -6,19 +6,24 @@ Prints one JSON object::
                "baseline_median_us": ..., "speedup": ..., ...}, ...],
      "peak_rss_mb": ...}
 
-Rules and articles are generated (seeded, so runs are comparable) from one vocabulary: a few
-hundred real English words plus ~20,000 pseudo-words, with Zipf-like frequencies in the
-articles. Rules mix words, phrases of up to 4 words, AND/OR/NOT, NEAR/ONEAR, prefixes, field
-scopes, some case-sensitive rules and ~0.5% regexes; some articles quote rule phrases so
-that rules match. The baseline is one compiled ``re`` per rule (its positive terms as a
-``\\b...\\b`` alternation, regex rules as themselves), all run on each article; for large
-rule sets it is timed on a subset of the articles (``baseline_articles`` says how many).
+Rules and articles are generated (seeded, so runs are comparable): articles are ~5 KB of
+Zipf-distributed words (a few hundred real English words plus 20,000 pseudo-words) with
+curly quotes, dashes, hyphens, and mentions of named entities drawn from a pool of 200,000
+(1-3 capitalised pseudo-words each). Rules watch entities and topic words/phrases (phrases
+of 1-4 words, AND/OR/NOT, NEAR/ONEAR, prefixes, title: scopes, 1% case-sensitive, ~0.5%
+regexes); some articles quote rule phrases so that those rules match.
+
+The baseline is one compiled ``re`` per rule (its positive terms as a ``\\b...\\b``
+alternation, regex rules as themselves), all run on each article; for large rule sets it is
+timed on a subset of the articles (``baseline_articles`` says how many). After building,
+the bench calls ``gc.freeze()`` as a long-running daemon should after loading its rules.
 
 Run: ``python bench/match.py`` (about 2 minutes on 2 cores).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import re
@@ -60,11 +65,10 @@ intelligence election budget trade tariff steel bank oil climate health vaccine 
 SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 
 
-def make_vocabulary(rng: random.Random, size: int = 100_000) -> list[str]:
-    """Real words first (the common end of the Zipf curve), then pseudo-words."""
-    words = list(dict.fromkeys(ENGLISH))
-    seen = set(words)
-    while len(words) < size + len(ENGLISH):
+def make_words(rng: random.Random, size: int, seen: set[str]) -> list[str]:
+    """``size`` new pseudo-words of 2-4 syllables."""
+    words: list[str] = []
+    while len(words) < size:
         word = "".join(rng.choices(SYLLABLES, k=rng.choice((2, 2, 3, 3, 4))))
         if word not in seen:
             seen.add(word)
@@ -72,53 +76,67 @@ def make_vocabulary(rng: random.Random, size: int = 100_000) -> list[str]:
     return words
 
 
+def zipf_cum(size: int, s: float) -> list[float]:
+    total = 0.0
+    return [total := total + 1 / (rank + 1) ** s for rank in range(size)]
+
+
 class Generator:
-    """Seeded rule and article text generator over one vocabulary."""
+    """Seeded rules and articles: general text plus mentions of named entities.
+
+    Articles are Zipf-distributed words of one vocabulary (English words, then 20,000
+    pseudo-words) with mentions of entities (1-3 capitalised pseudo-words) drawn, also
+    Zipf-like, from a pool of 200,000. Most rules watch an entity (possibly with topic
+    words); the rest watch topic phrases of the general vocabulary.
+    """
 
     def __init__(self, seed: int = SEED) -> None:
         self.rng = random.Random(seed)
-        self.vocab = make_vocabulary(self.rng)
-        weights = [1 / (rank + 1) ** 1.1 for rank in range(len(self.vocab))]
-        total = 0.0
-        self.cum = [total := total + w for w in weights]
+        seen = set(ENGLISH)
+        self.vocab = list(dict.fromkeys(ENGLISH)) + make_words(self.rng, 20_000, seen)
+        self.cum = zipf_cum(len(self.vocab), 1.1)
+        parts = make_words(self.rng, 60_000, seen)
+        self.entities = [" ".join(w.capitalize() for w in self.rng.sample(parts, k))
+                         for k in self.rng.choices((1, 2, 2, 3), k=200_000)]
+        self.entity_cum = zipf_cum(len(self.entities), 0.8)
 
-    def rule_word(self) -> str:
-        """Mostly rare words (names, jargon), sometimes a common one."""
-        r = self.rng.random()
-        if r < 0.01:
-            return self.vocab[self.rng.randrange(150, 1_000)]
-        if r < 0.10:
-            return self.vocab[self.rng.randrange(1_000, 20_000)]
-        return self.vocab[self.rng.randrange(20_000, len(self.vocab))]
+    def entity(self) -> str:
+        name = self.rng.choice(self.entities)
+        return f'"{name}"' if " " in name else name
 
-    def term(self) -> str:
-        r = self.rng.random()
-        if r < 0.5:
-            return self.rule_word()
-        if r < 0.85:
-            return '"' + " ".join(self.rule_word() for _ in range(self.rng.randint(2, 4))) + '"'
-        if r < 0.95:
-            word = self.rule_word()
-            return word[: max(5, len(word) - 1)] + "*" if len(word) >= 6 else word
-        return "title:" + self.rule_word()
+    def topic(self) -> str:
+        """A topic word or phrase (general vocabulary, not the commonest words)."""
+        words = [self.vocab[self.rng.randrange(300, len(self.vocab))]
+                 for _ in range(self.rng.choice((1, 1, 2, 3)))]
+        return f'"{" ".join(words)}"' if len(words) > 1 else words[0]
+
+    def prefix(self) -> str:
+        word = self.vocab[self.rng.randrange(300, len(self.vocab))]
+        return word[: max(5, len(word) - 2)] + "*" if len(word) >= 7 else word
 
     def query(self) -> str:
-        t, r = self.term, self.rng.random()
-        if r < 0.35:
-            return t()
-        if r < 0.55:
-            return f"{t()} {t()}" if r < 0.45 else f"{t()} AND {t()} NOT {t()}"
-        if r < 0.72:
-            return " OR ".join(t() for _ in range(self.rng.randint(2, 3)))
-        if r < 0.80:
-            return f"({t()} OR {t()}) {t()}"
-        if r < 0.90:
+        e, t, r = self.entity, self.topic, self.rng.random()
+        if r < 0.30:
+            return e()
+        if r < 0.45:
+            return f"{e()} {t()}" if r < 0.38 else f"{e()} AND {t()}"
+        if r < 0.57:
+            return " OR ".join(e() for _ in range(self.rng.randint(2, 3)))
+        if r < 0.65:
             op = self.rng.choice(("NEAR", "ONEAR"))
-            return f"{self.rule_word()} {op}/{self.rng.randint(1, 8)} {t().removeprefix('title:')}"
+            return f"{e()} {op}/{self.rng.randint(1, 8)} {t()}"
+        if r < 0.73:
+            return f"({e()} OR {e()}) {t()}"
+        if r < 0.80:
+            return f"{e()} -{t()}"
+        if r < 0.87:
+            return f"{t()} {t()}" if r < 0.84 else f'"{t().strip(chr(34))} {t().strip(chr(34))}"'
+        if r < 0.92:
+            return f"{self.prefix()} {e()}"
         if r < 0.995:
-            return f"{t()} -{t()}"
-        a, b = self.rule_word(), self.rule_word()
-        return self.rng.choice((rf"/{a}\s+{b}/", rf"/\b{a}(?:s|es)?\s+{b}\b/", rf"/{a}-?\d+/"))
+            return f"title:{e()}" if r < 0.96 else f"{t()} AND {t()} AND {t()}"
+        name = self.rng.choice(self.entities).split()
+        return r"/\b" + r"\s+".join(name) + r"(?:'s)?\b/"
 
     def rules(self, count: int) -> list[Rule]:
         return [Rule(f"r{i}", self.query(), self.rng.random() < 0.01) for i in range(count)]
@@ -128,6 +146,9 @@ class Generator:
 
     def sentence(self, quotes: list[str]) -> str:
         words = self.words(self.rng.randint(8, 22))
+        if self.rng.random() < 0.6:
+            mention = self.rng.choices(self.entities, cum_weights=self.entity_cum)[0]
+            words.insert(self.rng.randrange(len(words)), mention)
         if quotes and self.rng.random() < 0.15:
             words.insert(self.rng.randrange(len(words)), quotes.pop())
         if self.rng.random() < 0.2:
@@ -153,7 +174,7 @@ class Generator:
     @staticmethod
     def quoted(query: str) -> str:
         """Plain words of a rule's query, to plant in an article."""
-        return " ".join(re.findall(r"[a-z]+", query.replace("title:", "")))[:60]
+        return " ".join(re.findall(r"[A-Za-z]+", query.replace("title:", "")))[:60]
 
 
 def baseline_pattern(rule: Rule) -> re.Pattern[str]:
@@ -191,6 +212,8 @@ def run(rules: list[Rule], articles: list[Article]) -> dict[str, object]:
     start = time.perf_counter()
     ruleset = compile_rules(rules)
     build_s = time.perf_counter() - start
+    gc.collect()
+    gc.freeze()  # as a long-running daemon would after loading rules: no full GC pauses
     rss_after_build = rss_mb()
     for article in articles[:5]:
         ruleset.match(article)  # warm the per-character caches

@@ -82,9 +82,9 @@ class CRegex:
     def collect(self, view: ArticleView, hits: Hits) -> None:
         found = hits.setdefault(self.text, set())
         for f in self.fields:
-            text, origin, length = view.regex.get(f)
+            text, origin = view.regex.get(f)
             for m in self.pattern.finditer(text):
-                start, end = map_span(origin, m.start(), m.end(), length)
+                start, end = map_span(origin, m.start(), m.end())
                 found.add(Span(FIELDS[f], start, end))
 
 

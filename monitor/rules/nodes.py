@@ -93,10 +93,6 @@ class Near:
 Node: TypeAlias = "Term | Regex | Not | And | Or | Near"
 """Any query node."""
 
-POSITIONAL = (Term, Near, Or)
-"""Node types that may stand beside ``NEAR`` (an ``Or`` only if all its children may)."""
-
-
 def is_positional(node: Node) -> bool:
     """Whether ``node`` has token positions, so it may be an operand of ``NEAR``."""
     if isinstance(node, Or):

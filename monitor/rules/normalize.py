@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import accumulate, compress
 
 __all__ = ["Token", "TokenText", "normalize", "regex_text", "token_text", "tokenize"]
 
@@ -38,7 +39,6 @@ MAX_REPLACED = 24
 
 _NONASCII = re.compile(r"[^\x00-\x7f]+")
 _ASCII_BYTES = bytes(range(128))
-_WORD_SPAN = re.compile(r"[^ ]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +60,34 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or unicodedata.category(ch) == "Mc"
 
 
-def _fold_char(ch: str, fold_case: bool, strip_accents: bool, words_only: bool) -> str:
-    """The folded form of one character (possibly empty or several characters)."""
-    out = unicodedata.normalize("NFKC", ch)
-    if fold_case:
-        out = unicodedata.normalize("NFKC", out.casefold())
+def _strip_accents(text: str) -> str:
+    kept = (c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _finish(text: str, strip_accents: bool, words_only: bool) -> str:
     if strip_accents:
-        kept = (c for c in unicodedata.normalize("NFKD", out) if unicodedata.category(c) != "Mn")
-        out = unicodedata.normalize("NFC", "".join(kept))
-    out = out.translate(_PLAIN)
+        text = _strip_accents(text)
+    text = text.translate(_PLAIN)
     if words_only:
-        out = "".join(c if _is_word_char(c) else " " for c in out)
+        text = "".join(c if _is_word_char(c) else " " for c in text)
+    return text
+
+
+def _fold_char(ch: str, fold_case: bool, strip_accents: bool, words_only: bool) -> str:
+    """The folded form of one character (possibly empty or several characters).
+
+    Case folding is applied last, character by character, to the case-sensitive form; so
+    the case-insensitive form of any text is a function of its case-sensitive form, with the
+    same token boundaries (the matcher screens case-sensitive rules with the
+    case-insensitive index and relies on this).
+    """
+    out = _finish(unicodedata.normalize("NFKC", ch), strip_accents, words_only)
+    if fold_case:
+        out = "".join(
+            _finish(unicodedata.normalize("NFKC", c.casefold()), strip_accents, words_only)
+            for c in out
+        )
     return out
 
 
@@ -124,7 +141,10 @@ class _Folder:
         return value
 
     def fold(self, text: str) -> tuple[str, list[int] | None]:
-        """Fold ``text``; the list maps each output index to its input index when lengths differ."""
+        """Fold ``text``; the list maps each output index to its input index when lengths differ.
+
+        The list has one more entry than the output: ``len(text)``.
+        """
         if text.isascii():
             return (text if self._identity_ascii else self._ascii_stage(text)), None
         values = {ch: self._table[ord(ch)] for ch in _non_ascii(text)}
@@ -164,7 +184,7 @@ class _Folder:
             origin.extend([i] * len(piece))
             last = i + 1
         parts.append(text[last:].translate(self._table))
-        origin.extend(range(last, len(text)))
+        origin.extend(range(last, len(text) + 1))  # one past the end: a sentinel
         return "".join(parts), origin
 
 
@@ -174,24 +194,32 @@ _REGEX = _Folder(fold_case=False, strip_accents=False, words_only=False)
 
 
 class TokenText:
-    """A text folded for matching: ``words`` now, character spans of each word on demand."""
+    """A text folded for matching: ``words`` now, character spans of words on demand."""
 
-    __slots__ = ("_spans", "folded", "origin", "words")
+    __slots__ = ("_starts", "folded", "origin", "words")
 
     def __init__(self, text: str, case_sensitive: bool) -> None:
         self.folded, self.origin = _WORDS[case_sensitive].fold(text)
         self.words = self.folded.split()
-        self._spans: list[tuple[int, int]] | None = None
+        self._starts: list[int] | None = None
 
-    def spans(self) -> list[tuple[int, int]]:
-        """``(start, end)`` in the original text of every word, in order."""
-        if self._spans is None:
-            found = [m.span() for m in _WORD_SPAN.finditer(self.folded)]
-            origin = self.origin
-            if origin is not None:
-                found = [(origin[s], origin[e - 1] + 1) for s, e in found]
-            self._spans = found
-        return self._spans
+    def _word_starts(self) -> list[int]:
+        if self._starts is None:
+            # words are separated by runs of spaces in ``folded``: offsets by running sums
+            parts = self.folded.split(" ")
+            offsets = accumulate(map((1).__add__, map(len, parts)), initial=0)
+            self._starts = list(compress(offsets, parts))
+        return self._starts
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """``(start, end)`` in the original text of words ``first`` to ``last`` (inclusive)."""
+        starts = self._word_starts()
+        start, end = starts[first], starts[last] + len(self.words[last])
+        origin = self.origin
+        if origin is None:
+            return start, end
+        # the end takes in characters folded to nothing (a trailing combining accent)
+        return origin[start], max(origin[end - 1] + 1, origin[end])
 
 
 def token_text(text: str, *, case_sensitive: bool = False) -> TokenText:
@@ -202,7 +230,7 @@ def token_text(text: str, *, case_sensitive: bool = False) -> TokenText:
 def tokenize(text: str, *, case_sensitive: bool = False) -> list[Token]:
     """The word tokens of ``text`` with their spans in the original ``text``."""
     folded = TokenText(text, case_sensitive)
-    return [Token(w, s, e) for w, (s, e) in zip(folded.words, folded.spans(), strict=True)]
+    return [Token(w, *folded.span(i, i)) for i, w in enumerate(folded.words)]
 
 
 def normalize(text: str, *, case_sensitive: bool = False) -> str:

@@ -19,6 +19,8 @@ A query must contain a term that is not negated (``NOT x`` alone is an error).
 
 from __future__ import annotations
 
+import sys
+
 from monitor.errors import QueryError
 from monitor.rules.lexer import Lexeme, lex
 from monitor.rules.nodes import (
@@ -205,7 +207,7 @@ def _atoms(raw: str, column: int, case_sensitive: bool) -> tuple[Atom, ...]:
                 column + tokens[n].start,
             )
         prefixes.add(n)
-    return tuple(Atom(t.text, n in prefixes) for n, t in enumerate(tokens))
+    return tuple(Atom(sys.intern(t.text), n in prefixes) for n, t in enumerate(tokens))
 
 
 def _require_positional(node: Node, column: int, op: str) -> None:

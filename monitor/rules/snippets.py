@@ -2,8 +2,8 @@
 
 Pure: no I/O.
 
-A snippet is about ``SNIPPET_CHARS`` characters of one field around a hit, cut at word
-boundaries (``…`` where text was cut), whitespace collapsed to single spaces. Hits of a term
+A snippet is about ``SNIPPET_CHARS`` characters of one field around a hit, cut at spaces or
+newlines (``…`` where text was cut), whitespace collapsed to single spaces. Hits of a term
 whose snippets would overlap share one snippet (a shared snippet grows to at most twice the
 size); each term gets at most ``MAX_SNIPPETS``. ``marks`` are the (start, end) offsets in the
 snippet text of every hit of every term of the match that lies wholly inside it, sorted,
@@ -13,7 +13,6 @@ with overlapping marks merged.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 
 from monitor.models import FIELDS, Article, Match, Snippet, Span, TermHit
@@ -24,10 +23,7 @@ SNIPPET_CHARS = 200
 MAX_SNIPPETS = 3
 ELLIPSIS = "\u2026"
 _FIELD_ORDER = {name: i for i, name in enumerate(FIELDS)}
-_LAST_SPACE = re.compile(r"\s+(?=\S*\Z)")
-_SPACES = re.compile(r"\s+")
-_MESSY = re.compile(r"[^\S ]\s*| \s+")
-_BIG = 1 << 62
+_NONSPACE = re.compile(r"\S")
 
 
 @dataclass(slots=True)
@@ -82,11 +78,12 @@ def _trim(text: str, w: _Window) -> tuple[int, int]:
     """Move the window's ends to word boundaries, never past its hits; strip whitespace."""
     start, end = w.start, w.end
     if start > 0 and not text[start - 1].isspace():
-        gap = _SPACES.search(text, start, w.first_hit)
-        start = start if gap is None else gap.end()
+        gaps = [i for i in (text.find(" ", start, w.first_hit), text.find("\n", start, w.first_hit))
+                if i >= 0]
+        start = min(gaps) + 1 if gaps else start
     if end < len(text) and not text[end].isspace():
-        gap = _LAST_SPACE.search(text, w.last_hit, end)
-        end = end if gap is None else gap.start()
+        gap = max(text.rfind(" ", w.last_hit, end), text.rfind("\n", w.last_hit, end))
+        end = gap if gap >= 0 else end
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -94,32 +91,16 @@ def _trim(text: str, w: _Window) -> tuple[int, int]:
     return start, end
 
 
-def _collapse(raw: str) -> tuple[str, list[tuple[int, int, int]]]:
-    """``raw`` with whitespace runs made single spaces, and the runs changed.
-
-    Each run is ``(start, end, removed_before)`` in ``raw``; see ``_moved``.
-    """
-    runs: list[tuple[int, int, int]] = []
-    if raw.isprintable() and "  " not in raw:
-        return raw, runs
-    removed = 0
-    for m in _MESSY.finditer(raw):
-        runs.append((m.start(), m.end(), removed))
-        removed += m.end() - m.start() - 1
-    return (_SPACES.sub(" ", raw) if runs else raw), runs
+def _is_tidy(raw: str) -> bool:
+    """Whether ``raw`` has no whitespace but single spaces (then collapsing changes nothing)."""
+    return raw.isprintable() and "  " not in raw
 
 
-def _moved(runs: list[tuple[int, int, int]], x: int) -> int:
-    """Where index ``x`` of the raw text lands in the collapsed text."""
-    k = bisect_right(runs, (x, _BIG, _BIG)) - 1
-    while k >= 0 and runs[k][0] >= x:
-        k -= 1
-    if k < 0:
-        return x
-    start, end, before = runs[k]
-    if x >= end:
-        return x - before - (end - start - 1)
-    return start - before + min(x - start, 1)
+def _collapsed_index(raw: str, x: int) -> int:
+    """Where index ``x`` of ``raw`` (which starts with non-space) lands once collapsed."""
+    head = raw[:x]
+    trailing = 1 if head and head[-1].isspace() else 0
+    return len(" ".join(head.split())) + trailing
 
 
 def _merge(marks: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
@@ -134,13 +115,13 @@ def _merge(marks: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
 
 def _snippet(text: str, w: _Window, field_marks: list[tuple[int, int]]) -> Snippet:
     start, end = _trim(text, w)
-    body, runs = _collapse(text[start:end])
-    lead = ELLIPSIS if start > 0 else ""
-    tail = ELLIPSIS if end < len(text) else ""
-    shift = len(lead) - start
-    inside = [
-        (_moved(runs, s - start) + start + shift, _moved(runs, e - start) + start + shift)
-        for s, e in field_marks
-        if start <= s and e <= end
-    ]
-    return Snippet(lead + body + tail, _merge(inside))
+    raw = text[start:end]
+    lead = ELLIPSIS if _NONSPACE.search(text, 0, start) else ""
+    tail = ELLIPSIS if _NONSPACE.search(text, end) else ""
+    inside = [(s - start, e - start) for s, e in field_marks if start <= s and e <= end]
+    if not _is_tidy(raw):
+        inside = [(_collapsed_index(raw, s), _collapsed_index(raw, e)) for s, e in inside]
+        raw = " ".join(raw.split())
+    shift = len(lead)
+    inside = [(s + shift, e + shift) for s, e in inside]
+    return Snippet(lead + raw + tail, _merge(inside))

@@ -15,10 +15,10 @@ one of its keys fired, and rules without keys (``x OR NOT y``, a regex without a
 literal) are evaluated on every article.
 
 Keys are chosen to be rare: a phrase contributes its rarest bigram of whole words (else its
-two rarest tokens), a word or prefix itself, ``AND`` takes the cheapest child and pairs it with a second child when that keeps the
-key count small, ``OR`` needs a key from every child, ``NEAR`` needs both sides, ``NOT``
-gives nothing. Rarity is guessed from the trigger alone: stop words are common, longer
-words rarer, short prefixes common.
+two rarest tokens), a word or prefix itself, ``AND`` takes the cheapest child and pairs it
+with a second child when that keeps the key count small, ``OR`` needs a key from every
+child, ``NEAR`` needs both sides, ``NOT`` gives nothing. Rarity is guessed from the trigger
+alone: stop words are common, longer words rarer, short prefixes common.
 """
 
 from __future__ import annotations

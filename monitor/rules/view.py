@@ -11,6 +11,7 @@ computed on first use and memoised for the other rules.
 from __future__ import annotations
 
 from bisect import bisect_left
+from functools import cache
 from typing import Protocol
 
 from monitor.models import FIELDS, Article, Span
@@ -24,6 +25,7 @@ _LOCAL = STRIDE - 1
 _FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 
+@cache
 def field_range(fields: tuple[str, ...]) -> tuple[int, int]:
     """The position range ``[lo, hi)`` of a scope (its fields must be adjacent)."""
     indexes = sorted(_FIELD_INDEX[f] for f in fields)
@@ -52,16 +54,15 @@ class RegexTexts:
 
     def __init__(self, article: Article) -> None:
         self._article = article
-        self._texts: dict[int, tuple[str, list[int] | None, int]] = {}
+        self._texts: dict[int, tuple[str, list[int] | None]] = {}
         self._prefilter: list[str] | None = None
 
-    def get(self, field: int) -> tuple[str, list[int] | None, int]:
-        """Folded text (capped), its offset map, and the original length."""
+    def get(self, field: int) -> tuple[str, list[int] | None]:
+        """Folded text (capped at ``REGEX_MAX_CHARS``) and its offset map."""
         found = self._texts.get(field)
         if found is None:
-            original = self._article.field(FIELDS[field])
-            text, origin = regex_text(original)
-            found = (text[:REGEX_MAX_CHARS], origin, len(original))
+            text, origin = regex_text(self._article.field(FIELDS[field]))
+            found = (text[:REGEX_MAX_CHARS], origin)
             self._texts[field] = found
         return found
 
@@ -75,26 +76,37 @@ class RegexTexts:
 class ArticleView:
     """Tokens of every field in one case mode, with memoised lookups for the rules."""
 
-    __slots__ = ("_index", "_memo", "_sets", "prefix_tokens", "regex", "texts")
+    __slots__ = ("_distinct", "_index", "_memo", "_sets", "prefix_tokens", "regex", "texts")
 
     def __init__(self, article: Article, case_sensitive: bool, regex: RegexTexts) -> None:
         self.texts = [TokenText(article.field(name), case_sensitive) for name in FIELDS]
         self.regex = regex
-        self.prefix_tokens: dict[str, list[str]] = {}
+        self.prefix_tokens: dict[str, list[str]] | None = None  # None: not scanned
+        self._distinct: set[str] | None = None
         self._index: dict[str, list[int]] | None = None
         self._sets: dict[str, set[int]] = {}
         self._memo: dict[int, list[int]] = {}
 
     def distinct(self) -> set[str]:
-        """Every distinct token of the article."""
-        found: set[str] = set()
+        """Every distinct token of the article (shared: do not modify)."""
+        if self._distinct is None:
+            self._distinct = set()
+            for text in self.texts:
+                self._distinct.update(text.words)
+        return self._distinct
+
+    def bigrams(self) -> set[tuple[str, ...]]:
+        """Every pair of adjacent tokens within a field."""
+        found: set[tuple[str, ...]] = set()
         for text in self.texts:
-            found.update(text.words)
+            found.update(zip(text.words, text.words[1:], strict=False))
         return found
 
-    def joined(self) -> list[str]:
-        """Each field's tokens joined by single spaces, with a space at each end."""
-        return [f" {' '.join(text.words)} " for text in self.texts]
+    def _prefixed(self, trigger: str) -> list[str]:
+        if self.prefix_tokens is not None:
+            return self.prefix_tokens.get(trigger, [])
+        stem = trigger[:-1]
+        return [t for t in self.distinct() if t.startswith(stem)]
 
     def _build_index(self) -> dict[str, list[int]]:
         index: dict[str, list[int]] = {}
@@ -116,7 +128,7 @@ class ArticleView:
             return index.get(trigger, [])
         found = index.get(trigger)
         if found is None:
-            tokens = self.prefix_tokens.get(trigger, ())
+            tokens = self._prefixed(trigger)
             found = index[trigger] = sorted(p for t in tokens for p in index[t])
         return found
 
@@ -146,13 +158,13 @@ class ArticleView:
     def span(self, first: int, last: int) -> Span:
         """The original characters of tokens ``first..last`` (inclusive positions)."""
         field = first >> 32
-        spans = self.texts[field].spans()
-        return Span(FIELDS[field], spans[first & _LOCAL][0], spans[last & _LOCAL][1])
+        start, end = self.texts[field].span(first & _LOCAL, last & _LOCAL)
+        return Span(FIELDS[field], start, end)
 
 
-def map_span(origin: list[int] | None, start: int, end: int, length: int) -> tuple[int, int]:
-    """Map ``start:end`` of a folded text back to the original (``length`` characters)."""
+def map_span(origin: list[int] | None, start: int, end: int) -> tuple[int, int]:
+    """Map ``start:end`` of a folded text back to the original (``origin``: see normalize)."""
     if origin is None:
         return start, end
-    first = origin[start] if start < len(origin) else length
-    return first, (origin[end - 1] + 1 if end > start else first)
+    first = origin[start]
+    return first, (max(origin[end - 1] + 1, origin[end]) if end > start else first)
