@@ -13,6 +13,7 @@ SIGHUP: reload the config; a bad config is logged and the old one kept.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -30,9 +32,13 @@ from monitor.config import Config, load_config
 from monitor.errors import ConfigError, MonitorError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
+from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed
 from monitor.rules import Rule, check_query, compile_rules
 from monitor.store import FeedState, PollRecord, Store
+
+if TYPE_CHECKING:
+    from monitor.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -83,19 +89,23 @@ class Daemon:
                                  Extractor(config.monitor.extract_workers))
         self.polls: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
+        self.metrics = Metrics(store, clock=clock)
+        self.web: WebServer | None = None
         self.apply(config)
 
     def apply(self, config: Config) -> None:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
         rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
+        gc.freeze()  # the compiled rules live for the whole run: keep them out of GC passes
         s.store.sync_feeds(config.feeds, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
-                                 node=self.node, clock=self.clock)
+                                 node=self.node, clock=self.clock, metrics=self.metrics)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery_horizon),
-                             lease=config.monitor.lease, clock=self.clock)
+                             lease=config.monitor.lease, clock=self.clock,
+                             metrics=self.metrics)
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
 
@@ -129,6 +139,7 @@ class Daemon:
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.add_job(self.heartbeat, "interval", seconds=15, id="heartbeat",
                           max_instances=1, coalesce=True, next_run_time=now)
+        await self.start_web(scheduler)
         scheduler.start()
         watchdog = asyncio.create_task(sdnotify.watchdog_loop())
         sdnotify.notify("READY=1")
@@ -140,7 +151,25 @@ class Daemon:
         watchdog.cancel()
         if self.polls:
             await asyncio.wait(self.polls, timeout=STOP_GRACE)
+        if self.web:
+            await self.web.stop()
         return 0
+
+    async def start_web(self, scheduler: AsyncIOScheduler) -> None:
+        """Serve the dashboard, /metrics and the probes on ``[monitor] web`` (if set)."""
+        listen = self.config.monitor.web
+        if not listen:
+            return
+        from monitor.web import create_app, is_loopback, parse_address, serve
+
+        host, port = parse_address(listen)
+        token = self.config.monitor.web_token
+        app = create_app(self.services.store, lambda: self.config, metrics=self.metrics,
+                         scheduler_running=lambda: scheduler.running
+                         and not self.stopping.is_set(),
+                         token=token, require_token=bool(token) or not is_loopback(host))
+        self.web = await serve(app, host, port)
+        log.info("event=web_listening url=%s", self.web.url)
 
     async def poll_due(self, force: bool = False) -> None:
         """Claim the feeds that are due (all of them with ``force``) and poll them."""

@@ -24,6 +24,7 @@ from monitor.dedup import canonical_url, fingerprint, same_story
 from monitor.errors import ExtractError, FetchError, MonitorError, NotModified, ParseError
 from monitor.extract import article_from_entry
 from monitor.feeds import parse_feed
+from monitor.metrics import Metrics
 from monitor.models import Article, Entry, FetchResult, Match
 from monitor.store import FeedState, NewArticle, PollRecord, Store
 from monitor.store.db import entry_version, key_hash
@@ -68,6 +69,7 @@ class Pipeline:
     node: str = "local"
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
+    metrics: Metrics | None = None
     watches: dict[str, WatchSettings] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -99,6 +101,8 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollSummary:
     summary = _with_duration(summary, started)
     p.store.finish_poll(feed.id, p.node, record, p.clock())
     _log_summary(summary)
+    if p.metrics:
+        p.metrics.poll(feed.name, summary.status, summary.duration_ms / 1000)
     return summary
 
 
@@ -155,6 +159,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     alerts = p.store.store_article(feed_id, feed.name, new, _rule_channels(p, matches),
                                    p.clock(), same_story)
     for m in matches:
+        if p.metrics:
+            p.metrics.matched(m.rule)
         log.info("event=match feed=%s rule=%r url=%s terms=%s", feed.name, m.rule, article.url,
                  ",".join(t.term for t in m.terms))
     return len(matches), len(alerts)
@@ -163,16 +169,24 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
     """The entry's page as an Article; the feed item's own text when the page fails."""
     if not entry.url:
+        if p.metrics:
+            p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)
     try:
         page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
                                      html_only=True,
                                      max_bytes=p.config.monitor.max_article_bytes)
-        return await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
+        started = time.monotonic()
+        article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
     except (FetchError, ExtractError, NotModified) as e:
         log.warning("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
                     str(e) or type(e).__name__)
+        if p.metrics:
+            p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)
+    if p.metrics:
+        p.metrics.extracted("page", time.monotonic() - started)
+    return article
 
 
 def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:

@@ -20,7 +20,8 @@ LAYERS = {
     "store": 3, "alerts": 3, "schedule": 3, "health": 3, "opml": 3,
     "metrics": 3.5,  # reads the store at scrape time; counted by the orchestration
     "pipeline": 4, "outbox": 4, "discover": 4,
-    "daemon": 5, "web": 5,
+    "web": 4.5,  # the daemon serves it
+    "daemon": 5,
     "demo": 5.5,  # runs the daemon against local servers
     "cli": 6, "__main__": 7,
 }

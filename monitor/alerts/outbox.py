@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.alerts.base import Channel
 from monitor.errors import DeliveryError, MonitorError
+from monitor.metrics import Metrics
 from monitor.models import Alert, Digest
 from monitor.store import AlertRow, Store
 from monitor.store.codec import article_from_json, terms_from_json
@@ -54,15 +55,16 @@ class Outbox:
     lease: float = 300.0
     batch: int = 100
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    metrics: Metrics | None = None
 
     async def drain(self) -> int:
         """Deliver every alert due now, batch after batch; return how many were sent."""
-        sent = 0
+        sent, due_by = 0, self.clock()  # retries scheduled during this drain wait for the next
         while True:
-            rows = self.store.claim_due_alerts(self.node, self.clock(), self.batch, self.lease)
-            if not rows:
+            rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease)
+            sent += await self.deliver(rows) if rows else 0
+            if len(rows) < self.batch:
                 return sent
-            sent += await self.deliver(rows)
 
     async def deliver(self, rows: Sequence[AlertRow]) -> int:
         """Send claimed rows: digests grouped per channel, the rest one by one."""
@@ -87,6 +89,8 @@ class Outbox:
             self._failed([row], [delivery], e)
             return 0
         self.store.finish_delivery(delivery, row.id, "sent", self.clock())
+        if self.metrics:
+            self.metrics.delivery(row.channel, "sent")
         log.info("event=delivered alert=%s channel=%s rule=%r feed=%s attempt=%d", row.id,
                  row.channel, row.rule, row.feed, row.attempts + 1)
         return 1
@@ -105,6 +109,8 @@ class Outbox:
             return 0
         for row, delivery in zip(rows, deliveries, strict=True):
             self.store.finish_delivery(delivery, row.id, "sent", self.clock())
+            if self.metrics:
+                self.metrics.delivery(row.channel, "sent")
         log.info("event=digest_delivered channel=%s alerts=%d", name, len(rows))
         return len(rows)
 
@@ -138,6 +144,8 @@ class Outbox:
                 delay = self.policy.delay(row.attempts + 1, retry_after)
                 outcome, retry_at = "retry", now + timedelta(seconds=delay)
             self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
+            if self.metrics:
+                self.metrics.delivery(row.channel, outcome)
             log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
                       "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
                       row.payload.get("article", {}).get("url", ""), outcome, str(error))

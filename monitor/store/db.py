@@ -74,8 +74,8 @@ class Store:
 
     def ping(self) -> None:
         """Raise StorageError unless the database answers."""
-        with self._begin() as conn:
-            conn.execute(select(1))
+        with self._begin() as conn:  # a real read: SELECT 1 never touches a SQLite file
+            conn.execute(select(t.schema_version.c.version)).first()
 
     def _insert(self, table: Any) -> Any:
         return (postgresql.insert if self.postgres else sqlite.insert)(table)
@@ -381,6 +381,36 @@ class Store:
                             "heartbeat_at": as_utc(r.heartbeat_at),
                             "feeds_claimed": int(feeds or 0), "alerts_claimed": int(alerts or 0)})
             return out
+
+    # -- dashboard -----------------------------------------------------------------------
+
+    def match_counts(self, since: datetime) -> dict[str, dict[str, int]]:
+        """Matches per rule per UTC day (``YYYY-MM-DD``) since ``since``."""
+        c = t.matches.c
+        day = (func.to_char(func.timezone("UTC", c.created_at), "YYYY-MM-DD") if self.postgres
+               else func.strftime("%Y-%m-%d", c.created_at))
+        q = select(c.rule, day, func.count()).where(c.created_at >= since).group_by(c.rule, day)
+        out: dict[str, dict[str, int]] = {}
+        with self._begin() as conn:
+            for rule, when, n in conn.execute(q):
+                out.setdefault(rule, {})[str(when)] = int(n)
+        return out
+
+    def match_totals(self) -> dict[str, int]:
+        """Matches per rule, all time."""
+        c = t.matches.c
+        with self._begin() as conn:
+            rows = conn.execute(select(c.rule, func.count()).group_by(c.rule))
+            return {rule: int(n) for rule, n in rows}
+
+    def oldest_due_alert(self, now: datetime) -> datetime | None:
+        """When the longest-waiting pending alert became due (its digest time, else creation)."""
+        c = t.alerts.c
+        due = func.coalesce(c.digest_at, c.created_at)
+        with self._begin() as conn:
+            found = conn.execute(select(func.min(due)).where(c.status == "pending",
+                                                             due <= now)).scalar()
+        return as_utc(found) if found is not None else None
 
 
 class _Transaction:

@@ -1,0 +1,169 @@
+"""Prometheus metrics, in a registry of their own (never the process-global one).
+
+The pipeline and the outbox count events through ``Metrics`` methods (``poll``,
+``extracted``, ``matched``, ``delivery``); gauges that describe the database (outbox depth,
+oldest waiting alert, live nodes, feeds by state) are read from the store when /metrics
+is scraped, so every node of a cluster reports the same shared state. Several daemons
+(or tests) in one process each get their own ``Metrics`` and never collide.
+
+Counters::
+
+    monitor_polls_total{feed,status}            status: ok|first_poll|not_modified|unchanged|error
+    monitor_poll_errors_total{feed}
+    monitor_poll_seconds                        histogram of whole polls
+    monitor_articles_extracted_total{mode}      mode: page|feed_fallback
+    monitor_extraction_seconds                  histogram of page extractions
+    monitor_matches_total{rule}
+    monitor_alerts_total{channel,state}         state: sent|retry|failed
+
+Gauges read at scrape time::
+
+    monitor_store_up                            1 when the database answered this scrape
+    monitor_outbox_depth                        pending alerts (due or waiting for a digest)
+    monitor_oldest_pending_alert_age_seconds    how long the oldest due alert has waited
+    monitor_nodes_live                          daemons with a heartbeat in the last minute
+    monitor_feeds{state}                        active feeds by state: new|ok|failing
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter as Tally
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from monitor.errors import MonitorError
+
+if TYPE_CHECKING:
+    from monitor.store import Store
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The Content-Type of ``Metrics.render()`` (Prometheus text format 0.0.4)."""
+
+FEED_STATES = ("new", "ok", "failing")
+NODE_ALIVE_WITHIN = 60.0
+EXTRACTION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Metrics:
+    """The daemon's metrics; pass one instance to the Pipeline, the Outbox and the web app."""
+
+    def __init__(self, store: Store | None = None, *, clock: Clock = _utcnow) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.polls = Counter("monitor_polls", "Feed polls by outcome.", ("feed", "status"),
+                             registry=r)
+        self.poll_errors = Counter("monitor_poll_errors", "Feed polls that failed.", ("feed",),
+                                   registry=r)
+        self.poll_seconds = Histogram("monitor_poll_seconds", "Duration of one poll of a feed.",
+                                      buckets=POLL_BUCKETS, registry=r)
+        self.articles = Counter("monitor_articles_extracted",
+                                "Articles read, from their page or from the feed item's own "
+                                "text when the page failed.", ("mode",), registry=r)
+        self.extraction = Histogram("monitor_extraction_seconds",
+                                    "Time to extract the text of one article page.",
+                                    buckets=EXTRACTION_BUCKETS, registry=r)
+        self.matches = Counter("monitor_matches", "Articles matched, by rule.", ("rule",),
+                               registry=r)
+        self.alerts = Counter("monitor_alerts", "Delivery attempts by channel and outcome.",
+                              ("channel", "state"), registry=r)
+        if store is not None:
+            r.register(StoreCollector(store, clock))
+
+    # -- events ---------------------------------------------------------------------------
+
+    def poll(self, feed: str, status: str, seconds: float | None = None) -> None:
+        """One poll of ``feed`` ended with ``status`` (``error`` also counts a poll error)."""
+        self.polls.labels(feed=feed, status=status).inc()
+        if status == "error":
+            self.poll_errors.labels(feed=feed).inc()
+        if seconds is not None:
+            self.poll_seconds.observe(seconds)
+
+    def extracted(self, mode: str, seconds: float | None = None) -> None:
+        """One article was read: ``page`` (extraction took ``seconds``) or ``feed_fallback``."""
+        self.articles.labels(mode=mode).inc()
+        if seconds is not None:
+            self.extraction.observe(seconds)
+
+    def matched(self, rule: str) -> None:
+        """``rule`` matched one article."""
+        self.matches.labels(rule=rule).inc()
+
+    def delivery(self, channel: str, state: str) -> None:
+        """One delivery attempt on ``channel`` ended as ``sent``, ``retry`` or ``failed``."""
+        self.alerts.labels(channel=channel, state=state).inc()
+
+    # -- exposition -----------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text format (reads the store: blocking)."""
+        return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Gauges read from the database at scrape time; a failing database gives store_up 0."""
+
+    def __init__(self, store: Store, clock: Clock = _utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield the gauges (only ``monitor_store_up`` when the database fails)."""
+        up = GaugeMetricFamily("monitor_store_up",
+                               "1 when the database answered this scrape, else 0.")
+        try:
+            gauges = self._read()
+        except MonitorError as e:
+            log.warning("event=metrics_store_failed error=%r", str(e))
+            up.add_metric([], 0)
+            return [up]
+        up.add_metric([], 1)
+        return [up, *gauges]
+
+    def _read(self) -> list[Metric]:
+        now = self.clock()
+        store = self.store
+        pending = store.count_alerts().get("pending", 0)
+        oldest = store.oldest_due_alert(now)
+        age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
+        nodes = len(store.nodes(now, NODE_ALIVE_WITHIN))
+        states = Tally(f.state for f in store.feeds())
+        return [
+            _gauge("monitor_outbox_depth", "Alerts waiting in the outbox (due or in a digest).",
+                   pending),
+            _gauge("monitor_oldest_pending_alert_age_seconds",
+                   "Seconds the oldest due, undelivered alert has waited (0 when none).", age),
+            _gauge("monitor_nodes_live",
+                   "Daemons with a heartbeat in the last minute.", nodes),
+            _gauge("monitor_feeds", "Active feeds by state.", None, ("state",),
+                   [((s,), states.get(s, 0)) for s in (*FEED_STATES, *sorted(
+                       set(states) - set(FEED_STATES)))]),
+        ]
+
+
+def _gauge(name: str, doc: str, value: float | None, labels: Sequence[str] = (),
+           samples: Sequence[tuple[Sequence[str], float]] = ()) -> Metric:
+    family = GaugeMetricFamily(name, doc, labels=list(labels) if labels else None)
+    if value is not None:
+        family.add_metric([], value)
+    for label_values, sample in samples:
+        family.add_metric(list(label_values), sample)
+    return family
+
+
+__all__ = ["CONTENT_TYPE", "Metrics", "StoreCollector"]

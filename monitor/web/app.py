@@ -1,0 +1,209 @@
+"""The web app: dashboard, JSON API, /metrics, /healthz and /readyz (Starlette).
+
+Handlers are plain functions, so Starlette runs them (and their blocking database reads)
+in a worker thread, off the daemon's event loop. Pages are rendered server-side by Jinja2
+with autoescaping: feed-derived text is always data, never markup; the only markup that
+wraps it is ``<mark>`` around escaped hits. No scripts, no external assets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup, escape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from monitor.alerts.render import highlight_html
+from monitor.config import Config
+from monitor.errors import ConfigError, StorageError
+from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
+from monitor.models import Snippet
+from monitor.store import Store
+from monitor.web import views
+from monitor.web.security import SecurityMiddleware
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class APIResponse(JSONResponse):
+    """JSON with datetimes as ISO-8601 UTC."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, default=_default, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class _Handlers:
+    store: Store
+    config: Callable[[], Config]
+    metrics: Metrics
+    scheduler_running: Callable[[], bool]
+    clock: Clock
+    env: Environment
+
+    # -- probes ---------------------------------------------------------------------------
+
+    def healthz(self, request: Request) -> Response:
+        return APIResponse({"status": "ok"})
+
+    def readyz(self, request: Request) -> Response:
+        checks = views.readiness(self.store, self.config(), self.scheduler_running, self.clock())
+        failing = [name for name, verdict in checks.items() if verdict != "ok"]
+        if failing:
+            log.debug("event=not_ready failing=%s", ",".join(failing))
+        return APIResponse({"status": "not_ready" if failing else "ready", "checks": checks,
+                            "failing": failing}, status_code=503 if failing else 200)
+
+    def metrics_text(self, request: Request) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+    # -- dashboard ------------------------------------------------------------------------
+
+    def dashboard(self, request: Request) -> Response:
+        now = self.clock()
+        query = request.query_params.get("q", "").strip()
+        case_sensitive = request.query_params.get("cs") == "1"
+        found = views.search(self.store, query, case_sensitive) if query else None
+        feeds = self.store.feeds()
+        page = self.env.get_template("dashboard.html").render(
+            now=now, q=query, cs=case_sensitive, search=found, feeds=feeds,
+            alerts=views.recent_alerts(self.store)[:50],
+            rules=views.rule_views(self.store, self.config(), now),
+            nodes=self.store.nodes(now, NODE_ALIVE_WITHIN),
+            pending=self.store.count_alerts().get("pending", 0),
+            failing=sum(f.state == "failing" for f in feeds),
+            chart_width=views.CHART_DAYS * (views.BAR_WIDTH + views.BAR_GAP),
+            chart_height=views.CHART_HEIGHT, bar_width=views.BAR_WIDTH,
+            scan_limit=views.SEARCH_SCAN)
+        return HTMLResponse(page)
+
+    # -- JSON API -------------------------------------------------------------------------
+
+    def api_alerts(self, request: Request) -> Response:
+        status = request.query_params.get("status") or None
+        limit = _int(request.query_params.get("limit"), 50, 1, 500)
+        rows = self.store.list_alerts(status, limit)
+        return APIResponse({"alerts": [views.alert_json(r) for r in rows]})
+
+    def api_feeds(self, request: Request) -> Response:
+        return APIResponse({"feeds": [views.feed_json(f) for f in self.store.feeds()]})
+
+    def api_rules(self, request: Request) -> Response:
+        rules = views.rule_views(self.store, self.config(), self.clock())
+        return APIResponse({"rules": [views.rule_json(r) for r in rules]})
+
+    def api_search(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        if not query:
+            return APIResponse({"error": "missing query: /api/search?q=QUERY"}, 400)
+        found = views.search(self.store, query, request.query_params.get("cs") == "1")
+        if found.error:
+            return APIResponse({"error": found.error, "column": found.column}, 400)
+        return APIResponse(views.search_json(found))
+
+    def api_nodes(self, request: Request) -> Response:
+        return APIResponse({"nodes": self.store.nodes(self.clock(), NODE_ALIVE_WITHIN)})
+
+
+def _int(value: str | None, default: int, low: int, high: int) -> int:
+    try:
+        return min(high, max(low, int(value))) if value else default
+    except ValueError:
+        return default
+
+
+async def _storage_error(request: Request, exc: Exception) -> Response:
+    log.error("event=web_storage_error path=%s error=%r", request.url.path, str(exc))
+    message = f"database unavailable: {exc}"
+    if request.url.path.startswith("/api/"):
+        return APIResponse({"error": message}, status_code=503)
+    return HTMLResponse(f"<!DOCTYPE html><title>monitor</title><p>{escape(message)}</p>",
+                        status_code=503)
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("monitor.web", "templates"), autoescape=True,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["highlight"] = _highlight
+    env.filters["when"] = _when
+    env.filters["href"] = _href
+    env.filters["ago"] = _ago
+    return env
+
+
+def _highlight(snippet: Snippet) -> Markup:
+    return highlight_html(snippet)
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+def _ago(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return "never"
+    seconds = int((now - value).total_seconds())
+    future, seconds = seconds < 0, abs(seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m"), (1, "s")):
+        if seconds >= size or unit == "s":
+            amount = f"{seconds // size}{unit}"
+            return f"in {amount}" if future else f"{amount} ago"
+    return ""  # pragma: no cover - the loop always returns
+
+
+def _href(url: str) -> str | None:
+    """``url`` if it is a web link (http/https); None for javascript:, data: and the rest."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def create_app(store: Store, config_getter: Callable[[], Config], *,
+               metrics: Metrics | None = None,
+               scheduler_running: Callable[[], bool] = lambda: True,
+               token: str | None = None, require_token: bool = False,
+               clock: Clock = _utcnow) -> Starlette:
+    """The web app over ``store``; ``config_getter`` returns the running config.
+
+    ``metrics`` is the daemon's (a fresh one, with only the store gauges moving, if None).
+    With ``require_token`` every route but /healthz needs ``Authorization: Bearer token``.
+    """
+    if require_token and not token:
+        raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
+                          "listens beyond loopback (or set monitor.web_token_env)")
+    h = _Handlers(store, config_getter, metrics or Metrics(store, clock=clock),
+                  scheduler_running, clock, _environment())
+    routes = [
+        Route("/", h.dashboard), Route("/healthz", h.healthz), Route("/readyz", h.readyz),
+        Route("/metrics", h.metrics_text), Route("/api/alerts", h.api_alerts),
+        Route("/api/feeds", h.api_feeds), Route("/api/rules", h.api_rules),
+        Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
+    ]
+    middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token)]
+    return Starlette(routes=routes, middleware=middleware,
+                     exception_handlers={StorageError: _storage_error})

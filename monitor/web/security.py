@@ -1,0 +1,93 @@
+"""Security for every response: strict headers, and the bearer token when one is required.
+
+A pure ASGI middleware (no buffering, works for any response). With ``require_token``
+every path except the public ones (``/healthz``) needs ``Authorization: Bearer <token>``;
+``Basic`` with the token as the password is accepted too, so a browser can log in.
+Tokens are compared in constant time (as SHA-256 digests, so length leaks nothing).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import logging
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+SECURITY_HEADERS = (
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("cache-control", "no-store"),
+)
+CHALLENGE = 'Bearer realm="monitor", Basic realm="monitor", charset="UTF-8"'
+
+
+def _digest(value: str | bytes) -> bytes:
+    raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+    return hashlib.sha256(raw).digest()
+
+
+def token_matches(header: str, token: str) -> bool:
+    """Whether an Authorization header carries ``token`` (Bearer, or Basic password)."""
+    scheme, _, credentials = header.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        credentials_bytes = decoded.partition(b":")[2]
+        return hmac.compare_digest(_digest(credentials_bytes), _digest(token))
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(_digest(credentials), _digest(token))
+
+
+class SecurityMiddleware:
+    """Adds the security headers to every response; enforces the token when required."""
+
+    def __init__(self, app: ASGIApp, token: str | None = None, require_token: bool = False,
+                 public: Iterable[str] = ("/healthz",)) -> None:
+        self.app = app
+        self.token = token
+        self.require_token = require_token
+        self.public = frozenset(public)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS:
+                    headers[name] = value
+            await send(message)
+
+        if self.require_token and not self._allowed(scope):
+            log.warning("event=web_unauthorized path=%s client=%s", scope.get("path"),
+                        (scope.get("client") or ("-",))[0])
+            response = JSONResponse({"error": "unauthorized: send Authorization: Bearer TOKEN"},
+                                    status_code=401, headers={"WWW-Authenticate": CHALLENGE})
+            await response(scope, receive, send_secured)
+            return
+        await self.app(scope, receive, send_secured)
+
+    def _allowed(self, scope: Scope) -> bool:
+        if scope.get("path") in self.public:
+            return True
+        header = Headers(scope=scope).get("authorization")
+        return bool(self.token) and header is not None and token_matches(header, self.token or "")

@@ -1,0 +1,122 @@
+"""Serve the web app with uvicorn as a task on the daemon's own event loop.
+
+``serve`` binds the socket itself (so a bad address is one clear error, raised before the
+daemon says READY), starts uvicorn on it and returns a ``WebServer`` once it listens;
+``await server.stop()`` ends it gracefully. Signals stay the daemon's: uvicorn's own
+SIGINT/SIGTERM handlers are not installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from monitor.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 5
+
+
+def parse_address(value: str, key: str = "monitor.web") -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port); ConfigError naming ``key``."""
+    host, sep, port_text = value.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        raise ConfigError(f"{key}: expected HOST:PORT like 127.0.0.1:8080, got {value!r}")
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handlers: the daemon owns SIGTERM/SIGINT/SIGHUP."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as e:
+        raise ConfigError(f"monitor.web: cannot listen on {host}:{port}: {e.strerror or e}") \
+            from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"monitor.web: cannot listen on {host}:{port}: {e.strerror or e}") \
+            from None
+    return sock
+
+
+class WebServer:
+    """One uvicorn server on one socket; ``start`` then ``stop``."""
+
+    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://HOST:PORT`` of the listening socket."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        """Bind, start serving, return once the server listens."""
+        sock = _bind(self.host, self.port)
+        self.port = int(sock.getsockname()[1])
+        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", log_config=None,
+                                access_log=False, server_header=False, proxy_headers=False,
+                                ws="none", http="h11", timeout_graceful_shutdown=STOP_GRACE)
+        self._server = _Server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="web")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what stopped it
+                raise ConfigError(f"monitor.web: the server on {self.url} did not start")
+            await asyncio.sleep(0.01)
+        log.info("event=web_started url=%s", self.url)
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish (at most a few seconds)."""
+        if self._server is None or self._task is None:
+            return
+        self._server.should_exit = True
+        try:
+            await self._task
+        finally:
+            self._server = self._task = None
+        log.info("event=web_stopped url=%s", self.url)
+
+
+async def serve(app: ASGIApp, host: str, port: int) -> WebServer:
+    """Start serving ``app`` on ``host:port`` (0: any free port); stop with ``.stop()``."""
+    server = WebServer(app, host, port)
+    await server.start()
+    return server

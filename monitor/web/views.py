@@ -1,0 +1,235 @@
+"""What the dashboard and the JSON API show, read from the store and the config.
+
+Each function takes the store (and the config, a clock value) and returns plain data;
+nothing here knows about HTTP. Every call blocks on the database: the web app runs them
+in a worker thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from monitor.config import Config, WatchSettings
+from monitor.errors import MonitorError, QueryError
+from monitor.models import Article, TermHit
+from monitor.rules import Rule, check_query, compile_rules
+from monitor.store import AlertRow, FeedState, Store
+from monitor.store.codec import article_from_json, as_utc, terms_from_json
+
+SEARCH_SCAN = 2000
+"""How many of the newest stored articles a query-box search scans."""
+SEARCH_HITS = 50
+"""At most this many hits are shown."""
+QUERY_MAX = 1000
+CHART_DAYS = 14
+BAR_WIDTH, BAR_GAP, CHART_HEIGHT = 10, 3, 32
+READY_FACTOR = 3.0
+"""/readyz fails when no feed was polled within this many times the longest interval."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlertView:
+    """One (rule, story) alert with its delivery on each channel."""
+
+    rule: str
+    feed: str
+    created_at: datetime | None
+    article: Article
+    terms: tuple[TermHit, ...]
+    deliveries: list[AlertRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A stored article a search query matched."""
+
+    article: Article
+    terms: tuple[TermHit, ...]
+    stored_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    """A query-box search: the hits, or the query's error."""
+
+    query: str
+    error: str | None = None
+    column: int = 0
+    scanned: int = 0
+    matched: int = 0  # all hits; ``hits`` holds the first SEARCH_HITS
+    hits: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One day of a rule's chart (SVG geometry included)."""
+
+    day: str
+    count: int
+    x: int
+    y: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleView:
+    """A watch rule with its match counts."""
+
+    watch: WatchSettings
+    total: int
+    recent: int
+    bars: tuple[Bar, ...]
+
+
+# -- alerts ---------------------------------------------------------------------------------
+
+
+def recent_alerts(store: Store, limit: int = 200) -> list[AlertView]:
+    """The newest alerts, one per (rule, story), each with its channels' deliveries."""
+    grouped: dict[tuple[str, int], AlertView] = {}
+    for row in store.list_alerts(limit=limit):
+        key = (row.rule, row.story_id)
+        if key not in grouped:
+            payload = row.payload
+            grouped[key] = AlertView(row.rule, row.feed, row.created_at,
+                                     article_from_json(payload["article"]),
+                                     terms_from_json(payload.get("terms", [])))
+        grouped[key].deliveries.append(row)
+    return list(grouped.values())
+
+
+def alert_json(row: AlertRow) -> dict[str, Any]:
+    """One outbox row for /api/alerts."""
+    article = row.payload.get("article", {})
+    return {"id": row.id, "rule": row.rule, "channel": row.channel, "feed": row.feed,
+            "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
+            "created_at": row.created_at, "sent_at": row.sent_at, "digest_at": row.digest_at,
+            "next_attempt_at": row.next_attempt_at,
+            "article": {k: article.get(k) for k in ("url", "title", "source", "published",
+                                                    "author", "language")},
+            "terms": row.payload.get("terms", [])}
+
+
+# -- feeds and rules ------------------------------------------------------------------------
+
+
+def feed_json(feed: FeedState) -> dict[str, Any]:
+    """One feed for /api/feeds."""
+    return {"name": feed.name, "url": feed.url, "state": feed.state,
+            "interval": feed.interval, "last_polled_at": feed.last_polled_at,
+            "next_poll_at": feed.next_poll_at, "last_error": feed.last_error,
+            "error_count": feed.error_count, "failing_since": feed.failing_since,
+            "items_seen": feed.items_seen, "warning": feed.warning}
+
+
+def rule_views(store: Store, config: Config, now: datetime) -> list[RuleView]:
+    """Every configured rule with its total and its last ``CHART_DAYS`` days of matches."""
+    start = (now - timedelta(days=CHART_DAYS - 1)).date()
+    days = [(start + timedelta(days=i)).isoformat() for i in range(CHART_DAYS)]
+    since = datetime.combine(start, datetime.min.time(), tzinfo=now.tzinfo)
+    per_day = store.match_counts(since)
+    totals = store.match_totals()
+    views = []
+    for watch in config.watches:
+        counts = [per_day.get(watch.name, {}).get(day, 0) for day in days]
+        views.append(RuleView(watch, totals.get(watch.name, 0), sum(counts),
+                              tuple(_bars(days, counts))))
+    return views
+
+
+def _bars(days: list[str], counts: list[int]) -> Iterable[Bar]:
+    top = max(counts) or 1
+    for i, (day, n) in enumerate(zip(days, counts, strict=True)):
+        height = max(1, round(n / top * (CHART_HEIGHT - 2))) if n else 1
+        yield Bar(day, n, i * (BAR_WIDTH + BAR_GAP), CHART_HEIGHT - height, height)
+
+
+def rule_json(view: RuleView) -> dict[str, Any]:
+    """One rule for /api/rules."""
+    w = view.watch
+    return {"name": w.name, "query": w.query, "channels": list(w.channels),
+            "feeds": list(w.feeds), "digest": w.digest, "case_sensitive": w.case_sensitive,
+            "matches_total": view.total, "matches_recent": view.recent,
+            "matches_by_day": {b.day: b.count for b in view.bars}}
+
+
+# -- search ---------------------------------------------------------------------------------
+
+
+def search(store: Store, query: str, case_sensitive: bool = False) -> SearchResult:
+    """Run ``query`` over the newest stored articles (a backtest); a bad query is an error."""
+    if len(query) > QUERY_MAX:
+        return SearchResult(query, f"the query is longer than {QUERY_MAX} characters")
+    try:
+        check_query(query, case_sensitive=case_sensitive)
+        rules = compile_rules([Rule("query", query, case_sensitive)])
+    except QueryError as e:
+        return SearchResult(query, str(e), e.column)
+    hits: list[Hit] = []
+    scanned = 0
+    for row in store.iter_articles(limit=SEARCH_SCAN):
+        scanned += 1
+        article = stored_article(row)
+        for match in rules.match(article):
+            hits.append(Hit(article, match.terms, row.get("created_at")))
+    return SearchResult(query, scanned=scanned, matched=len(hits),
+                        hits=tuple(hits[:SEARCH_HITS]))
+
+
+def stored_article(row: dict[str, Any]) -> Article:
+    """An Article from an ``articles`` row."""
+    published = row.get("published")
+    return Article(url=row["url"], title=row["title"], text=row["text"],
+                   author=row["author"] or "", language=row["language"],
+                   published=as_utc(published) if published else None,
+                   source=row["source"] or "", from_feed=bool(row["from_feed"]))
+
+
+def search_json(result: SearchResult) -> dict[str, Any]:
+    """A search for /api/search."""
+    return {"query": result.query, "scanned": result.scanned, "matched": result.matched,
+            "hits": [_hit_json(h) for h in result.hits]}
+
+
+def _hit_json(hit: Hit) -> dict[str, Any]:
+    a = hit.article
+    return {"url": a.url, "title": a.title, "source": a.source, "published": a.published,
+            "stored_at": hit.stored_at, "terms": [
+                {"term": t.term, "count": t.count,
+                 "snippets": [{"text": s.text, "marks": [list(m) for m in s.marks]}
+                              for s in t.snippets]} for t in hit.terms]}
+
+
+# -- readiness ------------------------------------------------------------------------------
+
+
+def readiness(store: Store, config: Config, scheduler_running: Callable[[], bool],
+              now: datetime) -> dict[str, str]:
+    """Each check's verdict: ``ok``, or why it fails (database, scheduler, polling)."""
+    checks: dict[str, str] = {}
+    feeds: list[FeedState] | None = None
+    try:
+        store.ping()
+        feeds = store.feeds()  # a real read: on SQLite, SELECT 1 never touches the file
+        checks["database"] = "ok"
+    except MonitorError as e:
+        checks["database"] = f"unavailable: {e}"
+    checks["scheduler"] = "ok" if scheduler_running() else "not running"
+    checks["polling"] = _polling(feeds, config, now) if feeds is not None \
+        else "unknown: database unavailable"
+    return checks
+
+
+def _polling(feeds: list[FeedState], config: Config, now: datetime) -> str:
+    polled = [f.last_polled_at for f in feeds if f.last_polled_at]
+    if not polled:
+        return "ok"  # nothing polled yet: nothing to be late for
+    longest = max((f.interval for f in config.feeds), default=config.monitor.poll_interval)
+    bound = READY_FACTOR * longest
+    age = (now - max(polled)).total_seconds()
+    if age > bound:
+        return f"stale: last poll {age:.0f}s ago, bound {bound:.0f}s"
+    return "ok"
