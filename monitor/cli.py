@@ -82,9 +82,20 @@ def _parser() -> argparse.ArgumentParser:
     nodes.add_argument("-c", "--config", required=True)
     nodes.set_defaults(func=cmd_nodes)
 
-    feeds = sub.add_parser("feeds", help="list feeds with their state")
+    feeds = sub.add_parser("feeds", help="list feeds; import OPML as [[feeds]]; export OPML")
     feeds.add_argument("-c", "--config", required=True)
+    feeds.add_argument("action", nargs="?", choices=["list", "import", "export"],
+                       default="list")
+    feeds.add_argument("file", nargs="?", metavar="FILE.opml", help="the OPML file to import")
+    feeds.add_argument("--append", action="store_true",
+                       help="import: append the new [[feeds]] to the config file")
     feeds.set_defaults(func=cmd_feeds)
+
+    discover = sub.add_parser("discover", help="find a site's feeds, print [[feeds]] tables")
+    discover.add_argument("url", metavar="URL")
+    discover.add_argument("--no-probe", action="store_true",
+                          help="do not try /feed, /rss.xml ... when the page lists no feed")
+    discover.set_defaults(func=cmd_discover)
 
     demo = sub.add_parser("demo", help="run the whole pipeline on local servers")
     demo.set_defaults(func=cmd_demo)
@@ -252,6 +263,10 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    if args.action == "import":
+        return _import_opml(args.config, args.file, append=args.append)
+    if args.action == "export":
+        return _export_opml(args.config)
     store = _store(args.config)
     feeds = store.feeds()
     for f in feeds:
@@ -260,6 +275,87 @@ def cmd_feeds(args: argparse.Namespace) -> int:
         print(f"{f.name!r} state={f.state} last={last} next={nxt} items={f.items_seen}"
               + (f" error={f.last_error!r}" if f.last_error else ""))
     return EXIT_OK if feeds else EXIT_NONE
+
+
+def _import_opml(config_path: str, opml_path: str | None, append: bool) -> int:
+    """Print (or append to the config) one [[feeds]] table per OPML feed not yet configured."""
+    from monitor.daemon import load
+    from monitor.opml import parse_opml, to_toml
+
+    if not opml_path:
+        raise MonitorError("usage: monitor feeds -c FILE import FILE.opml [--append]")
+    try:
+        data = Path(opml_path).read_bytes()
+    except OSError as e:
+        raise MonitorError(f"{opml_path}: cannot read: {e.strerror}") from None
+    config = load(config_path)
+    known = {f.url for f in config.feeds}
+    listed = parse_opml(data)
+    new = [f for f in listed if f.xml_url not in known]
+    snippet = to_toml(new, taken={f.name for f in config.feeds})
+    if append and new:
+        _append_toml(Path(config_path), snippet)
+        print(f"{config_path}: added {len(new)} feed(s)", file=sys.stderr)
+    elif new:
+        print(snippet, end="")
+    print(f"{len(new)} new feed(s), {len(listed) - len(new)} already configured",
+          file=sys.stderr)
+    return EXIT_OK if new else EXIT_NONE
+
+
+def _append_toml(path: Path, snippet: str) -> None:
+    """Append ``snippet`` to the TOML file at ``path`` atomically, if the result still parses."""
+    import os
+    import tempfile
+    import tomllib
+
+    old = path.read_text(encoding="utf-8")
+    text = old + ("" if old.endswith("\n") or not old else "\n") + "\n" + snippet
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise MonitorError(f"{path}: appending would make invalid TOML ({e}); "
+                           "run without --append and paste the tables") from None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, path.stat().st_mode & 0o7777)
+    os.replace(tmp, path)
+
+
+def _export_opml(config_path: str) -> int:
+    """Print the configured feeds as OPML 2.0 (folders by first tag)."""
+    from monitor.daemon import load
+    from monitor.opml import OpmlFeed, to_opml
+
+    config = load(config_path)
+    sys.stdout.buffer.write(to_opml([OpmlFeed(f.name, f.url, f.tags) for f in config.feeds]))
+    return EXIT_OK if config.feeds else EXIT_NONE
+
+
+def cmd_discover(args: argparse.Namespace) -> int:
+    from monitor.discover import as_config_snippet
+
+    found = asyncio.run(_discover(args.url, probe=not args.no_probe))
+    for f in found:
+        print(f"{f.via:<10} {f.url}  {f.title!r}" + (f"  error={f.error!r}" if f.error else ""),
+              file=sys.stderr)
+    if not found:
+        print(f"monitor: no feed found for {args.url}", file=sys.stderr)
+        return EXIT_NONE
+    print(as_config_snippet(found), end="")
+    return EXIT_OK
+
+
+async def _discover(url: str, probe: bool) -> Any:
+    from monitor.discover import discover
+    from monitor.fetch import Fetcher
+
+    fetcher = Fetcher(user_agent="monitor/0.1 (discover)")
+    try:
+        return await discover(url, fetcher, probe_common=probe)
+    finally:
+        await fetcher.aclose()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -87,6 +87,12 @@ class MonitorSettings:
     delivery_horizon: float = 3 * 86400.0
     node_id: str = ""
     lease: float = 300.0
+    min_poll_interval: float = 120.0
+    max_poll_interval: float = 3600.0
+    health_channel: str = ""
+    failing_after: float = 6 * 3600.0
+    silent_factor: int = 5
+    health_interval: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,9 @@ MONITOR_KEYS = {
     "connect_timeout": "duration", "read_timeout": "duration", "fetch_deadline": "duration",
     "max_connections": int, "per_host_connections": int, "extract_workers": int,
     "delivery_interval": "duration", "delivery_horizon": "duration", "node_id": str,
-    "lease": "duration",
+    "lease": "duration", "min_poll_interval": "duration", "max_poll_interval": "duration",
+    "health_channel": str, "failing_after": "duration", "silent_factor": int,
+    "health_interval": "duration",
 }
 FEED_KEYS = {"name": str, "url": str, "interval": "duration", "tags": list,
              "allow_private_networks": bool, "alert_on_first_poll": bool}
@@ -80,6 +82,7 @@ class Validator:
                     self.problem(f"{prefix}channels.{name}", "defined twice")
                 channels[name] = self.channel(name, table, f"{prefix}channels.{name}")
         self.cross_check(feeds, watches, channels)
+        self.check_polling(settings, channels)
         if self.problems:
             raise ConfigError(self.problems)
         return Config(settings, tuple(feeds), tuple(watches), channels, path,
@@ -188,6 +191,16 @@ class Validator:
             for j, f in enumerate(w.feeds):
                 if f not in known:
                     self.problem(f"watch[{i}].feeds[{j}]", f"no feed or tag named {f!r}")
+
+    def check_polling(self, m: MonitorSettings, channels: dict[str, ChannelSettings]) -> None:
+        if m.min_poll_interval > m.max_poll_interval:
+            self.problem("monitor.max_poll_interval",
+                         f"must not be shorter than min_poll_interval "
+                         f"({m.min_poll_interval:g}s)")
+        if m.health_channel and m.health_channel not in channels:
+            self.problem("monitor.health_channel", f"unknown channel {m.health_channel!r}")
+        if m.silent_factor < 1:
+            self.problem("monitor.silent_factor", "must be at least 1")
 
     def typed(self, table: object, spec: Mapping[str, object], path: str) -> dict[str, Any]:
         if not isinstance(table, dict):

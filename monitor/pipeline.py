@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,12 @@ from monitor.extract import article_from_entry
 from monitor.feeds import parse_feed
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, FetchResult, Match
+from monitor.schedule import (
+    WINDOW,
+    entries_needed,
+    next_poll_delay,
+    parse_cache_control_max_age,
+)
 from monitor.store import FeedState, NewArticle, PollRecord, Store
 from monitor.store.db import entry_version, key_hash
 
@@ -97,7 +102,9 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollSummary:
         summary, record = await _poll(p, feed, settings)
     except MonitorError as e:
         summary = PollSummary(feed.name, "error", error=str(e))
-        record = PollRecord("error", _next_poll(p, feed, failed=True), error=str(e))
+        retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
+        record = PollRecord("error", _next_poll(p, feed, failed=True, retry_after=retry_after),
+                            error=str(e))
     summary = _with_duration(summary, started)
     p.store.finish_poll(feed.id, p.node, record, p.clock())
     _log_summary(summary)
@@ -115,12 +122,16 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
         return PollSummary(feed.name, "not_modified"), PollRecord(
             "not_modified", _next_poll(p, feed))
     digest = hashlib.sha256(result.content).hexdigest()
-    cache = {"etag": result.etag, "last_modified": result.last_modified, "content_hash": digest}
-    if digest == feed.content_hash:
+    cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
+                             "content_hash": digest}
+    if digest == feed.content_hash:  # same bytes: the <ttl> stored last time still holds
+        ask = max(_max_age(result), feed.publisher_ask or 0.0)
         return PollSummary(feed.name, "unchanged"), PollRecord(
-            "unchanged", _next_poll(p, feed), **cache)
+            "unchanged", _next_poll(p, feed, ask=ask), **cache)
     parsed = parse_feed(result.content, result.url, content_type=result.content_type,
                         max_items=p.config.monitor.max_items_per_feed, now=p.clock())
+    ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
+    cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
     known = p.store.known_versions(feed.id, [e.key for e in entries])
     new = [e for e in entries if e.key not in known]
@@ -130,10 +141,12 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
     if not feed.first_poll_done and not settings.alert_on_first_poll:
         p.store.record_entries(feed.id, new, p.clock())
         return PollSummary(feed.name, "first_poll", new=len(new)), PollRecord(
-            "ok", _next_poll(p, feed), warning=parsed.warning, new_items=len(new), **cache)
+            "ok", _next_poll(p, feed, ask=ask), warning=parsed.warning, new_items=len(new),
+            **cache)
     counts = await _process_entries(p, feed.id, settings, new + edited)
     return PollSummary(feed.name, "ok", new=len(new), matched=counts[0], alerts=counts[1]), \
-        PollRecord("ok", _next_poll(p, feed), warning=parsed.warning, new_items=len(new), **cache)
+        PollRecord("ok", _next_poll(p, feed, ask=ask), warning=parsed.warning,
+                   new_items=len(new), **cache)
 
 
 async def _process_entries(p: Pipeline, feed_id: int, feed: FeedSettings,
@@ -234,11 +247,28 @@ def digest_time(cron: str | None, timezone: str, now: datetime) -> datetime | No
     return fire.astimezone(UTC) if fire else None
 
 
-def _next_poll(p: Pipeline, feed: FeedState, failed: bool = False) -> datetime:
-    interval = feed.interval
-    if failed:
-        interval = min(MAX_BACKOFF, max(interval, interval * 2 ** feed.error_count))
-    return p.clock() + timedelta(seconds=interval * random.uniform(1 - JITTER, 1 + JITTER))
+def _next_poll(p: Pipeline, feed: FeedState, *, failed: bool = False, ask: float | None = None,
+               retry_after: float | None = None) -> datetime:
+    """When to poll ``feed`` again (monitor.schedule decides); ``ask``: the publisher's
+    <ttl>/max-age in seconds, None to reuse the one stored (a 304 carries neither)."""
+    m, now = p.config.monitor, p.clock()
+    history = None  # no history until the first poll has recorded the feed's entries
+    if feed.first_poll_done:
+        history = p.store.recent_entry_times(feed.id, now - WINDOW,
+                                             entries_needed(m.min_poll_interval))
+    delay = next_poll_delay(
+        interval=feed.interval, min_interval=m.min_poll_interval,
+        max_interval=m.max_poll_interval, recent_entry_times=history, now=now,
+        feed_ttl=feed.publisher_ask if ask is None else ask, retry_after=retry_after,
+        error_count=feed.error_count + 1 if failed else 0, max_backoff=MAX_BACKOFF,
+        jitter=JITTER)
+    return now + timedelta(seconds=delay)
+
+
+def _max_age(result: FetchResult) -> float:
+    """The response's Cache-Control max-age in seconds, 0 when it asks for none."""
+    value = ", ".join(v for k, v in result.headers if k.lower() == "cache-control")
+    return parse_cache_control_max_age(value) or 0.0
 
 
 def _unique(entries: Sequence[Entry]) -> list[Entry]:

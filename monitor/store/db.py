@@ -10,7 +10,18 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, create_engine, event, func, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    delete,
+    event,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -131,7 +142,7 @@ class Store:
         else:
             values.update(state="ok", last_error=None, error_count=0, failing_since=None,
                           first_poll_done=True)
-            for key in ("etag", "last_modified", "content_hash"):
+            for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
                 if getattr(record, key) is not None:
                     values[key] = getattr(record, key)
         with self._begin() as conn:
@@ -146,6 +157,53 @@ class Store:
             return [_feed_state(r) for r in rows]
 
     # -- entries and articles ------------------------------------------------------------
+
+    def recent_entry_times(self, feed_id: int, since: datetime, limit: int) -> list[datetime]:
+        """When the newest ``limit`` entries of ``feed_id`` first seen after ``since`` were
+        published (when first seen, for entries without a date): adaptive polling's input."""
+        e = t.entries.c
+        q = (select(func.coalesce(e.published, e.seen_at))
+             .where(e.feed_id == feed_id, e.seen_at > since)
+             .order_by(e.seen_at.desc()).limit(limit))
+        with self._begin() as conn:
+            return [as_utc(v) for (v,) in conn.execute(q)]
+
+    def entry_history(self, per_feed: int) -> dict[int, tuple[datetime, list[datetime]]]:
+        """Feed id -> (when its newest entry was first seen, the dates of its newest
+        ``per_feed`` entries): what health checks need, for every feed with entries."""
+        e = t.entries.c
+        rank = func.row_number().over(partition_by=e.feed_id, order_by=e.seen_at.desc())
+        ranked = select(e.feed_id, e.seen_at, func.coalesce(e.published, e.seen_at)
+                        .label("at"), rank.label("n")).subquery()
+        q = select(ranked.c.feed_id, ranked.c.seen_at, ranked.c.at).where(ranked.c.n <= per_feed)
+        out: dict[int, tuple[datetime, list[datetime]]] = {}
+        with self._begin() as conn:
+            for feed_id, seen_at, at in conn.execute(q):
+                last, times = out.setdefault(feed_id, (as_utc(seen_at), []))
+                out[feed_id] = (max(last, as_utc(seen_at)), times)
+                times.append(as_utc(at))
+        return out
+
+    def health_alerted(self) -> dict[str, str]:
+        """Feed name -> the health event last raised for it (failing | silent)."""
+        with self._begin() as conn:
+            return {r.name: r.kind for r in conn.execute(select(t.feed_health))}
+
+    def mark_health(self, feed: str, expected: str | None, kind: str | None,
+                    now: datetime) -> bool:
+        """Move ``feed``'s raised event from ``expected`` to ``kind`` (None: none raised) if
+        it still is ``expected``; False when another node moved it first."""
+        h = t.feed_health.c
+        with self._begin() as conn:
+            if expected is None:
+                stmt = self._insert(t.feed_health).values(name=feed, kind=kind, raised_at=now)
+                inserted = stmt.on_conflict_do_nothing().returning(h.name)
+                return conn.execute(inserted).first() is not None
+            match = (h.name == feed) & (h.kind == expected)
+            if kind is None:
+                return bool(conn.execute(delete(t.feed_health).where(match)).rowcount == 1)
+            return bool(conn.execute(update(t.feed_health).where(match)
+                                     .values(kind=kind, raised_at=now)).rowcount == 1)
 
     def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         """The entry keys of ``feed_id`` among ``keys`` that were seen before."""
@@ -168,7 +226,8 @@ class Store:
         if not entries:
             return
         rows = [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
-                 "title": e.title[:1000], "seen_at": now, "version": entry_version(e)}
+                 "title": e.title[:1000], "seen_at": now, "version": entry_version(e),
+                 "published": e.published}
                 for e in entries]
         with self._begin() as conn:
             conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
@@ -187,7 +246,7 @@ class Store:
             conn.execute(self._insert(t.entries).values(
                 feed_id=feed_id, key_hash=key_hash(new.entry.key), key=new.entry.key,
                 url=new.entry.url, title=new.entry.title[:1000], seen_at=now,
-                article_id=article_id, version=version,
+                article_id=article_id, version=version, published=new.entry.published,
             ).on_conflict_do_update(index_elements=["feed_id", "key_hash"],
                                     set_={"version": version, "article_id": article_id}))
             created: list[str] = []
@@ -473,7 +532,8 @@ def _feed_state(r: Any) -> FeedState:
                      content_hash=m["content_hash"], state=m["state"],
                      error_count=m["error_count"], first_poll_done=bool(m["first_poll_done"]),
                      last_error=m["last_error"], items_seen=m["items_seen"],
-                     warning=m["warning"], claimed_by=m["claimed_by"], **dt)
+                     warning=m["warning"], claimed_by=m["claimed_by"],
+                     publisher_ask=m["publisher_ask"], **dt)
 
 
 def _alert_row(r: Any) -> AlertRow:

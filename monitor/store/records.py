@@ -30,6 +30,7 @@ class FeedState:
     failing_since: datetime | None = None
     warning: str | None = None
     claimed_by: str | None = None
+    publisher_ask: float | None = None  # seconds the feed asked between polls, last we saw
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,7 @@ class PollRecord:
     error: str | None = None
     warning: str | None = None
     new_items: int = 0
+    publisher_ask: float | None = None  # None: keep what is stored
 
 
 @dataclass(frozen=True, slots=True)

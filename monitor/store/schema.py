@@ -57,6 +57,7 @@ feeds = Table(
     Column("claimed_by", String(200)),
     Column("lease_until", DateTime(timezone=True)),
     Column("active", Boolean, nullable=False, default=True),
+    Column("publisher_ask", Float),  # seconds the feed asked between polls (<ttl>, max-age)
 )
 Index("ix_feeds_due", feeds.c.next_poll_at)
 
@@ -71,7 +72,16 @@ entries = Table(
     Column("article_id", Integer, ForeignKey("articles.id")),
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Column("version", String(64)),  # hash of what the feed said: changes when edited in place
+    Column("published", DateTime(timezone=True)),  # the feed's date for it, if any
     UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
+)
+Index("ix_entries_feed_seen", entries.c.feed_id, entries.c.seen_at)
+
+feed_health = Table(
+    "feed_health", metadata,
+    Column("name", String(500), primary_key=True),  # the feed's name
+    Column("kind", String(16), nullable=False),  # failing | silent: the event raised last
+    Column("raised_at", DateTime(timezone=True), nullable=False),
 )
 
 articles = Table(
@@ -158,12 +168,21 @@ Migration = Callable[[Connection], None]
 MIGRATIONS: list[Migration] = [
     lambda conn: metadata.create_all(conn),
     lambda conn: _add_column(conn, "entries", "version VARCHAR(64)"),
+    lambda conn: _polite_polling(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
 
 def _add_column(conn: Connection, table: str, column: str) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
+def _polite_polling(conn: Connection) -> None:
+    """Version 3: entry dates for adaptive polling, the publisher's ask, feed health."""
+    _add_column(conn, "entries", "published TIMESTAMP WITH TIME ZONE")
+    _add_column(conn, "feeds", "publisher_ask FLOAT")
+    next(i for i in entries.indexes if i.name == "ix_entries_feed_seen").create(conn)
+    feed_health.create(conn)
 
 
 def migrate(conn: Connection) -> int:

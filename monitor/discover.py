@@ -1,0 +1,155 @@
+"""Find the feeds of a web site: the URL itself, the feeds its page advertises, or the
+usual paths (``/feed``, ``/rss.xml`` ...) on its origin.
+
+Orchestration, small: it fetches through the caller's fetcher and leaves every decision
+to :mod:`monitor.feeds` (``parse_feed``, ``discover_feeds``). The operator typed the URL,
+so it is fetched ``trusted``, and so is anything on the same origin; a feed another site
+advertises goes through the fetcher's SSRF guard like any third-party link.
+
+What comes back:
+
+- the URL itself, when it already is a feed (``via="direct"``);
+- else every feed the page advertises with ``<link rel="alternate">``, each fetched for its
+  title; one that cannot be fetched or parsed is still listed, with ``error`` set, since
+  the site claims it (``via="advertised"``);
+- else, with ``probe_common``, each of ``COMMON_FEED_PATHS`` that answers with a feed
+  (``via="probed"``). Probes that redirect to the same feed, or serve the same bytes,
+  count once.
+
+A failure to fetch the page itself propagates (``FetchError``), for the caller to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+from monitor.errors import FetchError, NotModified, ParseError
+from monitor.feeds import COMMON_FEED_PATHS, ParsedFeed, discover_feeds, parse_feed
+from monitor.models import FetchResult
+from monitor.opml import OpmlFeed, to_toml
+
+MAX_ADVERTISED = 20
+"""At most this many advertised feeds are fetched (a page can list hundreds)."""
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Via = Literal["direct", "advertised", "probed"]
+
+
+class FetcherLike(Protocol):
+    """What discovery needs of ``monitor.fetch.Fetcher``."""
+
+    async def fetch(self, url: str, *, trusted: bool = False) -> FetchResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredFeed:
+    """A feed found for a site; ``error`` says why an advertised one could not be read."""
+
+    url: str
+    title: str = ""
+    via: Via = "advertised"
+    error: str | None = None
+
+
+async def discover(url: str, fetcher: FetcherLike, *,
+                   probe_common: bool = True) -> list[DiscoveredFeed]:
+    """The feeds of the site at ``url``; see the module docstring. Empty when none."""
+    page = await fetcher.fetch(url, trusted=True)
+    direct = _parse(page)
+    if direct is not None:
+        return [DiscoveredFeed(page.url, direct.title, "direct")]
+    links = discover_feeds(page.content, page.url)[:MAX_ADVERTISED]
+    if links:
+        return _distinct(await asyncio.gather(*(_advertised(fetcher, u, url) for u in links)))
+    if not probe_common:
+        return []
+    probes = await asyncio.gather(*(_probe(fetcher, u, url) for u in _probe_urls(page.url)))
+    return _distinct([p for p in probes if p is not None])
+
+
+def as_config_snippet(feeds: Sequence[DiscoveredFeed], taken: Collection[str] = ()) -> str:
+    """``[[feeds]]`` tables for the readable feeds; unreadable ones as ``#`` comments.
+
+    ``taken`` are feed names already in the config: new names are made unique against them.
+    """
+    good = [OpmlFeed(f.title or f.url, f.url) for f in feeds if f.error is None]
+    notes = [f"# not added: {_one_line(f.url)} ({_one_line(f.error)})\n"
+             for f in feeds if f.error is not None]
+    return "".join(notes) + ("\n" if notes and good else "") + to_toml(good, taken)
+
+
+async def _advertised(fetcher: FetcherLike, link: str, typed: str) -> DiscoveredFeed:
+    try:
+        result = await fetcher.fetch(link, trusted=_same_origin(link, typed))
+        parsed = _parse(result)
+    except (FetchError, NotModified) as e:
+        return DiscoveredFeed(link, via="advertised", error=str(e) or type(e).__name__)
+    if parsed is None:
+        return DiscoveredFeed(link, via="advertised", error="not a feed")
+    return DiscoveredFeed(result.url, parsed.title, "advertised")
+
+
+async def _probe(fetcher: FetcherLike, candidate: str,
+                 typed: str) -> tuple[DiscoveredFeed, str] | None:
+    """The feed at ``candidate`` with a digest of its bytes, or None when there is none."""
+    try:
+        result = await fetcher.fetch(candidate, trusted=_same_origin(candidate, typed))
+    except (FetchError, NotModified):
+        return None
+    parsed = _parse(result)
+    if parsed is None:
+        return None
+    digest = hashlib.sha256(result.content).hexdigest()
+    return DiscoveredFeed(result.url, parsed.title, "probed"), digest
+
+
+def _parse(result: FetchResult) -> ParsedFeed | None:
+    try:
+        return parse_feed(result.content, result.url, content_type=result.content_type,
+                          max_items=1)
+    except ParseError:
+        return None
+
+
+def _probe_urls(page_url: str) -> list[str]:
+    parts = urlsplit(page_url)
+    return [urlunsplit((parts.scheme, parts.netloc, path, "", "")) for path in COMMON_FEED_PATHS]
+
+
+def _distinct(found: Sequence[DiscoveredFeed | tuple[DiscoveredFeed, str]]
+              ) -> list[DiscoveredFeed]:
+    """Drop repeats by URL and, for probes, by identical content; first one wins."""
+    out: dict[str, DiscoveredFeed] = {}
+    digests: set[str] = set()
+    for item in found:
+        feed, digest = item if isinstance(item, tuple) else (item, None)
+        if feed.url in out or (digest is not None and digest in digests):
+            continue
+        out[feed.url] = feed
+        if digest is not None:
+            digests.add(digest)
+    return list(out.values())
+
+
+def _same_origin(a: str, b: str) -> bool:
+    return _origin(a) is not None and _origin(a) == _origin(b)
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:  # a port out of range or not a number
+        return None
+    return (scheme, parts.hostname, port) if parts.hostname else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,147 @@
+"""Proposed wiring: entry dates, the publisher's ask, health marks; migration from v2."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from monitor.config import FeedSettings
+from monitor.daemon import Daemon, load
+from monitor.demo import NewsServer, WebhookReceiver
+from monitor.models import Entry
+from monitor.store import PollRecord, Store
+from monitor.store import schema as t
+from tests.helpers import SECRET, write_config
+
+NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
+
+
+def test_upgrade_from_v2_adds_polite_polling(db_url: str) -> None:
+    engine = sqlalchemy.create_engine(db_url)
+    with engine.begin() as conn:  # a version-2 database: the first two steps only
+        t.schema_version.create(conn)
+        conn.execute(t.schema_version.insert().values(version=2))
+        for table in ("feeds", "entries"):
+            conn.execute(sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
+        old = sqlalchemy.MetaData()
+        for table in (t.feeds, t.articles, t.entries):
+            cols = [c._copy() for c in table.columns
+                    if c.name not in ("published", "publisher_ask")]
+            sqlalchemy.Table(table.name, old, *cols)
+        old.create_all(conn)
+    engine.dispose()
+    store = Store(db_url)
+    assert store.migrate() == t.CURRENT_VERSION
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
+    feed = store.feeds()[0]
+    store.record_entries(feed.id, [Entry("k", "http://127.0.0.1/1", "T",
+                                         published=NOW - timedelta(days=2))], NOW)
+    assert store.recent_entry_times(feed.id, NOW - timedelta(days=7), 10) == [
+        NOW - timedelta(days=2)]
+
+
+def test_entry_times_history_and_publisher_ask(db_url: str) -> None:
+    store = Store(db_url)
+    store.migrate()
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60),
+                      FeedSettings("b", "http://127.0.0.1/b", 60)], NOW)
+    a, b = store.feeds()
+    dated = [Entry(f"k{i}", f"http://127.0.0.1/{i}", "T", published=NOW - timedelta(hours=i))
+             for i in range(5)]
+    store.record_entries(a.id, dated + [Entry("undated", "http://127.0.0.1/u", "U")],
+                         NOW - timedelta(minutes=5))
+    store.record_entries(a.id, [Entry("old", "http://127.0.0.1/o", "O")], NOW - timedelta(days=9))
+    times = store.recent_entry_times(a.id, NOW - timedelta(days=7), 100)
+    assert sorted(times) == sorted([e.published for e in dated if e.published]
+                                   + [NOW - timedelta(minutes=5)])
+    assert len(store.recent_entry_times(a.id, NOW - timedelta(days=7), 3)) == 3
+    history = store.entry_history(per_feed=4)
+    assert set(history) == {a.id}
+    assert history[a.id][0] == NOW - timedelta(minutes=5) and len(history[a.id][1]) == 4
+    claimed = store.claim_due_feeds("n", NOW, 10, lease=60)
+    assert {f.id for f in claimed} == {a.id, b.id}
+    store.finish_poll(a.id, "n", PollRecord("ok", NOW, publisher_ask=3600.0), NOW)
+    store.finish_poll(b.id, "n", PollRecord("ok", NOW), NOW)
+    asks = {f.name: f.publisher_ask for f in store.feeds()}
+    assert asks == {"a": 3600.0, "b": None}
+
+
+def test_mark_health_is_compare_and_set(db_url: str) -> None:
+    store = Store(db_url)
+    store.migrate()
+    assert store.mark_health("a", None, "failing", NOW)
+    assert not store.mark_health("a", None, "failing", NOW)  # another node raised it
+    assert store.health_alerted() == {"a": "failing"}
+    assert not store.mark_health("a", "silent", None, NOW)
+    assert store.mark_health("a", "failing", "silent", NOW)
+    assert store.mark_health("a", "silent", None, NOW)
+    assert store.health_alerted() == {}
+
+
+async def test_daemon_raises_failing_once_then_recovered(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    feeds = '[[feeds]]\nname = "Dead"\nurl = "http://127.0.0.1:1/feed.xml"\n'
+    path = write_config(tmp_path, news, None, hook, feeds=feeds, extra_monitor=(
+        'health_channel = "hook"\nfailing_after = "1h"\nsilent_factor = 5'))
+    clock = [NOW]
+    daemon = Daemon(load(str(path)), str(path), clock=lambda: clock[0])
+    try:
+        await daemon.run_once()
+        assert daemon.services.store.feeds()[0].state == "failing"
+        await daemon.check_health()
+        assert hook.received == []  # not failing for an hour yet
+        clock[0] = NOW + timedelta(hours=2)
+        await daemon.check_health()
+        await daemon.check_health()
+        titles = [b["article"]["title"] for b in hook.bodies()]
+        assert len(titles) == 1 and titles[0].startswith("feed 'Dead' failing for 2h")
+        assert hook.bodies()[0]["rule"]["name"] == "feed health: failing"
+        store = daemon.services.store
+        (feed,) = store.claim_due_feeds("fix", clock[0], 10, lease=60, force=True)
+        store.finish_poll(feed.id, "fix", PollRecord("ok", clock[0]), clock[0])
+        await daemon.check_health()
+        assert [b["article"]["title"] for b in hook.bodies()][1:] == [
+            "feed 'Dead' recovered (was failing)"]
+        assert store.health_alerted() == {}
+    finally:
+        await daemon.close()
+
+
+async def test_poll_honours_the_feeds_ttl_and_remembers_it(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiohttp import web
+
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title><ttl>180</ttl>'
+           '<item><title>One</title><link>http://127.0.0.1:1/1</link></item></channel></rss>')
+
+    async def feed(request: web.Request) -> web.Response:
+        return web.Response(text=rss, content_type="application/rss+xml",
+                            headers={"Cache-Control": "public, max-age=60"})
+
+    app = web.Application()
+    app.router.add_get("/ttl.xml", feed)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    feeds = f'[[feeds]]\nname = "TTL"\nurl = "{base}/ttl.xml"\n'
+    path = write_config(tmp_path, news, None, hook, feeds=feeds,
+                        extra_monitor='alert_on_first_poll = false')
+    path.write_text(path.read_text().replace("alert_on_first_poll = true\n", "", 1))
+    daemon = Daemon(load(str(path)), str(path), clock=lambda: NOW)
+    try:
+        await daemon.run_once()
+        (state,) = daemon.services.store.feeds()
+        assert state.publisher_ask == 3 * 3600.0
+        assert state.next_poll_at is not None
+        assert 3 * 3600 <= (state.next_poll_at - NOW).total_seconds() <= 3 * 3600 * 1.1
+    finally:
+        await daemon.close()
+        await runner.cleanup()
