@@ -9,9 +9,14 @@ network, database, file or clock (``now`` is an argument); randomness comes from
    polled successfully), the configured ``interval``. Otherwise, like Miniflux's
    entry-frequency scheduler, from the entries seen in the last :data:`WINDOW` (7 days)::
 
-       count = entries with a time in (now - 7 days, now]
-       delay = (7 days / count) / ADAPTIVE_FACTOR     # half the average gap
-       delay = max_interval                           # when count == 0
+       times = entry times in (now - 7 days, now]
+       gap   = (newest - oldest) / (count - 1)     # the average gap between them
+       gap   = max(gap, now - newest)              # a feed gone quiet slows down
+       delay = gap / ADAPTIVE_FACTOR               # half the gap
+       delay = max_interval                        # when count == 0
+
+   The gap is measured over what was observed, not the whole window: a feed listing its
+   last 20 items a minute apart publishes every minute, though we saw only 20 minutes.
 
    and the result is clamped to ``[min_interval, max_interval]``. A feed that publishes
    every hour is polled about every 30 minutes (average latency 15 minutes); one that
@@ -77,19 +82,23 @@ def next_poll_delay(*, interval: float, min_interval: float, max_interval: float
 
 def adaptive_interval(recent_entry_times: Sequence[datetime], now: datetime, *,
                       min_interval: float, max_interval: float) -> float:
-    """The cadence delay from entry times: ``(WINDOW / count) / ADAPTIVE_FACTOR``, clamped."""
+    """The cadence delay: half the average gap between recent entries, clamped."""
     cutoff = now - WINDOW
-    count = sum(1 for t in recent_entry_times if cutoff < t <= now)
-    if not count:
+    times = [t for t in recent_entry_times if cutoff < t <= now]
+    if not times:
         return max_interval
-    return _clamp(WINDOW.total_seconds() / count / ADAPTIVE_FACTOR, min_interval, max_interval)
+    newest, oldest = max(times), min(times)
+    gap = (newest - oldest).total_seconds() / max(1, len(times) - 1)
+    gap = max(gap, (now - newest).total_seconds())
+    return _clamp(gap / ADAPTIVE_FACTOR, min_interval, max_interval)
 
 
 def entries_needed(min_interval: float) -> int:
-    """The most entry times that can change :func:`adaptive_interval`'s answer.
+    """How many of the newest entry times a store needs to read (its ``LIMIT``).
 
-    With more entries in the window than this the delay is clamped to ``min_interval``
-    anyway, so a store may stop reading there (``LIMIT``) and a busy feed costs no more.
+    A feed with this many entries in the window publishes at least every
+    ``2 * min_interval`` on average, so its newest entries alone tell its cadence and a
+    busy feed costs no more to schedule than a quiet one.
     """
     return math.ceil(WINDOW.total_seconds() / ADAPTIVE_FACTOR / min_interval)
 

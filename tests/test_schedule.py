@@ -42,7 +42,7 @@ OLD_ONLY = [NOW - timedelta(days=8), NOW - timedelta(days=30)]
 
 CADENCE = [
     # (entry times, expected delay)
-    (MINUTELY, MIN),  # 7 d / 10080 / 2 = 30 s, clamped up to min_interval
+    (MINUTELY, MIN),  # half a minute, clamped up to min_interval
     (HOURLY, 1800.0),  # half the hourly gap
     (every(timedelta(hours=6), 28), 3 * HOUR),
     (LAST_WEEK_ONCE, MAX),  # 3.5 days, clamped down to max_interval
@@ -73,13 +73,17 @@ def test_configured_interval_is_clamped_without_history(interval: float,
 
 @pytest.mark.parametrize("min_interval", [60.0, 120.0, 300.0, 7.0],
                          ids=["1m", "2m", "5m", "7s"])
-def test_entries_needed_is_where_the_answer_stops_changing(min_interval: float) -> None:
-    enough = entries_needed(min_interval)
-    at_limit = every(timedelta(seconds=1), enough)
-    one_less = at_limit[:-1]
+def test_the_newest_entries_needed_tell_the_cadence(min_interval: float) -> None:
     limits = {"min_interval": min_interval, "max_interval": MAX}
-    assert adaptive_interval(at_limit, NOW, **limits) == min_interval
-    assert adaptive_interval(one_less, NOW, **limits) > min_interval
+    for step in (timedelta(seconds=30), timedelta(minutes=3), timedelta(minutes=20)):
+        week = every(step, int(timedelta(days=7) / step) - 1)
+        newest = week[:entries_needed(min_interval)]
+        assert adaptive_interval(newest, NOW, **limits) == adaptive_interval(week, NOW, **limits)
+
+
+def test_a_feed_gone_quiet_slows_down() -> None:
+    burst = [NOW - timedelta(days=3, minutes=i) for i in range(20)]  # then silence
+    assert adaptive_interval(burst, NOW, min_interval=MIN, max_interval=MAX) == MAX
 
 
 def test_entries_dated_in_the_future_do_not_count() -> None:
