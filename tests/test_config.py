@@ -146,3 +146,11 @@ def test_every_key_is_documented_in_example() -> None:
     keys |= {k for spec in CHANNEL_KEYS.values() for k in spec}
     missing = sorted(k for k in keys if not re.search(rf"^#?\s*{k}\s*=", text, re.M))
     assert not missing, f"keys missing from config/example.toml: {missing}"
+
+
+def test_every_key_is_named_in_the_readme() -> None:
+    text = (ROOT / "README.md").read_text()
+    keys = set(MONITOR_KEYS) | set(FEED_KEYS) | set(WATCH_KEYS) | set(WATCHLIST_KEYS)
+    keys |= {k for spec in CHANNEL_KEYS.values() for k in spec} | {"include"}
+    missing = sorted(k for k in keys if f"`{k}`" not in text)
+    assert not missing, f"keys missing from README.md: {missing}"
