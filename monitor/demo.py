@@ -243,6 +243,11 @@ async def run_demo() -> int:
             await run_daemon(str(path), once=True)
         await asyncio.sleep(0.2)
         _print_received(mail, hook)
+        alerted = {b["article"]["title"] for b in hook.bodies()}
+        quiet = [a.title for a in news.articles if a.title not in alerted]
+        print(f"\n== no alert for {len(quiet)} other article(s) in the feed:")
+        for title in quiet:
+            print(f"  {title}")
     finally:
         mail.stop()
         await news.stop()
