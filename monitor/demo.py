@@ -87,6 +87,16 @@ def rss(base: str, articles: list[SeedArticle]) -> str:
             f"{items}</channel></rss>")
 
 
+async def start_app(app: web.Application, port: int = 0,
+                    **options: Any) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on 127.0.0.1 (a free port unless ``port``); return the runner and port."""
+    runner = web.AppRunner(app, access_log=None, **options)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
 class NewsServer:
     """A local news site: ``/feed.xml`` (with ETag/304) and ``/articles/<slug>.html``."""
 
@@ -107,11 +117,7 @@ class NewsServer:
         app = web.Application()
         app.router.add_get("/feed.xml", self._feed)
         app.router.add_get("/articles/{slug}.html", self._article)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, self.port = await start_app(app)
         return self
 
     async def stop(self) -> None:
@@ -196,11 +202,7 @@ class WebhookReceiver:
         """Listen on a free loopback port."""
         app = web.Application()
         app.router.add_post("/hook", self._hook)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port or 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.runner, self.port = await start_app(app, self.port)
         return self
 
     async def stop(self) -> None:

@@ -10,12 +10,13 @@ import ipaddress
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
-from monitor.demo import MailServer, NewsServer, WebhookReceiver
+from monitor.demo import MailServer, NewsServer, WebhookReceiver, start_app
 
 PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -101,3 +102,21 @@ def mail() -> Iterator[MailServer]:
     server = MailServer().start()
     yield server
     server.stop()
+
+
+ServeApp = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def serve_app() -> AsyncIterator[ServeApp]:
+    """Serve aiohttp apps on 127.0.0.1 for one test: ``base = await serve_app(app)``."""
+    runners: list[web.AppRunner] = []
+
+    async def serve(app: web.Application, **options: object) -> str:
+        runner, port = await start_app(app, **options)
+        runners.append(runner)
+        return f"http://127.0.0.1:{port}"
+
+    yield serve
+    for runner in runners:
+        await runner.cleanup()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from aiohttp import web
 
 from monitor.daemon import Daemon, load
 from monitor.demo import NewsServer, WebhookReceiver
+from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config
 
 BROKEN_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken</title>
@@ -20,7 +20,7 @@ BROKEN_FEED = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Broken
 
 
 @pytest.fixture
-async def bad_site() -> AsyncIterator[str]:
+async def bad_site(serve_app: ServeApp) -> str:
     async def html_page(_: web.Request) -> web.Response:
         return web.Response(text="<html><body><h1>Not a feed</h1></body></html>",
                             content_type="text/html")
@@ -44,12 +44,7 @@ async def bad_site() -> AsyncIterator[str]:
     app.router.add_get("/broken.xml", broken)
     app.router.add_get("/huge.xml", huge_feed)
     app.router.add_get("/huge.html", huge)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    return await serve_app(app)
 
 
 async def test_bad_feeds_and_pages_affect_only_themselves(

@@ -18,6 +18,7 @@ from aiohttp import web
 from monitor.config import FeedSettings
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
+from tests.conftest import ServeApp
 from tests.helpers import SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,15 +65,11 @@ def sent(db: Path) -> int:
 
 
 @pytest.mark.slow
-async def test_no_alert_lost_across_20_sigkills(tmp_path: Path) -> None:
+async def test_no_alert_lost_across_20_sigkills(tmp_path: Path, serve_app: ServeApp) -> None:
     receiver = SlowReceiver()
     app = web.Application()
     app.router.add_post("/hook", receiver.hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    hook_url = await serve_app(app) + "/hook"
     db = tmp_path / "monitor.db"
     ids = seed_outbox(f"sqlite:///{db}")
     config = tmp_path / "monitor.toml"
@@ -96,7 +93,7 @@ channels = ["hook"]
 
 [channels.hook]
 type = "webhook"
-url = "http://127.0.0.1:{port}/hook"
+url = "{hook_url}"
 secret_env = "E2E_WEBHOOK_SECRET"
 """)
     rng = random.Random(20261126)
@@ -130,7 +127,6 @@ secret_env = "E2E_WEBHOOK_SECRET"
         await asyncio.wait_for(final.wait(), 30)
     finally:
         log.close()
-        await runner.cleanup()
     assert kills == KILLS, "the daemon finished before it could be killed 20 times"
     assert sent(db) == ALERTS
     by_url: dict[str, set[str]] = defaultdict(set)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ from aiohttp import web
 
 from monitor.daemon import Daemon, load
 from monitor.demo import NewsServer, WebhookReceiver
+from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config
 
 MB = 1 << 20
@@ -43,7 +43,7 @@ def rss(base: str, items: list[tuple[str, datetime]]) -> str:
 
 
 @pytest.fixture
-async def hostile() -> AsyncIterator[str]:
+async def hostile(serve_app: ServeApp) -> str:
     zeros = zlib.compressobj(9, zlib.DEFLATED, 31)
     chunk = zeros.compress(b"\0" * (16 * MB))  # 16 MB of zeros -> a few KB on the wire
 
@@ -90,12 +90,7 @@ async def hostile() -> AsyncIterator[str]:
                           ("/endless.xml", endless), ("/loop.xml", loop),
                           ("/big.xml", big_feed), ("/a/big.html", big_article)]:
         app.router.add_get(path, handler)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    return await serve_app(app, shutdown_timeout=0.1)
 
 
 async def test_hostile_servers_end_within_their_bounds(
@@ -128,7 +123,7 @@ async def test_hostile_servers_end_within_their_bounds(
 
 
 @pytest.fixture
-async def flaky() -> AsyncIterator[tuple[str, dict[str, object]]]:
+async def flaky(serve_app: ServeApp) -> tuple[str, dict[str, object]]:
     state: dict[str, object] = {"fail": True, "hits": 0}
     now = datetime.now(UTC)
     busy = [(f"b{i}", now - timedelta(minutes=i)) for i in range(20)]
@@ -146,12 +141,7 @@ async def flaky() -> AsyncIterator[tuple[str, dict[str, object]]]:
 
     app = web.Application()
     app.router.add_get("/{name}.xml", feed)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", state  # type: ignore[union-attr]
-    await runner.cleanup()
+    return await serve_app(app), state
 
 
 POLITE = 'min_poll_interval = "1m"\nmax_poll_interval = "2h"'

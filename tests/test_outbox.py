@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 
 from monitor.alerts.email import EmailChannel
 from monitor.alerts.outbox import Outbox, RetryPolicy
@@ -17,6 +19,7 @@ from monitor.config import FeedSettings
 from monitor.demo import MailServer, WebhookReceiver
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
+from tests.conftest import ServeApp
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -65,11 +68,10 @@ HTTP_DATE_IN_90S = "<an HTTP date 90 s from when the receiver answers>"
     (410, {}, "failed", None),
 ], ids=["200", "204", "500", "503-seconds", "503-http-date", "429", "429-capped", "408", "301",
         "400", "404", "410"])
-async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient, status: int,
+async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient,
+                                     serve_app: ServeApp, status: int,
                                      headers: dict[str, str], outcome: str,
                                      min_delay: float | None) -> None:
-    from aiohttp import web
-
     async def answer(_: web.Request) -> web.Response:
         fresh = {k: format_datetime(datetime.now(UTC) + timedelta(seconds=90), usegmt=True)
                  if v == HTTP_DATE_IN_90S else v for k, v in headers.items()}
@@ -77,19 +79,10 @@ async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient, 
 
     app = web.Application()
     app.router.add_post("/hook", answer)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
-        clock = Clock()
-        channel = WebhookChannel("hook", f"http://127.0.0.1:{port}/hook", ["s"], client)
-        outbox = Outbox(store, {"hook": channel}, policy=RetryPolicy(base=1.0), clock=clock)
-        await outbox.drain()
-    finally:
-        await runner.cleanup()
+    base = await serve_app(app)
+    store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+    channel = WebhookChannel("hook", f"{base}/hook", ["s"], client)
+    await Outbox(store, {"hook": channel}, policy=RetryPolicy(base=1.0), clock=Clock()).drain()
     (row,) = store.list_alerts()
     assert row.status == outcome
     if min_delay is not None:
@@ -104,29 +97,18 @@ async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient, 
         assert store.disabled_channels() == {}
 
 
-async def test_webhook_timeout_retries(tmp_path: Path, client: httpx.AsyncClient) -> None:
-    import asyncio
-
-    from aiohttp import web
-
+async def test_webhook_timeout_retries(tmp_path: Path, client: httpx.AsyncClient,
+                                       serve_app: ServeApp) -> None:
     async def slow(_: web.Request) -> web.Response:
         await asyncio.sleep(2)
         return web.Response()
 
     app = web.Application()
     app.router.add_post("/hook", slow)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
-        channel = WebhookChannel("hook", f"http://127.0.0.1:{port}/hook", [], client,
-                                 timeout=0.3)
-        await Outbox(store, {"hook": channel}, clock=Clock()).drain()
-    finally:
-        await runner.cleanup()
+    base = await serve_app(app)
+    store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+    channel = WebhookChannel("hook", f"{base}/hook", [], client, timeout=0.3)
+    await Outbox(store, {"hook": channel}, clock=Clock()).drain()
     (row,) = store.list_alerts()
     assert row.status == "pending" and row.attempts == 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from monitor.demo import (
     WebhookReceiver,
     load_seeds,
 )
+from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -74,7 +74,7 @@ class Syndication:
 
 
 @pytest.fixture
-async def sites() -> AsyncIterator[Syndication]:
+async def sites(serve_app: ServeApp) -> Syndication:
     syn = Syndication({i: SEED.body for i in range(1, 6)})
     syn.bodies[3] = "Updated 6:02 PM EST, February 26, 2026\n" + SEED.body
     syn.bodies[4] = SEED.body.replace("Sean Parnell said Thursday on social media",
@@ -83,13 +83,8 @@ async def sites() -> AsyncIterator[Syndication]:
     app = web.Application()
     app.router.add_get("/site{site}/feed.xml", syn.feed)
     app.router.add_get("/site{site}/news/{slug}.html", syn.article)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    syn.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield syn
-    await runner.cleanup()
+    syn.port = int((await serve_app(app)).rsplit(":", 1)[1])
+    return syn
 
 
 WATCHES = """
