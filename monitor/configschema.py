@@ -188,9 +188,9 @@ class Validator:
             for j, c in enumerate(w.channels):
                 if c not in channels:
                     self.problem(f"watch[{i}].channels[{j}]", f"unknown channel {c!r}")
-            for j, f in enumerate(w.feeds):
-                if f not in known:
-                    self.problem(f"watch[{i}].feeds[{j}]", f"no feed or tag named {f!r}")
+            for j, name in enumerate(w.feeds):
+                if name not in known:
+                    self.problem(f"watch[{i}].feeds[{j}]", f"no feed or tag named {name!r}")
 
     def check_polling(self, m: MonitorSettings, channels: dict[str, ChannelSettings]) -> None:
         if m.min_poll_interval > m.max_poll_interval:
@@ -282,8 +282,9 @@ class Validator:
 
 
 def _kind_name(kind: object) -> str:
-    names = {str: "a string", int: "an integer", bool: "true or false", list: "an array"}
-    return names.get(kind, str(kind))  # type: ignore[call-overload]
+    names: dict[object, str] = {str: "a string", int: "an integer", bool: "true or false",
+                                list: "an array"}
+    return names.get(kind, str(kind))
 
 
 def _check_cron(value: object) -> str:

@@ -154,7 +154,7 @@ class _Collect:
         if self.reply:
             return self.reply
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.box.append(msg)  # type: ignore[arg-type]
+        self.box.append(msg)
         return "250 OK"
 
 

@@ -37,7 +37,7 @@ class RetryPolicy:
 
     def delay(self, attempts: int, retry_after: float | None = None) -> float:
         """Seconds before the next attempt after ``attempts`` failed ones."""
-        backoff = min(self.cap, self.base * 2 ** max(0, attempts - 1))
+        backoff = min(self.cap, self.base * 2.0 ** max(0, attempts - 1))
         backoff *= random.uniform(0.5, 1.0)  # jitter: spread retries of a burst
         if retry_after is not None:
             backoff = max(backoff, min(retry_after, self.max_retry_after))

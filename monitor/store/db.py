@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     Engine,
@@ -485,7 +485,7 @@ class _Transaction:
         except SQLAlchemyError as e:
             raise StorageError(f"database unavailable: {_short(e)}") from e
 
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
         try:
             self.ctx.__exit__(kind, exc, tb)
         except SQLAlchemyError as e:
