@@ -89,8 +89,8 @@ def article_from_text(text: str, url: str = "", source: str = "") -> Article:
     title = _one_line(lines[0])
     if not title:
         raise ExtractError(f"empty text: {url or 'input'}")
-    if len(title) > MAX_TITLE_CHARS:
-        return Article(url=url, title="", text="\n".join(lines).strip(), source=source)
+    if len(title) > MAX_TITLE_CHARS:  # the text as it is, so spans are file offsets
+        return Article(url=url, title="", text=text, source=source)
     return Article(url=url, title=title, text=lines[1].strip() if len(lines) > 1 else "",
                    source=source)
 

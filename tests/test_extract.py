@@ -139,7 +139,7 @@ def test_text_file_bytes_take_the_plain_text_path() -> None:
     data = SEED.read_bytes()
     article = extract_article(data, "file:///seed.txt")
     assert article.title == ""  # its first line is a paragraph, not a headline
-    assert article.text.startswith("date 2026-02-26 Anthropic CEO Dario Amodei")
+    assert article.text.startswith(" date 2026-02-26 Anthropic CEO Dario Amodei")
     assert "invoke a Cold War-era law called the Defense Production Act" in article.text
 
 
@@ -232,7 +232,7 @@ def test_workers_leave_when_their_owner_is_killed() -> None:
 
 @pytest.mark.parametrize(("text", "title", "body_start"), [
     ("Short headline\nThe body.", "Short headline", "The body."),
-    (" date 2026-02-26 " + "A long first paragraph. " * 10 + "\nMore.", "", "date 2026-02-26"),
+    (" date 2026-02-26 " + "A long first paragraph. " * 10 + "\nMore.", "", " date 2026-02-26"),
 ], ids=["headline", "paragraph-first"])
 def test_plain_text_title_only_when_it_looks_like_one(text: str, title: str,
                                                       body_start: str) -> None:

@@ -1,0 +1,135 @@
+"""The `monitor` command: match, backtest, alerts, feeds, extract — exit codes and output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from monitor.daemon import Daemon, load
+from monitor.demo import SEED_TITLE, MailServer, NewsServer, SeedArticle, WebhookReceiver
+from tests.helpers import SECRET, write_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = ROOT / "seeds" / "ap-2026-02-26-anthropic-pentagon.txt"
+PAGE = ROOT / "tests" / "data" / "pages" / "ap-anthropic-pentagon.html"
+NEAR_MISS = ROOT / "seeds" / "articles" / "port-congestion.txt"
+
+
+def monitor(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "monitor", *args], input=stdin, cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("args", "stdin", "code", "matched"), [
+    (["-q", '"supply chain risk"', str(SEED), str(NEAR_MISS)], None, 0, [str(SEED)]),
+    (["-q", '"supply chain risk"', str(NEAR_MISS)], None, 1, []),
+    (["-q", "title:pentagon", str(PAGE)], None, 0, [str(PAGE)]),  # HTML: title extracted
+    (["-q", "title:parnell", str(PAGE)], None, 1, []),  # only in the body
+    (["-q", "ANTHROPIC", "--case-sensitive", str(SEED)], None, 1, []),
+    (["-q", "supply NEAR/1 risk"], "a supply-chain risk", 0, ["-"]),
+], ids=["text", "near-miss", "html-title", "html-body-only", "case-sensitive", "stdin"])
+def test_match(args: list[str], stdin: str | None, code: int, matched: list[str]) -> None:
+    result = monitor("match", *args, stdin=stdin)
+    assert result.returncode == code, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["file"] for line in lines] == matched
+    for line in lines:
+        assert all(t["count"] == len(t["spans"]) >= 1 for t in line["terms"])
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ('"supply chain', "unbalanced quote at column 1"),
+    ("NOT risk", "no term that must occur"),
+    ("a NEAR b", "NEAR needs a number"),
+], ids=["quote", "pure-negative", "near"])
+def test_match_bad_query_is_one_line_exit_2(query: str, message: str) -> None:
+    result = monitor("match", "-q", query, str(SEED))
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_match_spans_point_at_the_original_words() -> None:
+    result = monitor("match", "-q", '"Defense Production Act"', str(SEED))
+    (line,) = [json.loads(x) for x in result.stdout.splitlines()]
+    text = SEED.read_text()
+    for span in line["terms"][0]["spans"]:
+        assert text[span["start"]:span["end"]] == "Defense Production Act"
+
+
+def test_extract_file_prints_the_article() -> None:
+    result = monitor("extract", str(PAGE))
+    assert result.returncode == 0, result.stderr
+    article = json.loads(result.stdout)
+    assert article["title"] == SEED_TITLE and "Defense Production Act" in article["text"]
+
+
+def test_extract_missing_file_is_exit_2() -> None:
+    result = monitor("extract", "/nonexistent/page.html")
+    assert result.returncode == 2 and "cannot read" in result.stderr
+
+
+async def test_backtest_alerts_and_feeds_over_a_real_run(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    hook.script = [400]  # the first delivery fails for good
+    path = write_config(tmp_path, news, None, hook)
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        await daemon.run_once()
+    finally:
+        await daemon.close()
+    cfg = ["-c", str(path)]
+    hits = monitor("backtest", *cfg, "-q", '"supply chain"')
+    assert hits.returncode == 0, hits.stderr
+    found = [json.loads(line) for line in hits.stdout.splitlines()]
+    titles = sorted(h["title"] for h in found)
+    assert titles == sorted([SEED_TITLE, "Port congestion eases as shipping schedules return "
+                             "to normal"])
+    assert all(h["snippet"] and h["url"].startswith(news.base) for h in found)
+    assert monitor("backtest", *cfg, "-q", "zebra").returncode == 1
+
+    failed = monitor("alerts", *cfg, "--failed")
+    assert failed.returncode == 0 and len(failed.stdout.splitlines()) == 1
+    assert "HTTP 400" in failed.stdout or "400" in failed.stdout
+    alert_id = failed.stdout.split()[0]
+    retried = monitor("alerts", *cfg, "retry", alert_id)
+    assert retried.returncode == 0 and alert_id in retried.stdout
+    assert alert_id in monitor("alerts", *cfg, "--pending").stdout
+    assert monitor("alerts", *cfg, "retry", "no-such-id").returncode == 2
+
+    feeds = monitor("feeds", *cfg)
+    assert feeds.returncode == 0 and "'Demo News' state=ok" in feeds.stdout
+    opml = monitor("feeds", *cfg, "export")
+    assert opml.returncode == 0 and f"{news.base}/feed.xml" in opml.stdout
+
+
+async def test_hostile_titles_arrive_inert(
+        tmp_path: Path, hook: WebhookReceiver, mail: MailServer,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    evil = "Defense Production Act\r\nBcc: victim@example.org <script>alert(1)</script> {{ 7*7 }}"
+    news = await NewsServer([SeedArticle("evil", evil, "2026-02-26",
+                                         "The Defense Production Act was invoked. " * 10)]).start()
+    try:
+        path = write_config(tmp_path, news, mail, hook)
+        daemon = Daemon(load(str(path)), str(path))
+        try:
+            await daemon.run_once()
+        finally:
+            await daemon.close()
+    finally:
+        await news.stop()
+    (message,) = mail.messages
+    assert message["Bcc"] is None and "\n" not in str(message["Subject"])
+    html = message.get_body(("html",)).get_content()
+    text = message.get_body(("plain",)).get_content()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    for part in (html, text, str(message["Subject"])):
+        assert "{{ 7*7 }}" in part and "49" not in part
+    (body,) = hook.bodies()
+    assert "{{ 7*7 }}" in body["article"]["title"] and "<script>" in body["article"]["title"]
