@@ -93,6 +93,7 @@ class Daemon:
         self.services = Services(store, make_fetcher(config),
                                  Extractor(config.monitor.extract_workers))
         self.polls: set[asyncio.Task[None]] = set()
+        self.background: set[asyncio.Future[None]] = set()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
         self.web: WebServer | None = None
@@ -196,7 +197,15 @@ class Daemon:
         for feed in feeds:
             task = asyncio.create_task(self._poll(feed))
             self.polls.add(task)
-            task.add_done_callback(self.polls.discard)
+            task.add_done_callback(self._poll_done)
+
+    def _poll_done(self, task: asyncio.Task[None]) -> None:
+        """Refill the free slots once half are free, not only at the next 1 s tick."""
+        self.polls.discard(task)
+        if len(self.polls) == MAX_PARALLEL_POLLS // 2 and not self.stopping.is_set():
+            refill = asyncio.ensure_future(self.poll_due())
+            self.background.add(refill)
+            refill.add_done_callback(self.background.discard)
 
     async def _poll(self, feed: FeedState) -> None:
         try:

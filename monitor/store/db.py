@@ -36,6 +36,8 @@ from monitor.store.records import AlertRow, FeedState, NewArticle, PollRecord
 log = logging.getLogger(__name__)
 
 SameStory = Callable[[int, int], bool]
+SYNC_LOCK = 4242002  # pg_advisory_xact_lock keys (migrate uses 4242001)
+STORY_LOCK = 4242003
 RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
 
 
@@ -96,6 +98,8 @@ class Store:
     def sync_feeds(self, feeds: Sequence[FeedSettings], now: datetime) -> None:
         """Make the feeds table match the config (by name); feeds removed become inactive."""
         with self._begin() as conn:
+            if self.postgres:  # nodes starting together would both insert the new feeds
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SYNC_LOCK})
             rows = {r.name: r for r in conn.execute(select(t.feeds))}
             for f in feeds:
                 if f.name in rows:
@@ -241,6 +245,8 @@ class Store:
         seen before (same URL, or a near-identical text) adds no second alert.
         """
         with self._begin() as conn:
+            if self.postgres:  # two nodes must not both start a story, or both insert a URL
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK})
             article_id, story_id = self._save_article(conn, new, now, same_story)
             version = entry_version(new.entry)
             conn.execute(self._insert(t.entries).values(
