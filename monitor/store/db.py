@@ -286,7 +286,8 @@ class Store:
                 title=art.title, text=art.text, author=art.author, published=art.published,
                 fingerprint=_signed64(new.fingerprint)))
             return int(row.id), int(row.story_id)
-        story_id = self._find_story(conn, new.fingerprint, now, same_story)
+        story_id = (self._find_story(conn, new.fingerprint, now, same_story)
+                    if new.matches else None)
         article_id = conn.execute(t.articles.insert().values(
             url=art.url, url_hash=new.url_hash, title=art.title, author=art.author,
             published=art.published, language=art.language, source=art.source, text=art.text,
@@ -299,11 +300,18 @@ class Store:
 
     def _find_story(self, conn: Connection, fingerprint: int | None, now: datetime,
                     same_story: SameStory | None) -> int | None:
+        """The story of a recent near-identical article, or None.
+
+        Only stories that matched a rule are candidates: stories exist to make alerts
+        precise, and a copy of a story that matched nothing matches nothing either. This
+        keeps the scan to the week's matched articles, not every article.
+        """
         if fingerprint is None or same_story is None:
             return None
-        a = t.articles.c
-        recent = conn.execute(select(a.fingerprint, a.story_id).where(
-            a.created_at >= now - timedelta(days=7), a.fingerprint.is_not(None)))
+        a, m = t.articles.c, t.matches.c
+        recent = conn.execute(select(a.fingerprint, a.story_id).distinct().join_from(
+            t.articles, t.matches, m.article_id == a.id).where(
+            m.created_at >= now - timedelta(days=7), a.fingerprint.is_not(None)))
         for other, story in recent:
             if same_story(fingerprint, _unsigned64(other) or 0):
                 return int(story)
