@@ -6,6 +6,7 @@ Every test runs under a guard that fails it if anything dials an address outside
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import socket
@@ -70,14 +71,33 @@ def fresh_pg_url() -> str:
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
+@contextlib.contextmanager
+def pg_schema() -> Iterator[str]:
+    """A URL on a new, empty PostgreSQL schema, dropped afterwards."""
+    import sqlalchemy
+
+    url = fresh_pg_url()
+    try:
+        yield url
+    finally:
+        engine = sqlalchemy.create_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text("SET lock_timeout = '10s'"))
+            conn.execute(sqlalchemy.text(
+                f"DROP SCHEMA IF EXISTS {url.rsplit('%3D', 1)[1]} CASCADE"))
+        engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh database: a SQLite file, then a PostgreSQL schema."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'monitor.db'}"
+        yield f"sqlite:///{tmp_path / 'monitor.db'}"
+        return
     if not postgres_available():
         pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
-    return fresh_pg_url()
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret").decode()
 
 def write_config(tmp_path: Path, news: NewsServer, mail: MailServer | None,
                  hook: WebhookReceiver | None, extra_monitor: str = "",
-                 feeds: str | None = None, watches: str | None = None) -> Path:
-    """A config for the local servers, alerting on the first poll."""
+                 feeds: str | None = None, watches: str | None = None,
+                 database: str | None = None) -> Path:
+    """A config for the local servers, alerting on the first poll (SQLite unless given)."""
     feeds = feeds if feeds is not None else f"""
 [[feeds]]
 name = "Demo News"
@@ -35,7 +36,7 @@ channels = CHANNELS
     names = (["mail"] if mail else []) + (["hook"] if hook else [])
     text = f"""
 [monitor]
-database = "sqlite:///{tmp_path / 'monitor.db'}"
+database = "{database or f"sqlite:///{tmp_path / 'monitor.db'}"}"
 allow_private_networks = true
 alert_on_first_poll = true
 web = ""

@@ -24,8 +24,9 @@ async def daemon_for(path: Path) -> Daemon:
 
 
 async def test_poll_match_deliver_then_304_then_new_item(
-        tmp_path: Path, news: NewsServer, mail: MailServer, hook: WebhookReceiver) -> None:
-    daemon = await daemon_for(write_config(tmp_path, news, mail, hook))
+        tmp_path: Path, news: NewsServer, mail: MailServer, hook: WebhookReceiver,
+        db_url: str) -> None:
+    daemon = await daemon_for(write_config(tmp_path, news, mail, hook, database=db_url))
     try:
         await daemon.run_once()
         # the seed article matches both rules; the near miss and the others match none
@@ -62,11 +63,11 @@ async def test_poll_match_deliver_then_304_then_new_item(
 
 
 async def test_smtp_down_then_back_delivers_once(
-        tmp_path: Path, news: NewsServer) -> None:
+        tmp_path: Path, news: NewsServer, db_url: str) -> None:
     mail = MailServer().start()
     port = mail.port
     mail.stop()  # the SMTP server is down during the poll
-    daemon = await daemon_for(write_config(tmp_path, news, mail, None))
+    daemon = await daemon_for(write_config(tmp_path, news, mail, None, database=db_url))
     daemon.outbox.policy = RetryPolicy(base=0.01)
     try:
         await daemon.run_once()
@@ -86,7 +87,7 @@ async def test_smtp_down_then_back_delivers_once(
 
 
 async def test_webhook_503_twice_then_200_keeps_its_id(
-        tmp_path: Path, news: NewsServer, hook: WebhookReceiver) -> None:
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, db_url: str) -> None:
     hook.script = [503, 503]
     daemon = await daemon_for(write_config(
         tmp_path, news, None, hook, watches="""
@@ -94,7 +95,7 @@ async def test_webhook_503_twice_then_200_keeps_its_id(
 name = "dpa"
 query = '"Defense Production Act"'
 channels = CHANNELS
-"""))
+""", database=db_url))
     daemon.outbox.policy = RetryPolicy(base=0.01)
     try:
         await daemon.run_once()

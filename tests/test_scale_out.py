@@ -31,7 +31,7 @@ import sqlalchemy
 from aiohttp import web
 
 from monitor.demo import WebhookReceiver
-from tests.conftest import PG_URL, ServeApp, fresh_pg_url, postgres_available
+from tests.conftest import ServeApp, pg_schema, postgres_available
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS = 300
@@ -281,13 +281,8 @@ class Db:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL schema for the daemons, dropped afterwards."""
-    url = fresh_pg_url()
-    yield url
-    schema = url.rsplit("%3D", 1)[1]
-    engine = sqlalchemy.create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(sqlalchemy.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    engine.dispose()
+    with pg_schema() as url:
+        yield url
 
 
 @pytest.fixture

@@ -106,10 +106,12 @@ channels = CHANNELS
 
 
 async def test_one_alert_per_story_across_five_sites_and_an_edit(
-        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, sites: Syndication) -> None:
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, sites: Syndication,
+        db_url: str) -> None:
     feeds = "".join(f'[[feeds]]\nname = "site{i}"\nurl = "http://127.0.0.1:{sites.port}'
                     f'/site{i}/feed.xml"\n' for i in range(1, 6))
-    path = write_config(tmp_path, news, None, hook, feeds=feeds, watches=WATCHES)
+    path = write_config(tmp_path, news, None, hook, feeds=feeds, watches=WATCHES,
+                        database=db_url)
     daemon = Daemon(load(str(path)), str(path))
     try:
         await daemon.run_once()
@@ -145,7 +147,7 @@ def distinct_story(n: int) -> SeedArticle:
 
 
 async def test_digest_collects_matches_until_its_time(
-        tmp_path: Path, hook: WebhookReceiver, mail: MailServer) -> None:
+        tmp_path: Path, hook: WebhookReceiver, mail: MailServer, db_url: str) -> None:
     news = await NewsServer([distinct_story(i) for i in range(3)]).start()
     fire = datetime.now(UTC) + timedelta(seconds=4)
     cron = f"{fire.second} {fire.minute} {fire.hour} * * *"
@@ -156,7 +158,7 @@ query = '"Defense Production Act"'
 channels = CHANNELS
 digest = "{cron}"
 """
-    path = write_config(tmp_path, news, mail, hook, watches=watches)
+    path = write_config(tmp_path, news, mail, hook, watches=watches, database=db_url)
     daemon = Daemon(load(str(path)), str(path))
     try:
         await daemon.run_once()
@@ -176,7 +178,7 @@ digest = "{cron}"
 
 
 async def test_rate_limit_rolls_the_rest_into_the_next_digest(
-        tmp_path: Path, hook: WebhookReceiver) -> None:
+        tmp_path: Path, hook: WebhookReceiver, db_url: str) -> None:
     news = await NewsServer([distinct_story(i) for i in range(3)]).start()
     watches = """
 [[watch]]
@@ -185,7 +187,7 @@ query = '"Defense Production Act"'
 channels = CHANNELS
 max_alerts_per_hour = 1
 """
-    path = write_config(tmp_path, news, None, hook, watches=watches)
+    path = write_config(tmp_path, news, None, hook, watches=watches, database=db_url)
     daemon = Daemon(load(str(path)), str(path))
     try:
         await daemon.run_once()
