@@ -21,7 +21,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -37,7 +37,7 @@ from monitor.fetch import Fetcher
 from monitor.health import FeedHealth, HealthEvent, health_events, typical_gap
 from monitor.metrics import Metrics
 from monitor.models import Alert, Article
-from monitor.pipeline import Pipeline, poll_feed
+from monitor.pipeline import MAX_BACKOFF, Pipeline, poll_feed
 from monitor.rules import Rule, check_query, compile_rules
 from monitor.store import FeedState, PollRecord, Store
 
@@ -213,8 +213,10 @@ class Daemon:
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
             try:
+                retry = self.clock() + timedelta(seconds=min(
+                    MAX_BACKOFF, feed.interval * 2.0 ** min(feed.error_count, 20)))
                 self.services.store.finish_poll(feed.id, self.node, PollRecord(
-                    "error", self.clock(), error=f"internal error: {type(e).__name__}"),
+                    "error", retry, error=f"internal error: {type(e).__name__}"),
                     self.clock())
             except MonitorError:
                 log.error("event=poll_release_failed feed=%s", feed.name)

@@ -166,7 +166,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     """Fetch, extract, match and store one new entry; return (rules matched, alerts made)."""
     article = await fetch_article(p, feed, entry)
     matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
-    text_print = fingerprint(article.text) if len(article.text) >= 200 else None
+    # only matched articles are compared for stories (the store says why); skip the rest
+    text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
     alerts = p.store.store_article(feed_id, feed.name, new, _rule_channels(p, matches),
