@@ -18,14 +18,13 @@ import re
 from bisect import bisect_left, bisect_right
 from typing import Protocol
 
-from monitor.models import FIELDS, Span
 from monitor.rules.nodes import And, Near, Node, Not, Regex, Term
 from monitor.rules.regexes import compile_regex
-from monitor.rules.view import ArticleView, field_indexes, field_range, map_span
+from monitor.rules.view import ArticleView, SpanTuple, field_indexes, field_range, map_span
 
 __all__ = ["CNode", "Compiler", "Hits"]
 
-Hits = dict[str, set[Span]]
+Hits = dict[str, set[SpanTuple]]
 """Term text -> spans where it fired."""
 Occurrence = tuple[str, int, int]
 Interval = tuple[int, int, tuple[Occurrence, ...]]
@@ -42,10 +41,9 @@ class CNode(Protocol):
 class CTerm:
     """A word, prefix or phrase in a scope."""
 
-    __slots__ = ("hi", "key", "length", "lo", "text", "triggers")
+    __slots__ = ("hi", "length", "lo", "text", "triggers")
 
-    def __init__(self, key: int, term: Term) -> None:
-        self.key = key
+    def __init__(self, term: Term) -> None:
         self.triggers = tuple(str(a) for a in term.atoms)
         self.length = len(self.triggers)
         self.lo, self.hi = field_range(term.fields)
@@ -56,9 +54,8 @@ class CTerm:
 
     def collect(self, view: ArticleView, hits: Hits) -> None:
         found = hits.setdefault(self.text, set())
-        extra = self.length - 1
-        for p in view.term_starts(self):
-            found.add(view.span(p, p + extra))
+        extra, span = self.length - 1, view.span
+        found.update([span(p, p + extra) for p in view.term_starts(self)])
 
     def intervals(self, view: ArticleView) -> list[Interval]:
         extra = self.length - 1
@@ -84,8 +81,7 @@ class CRegex:
         for f in self.fields:
             text, origin = view.regex.get(f)
             for m in self.pattern.finditer(text):
-                start, end = map_span(origin, m.start(), m.end())
-                found.add(Span(FIELDS[f], start, end))
+                found.add((f, *map_span(origin, m.start(), m.end())))
 
 
 class CNot:
@@ -201,7 +197,7 @@ class Compiler:
     def compile(self, node: Node) -> CNode:
         if isinstance(node, Term):
             if node not in self._terms:
-                self._terms[node] = CTerm(len(self._terms), node)
+                self._terms[node] = CTerm(node)
             return self._terms[node]
         if isinstance(node, Regex):
             if node not in self._regexes:

@@ -2,17 +2,20 @@
 
 Pure: no I/O.
 
-One dict maps every trigger to an entry listing the rules keyed on it. Per article:
+One dict maps every trigger to the rules keyed on it. Per article:
 
-* word triggers: the article's distinct tokens intersected with the dict's keys (in C);
-* bigram triggers ``"a b"``: the article's pairs of adjacent tokens intersected with the
-  watched pairs (in C);
-* ``prefix*`` triggers: one pyahocorasick scan over the distinct tokens;
-* regex literals: one pyahocorasick scan over the regex texts.
+* word triggers: the article's tokens intersected with the dict's keys (in C);
+* ``prefix*`` triggers: one pyahocorasick scan over the folded fields (only when some key
+  has one: see ``triggers``);
+* regex literals: one pyahocorasick scan over the regex texts;
+* whole words of regexes: as word triggers, plus one pyahocorasick scan over the regex
+  texts of the fields that are not plain (see ``wholewords``), if any.
 
-A rule with a one-trigger key is a candidate when that trigger fired; a rule with
-two-trigger keys when some first trigger and some second trigger of its keys fired (a
-superset of "both triggers of one key fired", which evaluation settles).
+Each entry lists the rules having the trigger first in one of their keys, and those having
+it second, a one-trigger key ``(t,)`` counting as ``(t, t)``. A rule is a candidate when
+some first trigger and some second trigger of its keys fired: a superset of "every trigger
+of one key fired", which evaluation settles. The rule ids of the fired triggers are gathered
+with C iterators only (no Python loop over the triggers).
 
 Case-sensitive rules are keyed by the triggers of their case-insensitive reading: a
 case-sensitive match implies a case-insensitive one (see ``normalize``), so this screening
@@ -21,34 +24,25 @@ loses nothing, and one scan per article serves both modes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from itertools import chain
+from operator import itemgetter
 
 import ahocorasick  # type: ignore[import-not-found, unused-ignore]
 
-from monitor.rules.triggers import REGEX_MARK, Key
+from monitor.rules.triggers import REGEX_MARK, WORD_MARK, Key
 from monitor.rules.view import ArticleView, RegexTexts
 
 __all__ = ["TriggerIndex"]
 
+Entry = tuple[tuple[int, ...], tuple[int, ...]]
+"""Rules keyed on one trigger: as the first of a key, as the second (often the same tuple)."""
 
-def _append(ids: list[int] | None, rid: int) -> list[int]:
-    if ids is None:
-        return [rid]
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+
+
+def _append(ids: list[int], rid: int) -> None:
     if not ids or ids[-1] != rid:
         ids.append(rid)
-    return ids
-
-
-class _Entry:
-    """The rules keyed on one trigger, and the bigrams that start with it (word triggers)."""
-
-    __slots__ = ("first", "second", "single")
-
-    def __init__(self) -> None:
-        self.single: list[int] | None = None
-        self.first: list[int] | None = None
-        self.second: list[int] | None = None
 
 
 class TriggerIndex:
@@ -56,86 +50,81 @@ class TriggerIndex:
 
     def __init__(self) -> None:
         self.always: list[int] = []
-        self._entries: dict[str, _Entry] = {}
-        self._bigrams: dict[tuple[str, ...], str] = {}
+        self._building: dict[str, tuple[list[int], list[int]]] = {}
+        self._entries: dict[str, Entry] = {}
         self._prefixes = ahocorasick.Automaton()
         self._literals = ahocorasick.Automaton()
+        self._words = ahocorasick.Automaton()  # whole words of regexes, as literals
 
-    def _entry(self, trigger: str) -> _Entry:
-        entry = self._entries.get(trigger)
-        if entry is None:
-            entry = self._entries[trigger] = _Entry()
-        return entry
+    def _lists(self, trigger: str) -> tuple[list[int], list[int]]:
+        lists = self._building.get(trigger)
+        if lists is None:
+            lists = self._building[trigger] = ([], [])
+        return lists
 
-    def add(self, rid: int, keys: list[Key] | None, prefixes: Iterable[str] = ()) -> None:
+    def add(self, rid: int, keys: list[Key] | None) -> None:
         """Index rule ``rid`` under ``keys`` (None: evaluate it on every article).
 
-        ``prefixes`` are the rule's ``prefix*`` atoms; the scan finds their tokens for the
-        case-insensitive view whether or not they are triggers.
+        Rules must be added in increasing ``rid`` order.
         """
-        for prefix in prefixes:
-            self._watch(prefix)
         if keys is None:
             self.always.append(rid)
             return
         for key in keys:
-            for trigger in key:
-                self._watch(trigger)
-            if len(key) == 1:
-                entry = self._entry(key[0])
-                entry.single = _append(entry.single, rid)
-            else:
-                entry, other = self._entry(key[0]), self._entry(key[1])
-                entry.first, other.second = _append(entry.first, rid), _append(other.second, rid)
+            first, last = map(self._watch, (key[0], key[-1]))
+            _append(self._lists(first)[0], rid)
+            _append(self._lists(last)[1], rid)
 
-    def _watch(self, trigger: str) -> None:
+    def _watch(self, trigger: str) -> str:
+        """Arrange for ``trigger`` to be detected; the key it is indexed under."""
         if trigger.startswith(REGEX_MARK):
             if trigger[1:] not in self._literals:
                 self._literals.add_word(trigger[1:], trigger)
+        elif trigger.startswith(WORD_MARK):
+            trigger = trigger[1:]  # the word trigger, also fired by the scan of other fields
+            if trigger not in self._words:
+                self._words.add_word(trigger, trigger)
         elif trigger.endswith("*"):
             if " " + trigger[:-1] not in self._prefixes:
-                self._prefixes.add_word(" " + trigger[:-1], (trigger, len(trigger) - 1))
-        elif " " in trigger:
-            self._bigrams[tuple(trigger.split(" "))] = trigger
+                self._prefixes.add_word(" " + trigger[:-1], trigger)
+        return trigger
 
     def freeze(self) -> None:
         """Finish building; call once after the last ``add``."""
-        for automaton in (self._prefixes, self._literals):
+        for trigger, (first, second) in self._building.items():
+            first_ids = tuple(first)
+            self._entries[trigger] = (first_ids, first_ids if first == second else tuple(second))
+        self._building = {}
+        for automaton in (self._prefixes, self._literals, self._words):
             if len(automaton):
                 automaton.make_automaton()
 
     def candidates(self, view: ArticleView, regex: RegexTexts) -> list[int]:
         """Ids of the rules worth evaluating on the article, in rule order."""
         entries = self._entries
-        words = entries.keys() & view.distinct()
-        fired = [entries[w] for w in words]
-        bigrams = self._bigrams
-        extra = [bigrams[pair] for pair in bigrams.keys() & view.bigrams()] if bigrams else []
+        fired = entries.keys() & view.tokens()
         if len(self._prefixes):
-            view.prefix_tokens = self._scan_prefixes(view.distinct())
-            extra.extend(view.prefix_tokens)
-        else:
-            view.prefix_tokens = {}
+            fired |= self._scan_prefixes(view)
         if len(self._literals):
-            extra.extend(self._scan_literals(regex))
-        fired.extend(entries[t] for t in extra if t in entries)
-        found = set(self.always)
-        found.update(chain.from_iterable(e.single for e in fired if e.single))
-        first = set(chain.from_iterable(e.first for e in fired if e.first))
-        if first:
-            found |= first & set(chain.from_iterable(e.second for e in fired if e.second))
-        return sorted(found)
+            fired |= self._scan(self._literals, regex, plain_too=True)
+        if len(self._words):
+            fired |= self._scan(self._words, regex, plain_too=False)
+        found: list[Entry] = list(filter(None, map(entries.get, fired)))
+        ids = set(chain.from_iterable(map(_FIRST, found)))
+        ids.intersection_update(chain.from_iterable(map(_SECOND, found)))
+        ids.update(self.always)
+        return sorted(ids)
 
-    def _scan_prefixes(self, tokens: set[str]) -> dict[str, list[str]]:
-        """``prefix*`` trigger -> the distinct tokens that start with it."""
-        joined = " " + " ".join(tokens)
-        found: dict[str, list[str]] = {}
-        for end, (trigger, size) in self._prefixes.iter(joined):
-            stop = joined.find(" ", end + 1)
-            token = joined[end - size + 1 : stop if stop >= 0 else len(joined)]
-            found.setdefault(trigger, []).append(token)
-        return found
+    def _scan_prefixes(self, view: ArticleView) -> set[str]:
+        """The ``prefix*`` triggers that start some token."""
+        iterate = self._prefixes.iter
+        scanned = [" " + text.folded for text in view.texts if text.folded]
+        return {trigger for text in scanned for _, trigger in iterate(text)}
 
-    def _scan_literals(self, regex: RegexTexts) -> set[str]:
-        iterate = self._literals.iter
-        return {trigger for text in regex.prefilter() for _, trigger in iterate(text)}
+    @staticmethod
+    def _scan(automaton: ahocorasick.Automaton, regex: RegexTexts, plain_too: bool) -> set[str]:
+        """The values of the literals found in the fields' regex texts (only in fields
+        that are not plain unless ``plain_too``)."""
+        iterate = automaton.iter
+        fields = range(len(regex)) if plain_too else regex.not_plain()
+        return {trigger for f in fields for _, trigger in iterate(regex.prefiltered(f))}

@@ -6,7 +6,8 @@ Pure: no I/O.
    rules get a second, case-sensitive view, built only when one of them is a candidate);
 2. the triggers that fired are found and looked up in one ``TriggerIndex``, which yields
    the candidate rules (``index``, ``triggers``);
-3. only the candidates, plus the few rules without keys, are evaluated, on token positions
+3. the positions of every word the candidates use are indexed in one pass (``view``);
+4. only the candidates, plus the few rules without keys, are evaluated, on token positions
    shared by all of them (``evaluate``), and the true ones reported (``snippets``).
 """
 
@@ -19,7 +20,7 @@ from monitor.errors import QueryError
 from monitor.models import Article, Match
 from monitor.rules.evaluate import CNode, Compiler, Hits
 from monitor.rules.index import TriggerIndex
-from monitor.rules.nodes import Node, Term, iter_terms
+from monitor.rules.nodes import Atom, Node, Regex, iter_terms
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import build_match
 from monitor.rules.triggers import rule_keys
@@ -42,6 +43,8 @@ class _Compiled:
     rule: Rule
     root: CNode
     order: tuple[str, ...]  # texts of the terms that may fire, in query order
+    words: tuple[str, ...]  # the whole-word atoms of its terms
+    prefixes: tuple[str, ...]  # its ``prefix*`` atoms
 
 
 class RuleSet:
@@ -67,18 +70,30 @@ class RuleSet:
     def match(self, article: Article) -> list[Match]:
         """Every rule true on ``article``, in rule order, with the terms that fired."""
         regex = RegexTexts(article)
-        views = {False: ArticleView(article, False, regex)}
+        view = ArticleView(article, False, regex)
+        candidates = [self._compiled[rid] for rid in self._index.candidates(view, regex)]
+        views = {False: view}
+        sensitive = [item for item in candidates if item.rule.case_sensitive]
+        if sensitive:
+            views[True] = _prepared(ArticleView(article, True, regex), sensitive)
+        if len(sensitive) < len(candidates):
+            _prepared(view, [item for item in candidates if not item.rule.case_sensitive])
         found = []
-        for rid in self._index.candidates(views[False], regex):
-            item = self._compiled[rid]
-            mode = item.rule.case_sensitive
-            view = views.get(mode) or views.setdefault(mode, ArticleView(article, mode, regex))
-            if item.root.test(view):
+        for item in candidates:
+            rule = item.rule
+            mode_view = views[rule.case_sensitive]
+            if item.root.test(mode_view):
                 hits: Hits = {}
-                item.root.collect(view, hits)
-                rule = item.rule
-                found.append(build_match(rule.name, rule.query, item.order, hits, article))
+                item.root.collect(mode_view, hits)
+                found.append(build_match(rule.name, rule.query, item.order, hits, view.raw))
         return found
+
+
+def _prepared(view: ArticleView, candidates: list[_Compiled]) -> ArticleView:
+    """``view`` with the positions of every word the ``candidates`` use indexed."""
+    view.prepare(set().union(*[item.words for item in candidates]),
+                 [prefix for item in candidates for prefix in item.prefixes])
+    return view
 
 
 def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) -> _Compiled:
@@ -89,8 +104,8 @@ def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) 
     order = tuple(dict.fromkeys(t.text for t, negated in iter_terms(node) if not negated))
     screen = _insensitive(rule.query) if rule.case_sensitive else node
     keys = None if screen is None else rule_keys(screen)
-    index.add(rid, keys, () if rule.case_sensitive else _prefix_atoms(node))
-    return _Compiled(rule, compiler.compile(node), order)
+    index.add(rid, keys)
+    return _Compiled(rule, compiler.compile(node), order, _word_atoms(node), _prefix_atoms(node))
 
 
 def _insensitive(query: str) -> Node | None:
@@ -100,9 +115,16 @@ def _insensitive(query: str) -> Node | None:
         return None
 
 
+def _atoms(node: Node) -> list[Atom]:
+    return [a for t, _ in iter_terms(node) if not isinstance(t, Regex) for a in t.atoms]
+
+
 def _prefix_atoms(node: Node) -> tuple[str, ...]:
-    atoms = (a for t, _ in iter_terms(node) if isinstance(t, Term) for a in t.atoms)
-    return tuple(dict.fromkeys(str(a) for a in atoms if a.prefix))
+    return tuple(dict.fromkeys(str(a) for a in _atoms(node) if a.prefix))
+
+
+def _word_atoms(node: Node) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(a.text for a in _atoms(node) if not a.prefix))
 
 
 def compile_rules(rules: Iterable[Rule]) -> RuleSet:

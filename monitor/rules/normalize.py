@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import accumulate, compress
+from itertools import compress
 
-__all__ = ["Token", "TokenText", "normalize", "regex_text", "token_text", "tokenize"]
+__all__ = ["Token", "TokenText", "is_plain", "normalize", "regex_text", "token_text", "tokenize"]
 
 _PLAIN = str.maketrans(
     {
@@ -54,6 +55,15 @@ def _non_ascii(text: str) -> set[str]:
     """The distinct non-ASCII characters of ``text`` (fast: drops ASCII bytes of its UTF-8)."""
     raw = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
     return set(raw.decode("utf-8", "surrogatepass"))
+
+
+_PLAIN_CHARS = frozenset(map(chr, _PLAIN))
+
+
+def is_plain(text: str) -> bool:
+    """Whether every non-ASCII character of ``text`` is a typographic quote or dash or an
+    invisible joiner (one that ``_PLAIN`` makes ASCII or drops)."""
+    return text.isascii() or _non_ascii(text) <= _PLAIN_CHARS
 
 
 def _is_word_char(ch: str) -> bool:
@@ -193,28 +203,45 @@ _NORMS = {cs: _Folder(fold_case=not cs, strip_accents=True, words_only=False) fo
 _REGEX = _Folder(fold_case=False, strip_accents=False, words_only=False)
 
 
-class TokenText:
-    """A text folded for matching: ``words`` now, character spans of words on demand."""
+def _whole_word(folded: str, word: str, start: int) -> int:
+    """Where ``word`` next occurs in ``folded`` from ``start`` as a whole word, or -1."""
+    size, length = len(folded), len(word)
+    start = folded.find(word, start)
+    while start >= 0 and ((start > 0 and folded[start - 1] != " ")
+                          or (start + length < size and folded[start + length] != " ")):
+        start = folded.find(word, start + 1)
+    return start
 
-    __slots__ = ("_starts", "folded", "origin", "words")
+
+class TokenText:
+    """A text folded for matching: ``folded`` is word characters and spaces; ``words``."""
+
+    __slots__ = ("folded", "origin", "words")
 
     def __init__(self, text: str, case_sensitive: bool) -> None:
         self.folded, self.origin = _WORDS[case_sensitive].fold(text)
         self.words = self.folded.split()
-        self._starts: list[int] | None = None
 
-    def _word_starts(self) -> list[int]:
-        if self._starts is None:
-            # words are separated by runs of spaces in ``folded``: offsets by running sums
-            parts = self.folded.split(" ")
-            offsets = accumulate(map((1).__add__, map(len, parts)), initial=0)
-            self._starts = list(compress(offsets, parts))
-        return self._starts
+    def locate(self, wanted: Callable[[str], bool]) -> list[tuple[str, int, int]]:
+        """``(word, its index in words, its start in folded)`` of the words ``wanted`` takes.
 
-    def span(self, first: int, last: int) -> tuple[int, int]:
-        """``(start, end)`` in the original text of words ``first`` to ``last`` (inclusive)."""
-        starts = self._word_starts()
-        start, end = starts[first], starts[last] + len(self.words[last])
+        One pass in C picks the words; each one found is then looked up in ``folded`` after
+        the previous one (no word in between is the same word, so its first occurrence as a
+        whole word there is the one).
+        """
+        words, folded = self.words, self.folded
+        found = []
+        start = 0
+        for i in compress(range(len(words)), map(wanted, words)):
+            word = words[i]
+            start = _whole_word(folded, word, start)
+            assert start >= 0, word  # separators are single spaces: ``words`` are in ``folded``
+            found.append((word, i, start))
+            start += len(word)
+        return found
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """Map ``start:end`` (``end > start``) of ``folded`` back to the original text."""
         origin = self.origin
         if origin is None:
             return start, end
@@ -230,7 +257,8 @@ def token_text(text: str, *, case_sensitive: bool = False) -> TokenText:
 def tokenize(text: str, *, case_sensitive: bool = False) -> list[Token]:
     """The word tokens of ``text`` with their spans in the original ``text``."""
     folded = TokenText(text, case_sensitive)
-    return [Token(w, *folded.span(i, i)) for i, w in enumerate(folded.words)]
+    return [Token(w, *folded.original(start, start + len(w)))
+            for w, _, start in folded.locate(bool)]
 
 
 def normalize(text: str, *, case_sensitive: bool = False) -> str:

@@ -13,87 +13,89 @@ with overlapping marks merged.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
-from monitor.models import FIELDS, Article, Match, Snippet, Span, TermHit
+from monitor.models import FIELDS, Match, Snippet, Span, TermHit
 
 __all__ = ["MAX_SNIPPETS", "SNIPPET_CHARS", "build_match"]
 
 SNIPPET_CHARS = 200
 MAX_SNIPPETS = 3
 ELLIPSIS = "\u2026"
-_FIELD_ORDER = {name: i for i, name in enumerate(FIELDS)}
 _NONSPACE = re.compile(r"\S")
 
-
-@dataclass(slots=True)
-class _Window:
-    field: str
-    start: int
-    end: int
-    first_hit: int
-    last_hit: int
-
-
-def _sort_key(span: Span) -> tuple[int, int, int]:
-    return _FIELD_ORDER[span.field], span.start, span.end
+Window = list[int]
+"""``[field index, start, end, start of first hit, end of last hit]`` (``end`` grows)."""
 
 
 def build_match(name: str, query: str, order: tuple[str, ...],
-                hits: dict[str, set[Span]], article: Article) -> Match:
-    """The ``Match`` of rule ``name``; ``order`` lists term texts in query order."""
-    marks: dict[str, list[tuple[int, int]]] = {}
+                hits: dict[str, set[tuple[int, int, int]]], texts: tuple[str, ...]) -> Match:
+    """The ``Match`` of rule ``name``; ``order`` lists term texts in query order.
+
+    ``hits`` maps term texts to ``(field index, start, end)`` spans in ``texts``, the
+    article's fields in ``FIELDS`` order.
+    """
+    if len(hits) == 1:  # the common case, one term with one hit: straight through
+        ((text, spans),) = hits.items()
+        if len(spans) == 1:
+            ((field, start, end),) = spans
+            snippet = _lone_snippet(texts[field], start, end)
+            hit = TermHit(text, 1, (Span(FIELDS[field], start, end),), (snippet,))
+            return Match(name, query, (hit,))
+    marks: dict[int, list[tuple[int, int]]] = {}
     for spans in hits.values():
-        for span in spans:
-            marks.setdefault(span.field, []).append((span.start, span.end))
+        for field, start, end in spans:
+            marks.setdefault(field, []).append((start, end))
     terms = []
     for text in order:
-        ordered = sorted(hits.get(text, ()), key=_sort_key)
+        ordered = sorted(hits.get(text, ()))
         if ordered:
-            snippets = tuple(_snippet(article.field(w.field), w, marks[w.field])
-                             for w in _windows(ordered, article))
-            terms.append(TermHit(text, len(ordered), tuple(ordered), snippets))
+            windows = _windows(ordered, texts)
+            snippets = tuple(_snippet(texts[w[0]], w, marks[w[0]]) for w in windows)
+            found = tuple(Span(FIELDS[f], start, end) for f, start, end in ordered)
+            terms.append(TermHit(text, len(ordered), found, snippets))
     return Match(name, query, tuple(terms))
 
 
-def _windows(spans: list[Span], article: Article) -> list[_Window]:
-    windows: list[_Window] = []
-    for span in spans:
-        size = len(article.field(span.field))
-        pad = max(0, SNIPPET_CHARS - (span.end - span.start)) // 2
-        start, end = max(0, span.start - pad), min(size, span.end + pad)
-        last = windows[-1] if windows else None
-        if last is not None and last.field == span.field and start < last.end:
-            if end - last.start <= 2 * SNIPPET_CHARS:
-                last.end, last.last_hit = max(last.end, end), max(last.last_hit, span.end)
-                continue
-            start = min(last.end, span.start)
+def _window(field: int, hit_start: int, hit_end: int, size: int) -> Window:
+    """About ``SNIPPET_CHARS`` around one hit, in a field of ``size`` characters."""
+    pad = max(0, SNIPPET_CHARS - (hit_end - hit_start)) // 2
+    return [field, max(0, hit_start - pad), min(size, hit_end + pad), hit_start, hit_end]
+
+
+def _windows(spans: list[tuple[int, int, int]], texts: tuple[str, ...]) -> list[Window]:
+    windows: list[Window] = []
+    for field, hit_start, hit_end in spans:
+        _, start, end, _, _ = _window(field, hit_start, hit_end, len(texts[field]))
+        if windows:
+            last = windows[-1]
+            if last[0] == field and start < last[2]:
+                if end - last[1] <= 2 * SNIPPET_CHARS:
+                    last[2], last[4] = max(last[2], end), max(last[4], hit_end)
+                    continue
+                start = min(last[2], hit_start)
         if len(windows) == MAX_SNIPPETS:
             break
-        windows.append(_Window(span.field, start, end, span.start, span.end))
+        windows.append([field, start, end, hit_start, hit_end])
     return windows
 
 
-def _trim(text: str, w: _Window) -> tuple[int, int]:
+def _trim(text: str, w: Window) -> tuple[int, int]:
     """Move the window's ends to word boundaries, never past its hits; strip whitespace."""
-    start, end = w.start, w.end
+    _, start, end, first_hit, last_hit = w
     if start > 0 and not text[start - 1].isspace():
-        gaps = [i for i in (text.find(" ", start, w.first_hit), text.find("\n", start, w.first_hit))
-                if i >= 0]
-        start = min(gaps) + 1 if gaps else start
+        space, newline = text.find(" ", start, first_hit), text.find("\n", start, first_hit)
+        gap = newline if space < 0 else space if newline < 0 else min(space, newline)
+        if gap >= 0:
+            start = gap + 1
     if end < len(text) and not text[end].isspace():
-        gap = max(text.rfind(" ", w.last_hit, end), text.rfind("\n", w.last_hit, end))
-        end = gap if gap >= 0 else end
+        gap = max(text.rfind(" ", last_hit, end), text.rfind("\n", last_hit, end))
+        if gap >= 0:
+            end = gap
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
         end -= 1
     return start, end
-
-
-def _is_tidy(raw: str) -> bool:
-    """Whether ``raw`` has no whitespace but single spaces (then collapsing changes nothing)."""
-    return raw.isprintable() and "  " not in raw
 
 
 def _collapsed_index(raw: str, x: int) -> int:
@@ -103,25 +105,46 @@ def _collapsed_index(raw: str, x: int) -> int:
     return len(" ".join(head.split())) + trailing
 
 
-def _merge(marks: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+def _merge(marks: list[tuple[int, int]], shift: int) -> tuple[tuple[int, int], ...]:
+    """Sort ``marks``, merge overlapping ones and add ``shift`` to every offset."""
+    if len(marks) == 1:
+        ((start, end),) = marks
+        return ((start + shift, end + shift),)
     merged: list[tuple[int, int]] = []
     for start, end in sorted(marks):
-        if merged and start < merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        if merged and start + shift < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end + shift))
         else:
-            merged.append((start, end))
+            merged.append((start + shift, end + shift))
     return tuple(merged)
 
 
-def _snippet(text: str, w: _Window, field_marks: list[tuple[int, int]]) -> Snippet:
+def _snippet(text: str, w: Window, field_marks: list[tuple[int, int]]) -> Snippet:
     start, end = _trim(text, w)
-    raw = text[start:end]
-    lead = ELLIPSIS if _NONSPACE.search(text, 0, start) else ""
-    tail = ELLIPSIS if _NONSPACE.search(text, end) else ""
     inside = [(s - start, e - start) for s, e in field_marks if start <= s and e <= end]
-    if not _is_tidy(raw):
-        inside = [(_collapsed_index(raw, s), _collapsed_index(raw, e)) for s, e in inside]
+    return _cut(text, start, end, inside)
+
+
+def _lone_snippet(text: str, hit_start: int, hit_end: int) -> Snippet:
+    """``_snippet`` of the window around a lone hit, marking just that hit."""
+    pad = max(0, SNIPPET_CHARS - (hit_end - hit_start)) // 2
+    start, end = _trim(text, [0, max(0, hit_start - pad), min(len(text), hit_end + pad),
+                              hit_start, hit_end])
+    return _cut(text, start, end, [(hit_start - start, hit_end - start)])
+
+
+def _cut(text: str, start: int, end: int, marks: list[tuple[int, int]]) -> Snippet:
+    """The snippet ``text[start:end]``, with ``marks`` given relative to ``start``."""
+    raw = text[start:end]
+    # is there any non-space before ``start`` / after ``end``? (the text's ends usually tell)
+    lead = start > 0 and (not text[0].isspace() or _NONSPACE.search(text, 0, start) is not None)
+    tail = end < len(text) and (
+        not text[-1].isspace() or _NONSPACE.search(text, end) is not None)
+    if not raw.isprintable() or "  " in raw:  # collapse whitespace to single spaces
+        marks = [(_collapsed_index(raw, s), _collapsed_index(raw, e)) for s, e in marks]
         raw = " ".join(raw.split())
-    shift = len(lead)
-    inside = [(s + shift, e + shift) for s, e in inside]
-    return Snippet(lead + raw + tail, _merge(inside))
+    if lead:
+        raw = ELLIPSIS + raw
+    if tail:
+        raw += ELLIPSIS
+    return Snippet(raw, _merge(marks, len(ELLIPSIS) if lead else 0))

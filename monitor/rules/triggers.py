@@ -5,33 +5,45 @@ Pure: no I/O.
 A trigger is a string naming something an article's scan can detect cheaply:
 
 * ``word``        the token occurs (in any field);
-* ``one two``     the two tokens occur one right after the other (a bigram of a phrase);
 * ``pre*``        some token starts with ``pre``;
-* ``\\x00lit``    the literal ``lit`` occurs in the regex text (see ``regexes``).
+* ``\\x00lit``    the literal ``lit`` occurs in the regex text (see ``regexes``);
+* ``\\x01word``   a regex needs ``word`` as a whole word: the token ``word`` occurs, or in
+                  fields that are not plain the literal ``word`` does (see ``wholewords``).
 
 A rule's keys are a disjunction of conjunctions of at most two triggers: the rule cannot be
 true unless every trigger of at least one key was detected. So a rule is evaluated only when
 one of its keys fired, and rules without keys (``x OR NOT y``, a regex without a usable
 literal) are evaluated on every article.
 
-Keys are chosen to be rare: a phrase contributes its rarest bigram of whole words (else its
-two rarest tokens), a word or prefix itself, ``AND`` takes the cheapest child and pairs it
-with a second child when that keeps the key count small, ``OR`` needs a key from every
-child, ``NEAR`` needs both sides, ``NOT`` gives nothing. Rarity is guessed from the trigger
-alone: stop words are common, longer words rarer, short prefixes common.
+Keys are chosen to be rare: a phrase contributes its two rarest tokens (that they stand
+next to each other is left to evaluation: checking it on every article would cost more than
+the few extra candidates it saves), a word or prefix itself, ``AND`` takes the cheapest
+child and pairs it with a second child when that keeps the key count small, ``OR`` needs a
+key from every child, ``NEAR`` needs both sides, ``NOT`` gives nothing. Rarity is guessed
+from the trigger alone: stop words are common, longer words rarer, short prefixes common.
+
+Words are found by a set intersection, but ``prefix*`` triggers need a scan of every
+article, which is only run when some key has one; so keys leave prefixes out whenever
+whole words alone make a key at least ``SCAN_WORTH`` rare (``comput* Acme`` is keyed on
+``acme``, ``the comput*`` on both).
 """
 
 from __future__ import annotations
 
 from monitor.rules.nodes import And, Near, Node, Not, Or, Regex, Term
 from monitor.rules.regexes import required_literals
+from monitor.rules.wholewords import word_literal
 
-__all__ = ["Key", "REGEX_MARK", "rarity", "rule_keys"]
+__all__ = ["SCAN_WORTH", "WORD_MARK", "Key", "REGEX_MARK", "rarity", "rule_keys"]
 
 Key = tuple[str, ...]
 REGEX_MARK = "\x00"
+WORD_MARK = "\x01"
 MAX_PRODUCT = 8
 """Largest number of keys AND may produce by pairing two children's keys."""
+
+SCAN_WORTH = 0.02
+"""A key without ``prefix*`` triggers this rare is preferred to any key with one."""
 
 _STOPWORDS = frozenset(
     "a an and are as at be but by for from has have he her his i in is it its of on or our "
@@ -44,11 +56,10 @@ def rarity(trigger: str) -> float:
     """A guess at the share of articles in which ``trigger`` fires (smaller is rarer)."""
     if trigger.startswith(REGEX_MARK):
         return 0.02
+    if trigger.startswith(WORD_MARK):
+        return rarity(trigger[1:])
     if trigger.endswith("*"):
         return min(0.5, 2.0 ** (3 - len(trigger)))
-    if " " in trigger:
-        first, second = trigger.split(" ")
-        return rarity(first) * rarity(second) * 0.1
     if trigger in _STOPWORDS:
         return 0.5
     return 0.02 if len(trigger) >= 4 else 0.1
@@ -65,8 +76,19 @@ def _keys_cost(keys: list[Key]) -> float:
     return sum(map(_key_cost, keys))
 
 
+def _has_prefix(keys: list[Key]) -> bool:
+    return any(t.endswith("*") for key in keys for t in key)
+
+
+def _scan_free(keys: list[Key]) -> bool:
+    """Whether ``keys`` are rare enough without any ``prefix*`` trigger."""
+    return not _has_prefix(keys) and _keys_cost(keys) <= SCAN_WORTH
+
+
 def _best_two(triggers: set[str] | tuple[str, ...]) -> Key:
-    return tuple(sorted(set(triggers), key=lambda t: (rarity(t), t))[:2])
+    ranked = sorted(set(triggers), key=lambda t: (rarity(t), t))
+    plain = tuple(t for t in ranked if not t.endswith("*"))[:2]
+    return plain if _scan_free([plain]) else tuple(ranked[:2])
 
 
 def _dedupe(keys: list[Key]) -> list[Key]:
@@ -82,6 +104,9 @@ def rule_keys(node: Node) -> list[Key] | None:
     if isinstance(node, Term):
         return [_term_key(node)]
     if isinstance(node, Regex):
+        word = word_literal(node.pattern, node.case_sensitive)
+        if word is not None:
+            return [(WORD_MARK + word,)]
         literals = required_literals(node.pattern, node.case_sensitive)
         return None if literals is None else [(REGEX_MARK + lit,) for lit in sorted(literals)]
     if isinstance(node, Not):
@@ -96,12 +121,7 @@ def rule_keys(node: Node) -> list[Key] | None:
 
 
 def _term_key(term: Term) -> Key:
-    atoms = term.atoms
-    bigrams = [f"{a.text} {b.text}" for a, b in zip(atoms, atoms[1:], strict=False)
-               if not (a.prefix or b.prefix)]
-    if bigrams:
-        return (min(bigrams, key=lambda t: (rarity(t), t)),)
-    return _best_two(tuple(str(a) for a in atoms))
+    return _best_two(tuple(str(a) for a in term.atoms))
 
 
 def _or_keys(node: Or) -> list[Key] | None:
@@ -118,11 +138,13 @@ def _and_keys(node: And) -> list[Key] | None:
     options = [k for k in map(rule_keys, node.children) if k is not None]
     if not options:
         return None
-    options.sort(key=_keys_cost)
+    options.sort(key=lambda keys: (not _scan_free(keys), _keys_cost(keys)))
     keys = options[0]
     for other in options[1:]:
         if all(len(k) == 2 for k in keys):
             break
+        if _scan_free(keys) and _has_prefix(other):
+            continue
         if len(keys) * len(other) <= MAX_PRODUCT:
             paired = _conj(keys, other)
             if _keys_cost(paired) < _keys_cost(keys):
