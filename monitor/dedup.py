@@ -25,7 +25,7 @@ SHINGLE_WORDS = 3
 _BITS = 64
 _MASK = (1 << _BITS) - 1
 _TOKEN = re.compile(r"\w+")
-_BIT_BYTES = bytes.maketrans(b"01", b"\x00\x01")
+_LOW_BIT = b"\x00" * 7 + b"\x01"  # an 8-byte big-endian word with only bit 0 set
 
 TRACKING_PARAMS = frozenset({
     "fbclid", "gclid", "gclsrc", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_ga", "_gl",
@@ -102,22 +102,16 @@ def fingerprint(text: str) -> int:
         return 0
     width = min(SHINGLE_WORDS, len(tokens))
     shingles = {" ".join(tokens[i:i + width]) for i in range(len(tokens) - width + 1)}
-    hashes = [hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles]
-    ones = [0] * _BITS  # ones[i]: how many hashes have bit (63 - i) set
-    for start in range(0, len(hashes), 255):
-        # Spread each hash's 64 bits into 64 one-byte fields of a big integer and add them
-        # up: one addition counts all 64 columns (255 hashes at most, so no field overflows).
-        total = sum(int.from_bytes(_spread(h), "big") for h in hashes[start:start + 255])
-        ones = [a + b for a, b in zip(ones, total.to_bytes(_BITS, "big"), strict=True)]
+    # Bit-sliced counting: all hashes side by side in one big integer, 64 bits each; for
+    # each bit position, shift it to the bottom of every word, mask and count the ones.
+    words = b"".join(hashlib.blake2b(s.encode(), digest_size=8).digest() for s in shingles)
+    packed = int.from_bytes(words, "big")
+    low_bits = int.from_bytes(_LOW_BIT * len(shingles), "big")  # bit 0 of every word
     value = 0
-    for count in ones:
-        value = value << 1 | (2 * count > len(hashes))
+    for bit in range(_BITS):
+        if 2 * ((packed >> bit) & low_bits).bit_count() > len(shingles):
+            value |= 1 << bit
     return value - (1 << _BITS) if value >> (_BITS - 1) else value
-
-
-def _spread(digest: bytes) -> bytes:
-    """The 64 bits of an 8-byte digest as 64 bytes of 0 or 1, most significant first."""
-    return format(int.from_bytes(digest, "big"), "064b").encode().translate(_BIT_BYTES)
 
 
 def distance(a: int, b: int) -> int:

@@ -9,10 +9,12 @@ match; delivery is the outbox's job, not this module's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -32,7 +34,7 @@ from monitor.schedule import (
     parse_cache_control_max_age,
 )
 from monitor.store import FeedState, NewArticle, PollRecord, Store
-from monitor.store.db import entry_version, key_hash
+from monitor.store.db import ArticleWrite, RuleChannels, entry_version, key_hash
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +78,95 @@ class Pipeline:
     article_concurrency: int = 4
     metrics: Metrics | None = None
     watches: dict[str, WatchSettings] = field(init=False)
+    writer: ArticleWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.watches = {w.name: w for w in self.config.watches}
+        self.writer = ArticleWriter(self.store, functools.partial(_rule_channels, self))
+
+
+# (feed id, feed name, article, now): a write before its alerts are routed
+PendingWrite = tuple[int, str, NewArticle, datetime]
+# (matches, alerts per rule not yet in the database) -> where each rule's alerts go
+Router = Callable[[Sequence[Match], Mapping[str, int]], RuleChannels]
+
+
+class ArticleWriter:
+    """Group commit for the articles of concurrent polls.
+
+    Each stored article is a transaction, and with SQLite's synchronous=FULL each commit
+    is an fsync that blocks the event loop. Articles that finish within ``WINDOW`` seconds
+    of each other are stored in one transaction instead (bench/pipeline.py: one commit per
+    few articles). Every caller still gets its answer only after its commit, so nothing is
+    acknowledged before it is durable. If a batch fails, its articles are stored one by
+    one, so a bad one fails alone.
+    """
+
+    WINDOW = 0.02
+    MAX_BATCH = 64
+
+    def __init__(self, store: Store, route: Router) -> None:
+        self.store = store
+        self.route = route
+        self._queue: list[tuple[PendingWrite, asyncio.Future[list[str]]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def write(self, feed_id: int, feed_name: str, new: NewArticle,
+                    now: datetime) -> list[str]:
+        """Store one article as ``Store.store_article`` does; its alert ids.
+
+        Where its alerts go (now, or a digest when a rule is over its rate) is decided
+        when the batch is written, counting the alerts of the articles before it in the
+        batch, which the database cannot see yet."""
+        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._queue.append(((feed_id, feed_name, new, now), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await asyncio.shield(future)  # a cancelled poll leaves the batch alone
+
+    async def _flush(self) -> None:
+        try:
+            await asyncio.sleep(self.WINDOW)
+        finally:  # cancelled (shutdown) or not, what was handed over is stored
+            self._drain()
+
+    def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
+            try:
+                writes = self._routed([w for w, _ in batch])
+                results = self.store.store_articles(writes, same_story)
+            except Exception:  # noqa: BLE001 - retried one by one, each gets its own error
+                for pending, future in batch:
+                    try:  # one by one, each commit is visible to the next one's routing
+                        writes = self._routed([pending])
+                        _settle(future, self.store.store_articles(writes, same_story)[0])
+                    except Exception as e:  # noqa: BLE001 - handed to the one caller
+                        _settle(future, error=e)
+            else:
+                for (_, future), alerts in zip(batch, results, strict=True):
+                    _settle(future, alerts)
+
+    def _routed(self, pending: list[PendingWrite]) -> list[ArticleWrite]:
+        """Each write with its rules' channels, in queue order."""
+        alerted: Counter[str] = Counter()  # rule -> immediate alerts earlier in the batch
+        out: list[ArticleWrite] = []
+        for feed_id, feed_name, new, now in pending:
+            channels = self.route(new.matches, alerted)
+            for rule, targets in channels.items():
+                alerted[rule] += any(at is None for _, at in targets)
+            out.append((feed_id, feed_name, new, channels, now))
+        return out
+
+
+def _settle(future: asyncio.Future[list[str]], result: list[str] | None = None,
+            error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result or [])
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +258,7 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
-    alerts = p.store.store_article(feed_id, feed.name, new, _rule_channels(p, matches),
-                                   p.clock(), same_story)
+    alerts = await p.writer.write(feed_id, feed.name, new, p.clock())
     for m in matches:
         if p.metrics:
             p.metrics.matched(m.rule)
@@ -208,14 +295,16 @@ def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
     return watch is not None and watch.applies_to(feed)
 
 
-def _rule_channels(p: Pipeline, matches: Sequence[Match]
+def _rule_channels(p: Pipeline, matches: Sequence[Match], unseen: Mapping[str, int]
                    ) -> dict[str, list[tuple[str, datetime | None]]]:
-    """Rule -> [(channel, digest time or None for "now")], rate limits applied."""
+    """Rule -> [(channel, digest time or None for "now")], rate limits applied.
+
+    ``unseen``: alerts per rule about to be stored that the database does not hold yet."""
     out: dict[str, list[tuple[str, datetime | None]]] = {}
     now = p.clock()
     for m in matches:
         watch = p.watches[m.rule]
-        over = _over_rate(p, watch, now)
+        over = _over_rate(p, watch, now, unseen.get(m.rule, 0))
         targets = []
         for name in watch.channels:
             channel = p.config.channels.get(name)
@@ -227,11 +316,11 @@ def _rule_channels(p: Pipeline, matches: Sequence[Match]
     return out
 
 
-def _over_rate(p: Pipeline, watch: WatchSettings, now: datetime) -> bool:
+def _over_rate(p: Pipeline, watch: WatchSettings, now: datetime, unseen: int = 0) -> bool:
     """Whether ``watch`` has used up its ``max_alerts_per_hour``: the rest go to a digest."""
     if not watch.max_alerts_per_hour:
         return False
-    sent = p.store.stories_alerted_since(watch.name, now - timedelta(hours=1))
+    sent = unseen + p.store.stories_alerted_since(watch.name, now - timedelta(hours=1))
     if sent >= watch.max_alerts_per_hour:
         log.warning("event=rate_limited rule=%r max_alerts_per_hour=%d", watch.name,
                     watch.max_alerts_per_hour)

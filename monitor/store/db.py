@@ -7,12 +7,14 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import (
     Engine,
     and_,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -39,6 +41,8 @@ SameStory = Callable[[int, int], bool]
 SYNC_LOCK = 4242002  # pg_advisory_xact_lock keys (migrate uses 4242001)
 STORY_LOCK = 4242003
 RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
+# store_article's arguments: feed id, feed name, the article, its rules' channels, now
+ArticleWrite = tuple[int, str, NewArticle, RuleChannels, datetime]
 
 
 def key_hash(value: str) -> str:
@@ -236,6 +240,25 @@ class Store:
         with self._begin() as conn:
             conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
 
+    @cached_property
+    def _article_sql(self) -> dict[str, Any]:
+        """The statements ``store_article`` runs, built once: values come as parameters,
+        so SQLAlchemy finds each compiled form in its cache without rebuilding clauses."""
+        a, e = t.articles.c, t.entries
+        entry = self._insert(e)
+        return {
+            "by_url": select(a.id, a.story_id).where(a.url_hash == bindparam("url_hash_")),
+            "update_article": update(t.articles).where(a.id == bindparam("id_")),
+            "insert_article": t.articles.insert().returning(a.id),
+            "upsert_entry": entry.on_conflict_do_update(
+                index_elements=["feed_id", "key_hash"],
+                set_={"version": entry.excluded.version,
+                      "article_id": entry.excluded.article_id}),
+            "insert_match": self._insert(t.matches).on_conflict_do_nothing(),
+            "insert_alert": self._insert(t.alerts).on_conflict_do_nothing()
+                                .returning(t.alerts.c.id),
+        }
+
     def store_article(self, feed_id: int, feed_name: str, new: NewArticle,
                       rule_channels: RuleChannels, now: datetime,
                       same_story: SameStory | None = None) -> list[str]:
@@ -244,58 +267,69 @@ class Store:
         Returns the ids of the alerts created; (rule, story, channel) is unique, so a story
         seen before (same URL, or a near-identical text) adds no second alert.
         """
+        return self.store_articles([(feed_id, feed_name, new, rule_channels, now)],
+                                   same_story)[0]
+
+    def store_articles(self, batch: Sequence[ArticleWrite],
+                       same_story: SameStory | None = None) -> list[list[str]]:
+        """``store_article`` for several articles in one transaction (one commit, one
+        fsync): all are stored, or none. Returns each one's alert ids, in order."""
         with self._begin() as conn:
             if self.postgres:  # two nodes must not both start a story, or both insert a URL
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK})
-            article_id, story_id = self._save_article(conn, new, now, same_story)
-            version = entry_version(new.entry)
-            conn.execute(self._insert(t.entries).values(
-                feed_id=feed_id, key_hash=key_hash(new.entry.key), key=new.entry.key,
-                url=new.entry.url, title=new.entry.title[:1000], seen_at=now,
-                article_id=article_id, version=version, published=new.entry.published,
-            ).on_conflict_do_update(index_elements=["feed_id", "key_hash"],
-                                    set_={"version": version, "article_id": article_id}))
-            created: list[str] = []
-            for match in new.matches:
-                conn.execute(self._insert(t.matches).on_conflict_do_nothing(), [{
-                    "rule": match.rule, "article_id": article_id, "story_id": story_id,
-                    "terms": terms_to_json(match.terms), "created_at": now}])
-                payload = {"rule": match.rule, "query": match.query,
-                           "article": article_to_json(new.article),
-                           "terms": terms_to_json(match.terms)}
-                for channel, digest_at in rule_channels.get(match.rule, ()):
-                    alert_id = str(uuid.uuid4())
-                    stmt = self._insert(t.alerts).values(
-                        id=alert_id, rule=match.rule, story_id=story_id,
-                        article_id=article_id, feed=feed_name, channel=channel,
-                        payload=payload, status="pending", digest_at=digest_at,
-                        attempts=0, next_attempt_at=digest_at or now, created_at=now)
-                    inserted = conn.execute(stmt.on_conflict_do_nothing()
-                                            .returning(t.alerts.c.id)).scalar()
-                    if inserted is not None:
-                        created.append(alert_id)
-            return created
+            return [self._store_one(conn, *write, same_story) for write in batch]
+
+    def _store_one(self, conn: Connection, feed_id: int, feed_name: str, new: NewArticle,
+                   rule_channels: RuleChannels, now: datetime,
+                   same_story: SameStory | None) -> list[str]:
+        sql = self._article_sql
+        article_id, story_id = self._save_article(conn, new, now, same_story)
+        conn.execute(sql["upsert_entry"], {
+            "feed_id": feed_id, "key_hash": key_hash(new.entry.key), "key": new.entry.key,
+            "url": new.entry.url, "title": new.entry.title[:1000], "seen_at": now,
+            "article_id": article_id, "version": entry_version(new.entry),
+            "published": new.entry.published})
+        created: list[str] = []
+        for match in new.matches:
+            conn.execute(sql["insert_match"], [{
+                "rule": match.rule, "article_id": article_id, "story_id": story_id,
+                "terms": terms_to_json(match.terms), "created_at": now}])
+            payload = {"rule": match.rule, "query": match.query,
+                       "article": article_to_json(new.article),
+                       "terms": terms_to_json(match.terms)}
+            for channel, digest_at in rule_channels.get(match.rule, ()):
+                alert_id = str(uuid.uuid4())
+                inserted = conn.execute(sql["insert_alert"], {
+                    "id": alert_id, "rule": match.rule, "story_id": story_id,
+                    "article_id": article_id, "feed": feed_name, "channel": channel,
+                    "payload": payload, "status": "pending", "digest_at": digest_at,
+                    "attempts": 0, "next_attempt_at": digest_at or now,
+                    "created_at": now}).scalar()
+                if inserted is not None:
+                    created.append(alert_id)
+        return created
 
     def _save_article(self, conn: Connection, new: NewArticle, now: datetime,
                       same_story: SameStory | None) -> tuple[int, int]:
-        a = t.articles.c
+        sql = self._article_sql
         art = new.article
-        row = conn.execute(select(a.id, a.story_id).where(a.url_hash == new.url_hash)).first()
+        row = conn.execute(sql["by_url"], {"url_hash_": new.url_hash}).first()
         if row is not None:  # the same page again, maybe edited in place: same story
-            conn.execute(update(t.articles).where(a.id == row.id).values(
-                title=art.title, text=art.text, author=art.author, published=art.published,
-                fingerprint=_signed64(new.fingerprint)))
+            conn.execute(sql["update_article"], {
+                "id_": row.id, "title": art.title, "text": art.text, "author": art.author,
+                "published": art.published, "fingerprint": _signed64(new.fingerprint)})
             return int(row.id), int(row.story_id)
         story_id = (self._find_story(conn, new.fingerprint, now, same_story)
                     if new.matches else None)
-        article_id = conn.execute(t.articles.insert().values(
-            url=art.url, url_hash=new.url_hash, title=art.title, author=art.author,
-            published=art.published, language=art.language, source=art.source, text=art.text,
-            from_feed=art.from_feed, fingerprint=_signed64(new.fingerprint),
-            story_id=story_id, created_at=now).returning(a.id)).scalar_one()
+        article_id = conn.execute(sql["insert_article"], {
+            "url": art.url, "url_hash": new.url_hash, "title": art.title, "author": art.author,
+            "published": art.published, "language": art.language, "source": art.source,
+            "text": art.text, "from_feed": art.from_feed,
+            "fingerprint": _signed64(new.fingerprint), "story_id": story_id,
+            "created_at": now}).scalar_one()
         if story_id is None:
             story_id = article_id
-            conn.execute(update(t.articles).where(a.id == article_id).values(story_id=story_id))
+            conn.execute(sql["update_article"], {"id_": article_id, "story_id": story_id})
         return int(article_id), int(story_id)
 
     def _find_story(self, conn: Connection, fingerprint: int | None, now: datetime,
