@@ -184,7 +184,7 @@ def _loggable(url: str | httpx.URL) -> str:
 
 def _bare(url: httpx.URL) -> str:
     """The URL without credentials: what results and errors carry."""
-    return str(url.copy_with(userinfo=b""))
+    return str(url.copy_with(userinfo=b"") if url.userinfo else url)
 
 
 def _parse(url: str) -> httpx.URL:
@@ -274,9 +274,10 @@ class Fetcher:
         except (FetchError, NotModified) as e:
             _log_outcome(url, e, started)
             raise
-        logger.debug("event=fetch url=%s final=%s status=%d bytes=%d duration_ms=%d",
-                     _loggable(url), _loggable(result.url), result.status,
-                     len(result.content), (time.monotonic() - started) * 1000)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("event=fetch url=%s final=%s status=%d bytes=%d duration_ms=%d",
+                         _loggable(url), _loggable(result.url), result.status,
+                         len(result.content), (time.monotonic() - started) * 1000)
         return result
 
     async def _fetch(self, url: str, headers: dict[str, str], first_guarded: bool,
@@ -317,7 +318,8 @@ class Fetcher:
                     guarded: bool) -> httpx.Response:
         # aiohttp refuses a URL with credentials next to an Authorization header
         auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
-        request = self._client.build_request("GET", url.copy_with(userinfo=b""), headers=headers,
+        request = self._client.build_request("GET", url.copy_with(userinfo=b"") if auth else url,
+                                             headers=headers,
                                              extensions={GUARD_EXTENSION: guarded})
         return await self._client.send(request, stream=True, auth=auth)
 
@@ -343,14 +345,14 @@ class Fetcher:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchTooLarge(f"Content-Length {declared} over {limit}", _bare(url))
-        body = BoundedBody(response.headers.get("content-encoding", ""), limit,
-                           _bare(url))
+        bare = _bare(url)
+        body = BoundedBody(response.headers.get("content-encoding", ""), limit, bare)
         async for chunk in response.aiter_raw():
             body.feed(chunk)
         content = body.content()
         if not content:
-            raise FetchUnusable("empty body", _bare(url), reason="empty")
-        return FetchResult(url=_bare(url), status=response.status_code, content=content,
+            raise FetchUnusable("empty body", bare, reason="empty")
+        return FetchResult(url=bare, status=response.status_code, content=content,
                            content_type=ctype, etag=response.headers.get("etag"),
                            last_modified=response.headers.get("last-modified"),
                            headers=tuple(response.headers.multi_items()))

@@ -400,30 +400,43 @@ class Store:
             return sorted((_alert_row(r) for r in conn.execute(stmt)),
                           key=lambda r: (r.created_at or now, r.id))
 
+    @cached_property
+    def _delivery_sql(self) -> dict[str, Any]:
+        """The statements of every delivery attempt, built once (see ``_article_sql``)."""
+        a, d = t.alerts.c, t.deliveries.c
+        return {
+            "count_attempt": update(t.alerts).where(a.id == bindparam("id_"))
+                             .values(attempts=a.attempts + 1).returning(a.attempts),
+            "insert_delivery": t.deliveries.insert().returning(d.id),
+            "finish_delivery": update(t.deliveries).where(d.id == bindparam("id_")),
+            "update_alert": update(t.alerts).where(a.id == bindparam("id_")),
+        }
+
     def start_delivery(self, alert_id: str, node: str, now: datetime) -> int:
         """Write the attempt before sending; return its id."""
+        sql = self._delivery_sql
         with self._begin() as conn:
-            attempts = conn.execute(update(t.alerts).where(t.alerts.c.id == alert_id)
-                                    .values(attempts=t.alerts.c.attempts + 1)
-                                    .returning(t.alerts.c.attempts)).scalar_one()
-            return int(conn.execute(t.deliveries.insert().values(
-                alert_id=alert_id, attempt=attempts, node=node, started_at=now,
-                outcome="sending").returning(t.deliveries.c.id)).scalar_one())
+            attempts = conn.execute(sql["count_attempt"], {"id_": alert_id}).scalar_one()
+            return int(conn.execute(sql["insert_delivery"], {
+                "alert_id": alert_id, "attempt": attempts, "node": node, "started_at": now,
+                "outcome": "sending"}).scalar_one())
 
     def finish_delivery(self, delivery_id: int, alert_id: str, outcome: str, now: datetime,
                         detail: str | None = None, retry_at: datetime | None = None) -> None:
         """Record the outcome (sent | retry | failed) of an attempt; release the claim."""
         status = {"sent": "sent", "retry": "pending", "failed": "failed"}[outcome]
-        values: dict[str, Any] = {"status": status, "claimed_by": None, "lease_until": None,
+        values: dict[str, Any] = {"id_": alert_id, "status": status, "claimed_by": None,
+                                  "lease_until": None,
                                   "last_error": detail if outcome != "sent" else None}
         if outcome == "sent":
             values["sent_at"] = now
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
+        sql = self._delivery_sql
         with self._begin() as conn:
-            conn.execute(update(t.deliveries).where(t.deliveries.c.id == delivery_id)
-                         .values(outcome=outcome, finished_at=now, detail=detail))
-            conn.execute(update(t.alerts).where(t.alerts.c.id == alert_id).values(**values))
+            conn.execute(sql["finish_delivery"], {"id_": delivery_id, "outcome": outcome,
+                                                  "finished_at": now, "detail": detail})
+            conn.execute(sql["update_alert"], values)
 
     def list_alerts(self, status: str | None = None, limit: int = 50) -> list[AlertRow]:
         """Recent alerts, newest first, optionally of one status."""
