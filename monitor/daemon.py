@@ -49,6 +49,7 @@ log = logging.getLogger(__name__)
 MAX_PARALLEL_POLLS = 32
 HEALTH_HISTORY = 20  # entries per feed that tell its usual cadence
 STOP_GRACE = 60.0
+HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
 
 
 def load(path: str) -> Config:
@@ -93,6 +94,7 @@ class Daemon:
         self.services = Services(store, make_fetcher(config),
                                  Extractor(config.monitor.extract_workers))
         self.polls: set[asyncio.Task[None]] = set()
+        self.polling: dict[asyncio.Task[None], int] = {}  # poll task -> the feed's id
         self.background: set[asyncio.Future[None]] = set()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
@@ -108,10 +110,12 @@ class Daemon:
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics)
+        old: Outbox | None = getattr(self, "outbox", None)
+        holding = old.holding if old else set()  # a drain under way goes on being renewed
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery_horizon),
                              lease=config.monitor.lease, clock=self.clock,
-                             metrics=self.metrics)
+                             metrics=self.metrics, holding=holding)
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
 
@@ -143,7 +147,8 @@ class Daemon:
         scheduler.add_job(self.deliver, "interval", id="deliver",
                           seconds=self.config.monitor.delivery_interval,
                           max_instances=1, coalesce=True, next_run_time=now)
-        scheduler.add_job(self.heartbeat, "interval", seconds=15, id="heartbeat",
+        scheduler.add_job(self.heartbeat, "interval", id="heartbeat",
+                          seconds=min(HEARTBEAT, self.config.monitor.lease / 3),
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.add_job(self.check_health, "interval", id="health",
                           seconds=self.config.monitor.health_interval,
@@ -197,11 +202,13 @@ class Daemon:
         for feed in feeds:
             task = asyncio.create_task(self._poll(feed))
             self.polls.add(task)
+            self.polling[task] = feed.id
             task.add_done_callback(self._poll_done)
 
     def _poll_done(self, task: asyncio.Task[None]) -> None:
         """Refill the free slots once half are free, not only at the next 1 s tick."""
         self.polls.discard(task)
+        self.polling.pop(task, None)
         if len(self.polls) == MAX_PARALLEL_POLLS // 2 and not self.stopping.is_set():
             refill = asyncio.ensure_future(self.poll_due())
             self.background.add(refill)
@@ -271,9 +278,14 @@ class Daemon:
             store.mark_health(event.feed, after, before, now)  # raised again next check
 
     async def heartbeat(self) -> None:
-        """Tell other nodes this one is alive."""
+        """Tell other nodes this one is alive, and keep the leases of the feeds it is
+        polling and the alerts it is delivering, however long those take."""
+        store, now = self.services.store, self.clock()
         try:
-            self.services.store.heartbeat(self.node, self.clock())
+            store.heartbeat(self.node, now)
+            store.renew_leases(self.node, now, self.config.monitor.lease,
+                               feed_ids=list(self.polling.values()),
+                               alert_ids=list(self.outbox.holding))
         except MonitorError as e:
             log.error("event=heartbeat_failed error=%r", str(e))
 

@@ -65,6 +65,43 @@ def test_feed_claims_are_leases(db_url: str) -> None:
     assert {f.id for f in later} == {f.id for f in first} | {f.id for f in second}
 
 
+def test_renewed_leases_hold_and_lapsed_ones_are_not_taken_back(db_url: str) -> None:
+    store = make_store(db_url)
+    store.sync_feeds([FeedSettings(n, f"http://127.0.0.1/{n}", 60) for n in "ab"], NOW)
+    a, b = sorted(f.id for f in store.claim_due_feeds("n1", NOW, 10, lease=30))
+    (feed,) = [f for f in store.feeds() if f.id == a]
+    store.store_article(feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
+    (alert,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
+    # n1 is still polling a and sending the alert at +20 s; b it forgot
+    assert store.renew_leases("n1", NOW + timedelta(seconds=20), 30, feed_ids=[a],
+                              alert_ids=[alert.id]) == (1, 1)
+    at31 = NOW + timedelta(seconds=31)
+    assert [f.id for f in store.claim_due_feeds("n2", at31, 10, lease=30)] == [b]
+    assert store.claim_due_alerts("n2", at31, 10, lease=30) == []
+    # b's lease ran out and n2 holds it now: n1 cannot renew it back
+    assert store.renew_leases("n1", at31, 30, feed_ids=[b]) == (0, 0)
+    # n1 stops renewing a: after its lease it is free again
+    at51 = NOW + timedelta(seconds=51)
+    assert [f.id for f in store.claim_due_feeds("n3", at51, 10, lease=30)] == [a]
+    assert [r.id for r in store.claim_due_alerts("n3", at51, 10, lease=30)] == [alert.id]
+
+
+def test_an_attempt_cut_off_by_a_dead_node_is_marked_interrupted(db_url: str) -> None:
+    store = make_store(db_url)
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
+    (feed,) = store.feeds()
+    store.store_article(feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
+    (row,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
+    store.start_delivery(row.id, "n1", NOW)  # n1 dies here, before the outcome
+    (again,) = store.claim_due_alerts("n2", NOW + timedelta(seconds=31), 10, lease=30)
+    assert again.id == row.id and again.attempts == 1
+    with store.engine.begin() as conn:
+        (outcome, detail, finished) = conn.execute(sqlalchemy.select(
+            t.deliveries.c.outcome, t.deliveries.c.detail, t.deliveries.c.finished_at)
+            .where(t.deliveries.c.alert_id == row.id)).one()
+    assert outcome == "interrupted" and "stopped" in detail and finished is not None
+
+
 def test_finish_poll_records_state_and_schedules(db_url: str) -> None:
     store = make_store(db_url)
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)

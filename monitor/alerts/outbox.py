@@ -13,7 +13,7 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts.base import Channel
@@ -56,13 +56,19 @@ class Outbox:
     batch: int = 100
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     metrics: Metrics | None = None
+    holding: set[str] = field(default_factory=set)  # ids claimed and not yet finished
 
     async def drain(self) -> int:
         """Deliver every alert due now, batch after batch; return how many were sent."""
         sent, due_by = 0, self.clock()  # retries scheduled during this drain wait for the next
         while True:
             rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease)
-            sent += await self.deliver(rows) if rows else 0
+            ids = {r.id for r in rows}
+            self.holding |= ids
+            try:
+                sent += await self.deliver(rows) if rows else 0
+            finally:
+                self.holding -= ids
             if len(rows) < self.batch:
                 return sent
 

@@ -397,8 +397,17 @@ class Store:
                 .values(claimed_by=node, lease_until=now + timedelta(seconds=lease))
                 .returning(*t.alerts.c))
         with self._begin() as conn:
-            return sorted((_alert_row(r) for r in conn.execute(stmt)),
+            rows = sorted((_alert_row(r) for r in conn.execute(stmt)),
                           key=lambda r: (r.created_at or now, r.id))
+            # An attempt still "sending" belongs to a node that stopped before it knew the
+            # outcome (its lease ran out): say so, the alert is sent again now.
+            d = t.deliveries.c
+            for chunk in _chunks([r.id for r in rows if r.attempts], 500):
+                conn.execute(update(t.deliveries).where(
+                    d.alert_id.in_(chunk), d.outcome == "sending").values(
+                    outcome="interrupted", finished_at=now,
+                    detail="the node stopped before the outcome was known"))
+            return rows
 
     @cached_property
     def _delivery_sql(self) -> dict[str, Any]:
@@ -485,6 +494,25 @@ class Store:
             stmt = self._insert(t.nodes).values(id=node, started_at=now, heartbeat_at=now)
             conn.execute(stmt.on_conflict_do_update(index_elements=["id"],
                                                     set_={"heartbeat_at": now}))
+
+    def renew_leases(self, node: str, now: datetime, lease: float,
+                     feed_ids: Sequence[int] = (), alert_ids: Sequence[str] = ()
+                     ) -> tuple[int, int]:
+        """Extend this node's leases on the feeds and alerts it is still working on, so a
+        poll or a delivery that outlasts ``lease`` is not taken over while it runs. A lease
+        that has run out is not renewed: another node may hold the row by now. Returns how
+        many feed and alert leases were renewed."""
+        until = now + timedelta(seconds=lease)
+        renewed = [0, 0]
+        with self._begin() as conn:
+            tables: tuple[tuple[Any, list[Any]], ...] = (
+                (t.feeds, list(feed_ids)), (t.alerts, list(alert_ids)))
+            for i, (table, ids) in enumerate(tables):
+                for chunk in _chunks(ids, 500):
+                    renewed[i] += conn.execute(update(table).where(
+                        table.c.id.in_(chunk), table.c.claimed_by == node,
+                        table.c.lease_until >= now).values(lease_until=until)).rowcount
+        return renewed[0], renewed[1]
 
     def nodes(self, now: datetime, alive_within: float) -> list[dict[str, Any]]:
         """Nodes seen within ``alive_within`` seconds, with the feeds and alerts they hold."""
@@ -579,9 +607,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield list(items[i:i + size])
 
 
 def _feed_state(r: Any) -> FeedState:

@@ -142,7 +142,8 @@ deliveries = Table(
     Column("node", String(200), nullable=False, default=""),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(16), nullable=False, default="sending"),  # sending|sent|retry|failed
+    # sending | sent | retry | failed | interrupted (its node stopped mid-attempt)
+    Column("outcome", String(16), nullable=False, default="sending"),
     Column("detail", Text),
 )
 
