@@ -308,7 +308,8 @@ def health_alert(event: HealthEvent, url: str, channel: str, now: datetime) -> A
     key = "\x1f".join((event.feed, event.kind, now.isoformat()))
     article = Article(url=url, title=event.message, text=event.message, source=event.feed)
     return Alert(id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)), created_at=now,
-                 rule=f"feed health: {event.kind}", query="", article=article, channel=channel)
+                 rule=f"feed health: {event.kind}", query="", article=article, channel=channel,
+                 notice=event.kind)
 
 
 async def run_daemon(config_path: str, once: bool = False) -> int:

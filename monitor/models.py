@@ -109,6 +109,7 @@ class Alert:
     terms: tuple[TermHit, ...] = ()
     also_seen_at: tuple[str, ...] = ()
     channel: str = ""
+    notice: str = ""  # a feed-health notice ("failing", "silent", "recovered"), not a match
 
 
 @dataclass(frozen=True, slots=True)

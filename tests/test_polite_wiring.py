@@ -98,15 +98,16 @@ async def test_daemon_raises_failing_once_then_recovered(
         clock[0] = NOW + timedelta(hours=2)
         await daemon.check_health()
         await daemon.check_health()
-        titles = [b["article"]["title"] for b in hook.bodies()]
-        assert len(titles) == 1 and titles[0].startswith("feed 'Dead' failing for 2h")
-        assert hook.bodies()[0]["rule"]["name"] == "feed health: failing"
+        (notice,) = hook.bodies()
+        assert notice["type"] == "monitor.health" and notice["state"] == "failing"
+        assert notice["message"].startswith("feed 'Dead' failing for 2h")
+        assert notice["feed"] == {"name": "Dead", "url": "http://127.0.0.1:1/feed.xml"}
         store = daemon.services.store
         (feed,) = store.claim_due_feeds("fix", clock[0], 10, lease=60, force=True)
         store.finish_poll(feed.id, "fix", PollRecord("ok", clock[0]), clock[0])
         await daemon.check_health()
-        assert [b["article"]["title"] for b in hook.bodies()][1:] == [
-            "feed 'Dead' recovered (was failing)"]
+        assert [(b["state"], b["message"]) for b in hook.bodies()][1:] == [
+            ("recovered", "feed 'Dead' recovered (was failing)")]
         assert store.health_alerted() == {}
     finally:
         await daemon.close()

@@ -46,8 +46,17 @@ def isoformat(when: datetime | None) -> str | None:
 
 
 def webhook_payload(alert: Alert) -> dict[str, Any]:
-    """The JSON body of one alert (DESIGN §6)."""
+    """The JSON body of one alert (DESIGN §6), or of a feed-health notice."""
     article = alert.article
+    if alert.notice:
+        return {
+            "type": "monitor.health",
+            "id": alert.id,
+            "created_at": isoformat(alert.created_at),
+            "feed": {"name": article.source, "url": article.url},
+            "state": alert.notice,
+            "message": article.title,
+        }
     return {
         "type": "monitor.alert",
         "id": alert.id,
