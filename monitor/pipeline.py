@@ -13,8 +13,7 @@ import functools
 import hashlib
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -34,7 +33,7 @@ from monitor.schedule import (
     parse_cache_control_max_age,
 )
 from monitor.store import FeedState, NewArticle, PollRecord, Store
-from monitor.store.db import ArticleWrite, RuleChannels, entry_version, key_hash
+from monitor.store.db import AlertedSince, ArticleWrite, Router, entry_version, key_hash
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +84,6 @@ class Pipeline:
         self.writer = ArticleWriter(self.store, functools.partial(_rule_channels, self))
 
 
-# (feed id, feed name, article, now): a write before its alerts are routed
-PendingWrite = tuple[int, str, NewArticle, datetime]
-# (matches, alerts per rule not yet in the database) -> where each rule's alerts go
-Router = Callable[[Sequence[Match], Mapping[str, int]], RuleChannels]
-
-
 class ArticleWriter:
     """Group commit for the articles of concurrent polls.
 
@@ -108,7 +101,7 @@ class ArticleWriter:
     def __init__(self, store: Store, route: Router) -> None:
         self.store = store
         self.route = route
-        self._queue: list[tuple[PendingWrite, asyncio.Future[list[str]]]] = []
+        self._queue: list[tuple[ArticleWrite, asyncio.Future[list[str]]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
     async def write(self, feed_id: int, feed_name: str, new: NewArticle,
@@ -116,10 +109,9 @@ class ArticleWriter:
         """Store one article as ``Store.store_article`` does; its alert ids.
 
         Where its alerts go (now, or a digest when a rule is over its rate) is decided
-        when the batch is written, counting the alerts of the articles before it in the
-        batch, which the database cannot see yet."""
+        inside the transaction that stores it (see ``Store.store_articles``)."""
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._queue.append(((feed_id, feed_name, new, now), future))
+        self._queue.append(((feed_id, feed_name, new, self.route, now), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await asyncio.shield(future)  # a cancelled poll leaves the batch alone
@@ -134,29 +126,16 @@ class ArticleWriter:
         while self._queue:
             batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
             try:
-                writes = self._routed([w for w, _ in batch])
-                results = self.store.store_articles(writes, same_story)
+                results = self.store.store_articles([w for w, _ in batch], same_story)
             except Exception:  # noqa: BLE001 - retried one by one, each gets its own error
-                for pending, future in batch:
-                    try:  # one by one, each commit is visible to the next one's routing
-                        writes = self._routed([pending])
-                        _settle(future, self.store.store_articles(writes, same_story)[0])
+                for write, future in batch:
+                    try:
+                        _settle(future, self.store.store_articles([write], same_story)[0])
                     except Exception as e:  # noqa: BLE001 - handed to the one caller
                         _settle(future, error=e)
             else:
                 for (_, future), alerts in zip(batch, results, strict=True):
                     _settle(future, alerts)
-
-    def _routed(self, pending: list[PendingWrite]) -> list[ArticleWrite]:
-        """Each write with its rules' channels, in queue order."""
-        alerted: Counter[str] = Counter()  # rule -> immediate alerts earlier in the batch
-        out: list[ArticleWrite] = []
-        for feed_id, feed_name, new, now in pending:
-            channels = self.route(new.matches, alerted)
-            for rule, targets in channels.items():
-                alerted[rule] += any(at is None for _, at in targets)
-            out.append((feed_id, feed_name, new, channels, now))
-        return out
 
 
 def _settle(future: asyncio.Future[list[str]], result: list[str] | None = None,
@@ -295,16 +274,17 @@ def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
     return watch is not None and watch.applies_to(feed)
 
 
-def _rule_channels(p: Pipeline, matches: Sequence[Match], unseen: Mapping[str, int]
+def _rule_channels(p: Pipeline, matches: Sequence[Match], alerted: AlertedSince
                    ) -> dict[str, list[tuple[str, datetime | None]]]:
     """Rule -> [(channel, digest time or None for "now")], rate limits applied.
 
-    ``unseen``: alerts per rule about to be stored that the database does not hold yet."""
+    ``alerted`` counts a rule's stories alerted since a time, as the storing transaction
+    sees them."""
     out: dict[str, list[tuple[str, datetime | None]]] = {}
     now = p.clock()
     for m in matches:
         watch = p.watches[m.rule]
-        over = _over_rate(p, watch, now, unseen.get(m.rule, 0))
+        over = _over_rate(watch, now, alerted)
         targets = []
         for name in watch.channels:
             channel = p.config.channels.get(name)
@@ -316,11 +296,11 @@ def _rule_channels(p: Pipeline, matches: Sequence[Match], unseen: Mapping[str, i
     return out
 
 
-def _over_rate(p: Pipeline, watch: WatchSettings, now: datetime, unseen: int = 0) -> bool:
+def _over_rate(watch: WatchSettings, now: datetime, alerted: AlertedSince) -> bool:
     """Whether ``watch`` has used up its ``max_alerts_per_hour``: the rest go to a digest."""
     if not watch.max_alerts_per_hour:
         return False
-    sent = unseen + p.store.stories_alerted_since(watch.name, now - timedelta(hours=1))
+    sent = alerted(watch.name, now - timedelta(hours=1))
     if sent >= watch.max_alerts_per_hour:
         log.warning("event=rate_limited rule=%r max_alerts_per_hour=%d", watch.name,
                     watch.max_alerts_per_hour)

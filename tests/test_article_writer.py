@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +14,8 @@ from monitor.errors import StorageError
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.pipeline import ArticleWriter
 from monitor.store import NewArticle, Store
-from monitor.store.db import ArticleWrite, RuleChannels, SameStory
+from monitor.store.db import AlertedSince, ArticleWrite, RuleChannels, SameStory
+from tests.conftest import pg_schema, postgres_available
 
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 
@@ -40,8 +42,15 @@ def article(key: str, rules: tuple[str, ...] = ("r",)) -> NewArticle:
                       tuple(Match(r, "q", (TermHit("t", 1),)) for r in rules))
 
 
-def route_now(matches: Sequence[Match], unseen: Mapping[str, int]) -> RuleChannels:
+def route_now(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
     return {m.rule: [("hook", None)] for m in matches}
+
+
+def route_one_per_hour(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+    """Each rule's first story of the hour now, the rest to a digest at the top of it."""
+    top = NOW.replace(minute=0) + timedelta(hours=1)
+    return {m.rule: [("hook", None if alerted(m.rule, NOW - timedelta(hours=1)) < 1
+                      else top)] for m in matches}
 
 
 def make(db_url: str, poison: str | None = None) -> tuple[CountingStore, int]:
@@ -96,18 +105,53 @@ async def test_a_cancelled_caller_still_has_its_article_stored(db_url: str) -> N
 
 
 async def test_routing_counts_alerts_earlier_in_the_batch(db_url: str) -> None:
-    """A rate limit sees the batch's own alerts, which the database cannot see yet."""
+    """A rate limit sees the batch's own alerts: routing runs inside the transaction."""
     store, feed = make(db_url)
     seen: list[int] = []
 
-    def route(matches: Sequence[Match], unseen: Mapping[str, int]) -> RuleChannels:
-        seen.append(unseen.get("r", 0))
-        return route_now(matches, unseen)
+    def route(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+        seen.append(alerted("r", NOW - timedelta(hours=1)))
+        return route_now(matches, alerted)
 
     writer = ArticleWriter(store, route)
     try:
         await asyncio.gather(*(writer.write(feed, "a", article(f"k{i}"), NOW)
                                for i in range(3)))
-        assert seen == [0, 1, 2]
+        assert store.batches == [3] and seen == [0, 1, 2]
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not postgres_available(),
+                    reason="no PostgreSQL server reachable at 127.0.0.1:5432")
+def test_a_rate_limit_holds_across_nodes() -> None:
+    """Four nodes (PostgreSQL; SQLite runs one) store articles of one rule limited to one
+    alert an hour at once: one alert goes out now, every other one waits for the digest."""
+    with pg_schema() as url:
+        rate_limit_across_nodes(url)
+
+
+def rate_limit_across_nodes(db_url: str) -> None:
+    stores = [make(db_url)[0] for _ in range(4)]
+    feed = stores[0].feeds()[0].id
+    start = threading.Barrier(len(stores))
+
+    def node(n: int) -> None:
+        start.wait()
+        for i in range(5):
+            write = (feed, "a", article(f"n{n}-{i}"), route_one_per_hour, NOW)
+            stores[n].store_articles([write])
+
+    threads = [threading.Thread(target=node, args=(n,)) for n in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        rows = stores[0].list_alerts(limit=100)
+        assert len(rows) == 20
+        assert sum(r.digest_at is None for r in rows) == 1
+    finally:
+        for store in stores:
+            store.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import uuid
@@ -30,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import FeedSettings
 from monitor.errors import StorageError
-from monitor.models import Entry
+from monitor.models import Entry, Match
 from monitor.store import schema as t
 from monitor.store.codec import article_to_json, as_utc, terms_to_json
 from monitor.store.records import AlertRow, FeedState, NewArticle, PollRecord
@@ -41,8 +42,13 @@ SameStory = Callable[[int, int], bool]
 SYNC_LOCK = 4242002  # pg_advisory_xact_lock keys (migrate uses 4242001)
 STORY_LOCK = 4242003
 RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
-# store_article's arguments: feed id, feed name, the article, its rules' channels, now
-ArticleWrite = tuple[int, str, NewArticle, RuleChannels, datetime]
+# (rule, since) -> stories the rule alerted on since then, as the transaction sees it
+AlertedSince = Callable[[str, datetime], int]
+# (matches, alerted since) -> where each matched rule's alerts go (rate limits applied)
+Router = Callable[[Sequence[Match], AlertedSince], RuleChannels]
+# store_article's arguments: feed id, feed name, the article, its rules' channels (or the
+# router that decides them inside the transaction), now
+ArticleWrite = tuple[int, str, NewArticle, RuleChannels | Router, datetime]
 
 
 def key_hash(value: str) -> str:
@@ -273,16 +279,23 @@ class Store:
     def store_articles(self, batch: Sequence[ArticleWrite],
                        same_story: SameStory | None = None) -> list[list[str]]:
         """``store_article`` for several articles in one transaction (one commit, one
-        fsync): all are stored, or none. Returns each one's alert ids, in order."""
+        fsync): all are stored, or none. Returns each one's alert ids, in order.
+
+        A write may carry a router instead of its channels: it is asked inside the
+        transaction, after the writes before it, so a rate limit counts every alert
+        stored before, this batch's included; on PostgreSQL the story lock makes that
+        exact across nodes too."""
         with self._begin() as conn:
             if self.postgres:  # two nodes must not both start a story, or both insert a URL
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK})
             return [self._store_one(conn, *write, same_story) for write in batch]
 
     def _store_one(self, conn: Connection, feed_id: int, feed_name: str, new: NewArticle,
-                   rule_channels: RuleChannels, now: datetime,
+                   channels: RuleChannels | Router, now: datetime,
                    same_story: SameStory | None) -> list[str]:
         sql = self._article_sql
+        rule_channels = channels(new.matches, functools.partial(
+            self._stories_alerted_since, conn)) if callable(channels) else channels
         article_id, story_id = self._save_article(conn, new, now, same_story)
         conn.execute(sql["upsert_entry"], {
             "feed_id": feed_id, "key_hash": key_hash(new.entry.key), "key": new.entry.key,
@@ -353,11 +366,15 @@ class Store:
 
     def stories_alerted_since(self, rule: str, since: datetime) -> int:
         """How many stories ``rule`` alerted on (any channel) since ``since``."""
-        c = t.alerts.c
         with self._begin() as conn:
-            q = select(func.count(func.distinct(c.story_id))).where(c.rule == rule,
-                                                                    c.created_at >= since)
-            return int(conn.execute(q).scalar() or 0)
+            return self._stories_alerted_since(conn, rule, since)
+
+    @staticmethod
+    def _stories_alerted_since(conn: Connection, rule: str, since: datetime) -> int:
+        c = t.alerts.c
+        q = select(func.count(func.distinct(c.story_id))).where(c.rule == rule,
+                                                                c.created_at >= since)
+        return int(conn.execute(q).scalar() or 0)
 
     def also_seen_at(self, story_id: int, article_id: int) -> list[str]:
         """URLs of the story's other articles, oldest first."""
