@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 
 import httpx
+from _common import MiniHTTP
 
 from monitor.errors import NotModified
 from monitor.fetch import Fetcher
@@ -36,18 +37,11 @@ RSS = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed %d</title>
 # -- the server (its own process) ------------------------------------------------------------
 
 
-class FeedProtocol(asyncio.Protocol):
-    """Just enough HTTP/1.1 for keep-alive GETs without bodies."""
+class FeedProtocol(MiniHTTP):
+    """The feeds, with ETags."""
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.buffer = transport, b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
-            self.transport.write(respond(head))
+    def answer(self, head: bytes) -> bytes:
+        return respond(head)
 
 
 def respond(head: bytes) -> bytes:

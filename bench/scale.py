@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
+from _common import MiniHTTP
 from aiohttp import web
 
 from monitor.daemon import load
@@ -55,15 +56,8 @@ from monitor.store import Store
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PHRASE = "Defense Production Act"
-WORDS = """port council river budget school harbour winter station market bridge county
-farmers rail ministry court teachers nurses hospital museum library festival drought
-orchard factory bakery ferry airport tunnel highway village mayor senator judge garden
-parliament union contract tariff shipment cargo vessel grain steel copper timber wool
-storm flood heat snow election ballot survey census report audit hearing inquiry
-volunteers residents students tourists engineers workers owners tenants drivers pilots
-opened closed delayed approved rejected announced expected reported said added noted
-new old local regional national quarterly annual weekly early late small large public
-private coastal northern southern eastern western after before during while since""".split()
+WORDS = [w for line in (ROOT / "tests" / "data" / "words.txt").read_text().splitlines()
+         if not line.startswith("#") for w in line.split()]
 
 
 # -- the news site (its own process) -----------------------------------------------------------
@@ -108,23 +102,13 @@ def response(status: bytes, body: bytes, kind: bytes, etag: bytes = b"") -> byte
     return head + b"\r\n" + body
 
 
-class Site(asyncio.Protocol):
-    """Just enough HTTP/1.1 for keep-alive GETs of feeds and pages."""
+class Site(MiniHTTP):
+    """The feeds and their pages."""
 
     feeds: int = 0
     items: int = 0
     every: int = 1
     base: str = ""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport, self.buffer = transport, b""
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
-            head, self.buffer = self.buffer[:end], self.buffer[end + 4:]
-            self.transport.write(self.answer(head))
 
     def answer(self, head: bytes) -> bytes:
         """The response to one request head."""

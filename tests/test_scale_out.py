@@ -42,15 +42,8 @@ NODES = ("a", "b", "c")
 LEASE = "5s"  # how long a dead node's feeds and alerts stay claimed
 LONG_LEASE = "30s"  # outlasts any poll here: no lease runs out under a live node
 DEADLINE = 90.0  # seconds to wait for all polls and alerts; the tests take far less
-WORDS = """port council river budget school harbour winter station market bridge county
-farmers rail ministry court teachers nurses hospital museum library festival drought
-orchard factory bakery ferry airport tunnel highway village mayor senator judge garden
-parliament union contract tariff shipment cargo vessel grain steel copper timber wool
-storm flood heat snow election ballot survey census report audit hearing inquiry
-volunteers residents students tourists engineers workers owners tenants drivers pilots
-opened closed delayed approved rejected announced expected reported said added noted
-new old local regional national quarterly annual weekly early late small large public
-private coastal northern southern eastern western after before during while since""".split()
+WORDS = [w for line in (ROOT / "tests" / "data" / "words.txt").read_text().splitlines()
+         if not line.startswith("#") for w in line.split()]
 DATE = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 pytestmark = [
