@@ -38,6 +38,11 @@ from monitor.models import Article, Entry
 FAVOR_PRECISION = True
 FAST = False
 INCLUDE_TABLES = True
+# Extraction workers run this much nicer than the daemon: when the cores are all busy, the
+# event loop (fetching, matching, storing, delivering, watchdog pings, the dashboard) gets
+# its share first and the workers take the rest, instead of three processes splitting two
+# cores evenly and the loop that feeds the workers falling behind (bench/pipeline.py).
+WORKER_NICENESS = 10
 MIN_TEXT_CHARS = 50  # shorter "articles" are app shells, consent walls or error stubs
 
 _HTML_SNIFF = re.compile(
@@ -229,6 +234,10 @@ def _exit_with_owner() -> None:
     An orphaned pool worker would otherwise wait forever on its task queue, keeping the
     forkserver alive with it. The sentinel is a pipe the owner holds: closed when it dies.
     """
+    try:  # the event loop that feeds the workers goes first (see WORKER_NICENESS)
+        os.nice(WORKER_NICENESS)
+    except OSError:  # a sandbox without setpriority(2): same priority as the daemon
+        pass
     owner = multiprocessing.parent_process()
     if owner is None or owner.sentinel is None:
         return

@@ -18,6 +18,7 @@ import pytest
 
 from monitor.errors import ExtractError
 from monitor.extract import (
+    WORKER_NICENESS,
     Extractor,
     article_from_entry,
     article_from_text,
@@ -218,6 +219,14 @@ async def test_extractor_runs_in_worker_processes(extractor: Extractor) -> None:
                                       for s in slugs))
     assert [a.title for a in articles] == [expected(s)["title"] for s in slugs]
     assert extractor.worker_pids() and os.getpid() not in extractor.worker_pids()
+
+
+async def test_workers_run_nicer_than_the_daemon(extractor: Extractor) -> None:
+    """When the cores are busy, the event loop goes before extraction (WORKER_NICENESS)."""
+    await extractor.extract(page(SEED_PAGE), "https://news.example/a")
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert [os.getpriority(os.PRIO_PROCESS, pid) for pid in extractor.worker_pids()] == [
+        min(19, ours + WORKER_NICENESS)]
 
 
 async def test_extractor_passes_extract_error_through(extractor: Extractor) -> None:
