@@ -252,8 +252,12 @@ class Store:
         so SQLAlchemy finds each compiled form in its cache without rebuilding clauses."""
         a, e = t.articles.c, t.entries
         entry = self._insert(e)
+        m = t.matches.c
         return {
             "by_url": select(a.id, a.story_id).where(a.url_hash == bindparam("url_hash_")),
+            "recent_prints": select(a.fingerprint, a.story_id).distinct().join_from(
+                t.articles, t.matches, m.article_id == a.id).where(
+                m.created_at >= bindparam("since_"), a.fingerprint.is_not(None)),
             "update_article": update(t.articles).where(a.id == bindparam("id_")),
             "insert_article": t.articles.insert().returning(a.id),
             "upsert_entry": entry.on_conflict_do_update(
@@ -355,10 +359,8 @@ class Store:
         """
         if fingerprint is None or same_story is None:
             return None
-        a, m = t.articles.c, t.matches.c
-        recent = conn.execute(select(a.fingerprint, a.story_id).distinct().join_from(
-            t.articles, t.matches, m.article_id == a.id).where(
-            m.created_at >= now - timedelta(days=7), a.fingerprint.is_not(None)))
+        recent = conn.execute(self._article_sql["recent_prints"],
+                              {"since_": now - timedelta(days=7)})
         for other, story in recent:
             if same_story(fingerprint, _unsigned64(other) or 0):
                 return int(story)
