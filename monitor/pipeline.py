@@ -111,6 +111,7 @@ class ArticleWriter:
         Where its alerts go (now, or a digest when a rule is over its rate) is decided
         inside the transaction that stores it (see ``Store.store_articles``)."""
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_retrieved)  # a cancelled caller's error is not "lost"
         self._queue.append(((feed_id, feed_name, new, self.route, now), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
@@ -132,10 +133,17 @@ class ArticleWriter:
                     try:
                         _settle(future, self.store.store_articles([write], same_story)[0])
                     except Exception as e:  # noqa: BLE001 - handed to the one caller
+                        log.error("event=article_store_failed url=%s error=%r",
+                                  write[2].article.url, str(e))
                         _settle(future, error=e)
             else:
                 for (_, future), alerts in zip(batch, results, strict=True):
                     _settle(future, alerts)
+
+
+def _retrieved(future: asyncio.Future[list[str]]) -> None:
+    if not future.cancelled():
+        future.exception()  # the caller logs it; if it was cancelled, nobody needs to
 
 
 def _settle(future: asyncio.Future[list[str]], result: list[str] | None = None,
