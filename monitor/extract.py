@@ -52,10 +52,13 @@ _HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})\b", r
 # What trafilatura parses only to throw away: comments, style sheets and scripts, except
 # JSON scripts (JSON-LD carries the page's title, author and date). On real news pages they
 # are nine tenths of the bytes (130 KB -> 12 KB) and half of lxml's work.
-_INERT_OPEN = re.compile(rb"<!--|<(script|style)(?=[\s/>])", re.IGNORECASE)
-_INERT_CLOSE = {b"--": re.compile(rb"-->"),
-                b"script": re.compile(rb"</script\s*>", re.IGNORECASE),
-                b"style": re.compile(rb"</style\s*>", re.IGNORECASE)}
+# Title and textarea hold text, never markup (a raw "<script>" in a title is words), so
+# they are passed over whole.
+_INERT_OPEN = re.compile(rb"<!--|<(script|style|title|textarea)(?=[\s/>])", re.IGNORECASE)
+_INERT_CLOSE = {b"--": re.compile(rb"-->")} | {
+    tag: re.compile(rb"</" + tag + rb"\s*>", re.IGNORECASE)
+    for tag in (b"script", b"style", b"title", b"textarea")}
+_TEXT_ONLY = (b"title", b"textarea")
 
 
 def extract_article(content: bytes, url: str, *, entry: Entry | None = None, source: str = "",
@@ -135,7 +138,8 @@ def _page_date(value: str | None) -> datetime | None:
 
 
 def strip_inert(content: bytes) -> bytes:
-    """``content`` without comments, style sheets and non-JSON scripts.
+    """``content`` without comments, style sheets and non-JSON scripts (JSON-LD carries
+    the page's metadata).
 
     Linear in the page's size, whatever it holds: each opening is closed by the first
     closing after it (as an HTML parser does for these), and an unclosed one ends the
@@ -152,7 +156,7 @@ def strip_inert(content: bytes) -> bytes:
         closing = _INERT_CLOSE[tag].search(content, body)
         if closing is None:
             break
-        keep = tag == b"script" and b"json" in attributes.lower()  # JSON-LD metadata
+        keep = tag in _TEXT_ONLY or (tag == b"script" and b"json" in attributes.lower())
         parts.append(content[pos:closing.end() if keep else opening.start()])
         pos = closing.end()
     parts.append(content[pos:])

@@ -101,6 +101,9 @@ def test_prestrip_changes_no_golden_page(slug: str) -> None:
     (b"<p>a</p><script>never closed <p>b</p>", b"<p>a</p><script>never closed <p>b</p>"),
     (b"<p>a</p><!-- never closed <p>b</p>", b"<p>a</p><!-- never closed <p>b</p>"),
     (b"<scripts>x</scripts><styled>y</styled>", b"<scripts>x</scripts><styled>y</styled>"),
+    (b"<title>Why <script> tags break</title><p>a</p><script>x</script>",
+     b"<title>Why <script> tags break</title><p>a</p>"),
+    (b"<textarea>a <!-- b</textarea><p>c</p><!-- d -->", b"<textarea>a <!-- b</textarea><p>c</p>"),
 ])
 def test_strip_inert(html: bytes, stripped: bytes) -> None:
     assert strip_inert(html) == stripped
