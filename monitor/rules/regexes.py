@@ -29,7 +29,8 @@ from typing import Any
 
 from monitor.errors import QueryError
 
-__all__ = ["REGEX_MAX_CHARS", "compile_regex", "prefilter_fold", "required_literals"]
+__all__ = ["MAX_RANGE", "REGEX_MAX_CHARS", "REPEATS", "compile_regex", "parse_readable",
+           "prefilter_fold", "required_literals"]
 
 REGEX_MAX_CHARS = 100_000
 """A regex is searched in at most this many characters of each field."""
@@ -37,7 +38,11 @@ REGEX_MAX_CHARS = 100_000
 MIN_LITERAL = 3
 """Shortest literal worth using as a prefilter."""
 
-_REPEATS = (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT)
+REPEATS = (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT)
+"""The repetition opcodes of a parsed pattern (``+ * ? {m,n}``, lazy and possessive)."""
+
+MAX_RANGE = 1000
+"""Widest character range ``[a-z]`` looked into character by character."""
 _Items = Any  # re._parser.SubPattern or a list of (opcode, argument) pairs
 
 
@@ -66,7 +71,7 @@ def _is_variable(lo: int, hi: int) -> bool:
 
 def _dangerous(items: _Items, outer_variable: bool) -> bool:
     for op, av in items:
-        if op in _REPEATS:
+        if op in REPEATS:
             lo, hi, body = av
             variable = _is_variable(lo, hi)
             if variable and outer_variable:
@@ -105,7 +110,7 @@ def _overlapping_branch(items: _Items) -> bool:
                 return True
         if any(_overlapping_branch(sub) for sub in _children(op, av)):
             return True
-        if op in _REPEATS and _overlapping_branch(av[2]):
+        if op in REPEATS and _overlapping_branch(av[2]):
             return True
     return False
 
@@ -130,7 +135,7 @@ def _first_chars(items: _Items) -> frozenset[int] | None:
             return _class_chars(av)
         if op is _c.SUBPATTERN:
             return _first_chars(av[3])
-        if op in _REPEATS and av[0] >= 1:
+        if op in REPEATS and av[0] >= 1:
             return _first_chars(av[2])
         return None
     return None
@@ -141,7 +146,7 @@ def _class_chars(items: _Items) -> frozenset[int] | None:
     for op, av in items:
         if op is _c.LITERAL:
             chars.add(av)
-        elif op is _c.RANGE and av[1] - av[0] <= 1000:
+        elif op is _c.RANGE and av[1] - av[0] <= MAX_RANGE:
             chars.update(range(av[0], av[1] + 1))
         else:
             return None
@@ -153,13 +158,20 @@ def required_literals(pattern: str, case_sensitive: bool) -> frozenset[str] | No
 
     None when no useful literal (at least ``MIN_LITERAL`` characters) can be derived.
     """
-    parsed = _parser.parse(pattern, 0 if case_sensitive else re.IGNORECASE)
-    if parsed.state.flags & re.VERBOSE:
+    parsed = parse_readable(pattern, case_sensitive)
+    if parsed is None:
         return None
     found = _seq_literals(list(parsed))
     if found is None or min(map(len, found)) < MIN_LITERAL:
         return None
     return frozenset(prefilter_fold(lit) for lit in found)
+
+
+def parse_readable(pattern: str, case_sensitive: bool) -> Any | None:
+    """The parsed pattern (a ``re._parser.SubPattern``), or None when it is verbose
+    (``(?x)``): its literal items then need not stand next to each other in a match."""
+    parsed = _parser.parse(pattern, 0 if case_sensitive else re.IGNORECASE)
+    return None if parsed.state.flags & re.VERBOSE else parsed
 
 
 def _seq_literals(items: _Items) -> frozenset[str] | None:
@@ -186,7 +198,7 @@ def _seq_literals(items: _Items) -> frozenset[str] | None:
 def _item_literals(op: Any, av: Any) -> frozenset[str] | None:
     if op is _c.SUBPATTERN:
         return _seq_literals(av[3])
-    if op in _REPEATS and av[0] >= 1:
+    if op in REPEATS and av[0] >= 1:
         return _seq_literals(av[2])
     if op is _c.BRANCH:
         alts = [_seq_literals(branch) for branch in av[1]]

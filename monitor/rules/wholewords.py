@@ -1,6 +1,6 @@
 """Whole words a ``/regex/`` needs, so that most articles can screen it by token lookup.
 
-Pure: no I/O. Uses ``re._parser`` (CPython's regex parser) to inspect patterns.
+Pure: no I/O. Reads patterns parsed by ``re._parser`` (see ``regexes``).
 
 ``word_literal`` finds, at the top level of a pattern, a run of ASCII letters and digits
 with a word boundary on each side: ``\\b``, the start or end of a line, or a character
@@ -18,27 +18,23 @@ are scanned for the word as a literal instead.
 
 from __future__ import annotations
 
-import re
 import re._constants as _c  # type: ignore[import-not-found, unused-ignore]
-import re._parser as _parser  # type: ignore[import-not-found, unused-ignore]
 from typing import Any
 
-from monitor.rules.regexes import MIN_LITERAL
+from monitor.rules.regexes import MAX_RANGE, MIN_LITERAL, REPEATS, parse_readable
 
 __all__ = ["word_literal"]
 
 _Item = tuple[Any, Any]  # one (opcode, argument) pair of a parsed pattern
-_REPEATS = (_c.MAX_REPEAT, _c.MIN_REPEAT, _c.POSSESSIVE_REPEAT)
 _BEFORE = (_c.AT_BOUNDARY, _c.AT_BEGINNING, _c.AT_BEGINNING_STRING)
 _AFTER = (_c.AT_BOUNDARY, _c.AT_END, _c.AT_END_STRING)
 _NONWORD_CATEGORIES = (_c.CATEGORY_SPACE, _c.CATEGORY_NOT_WORD, _c.CATEGORY_LINEBREAK)
-_MAX_RANGE = 1000
 
 
 def word_literal(pattern: str, case_sensitive: bool) -> str | None:
     """The longest whole word (lower case, ``MIN_LITERAL``+ characters) every match has."""
-    parsed = _parser.parse(pattern, 0 if case_sensitive else re.IGNORECASE)
-    if parsed.state.flags & re.VERBOSE:
+    parsed = parse_readable(pattern, case_sensitive)
+    if parsed is None:
         return None
     items = _flatten(list(parsed))
     best: str | None = None
@@ -90,7 +86,7 @@ def _bounded_after(items: list[_Item], j: int) -> bool:
         return bool(av in _AFTER)
     if _nonword_run(op, av):
         return True
-    if op in _REPEATS and av[0] == 0:  # optional: bounded if present, and if absent
+    if op in REPEATS and av[0] == 0:  # optional: bounded if present, and if absent
         body = _flatten(list(av[2]))
         return bool(body) and _nonword_run(*body[0]) and _bounded_after(items, j + 1)
     return False
@@ -98,7 +94,7 @@ def _bounded_after(items: list[_Item], j: int) -> bool:
 
 def _nonword_run(op: Any, av: Any) -> bool:
     """Whether the item matches one or more characters, none of them ``\\w``."""
-    if op in _REPEATS:
+    if op in REPEATS:
         lo, _, body = av
         return lo >= 1 and len(body) == 1 and _nonword_char(*body[0])
     return _nonword_char(op, av)
@@ -118,6 +114,6 @@ def _nonword_member(op: Any, av: Any) -> bool:
         return not _is_word(chr(av))
     if op is _c.CATEGORY:
         return av in _NONWORD_CATEGORIES
-    if op is _c.RANGE and av[1] - av[0] <= _MAX_RANGE:
+    if op is _c.RANGE and av[1] - av[0] <= MAX_RANGE:
         return not any(_is_word(chr(c)) for c in range(av[0], av[1] + 1))
     return False  # NEGATE and anything unknown
