@@ -93,8 +93,8 @@ class Daemon:
         store.migrate()
         self.services = Services(store, make_fetcher(config),
                                  Extractor(config.monitor.extract_workers))
-        self.polls: set[asyncio.Task[None]] = set()
-        self.polling: dict[asyncio.Task[None], int] = {}  # poll task -> the feed's id
+        self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
+        self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
@@ -110,12 +110,10 @@ class Daemon:
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics)
-        old: Outbox | None = getattr(self, "outbox", None)
-        holding = old.holding if old else set()  # a drain under way goes on being renewed
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery_horizon),
                              lease=config.monitor.lease, clock=self.clock,
-                             metrics=self.metrics, holding=holding)
+                             metrics=self.metrics, holding=self.delivering)
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
 
@@ -201,14 +199,12 @@ class Daemon:
             return
         for feed in feeds:
             task = asyncio.create_task(self._poll(feed))
-            self.polls.add(task)
-            self.polling[task] = feed.id
+            self.polls[task] = feed.id
             task.add_done_callback(self._poll_done)
 
     def _poll_done(self, task: asyncio.Task[None]) -> None:
         """Refill the free slots once half are free, not only at the next 1 s tick."""
-        self.polls.discard(task)
-        self.polling.pop(task, None)
+        self.polls.pop(task, None)
         if len(self.polls) == MAX_PARALLEL_POLLS // 2 and not self.stopping.is_set():
             refill = asyncio.ensure_future(self.poll_due())
             self.background.add(refill)
@@ -284,8 +280,8 @@ class Daemon:
         try:
             store.heartbeat(self.node, now)
             store.renew_leases(self.node, now, self.config.monitor.lease,
-                               feed_ids=list(self.polling.values()),
-                               alert_ids=list(self.outbox.holding))
+                               feed_ids=list(self.polls.values()),
+                               alert_ids=list(self.delivering))
         except MonitorError as e:
             log.error("event=heartbeat_failed error=%r", str(e))
 

@@ -131,29 +131,19 @@ class ArticleWriter:
             except Exception:  # noqa: BLE001 - retried one by one, each gets its own error
                 for write, future in batch:
                     try:
-                        _settle(future, self.store.store_articles([write], same_story)[0])
+                        future.set_result(self.store.store_articles([write], same_story)[0])
                     except Exception as e:  # noqa: BLE001 - handed to the one caller
                         log.error("event=article_store_failed url=%s error=%r",
                                   write[2].article.url, str(e))
-                        _settle(future, error=e)
+                        future.set_exception(e)
             else:
                 for (_, future), alerts in zip(batch, results, strict=True):
-                    _settle(future, alerts)
+                    future.set_result(alerts)
 
 
 def _retrieved(future: asyncio.Future[list[str]]) -> None:
     if not future.cancelled():
         future.exception()  # the caller logs it; if it was cancelled, nobody needs to
-
-
-def _settle(future: asyncio.Future[list[str]], result: list[str] | None = None,
-            error: BaseException | None = None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result or [])
 
 
 @dataclass(frozen=True, slots=True)

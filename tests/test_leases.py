@@ -34,7 +34,7 @@ async def test_a_poll_longer_than_its_lease_keeps_its_feed(
     other = Store(db_url)  # a second node on the same database
     try:
         await daemon.poll_due(force=True)
-        assert list(daemon.polling.values())  # the feed is being polled
+        assert list(daemon.polls.values())  # the feed is being polled
         for _ in range(int(PAGE_DELAY / 0.25) - 1):  # well past the 1 s lease
             await asyncio.sleep(0.25)
             await daemon.heartbeat()
@@ -42,7 +42,7 @@ async def test_a_poll_longer_than_its_lease_keeps_its_feed(
             assert other.claim_due_feeds("n2", now, 10, lease=LEASE) == [], \
                 "the second node took over a feed still being polled"
         await asyncio.gather(*daemon.polls)
-        assert not daemon.polling
+        assert not daemon.polls
         (feed,) = daemon.services.store.feeds()
         assert feed.claimed_by is None and feed.state == "ok"  # released when done
         assert feed.items_seen > 0

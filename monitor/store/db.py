@@ -8,7 +8,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,9 +45,9 @@ RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
 AlertedSince = Callable[[str, datetime], int]
 # (matches, alerted since) -> where each matched rule's alerts go (rate limits applied)
 Router = Callable[[Sequence[Match], AlertedSince], RuleChannels]
-# store_article's arguments: feed id, feed name, the article, its rules' channels (or the
-# router that decides them inside the transaction), now
-ArticleWrite = tuple[int, str, NewArticle, RuleChannels | Router, datetime]
+# One article to store: feed id, feed name, the article, the router that decides inside
+# the transaction where its alerts go, now
+ArticleWrite = tuple[int, str, NewArticle, Router, datetime]
 
 
 def key_hash(value: str) -> str:
@@ -246,7 +245,7 @@ class Store:
         with self._begin() as conn:
             conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
 
-    @cached_property
+    @functools.cached_property
     def _article_sql(self) -> dict[str, Any]:
         """The statements ``store_article`` runs, built once: values come as parameters,
         so SQLAlchemy finds each compiled form in its cache without rebuilding clauses."""
@@ -277,29 +276,28 @@ class Store:
         Returns the ids of the alerts created; (rule, story, channel) is unique, so a story
         seen before (same URL, or a near-identical text) adds no second alert.
         """
-        return self.store_articles([(feed_id, feed_name, new, rule_channels, now)],
-                                   same_story)[0]
+        def route(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+            return rule_channels
+
+        return self.store_articles([(feed_id, feed_name, new, route, now)], same_story)[0]
 
     def store_articles(self, batch: Sequence[ArticleWrite],
                        same_story: SameStory | None = None) -> list[list[str]]:
         """``store_article`` for several articles in one transaction (one commit, one
         fsync): all are stored, or none. Returns each one's alert ids, in order.
 
-        A write may carry a router instead of its channels: it is asked inside the
-        transaction, after the writes before it, so a rate limit counts every alert
-        stored before, this batch's included; on PostgreSQL the story lock makes that
-        exact across nodes too."""
+        Each write's router is asked inside the transaction, after the writes before it,
+        so a rate limit counts every alert stored before, this batch's included; on
+        PostgreSQL the story lock makes that exact across nodes too."""
         with self._begin() as conn:
             if self.postgres:  # two nodes must not both start a story, or both insert a URL
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": STORY_LOCK})
             return [self._store_one(conn, *write, same_story) for write in batch]
 
     def _store_one(self, conn: Connection, feed_id: int, feed_name: str, new: NewArticle,
-                   channels: RuleChannels | Router, now: datetime,
-                   same_story: SameStory | None) -> list[str]:
+                   route: Router, now: datetime, same_story: SameStory | None) -> list[str]:
         sql = self._article_sql
-        rule_channels = channels(new.matches, functools.partial(
-            self._stories_alerted_since, conn)) if callable(channels) else channels
+        rule_channels = route(new.matches, functools.partial(_stories_alerted_since, conn))
         article_id, story_id = self._save_article(conn, new, now, same_story)
         conn.execute(sql["upsert_entry"], {
             "feed_id": feed_id, "key_hash": key_hash(new.entry.key), "key": new.entry.key,
@@ -366,18 +364,6 @@ class Store:
                 return int(story)
         return None
 
-    def stories_alerted_since(self, rule: str, since: datetime) -> int:
-        """How many stories ``rule`` alerted on (any channel) since ``since``."""
-        with self._begin() as conn:
-            return self._stories_alerted_since(conn, rule, since)
-
-    @staticmethod
-    def _stories_alerted_since(conn: Connection, rule: str, since: datetime) -> int:
-        c = t.alerts.c
-        q = select(func.count(func.distinct(c.story_id))).where(c.rule == rule,
-                                                                c.created_at >= since)
-        return int(conn.execute(q).scalar() or 0)
-
     def also_seen_at(self, story_id: int, article_id: int) -> list[str]:
         """URLs of the story's other articles, oldest first."""
         with self._begin() as conn:
@@ -428,7 +414,7 @@ class Store:
                     detail="the node stopped before the outcome was known"))
             return rows
 
-    @cached_property
+    @functools.cached_property
     def _delivery_sql(self) -> dict[str, Any]:
         """The statements of every delivery attempt, built once (see ``_article_sql``)."""
         a, d = t.alerts.c, t.deliveries.c
@@ -521,17 +507,17 @@ class Store:
         poll or a delivery that outlasts ``lease`` is not taken over while it runs. A lease
         that has run out is not renewed: another node may hold the row by now. Returns how
         many feed and alert leases were renewed."""
+        if not feed_ids and not alert_ids:
+            return 0, 0
         until = now + timedelta(seconds=lease)
-        renewed = [0, 0]
         with self._begin() as conn:
-            tables: tuple[tuple[Any, list[Any]], ...] = (
-                (t.feeds, list(feed_ids)), (t.alerts, list(alert_ids)))
-            for i, (table, ids) in enumerate(tables):
-                for chunk in _chunks(ids, 500):
-                    renewed[i] += conn.execute(update(table).where(
-                        table.c.id.in_(chunk), table.c.claimed_by == node,
-                        table.c.lease_until >= now).values(lease_until=until)).rowcount
-        return renewed[0], renewed[1]
+            def renew(table: Any, ids: Sequence[Any]) -> int:
+                return sum(conn.execute(update(table).where(
+                    table.c.id.in_(chunk), table.c.claimed_by == node,
+                    table.c.lease_until >= now).values(lease_until=until)).rowcount
+                    for chunk in _chunks(ids, 500))
+
+            return renew(t.feeds, feed_ids), renew(t.alerts, alert_ids)
 
     def nodes(self, now: datetime, alive_within: float) -> list[dict[str, Any]]:
         """Nodes seen within ``alive_within`` seconds, with the feeds and alerts they hold."""
@@ -624,6 +610,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
                    "foreign_keys=ON"):
         cur.execute(f"PRAGMA {pragma}")
     cur.close()
+
+
+def _stories_alerted_since(conn: Connection, rule: str, since: datetime) -> int:
+    """How many stories ``rule`` alerted on (any channel) since ``since``."""
+    c = t.alerts.c
+    q = select(func.count(func.distinct(c.story_id))).where(c.rule == rule,
+                                                            c.created_at >= since)
+    return int(conn.execute(q).scalar() or 0)
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
