@@ -115,6 +115,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     _check_channels(config)
     for warning in config.warnings:
         print(f"monitor: warning: {warning}", file=sys.stderr)
+    for watch in config.watches:
+        _warn_query(watch.query, f"rule {watch.name!r}: ")
     print(f"{args.config}: ok ({len(config.feeds)} feeds, {len(config.watches)} rules, "
           f"{len(config.channels)} channels)")
     return EXIT_OK
@@ -139,10 +141,19 @@ def _check_channels(config: Any) -> None:
         raise ConfigError(problems)
 
 
+def _warn_query(query: str, where: str = "") -> None:
+    """Print the query's advice lines (lowercase ``or`` and friends) on stderr."""
+    from monitor.rules import query_warnings
+
+    for warning in query_warnings(query):
+        print(f"monitor: warning: {where}query {warning}", file=sys.stderr)
+
+
 def cmd_match(args: argparse.Namespace) -> int:
     from monitor.rules import check_query, match_query
 
     check_query(args.query, case_sensitive=args.case_sensitive)
+    _warn_query(args.query)
     sources = args.files or ["-"]
     matched = False
     for name in sources:

@@ -271,6 +271,16 @@ async def test_query_box_finds_and_reports_bad_queries(polled: Polled) -> None:
     assert re.search(r">0 of \d+ stored articles match", cs.text)
 
 
+async def test_query_box_warns_about_lowercase_operators(polled: Polled) -> None:
+    async with client(polled.app) as http:
+        page = await http.get("/", params={"q": "Anthropic or Pentagon"})
+        api = (await http.get("/api/search", params={"q": "Anthropic or Pentagon"})).json()
+        plain = (await http.get("/api/search", params={"q": "Anthropic OR Pentagon"})).json()
+    assert 'class="warning query-warning"' in page.text and "did you mean OR?" in page.text
+    assert len(api["warnings"]) == 1 and "did you mean OR?" in api["warnings"][0]
+    assert plain["warnings"] == []
+
+
 async def test_json_api(polled: Polled) -> None:
     async with client(polled.app) as http:
         alerts = (await http.get("/api/alerts")).json()["alerts"]

@@ -13,13 +13,15 @@ Typical use::
     for match in rules.match(article):
         ...
 
-``check_query`` validates without keeping anything (config validation); ``match_query`` is
+``check_query`` validates without keeping anything (config validation); ``query_warnings``
+flags valid queries that are probably not meant (lowercase ``or``); ``match_query`` is
 the one-query convenience for ``monitor match`` and backtests. Every invalid query raises
 ``monitor.errors.QueryError`` with a human message and a 1-based ``column``.
 """
 
 from __future__ import annotations
 
+from monitor.rules.advice import query_warnings
 from monitor.rules.matcher import Rule, RuleSet, compile_rules, match_query
 from monitor.rules.nodes import DEFAULT_FIELDS, And, Atom, Near, Node, Not, Or, Regex, Term
 from monitor.rules.normalize import Token, normalize, tokenize
@@ -43,6 +45,7 @@ __all__ = [
     "match_query",
     "normalize",
     "parse_query",
+    "query_warnings",
     "tokenize",
 ]
 

@@ -180,6 +180,7 @@ class _Parser:
 
     def term(self, lexeme: Lexeme) -> Term:
         offset = lexeme.column + (1 if lexeme.kind == "PHRASE" else 0)
+        _refuse_wildcard(lexeme.text, offset)
         atoms = _atoms(lexeme.text, offset, self.case_sensitive)
         if not atoms and lexeme.kind == "PHRASE":
             raise QueryError("empty phrase", lexeme.column)
@@ -208,6 +209,15 @@ def _atoms(raw: str, column: int, case_sensitive: bool) -> tuple[Atom, ...]:
             )
         prefixes.add(n)
     return tuple(Atom(sys.intern(t.text), n in prefixes) for n, t in enumerate(tokens))
+
+
+def _refuse_wildcard(raw: str, column: int) -> None:
+    """``?`` inside a word would split it and match nothing; refuse it until it means
+    "one character" (``defen?e``)."""
+    for i, ch in enumerate(raw):
+        if ch == "?" and 0 < i < len(raw) - 1 and raw[i - 1].isalnum() and raw[i + 1].isalnum():
+            raise QueryError("? inside a word is not supported; spell the variants out, as "
+                             "in (defence OR defense)", column + i)
 
 
 def _require_positional(node: Node, column: int, op: str) -> None:

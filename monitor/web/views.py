@@ -15,7 +15,7 @@ from typing import Any
 from monitor.config import Config, WatchSettings
 from monitor.errors import MonitorError, QueryError
 from monitor.models import Article, TermHit
-from monitor.rules import Rule, check_query, compile_rules
+from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.store import AlertRow, FeedState, Store
 from monitor.store.codec import article_from_json, as_utc, terms_from_json
 
@@ -61,6 +61,7 @@ class SearchResult:
     scanned: int = 0
     matched: int = 0  # all hits; ``hits`` holds the first SEARCH_HITS
     hits: tuple[Hit, ...] = ()
+    warnings: tuple[str, ...] = ()  # valid but probably not meant (lowercase "or")
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ def search(store: Store, query: str, case_sensitive: bool = False) -> SearchResu
         for match in rules.match(article):
             hits.append(Hit(article, match.terms, row.get("created_at")))
     return SearchResult(query, scanned=scanned, matched=len(hits),
-                        hits=tuple(hits[:SEARCH_HITS]))
+                        hits=tuple(hits[:SEARCH_HITS]), warnings=tuple(query_warnings(query)))
 
 
 def stored_article(row: dict[str, Any]) -> Article:
@@ -191,7 +192,7 @@ def stored_article(row: dict[str, Any]) -> Article:
 def search_json(result: SearchResult) -> dict[str, Any]:
     """A search for /api/search."""
     return {"query": result.query, "scanned": result.scanned, "matched": result.matched,
-            "hits": [_hit_json(h) for h in result.hits]}
+            "warnings": list(result.warnings), "hits": [_hit_json(h) for h in result.hits]}
 
 
 def _hit_json(hit: Hit) -> dict[str, Any]:
