@@ -182,7 +182,7 @@ def monitor_text(html: bytes) -> str:
 
 def real(directory: pathlib.Path, rounds: int, truth_file: pathlib.Path | None) -> dict[str, Any]:
     """The cut on real pages: trafilatura in monitor's mode with and without it."""
-    pages = load_real(directory)
+    pages = load_real(directory) if directory.is_dir() else []
     if not pages:
         raise SystemExit(f"bench/extract.py: no .html or .html.gz pages in {directory}")
     mode = {"favor_precision": extract.FAVOR_PRECISION, "fast": extract.FAST,
