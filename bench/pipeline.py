@@ -10,27 +10,25 @@ likewise, and one page in ten gets a sentence naming the Defense Production Act.
 of 10 items list them. A loopback aiohttp server in its own process serves feeds and pages
 and receives the webhook alerts.
 
-Baselines, each ``monitor.extract.Extractor`` with the daemon's worker count (``--workers``,
-the ``extract_workers`` default of 2) extracting every page's bytes, all submitted at once,
-in the same process pool, with the same trafilatura options and pickling as the daemon's.
-``trafilatura_only_s`` hands trafilatura the whole page (``prestrip=False``): that is
-trafilatura's own time, the baseline of DESIGN §9, and ``ratio`` is against it.
-``extract_only_s`` is the extractor as the daemon runs it, cutting scripts, styles and
-comments out first (``strip_inert``); ``ratio_vs_extractor`` is against it, and says what
-the rest of the pipeline (fetching, parsing feeds, matching, storing, delivering) adds.
+Baseline (``trafilatura_only_s``): ``monitor.extract.Extractor`` with the daemon's worker
+count (``--workers``, the ``extract_workers`` default of 2) extracting every page's bytes,
+all submitted at once, in the same process pool, with the same trafilatura options and
+pickling as the daemon's. The page goes to trafilatura whole, as in the daemon, so that
+is trafilatura's own time, the baseline of DESIGN §9; ``ratio`` is against it and says
+what the rest of the pipeline (fetching, parsing feeds, matching, storing, delivering) adds.
 
 Measured (``pipeline_s``): ``Daemon.run_once()`` on a fresh SQLite database in a temporary
 directory: poll every feed, fetch every page, extract, fingerprint, match ``--rules``
 (1,000) generated rules (bench/match.py's mix, as a watchlist) plus a few that match,
 store, enqueue alerts and deliver them to the webhook. Each pool is warmed first (worker
 start and trafilatura's import count nowhere); loading the config and compiling the rules
-is ``setup_s``, not timed. ``--rounds`` (3) alternate the three; each one's best round is
+is ``setup_s``, not timed. ``--rounds`` (3) alternate the two; each one's best round is
 reported (as in bench/extract.py: other work on the machine only ever adds time), and the
 ratios are of those; CPU figures are medians.
 
 ``cpu_s`` splits where the CPU went (this process, the extraction workers, the loopback
 server): when the machine's cores are all busy extracting, every CPU second the rest of
-the pipeline spends lengthens the run. ``cpu_ratio`` (and ``cpu_ratio_vs_extractor``) is
+the pipeline spends lengthens the run. ``cpu_ratio`` is
 the pipeline's total CPU over the baseline's: unlike the time ratios it holds on a machine
 busy with other work.
 ``--profile`` adds a profiled round and prints the top functions of the daemon's event
@@ -234,9 +232,9 @@ async def warm(extractor: Extractor, page: bytes) -> None:
 
 
 async def extract_only(pages: list[Page], base: str, workers: int,
-                       warm_page: bytes, prestrip: bool = True) -> dict[str, float]:
+                       warm_page: bytes) -> dict[str, float]:
     """Seconds for a warm pool to extract every page; CPU of this process and the pool."""
-    extractor = Extractor(workers, prestrip=prestrip)
+    extractor = Extractor(workers)
     try:
         await warm(extractor, warm_page)
         pids = extractor.worker_pids()
@@ -324,10 +322,9 @@ async def bench(args: argparse.Namespace, conn: Connection, tmp: Path) -> dict[s
     rules_file = tmp / "generated.txt"
     write_watchlist(rules_file, args.rules)
     warm_page = make_pages(1, seed=SEED + 1)[0].body
-    whole, baselines, runs = [], [], []
+    whole, runs = [], []
     for _ in range(args.rounds):
-        whole.append(await extract_only(pages, base, args.workers, warm_page, prestrip=False))
-        baselines.append(await extract_only(pages, base, args.workers, warm_page))
+        whole.append(await extract_only(pages, base, args.workers, warm_page))
         conn.send("cpu")
         server_cpu = conn.recv()
         runs.append(await pipeline_once(base, len(feeds), rules_file, args, warm_page))
@@ -338,42 +335,32 @@ async def bench(args: argparse.Namespace, conn: Connection, tmp: Path) -> dict[s
         await pipeline_once(base, len(feeds), rules_file, args, warm_page, profile)
         for order, rows in (("cumulative", 60), ("tottime", 40)):
             pstats.Stats(profile, stream=sys.stderr).sort_stats(order).print_stats(rows)
-    return summary(args, pages, len(feeds), whole, baselines, runs)
+    return summary(args, pages, len(feeds), whole, runs)
 
 
 def summary(args: argparse.Namespace, pages: list[Page], feeds: int,
-            whole: list[dict[str, float]], baselines: list[dict[str, float]],
-            runs: list[dict[str, Any]]) -> dict[str, Any]:
+            whole: list[dict[str, float]], runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Best times over the rounds, median CPU split, and what the last round stored."""
     def median(rows: list[dict[str, Any]], key: str) -> float:
         return round(statistics.median(float(r[key]) for r in rows), 3)
 
     trafilatura_s = round(min(r["seconds"] for r in whole), 3)
-    extract_s = round(min(r["seconds"] for r in baselines), 3)
     pipeline_s = round(min(float(r["seconds"]) for r in runs), 3)
     cpu_whole = median(whole, "main") + median(whole, "workers")
-    cpu_base = median(baselines, "main") + median(baselines, "workers")
     cpu_pipe = median(runs, "main") + median(runs, "workers") + median(runs, "server")
     return {
-        "pages": len(pages), "trafilatura_only_s": trafilatura_s,
-        "extract_only_s": extract_s, "pipeline_s": pipeline_s,
+        "pages": len(pages), "trafilatura_only_s": trafilatura_s, "pipeline_s": pipeline_s,
         "ratio": round(pipeline_s / trafilatura_s, 3),
-        "ratio_vs_extractor": round(pipeline_s / extract_s, 3),
         "cpu_ratio": round(cpu_pipe / cpu_whole, 3),
-        "cpu_ratio_vs_extractor": round(cpu_pipe / cpu_base, 3),
         "articles_per_s": round(len(pages) / pipeline_s, 1),
         "trafilatura_only_pages_per_s": round(len(pages) / trafilatura_s, 1),
-        "extract_only_pages_per_s": round(len(pages) / extract_s, 1),
         "workers": args.workers, "cpus": os.cpu_count(), "feeds": feeds,
         "rules": args.rules + len(MATCHING_RULES), "per_host_connections": args.per_host,
         "page_kb": round(statistics.mean(len(p.body) for p in pages) / 1024, 1),
         "rounds": {"trafilatura_only_s": [round(r["seconds"], 3) for r in whole],
-                   "extract_only_s": [round(r["seconds"], 3) for r in baselines],
                    "pipeline_s": [round(r["seconds"], 3) for r in runs]},
         "cpu_s": {"trafilatura_only": {"main": median(whole, "main"),
                                        "workers": median(whole, "workers")},
-                  "extract_only": {"main": median(baselines, "main"),
-                                   "workers": median(baselines, "workers")},
                   "pipeline": {"main": median(runs, "main"), "workers": median(runs, "workers"),
                                "server": median(runs, "server")}},
         "setup_s": median(runs, "setup"),

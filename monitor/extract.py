@@ -9,10 +9,10 @@ Modes were chosen by measurement (``bench/extract.py`` over ``tests/data/pages``
 turns into false alerts, and it cost no recall there; ``fast`` off because its time saving
 is a millisecond a page while the fallback extractors it skips guard recall on unusual
 pages; tables kept, since a layout table or a results table can hold the article itself.
-Comments, styles and non-JSON scripts are cut out before trafilatura parses the page
-(``strip_inert``): the same text on every golden page and on 181 real news pages
-(``bench/extract.py --real``), where it saves 3-5% of the time (60% on the golden pages,
-which carry more inline script than real ones).
+The page goes to trafilatura as fetched: its bytes are never rewritten before parsing. A
+regex cut of comments, styles and scripts first (``bench/_prestrip.py``) saved only 3-5%
+of the time on 181 real news pages (``bench/extract.py --real``) and changed one page's
+date, so it was dropped.
 """
 
 from __future__ import annotations
@@ -51,28 +51,17 @@ _HTML_SNIFF = re.compile(
     rb"<(?:!doctype|html|head|body|p|div|article|main|section|span|table|title|meta|h[1-6]|br"
     rb"|a|script|style|ul|li|font)[\s>/]", re.IGNORECASE)
 _HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3})\b", re.IGNORECASE)
-# What trafilatura parses only to throw away: comments, style sheets and scripts, except
-# JSON scripts (JSON-LD carries the page's title, author and date). On real news pages they
-# are nine tenths of the bytes (130 KB -> 12 KB) and half of lxml's work.
-# Title and textarea hold text, never markup (a raw "<script>" in a title is words), so
-# they are passed over whole.
-_INERT_OPEN = re.compile(rb"<!--|<(script|style|title|textarea)(?=[\s/>])", re.IGNORECASE)
-_INERT_CLOSE = {b"--": re.compile(rb"-->")} | {
-    tag: re.compile(rb"</" + tag + rb"\s*>", re.IGNORECASE)
-    for tag in (b"script", b"style", b"title", b"textarea")}
-_TEXT_ONLY = (b"title", b"textarea")
 
 
 def extract_article(content: bytes, url: str, *, entry: Entry | None = None, source: str = "",
-                    favor_precision: bool = FAVOR_PRECISION, fast: bool = FAST,
-                    prestrip: bool = True) -> Article:
+                    favor_precision: bool = FAVOR_PRECISION, fast: bool = FAST) -> Article:
     """The article in a fetched page (HTML, or plain text).
 
     Title and author come from the page, falling back to the feed ``entry``'s. The date is
     the entry's when it has one: a feed states it to the second, while the page's date is
     a guess by htmldate, to the day (it reads ``/2026/02/`` in a URL as 2026-02-01).
-    ``prestrip`` cuts out what trafilatura would discard before it parses (see
-    ``strip_inert``). Raises ExtractError when the page yields no usable text.
+    The page's bytes go to trafilatura as fetched: nothing is cut or rewritten before it
+    parses them. Raises ExtractError when the page yields no usable text.
     """
     head = content[:65536]
     if b"\x00" in head[:1024] or head.startswith(b"%PDF"):
@@ -81,7 +70,7 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
         return _with_entry(article_from_text(_decode(content), url, source), entry)
     try:
         doc = trafilatura.bare_extraction(
-            strip_inert(content) if prestrip else content, url=url or None, fast=fast,
+            content, url=url or None, fast=fast,
             favor_precision=favor_precision,
             include_comments=False, include_tables=INCLUDE_TABLES, include_images=False,
             include_links=False, deduplicate=False, with_metadata=True)
@@ -139,32 +128,6 @@ def _page_date(value: str | None) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
 
 
-def strip_inert(content: bytes) -> bytes:
-    """``content`` without comments, style sheets and non-JSON scripts (JSON-LD carries
-    the page's metadata).
-
-    Linear in the page's size, whatever it holds: each opening is closed by the first
-    closing after it (as an HTML parser does for these), and an unclosed one ends the
-    stripping there, leaving the rest as it was. Over the golden pages in tests/data the
-    extracted article is the same with and without it (tests/test_extract.py)."""
-    parts, pos = [], 0
-    while (opening := _INERT_OPEN.search(content, pos)) is not None:
-        tag, body = (opening[1] or b"--").lower(), opening.end()
-        attributes = b""
-        if tag != b"--":
-            if (end := content.find(b">", body)) < 0:
-                break
-            attributes, body = content[body:end], end + 1
-        closing = _INERT_CLOSE[tag].search(content, body)
-        if closing is None:
-            break
-        keep = tag in _TEXT_ONLY or (tag == b"script" and b"json" in attributes.lower())
-        parts.append(content[pos:closing.end() if keep else opening.start()])
-        pos = closing.end()
-    parts.append(content[pos:])
-    return b"".join(parts)
-
-
 def _drop_title(text: str, title: str) -> str:
     first, _, rest = text.partition("\n")
     return rest.lstrip() if title and _one_line(first) == title and rest.strip() else text
@@ -189,16 +152,14 @@ class Extractor:
     more; a page that kills its worker twice fails with ExtractError.
     """
 
-    def __init__(self, workers: int | None = None, *, prestrip: bool = True) -> None:
+    def __init__(self, workers: int | None = None) -> None:
         self.workers = workers or min(2, os.cpu_count() or 1)
-        self.prestrip = prestrip  # False: trafilatura gets the whole page (for benchmarks)
         self._pool: ProcessPoolExecutor | None = None
 
     async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
                       source: str = "") -> Article:
         """``extract_article`` in a worker process."""
-        call = functools.partial(extract_article, content, url, entry=entry, source=source,
-                                 prestrip=self.prestrip)
+        call = functools.partial(extract_article, content, url, entry=entry, source=source)
         try:
             return await self._run(call)
         except BrokenProcessPool:  # maybe broken before this page got there: once more

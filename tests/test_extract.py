@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trafilatura
 
 from monitor.errors import ExtractError
 from monitor.extract import (
@@ -23,7 +24,6 @@ from monitor.extract import (
     article_from_entry,
     article_from_text,
     extract_article,
-    strip_inert,
 )
 from monitor.models import Entry
 
@@ -77,49 +77,20 @@ def test_golden_page_metadata(slug: str, extracted: dict[str, Any]) -> None:
         assert article.published == datetime.fromisoformat(want["published"]).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize("slug", sorted(p.stem for p in PAGES.glob("*.html")))
-def test_prestrip_changes_no_golden_page(slug: str) -> None:
-    """Cutting scripts, styles and comments first yields the very same article."""
-    url = f"https://news.example/{slug}"
-    try:
-        whole = extract_article(page(slug), url, prestrip=False)
-    except ExtractError as e:
-        with pytest.raises(ExtractError, match=re.escape(str(e))):
-            extract_article(page(slug), url)
-        return
-    assert extract_article(page(slug), url) == whole
-    assert len(strip_inert(page(slug))) < len(page(slug))
+def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is cut or rewritten before the parser: scripts, comments and all."""
+    seen: list[bytes] = []
+    real = trafilatura.bare_extraction
 
+    def spy(content: bytes, **options: Any) -> Any:
+        seen.append(content)
+        return real(content, **options)
 
-@pytest.mark.parametrize(("html", "stripped"), [
-    (b"<p>a</p><script>var x = '<p>no</p>';</script><p>b</p>", b"<p>a</p><p>b</p>"),
-    (b"<STYLE type=text/css>p{}</STYLE ><p>b</p>", b"<p>b</p>"),
-    (b"<p>a<!-- <script> --></p><p>b</p>", b"<p>a</p><p>b</p>"),
-    (b'<script>document.write("<!--")</script><p>kept</p><!-- x -->', b"<p>kept</p>"),
-    (b'<script type="application/ld+json">{"author": "A"}</script><p>b</p>',
-     b'<script type="application/ld+json">{"author": "A"}</script><p>b</p>'),
-    (b"<p>a</p><script>never closed <p>b</p>", b"<p>a</p><script>never closed <p>b</p>"),
-    (b"<p>a</p><!-- never closed <p>b</p>", b"<p>a</p><!-- never closed <p>b</p>"),
-    (b"<scripts>x</scripts><styled>y</styled>", b"<scripts>x</scripts><styled>y</styled>"),
-    (b"<title>Why <script> tags break</title><p>a</p><script>x</script>",
-     b"<title>Why <script> tags break</title><p>a</p>"),
-    (b"<textarea>a <!-- b</textarea><p>c</p><!-- d -->", b"<textarea>a <!-- b</textarea><p>c</p>"),
-])
-def test_strip_inert(html: bytes, stripped: bytes) -> None:
-    assert strip_inert(html) == stripped
-
-
-def test_strip_inert_is_linear_on_hostile_pages() -> None:
-    """Openings that never close, by the hundred thousand: the first one ends the work
-    (a quadratic scan of these 3 MB would not finish in a test's lifetime)."""
-    hostile = b"<p>text</p>" + b"<!--<script " * 250_000
-    assert strip_inert(hostile) == hostile
-    unclosed_tags = b"<p>text</p>" + b"<script" * 400_000
-    assert strip_inert(unclosed_tags) == unclosed_tags
-    no_end = b"<p>text</p>" + b"<script " * 400_000  # a tag that never ends
-    assert strip_inert(no_end) == no_end
-    many = b"<script>x</script><p>t</p>" * 100_000  # every one closed: all cut
-    assert strip_inert(many) == b"<p>t</p>" * 100_000
+    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    html = page("ap-anthropic-pentagon")
+    assert b"<script" in html and b"<style" in html
+    extract_article(html, "https://news.example/ap")
+    assert seen == [html]
 
 
 def test_seed_page_has_the_defense_production_act_sentences(extracted: dict[str, Any]) -> None:
