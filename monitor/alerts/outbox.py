@@ -4,6 +4,9 @@ Store, then send, then record: the alert row exists before any attempt (it was w
 with the match); an attempt is written before sending and its outcome after. A crash
 between the two leaves the row claimed until its lease runs out, then it is sent again
 with the same id, so receivers can drop the duplicate.
+
+Links in alerts lose their tracking parameters (``utm_*``, ``fbclid`` ...) as the dedup key
+does; the rest stays as published.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts.base import Channel
+from monitor.dedup import strip_tracking
 from monitor.errors import DeliveryError, MonitorError
 from monitor.metrics import Metrics
 from monitor.models import Alert, Digest
@@ -123,11 +127,13 @@ class Outbox:
     def alert(self, row: AlertRow) -> Alert:
         """The Alert a row stands for, with the story's other URLs."""
         payload = row.payload
+        article = article_from_json(payload["article"])
+        also_seen_at = self.store.also_seen_at(row.story_id, row.article_id)
         return Alert(id=row.id, created_at=row.created_at or self.clock(), rule=row.rule,
                      query=payload.get("query", ""),
-                     article=article_from_json(payload["article"]),
+                     article=replace(article, url=strip_tracking(article.url)),
                      terms=terms_from_json(payload.get("terms", [])),
-                     also_seen_at=tuple(self.store.also_seen_at(row.story_id, row.article_id)),
+                     also_seen_at=tuple(strip_tracking(u) for u in also_seen_at),
                      channel=row.channel)
 
     def _failed(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
