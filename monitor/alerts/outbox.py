@@ -5,8 +5,10 @@ with the match); an attempt is written before sending and its outcome after. A c
 between the two leaves the row claimed until its lease runs out, then it is sent again
 with the same id, so receivers can drop the duplicate.
 
-Links in alerts lose their tracking parameters (``utm_*``, ``fbclid`` ...) as the dedup key
-does; the rest stays as published.
+A receiver that is gone (HTTP 410) disables its channel: its alerts stay pending, unclaimed,
+until ``monitor channels enable NAME`` or a change of the channel's settings (seen when the
+outbox first drains after a (re)load) enables it again. Links in alerts lose their tracking
+parameters (``utm_*``, ``fbclid`` ...) as the dedup key does; the rest stays as published.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts.base import Channel
+from monitor.alerts.build import Channels
 from monitor.dedup import strip_tracking
 from monitor.errors import DeliveryError, MonitorError
 from monitor.metrics import Metrics
@@ -61,9 +64,16 @@ class Outbox:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     metrics: Metrics | None = None
     holding: set[str] = field(default_factory=set)  # ids claimed and not yet finished
+    settings_checked: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.metrics:
+            self.metrics.channel_names = tuple(self.channels)
 
     async def drain(self) -> int:
         """Deliver every alert due now, batch after batch; return how many were sent."""
+        if not self.settings_checked:
+            self.enable_changed_channels()
         sent, due_by = 0, self.clock()  # retries scheduled during this drain wait for the next
         while True:
             rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease)
@@ -75,6 +85,14 @@ class Outbox:
                 self.holding -= ids
             if len(rows) < self.batch:
                 return sent
+
+    def enable_changed_channels(self) -> None:
+        """Re-enable each disabled channel whose settings differ from those it was disabled
+        under (once per outbox: the config it was built from does not change)."""
+        hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}
+        for name in self.store.enable_changed_channels(hashes, self.clock()):
+            log.warning("event=channel_enabled channel=%s reason=settings_changed", name)
+        self.settings_checked = True
 
     async def deliver(self, rows: Sequence[AlertRow]) -> int:
         """Send claimed rows: digests grouped per channel, the rest one by one."""
@@ -143,17 +161,17 @@ class Outbox:
             log.critical("event=delivery_crash channel=%s", rows[0].channel, exc_info=error)
             error = DeliveryError(f"unexpected {type(error).__name__}: {error}")
         assert isinstance(error, MonitorError)
-        permanent = isinstance(error, DeliveryError) and error.permanent
+        disable = isinstance(error, DeliveryError) and error.disable
+        permanent = isinstance(error, DeliveryError) and error.permanent and not disable
         retry_after = error.retry_after if isinstance(error, DeliveryError) else None
-        if isinstance(error, DeliveryError) and error.disable:
-            self.store.disable_channel(rows[0].channel, str(error), now)
-            log.error("event=channel_disabled channel=%s reason=%r", rows[0].channel, str(error))
+        if disable:  # the alerts wait, unclaimed, until the channel is enabled again
+            self._disable(rows[0].channel, str(error), now)
         for row, delivery in zip(rows, deliveries, strict=True):
             age = (now - (row.created_at or now)).total_seconds()
             if permanent or age > self.policy.horizon:
                 outcome, retry_at = "failed", None
             else:
-                delay = self.policy.delay(row.attempts + 1, retry_after)
+                delay = 0.0 if disable else self.policy.delay(row.attempts + 1, retry_after)
                 outcome, retry_at = "retry", now + timedelta(seconds=delay)
             self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
             if self.metrics:
@@ -161,6 +179,11 @@ class Outbox:
             log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
                       "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
                       row.payload.get("article", {}).get("url", ""), outcome, str(error))
+
+    def _disable(self, name: str, reason: str, now: datetime) -> None:
+        hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}
+        self.store.disable_channel(name, reason, now, hashes.get(name))
+        log.error("event=channel_disabled channel=%s reason=%r", name, reason)
 
 
 def _digest_id(rows: Sequence[AlertRow]) -> str:
