@@ -14,6 +14,7 @@ from typing import Any
 from monitor.errors import ConfigError, MonitorError
 
 EXIT_OK, EXIT_NONE, EXIT_BAD = 0, 1, 2
+BACKTEST_SCAN = 10_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,17 +66,30 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("-c", "--config", required=True)
     backtest.add_argument("-q", "--query", required=True)
     backtest.add_argument("--case-sensitive", action="store_true")
-    backtest.add_argument("--limit", type=int, default=10_000)
+    backtest.add_argument("--limit", type=_positive, default=None, metavar="N",
+                          help="print at most N of the articles it would have alerted "
+                               "(default: all)")
+    backtest.add_argument("--scan", type=_positive, default=BACKTEST_SCAN, metavar="N",
+                          help=f"scan the N newest stored articles (default {BACKTEST_SCAN})")
     backtest.set_defaults(func=cmd_backtest)
 
-    alerts = sub.add_parser("alerts", help="list alerts, or retry one")
+    alerts = sub.add_parser("alerts", help="list alerts, or retry them",
+                            description="List alerts (newest first), or queue them again: "
+                            "retry ID [ID...], retry --failed, retry --channel NAME.")
     alerts.add_argument("-c", "--config", required=True)
     state = alerts.add_mutually_exclusive_group()
-    state.add_argument("--pending", action="store_const", const="pending", dest="status")
-    state.add_argument("--failed", action="store_const", const="failed", dest="status")
-    state.add_argument("--sent", action="store_const", const="sent", dest="status")
-    alerts.add_argument("--limit", type=int, default=50)
-    alerts.add_argument("action", nargs="*", metavar="retry ID")
+    state.add_argument("--pending", action="store_const", const="pending", dest="status",
+                       help="only alerts waiting for delivery (retry: make them due now)")
+    state.add_argument("--failed", action="store_const", const="failed", dest="status",
+                       help="only alerts that failed for good (retry: every one of them)")
+    state.add_argument("--sent", action="store_const", const="sent", dest="status",
+                       help="only delivered alerts")
+    alerts.add_argument("--channel", metavar="NAME",
+                        help="only alerts on this channel (retry: its failed and pending ones)")
+    alerts.add_argument("--limit", type=_positive, default=50, metavar="N",
+                        help="list at most N alerts (default 50)")
+    alerts.add_argument("action", nargs="*", metavar="retry ID",
+                        help="queue these alerts (or the ones --failed/--channel select) again")
     alerts.set_defaults(func=cmd_alerts)
 
     nodes = sub.add_parser("nodes", help="list live daemons sharing the database")
@@ -97,9 +111,29 @@ def _parser() -> argparse.ArgumentParser:
                           help="do not try /feed, /rss.xml ... when the page lists no feed")
     discover.set_defaults(func=cmd_discover)
 
+    channels = sub.add_parser("channels", help="channel state (disabled after a 410), or "
+                              "enable channels again")
+    channels.add_argument("-c", "--config", required=True, help="the config file")
+    channels.add_argument("action", nargs="?", choices=["list", "enable"], default="list",
+                          help="list (default): every configured channel with its state; "
+                               "enable: deliver on the named channels again")
+    channels.add_argument("names", nargs="*", metavar="NAME", help="enable: the channels")
+    channels.set_defaults(func=cmd_channels)
+
     demo = sub.add_parser("demo", help="run the whole pipeline on local servers")
     demo.set_defaults(func=cmd_demo)
     return p
+
+
+def _positive(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -222,19 +256,25 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     check_query(args.query, case_sensitive=args.case_sensitive)
     store = _store(args.config)
-    hits = 0
-    for row in store.iter_articles(limit=args.limit):
+    hits = scanned = 0
+    for row in store.iter_articles(limit=args.scan):
+        scanned += 1
         article = _row_article(row)
         match = match_query(args.query, article, case_sensitive=args.case_sensitive)
         if match is None:
             continue
         hits += 1
+        if args.limit is not None and hits > args.limit:
+            continue
         snippet = next((s.text for t in match.terms for s in t.snippets), "")
         date = as_utc(row["published"] or row["created_at"]).date().isoformat()
         print(json.dumps({"title": article.title, "url": article.url, "date": date,
                           "terms": [t.term for t in match.terms], "snippet": snippet},
                          ensure_ascii=False))
-    print(f"{hits} stored article(s) would have alerted", file=sys.stderr)
+    shown = f", the first {args.limit} shown" if args.limit is not None and hits > args.limit \
+        else ""
+    newest = f"the {scanned} newest" if scanned >= args.scan else f"{scanned}"
+    print(f"{hits} of {newest} stored article(s) would have alerted{shown}", file=sys.stderr)
     return EXIT_OK if hits else EXIT_NONE
 
 
@@ -249,19 +289,96 @@ def _row_article(row: dict[str, Any]) -> Any:
 def cmd_alerts(args: argparse.Namespace) -> int:
     store = _store(args.config)
     if args.action:
-        if len(args.action) != 2 or args.action[0] != "retry":
-            raise MonitorError("usage: monitor alerts -c FILE retry ID")
-        if not store.retry_alert(args.action[1], datetime.now(UTC)):
-            raise MonitorError(f"no unsent alert with id {args.action[1]}")
-        print(f"alert {args.action[1]} queued for delivery")
-        return EXIT_OK
-    rows = store.list_alerts(args.status, args.limit)
+        return _retry_alerts(args, store)
+    rows = store.list_alerts(args.status, args.limit, channel=args.channel)
+    if not rows:
+        which = " ".join(filter(None, ("no", args.status, "alerts")))
+        print(which + (f" on channel {args.channel}" if args.channel else ""), file=sys.stderr)
+        return EXIT_NONE
+    states = store.channel_states()
     for r in rows:
-        title = r.payload.get("article", {}).get("title", "")
-        print(f"{r.id}  {r.status:<7} {r.channel:<12} attempts={r.attempts} "
-              f"rule={r.rule!r} feed={r.feed!r} title={title[:60]!r}"
-              + (f" error={r.last_error!r}" if r.last_error else ""))
-    return EXIT_OK if rows else EXIT_NONE
+        print(_alert_line(r, states))
+    return EXIT_OK
+
+
+def _alert_line(r: Any, states: dict[str, Any]) -> str:
+    """One alert: id, status, channel (and its state), times, rule, feed, link, title, error."""
+    from monitor.dedup import strip_tracking
+
+    article = r.payload.get("article", {})
+    state = states.get(r.channel)
+    channel = r.channel + (f" (disabled: {state.reason})" if state and state.disabled else "")
+    waiting = r.status == "pending"
+    return (f"{r.id}  {r.status:<7} channel={channel} created={_iso(r.created_at)} "
+            f"sent={_iso(r.sent_at)} next={_iso(r.next_attempt_at if waiting else None)} "
+            f"attempts={r.attempts} rule={r.rule!r} feed={r.feed!r} "
+            f"url={strip_tracking(article.get('url', '')) or '-'} "
+            f"title={article.get('title', '')[:60]!r}"
+            + (f" error={r.last_error!r}" if r.last_error else ""))
+
+
+def _iso(when: datetime | None) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else "-"
+
+
+def _retry_alerts(args: argparse.Namespace, store: Any) -> int:
+    """Queue alerts again: by id, or all failed (``--failed``), or a channel's unsent ones.
+
+    One line per alert queued; an alert that cannot be (unknown, sent, its channel disabled
+    or gone from the config) is one line on stderr, and the exit status is then 2."""
+    from monitor.daemon import load
+
+    verb, ids = args.action[0], args.action[1:]
+    if verb != "retry" or bool(ids) == bool(args.status or args.channel):
+        raise MonitorError("usage: monitor alerts -c FILE retry ID [ID ...] | retry --failed "
+                           "| retry --channel NAME")
+    if args.status == "sent":
+        raise MonitorError("sent alerts are not sent again: retry takes --failed or --pending")
+    config = load(args.config)
+    if args.channel is not None and args.channel not in config.channels:
+        raise MonitorError(f"unknown channel {args.channel!r}{_configured(config)}")
+    rows, problems = _retry_selection(args, store, ids)
+    states = store.channel_states()
+    now = datetime.now(UTC)
+    for row in rows:
+        state = states.get(row.channel)
+        if row.channel not in config.channels:
+            problems.append(f"alert {row.id}: channel {row.channel} is not in the config")
+        elif state is not None and state.disabled:
+            problems.append(f"alert {row.id}: channel {row.channel} is disabled "
+                            f"({state.reason}); run monitor channels -c {args.config} "
+                            f"enable {row.channel}")
+        elif store.retry_alert(row.id, now):
+            print(f"alert {row.id} queued for delivery on {row.channel}")
+    for problem in problems:
+        print(f"monitor: {problem}", file=sys.stderr)
+    if not rows and not problems:
+        print(" ".join(filter(None, ("no", args.status or "failed or pending", "alerts")))
+              + (f" on channel {args.channel}" if args.channel else ""), file=sys.stderr)
+        return EXIT_NONE
+    return EXIT_BAD if problems else EXIT_OK
+
+
+def _retry_selection(args: argparse.Namespace, store: Any, ids: list[str]
+                     ) -> tuple[list[Any], list[str]]:
+    """The unsent alerts to retry, and a problem per id that names none."""
+    if not ids:
+        statuses = [args.status] if args.status else ["failed", "pending"]
+        return store.list_alerts(statuses, None, channel=args.channel), []
+    found = {r.id: r for r in store.list_alerts(None, None, ids=ids)}
+    rows, problems = [], []
+    for alert_id in dict.fromkeys(ids):
+        row = found.get(alert_id)
+        if row is None or row.status == "sent":
+            problems.append(f"no unsent alert with id {alert_id}")
+        else:
+            rows.append(row)
+    return rows, problems
+
+
+def _configured(config: Any) -> str:
+    names = ", ".join(config.channels)
+    return f" (configured: {names})" if names else " (no channels configured)"
 
 
 def cmd_nodes(args: argparse.Namespace) -> int:
@@ -367,6 +484,54 @@ async def _discover(url: str, probe: bool) -> Any:
         return await discover(url, fetcher, probe_common=probe)
     finally:
         await fetcher.aclose()
+
+
+def cmd_channels(args: argparse.Namespace) -> int:
+    from monitor.daemon import load
+
+    config = load(args.config)
+    store = _store(args.config)
+    if args.action == "enable":
+        return _enable_channels(config, store, args.names, args.config)
+    if args.names:
+        raise MonitorError("usage: monitor channels -c FILE [enable NAME ...]")
+    if not config.channels:
+        print("no channels configured", file=sys.stderr)
+        return EXIT_NONE
+    from monitor.alerts.build import settings_hash
+
+    states, counts = store.channel_states(), store.count_alerts_by_channel()
+    width = max(len(n) for n in config.channels)
+    for name, settings in config.channels.items():
+        state, count = states.get(name), counts.get(name, {})
+        if state is not None and state.disabled:
+            said = f"disabled since {_iso(state.changed_at)}: {state.reason}"
+            if state.config_hash not in (None, settings_hash(settings)):
+                said += " (settings changed since: the daemon enables it on its next load)"
+        else:
+            said = "enabled"
+        print(f"{name:<{width}}  {settings.type:<8} {said}  pending={count.get('pending', 0)} "
+              f"failed={count.get('failed', 0)}")
+    return EXIT_OK
+
+
+def _enable_channels(config: Any, store: Any, names: list[str], path: str) -> int:
+    """Deliver on ``names`` again; every name must be configured (else nothing changes)."""
+    if not names:
+        raise MonitorError("usage: monitor channels -c FILE enable NAME [NAME ...]")
+    unknown = [n for n in names if n not in config.channels]
+    if unknown:
+        raise MonitorError(f"unknown channel {unknown[0]!r}{_configured(config)}")
+    counts = store.count_alerts_by_channel()
+    for name in dict.fromkeys(names):
+        if not store.enable_channel(name, datetime.now(UTC)):
+            print(f"channel {name} is already enabled")
+            continue
+        pending, failed = (counts.get(name, {}).get(k, 0) for k in ("pending", "failed"))
+        print(f"channel {name} enabled: {pending} pending alert(s) will be delivered"
+              + (f"; {failed} failed: monitor alerts -c {path} retry --channel {name}"
+                 if failed else ""))
+    return EXIT_OK
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
 SAME_STORY_MAX_DISTANCE = 10
 """Measured on ~650-word wire copy (tests/test_dedup.py): copies with other site boilerplate,
@@ -45,7 +45,7 @@ def canonical_url(url: str) -> str:
     slash dropped (except for the root path). Two URLs of one page compare equal after this.
     A string that is not an absolute URL comes back stripped and otherwise unchanged.
     """
-    parts = urlsplit(url.strip())
+    parts = urlsplit(strip_tracking(url.strip()))
     scheme = parts.scheme.lower()
     if not (scheme and parts.netloc):
         return url.strip()
@@ -58,8 +58,35 @@ def canonical_url(url: str) -> str:
     if port is not None and port != _DEFAULT_PORTS.get(scheme):
         netloc += f":{port}"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not _is_tracking(k) and not _is_amp_param(k, v)]
+             if not _is_amp_param(k, v)]
     return urlunsplit((scheme, netloc, _canonical_path(parts.path), urlencode(sorted(query)), ""))
+
+
+def strip_tracking(url: str) -> str:
+    """``url`` without its tracking parameters (``utm_*``, ``fbclid``, ``gclid`` ...).
+
+    Everything else stays as published, character for character: scheme, host, path, the
+    other parameters (their order and encoding) and the fragment. A URL without tracking
+    parameters, or a string that is not an absolute URL, comes back unchanged.
+    """
+    head, hash_mark, fragment = url.partition("#")
+    base, question_mark, query = head.partition("?")
+    if not query or not _absolute(url):
+        return url
+    pairs = query.split("&")
+    kept = [p for p in pairs if not _is_tracking(unquote_plus(p.partition("=")[0]))]
+    if len(kept) == len(pairs):
+        return url
+    rest = "&".join(kept)
+    return base + (question_mark + rest if rest else "") + hash_mark + fragment
+
+
+def _absolute(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return False
+    return bool(parts.scheme and parts.netloc)
 
 
 def _userinfo(netloc: str) -> str:

@@ -23,6 +23,8 @@ Gauges read at scrape time::
     monitor_oldest_pending_alert_age_seconds    how long the oldest due alert has waited
     monitor_nodes_live                          daemons with a heartbeat in the last minute
     monitor_feeds{state}                        active feeds by state: new|ok|failing
+    monitor_channel_disabled{channel}           1 while delivery on the channel is disabled
+                                                (its receiver answered 410), else 0
 """
 
 from __future__ import annotations
@@ -81,8 +83,9 @@ class Metrics:
                                registry=r)
         self.alerts = Counter("monitor_alerts", "Delivery attempts by channel and outcome.",
                               ("channel", "state"), registry=r)
+        self.channel_names: tuple[str, ...] = ()  # the configured channels (the outbox's)
         if store is not None:
-            r.register(StoreCollector(store, clock))
+            r.register(StoreCollector(store, clock, lambda: self.channel_names))
 
     # -- events ---------------------------------------------------------------------------
 
@@ -118,16 +121,18 @@ class Metrics:
 class StoreCollector(Collector):
     """Gauges read from the database at scrape time; a failing database gives store_up 0."""
 
-    def __init__(self, store: Store, clock: Clock = _utcnow) -> None:
+    def __init__(self, store: Store, clock: Clock = _utcnow,
+                 channels: Callable[[], Sequence[str]] = tuple) -> None:
         self.store = store
         self.clock = clock
+        self.channels = channels
 
     def collect(self) -> Iterable[Metric]:
         """Yield the gauges (only ``monitor_store_up`` when the database fails)."""
         up = GaugeMetricFamily("monitor_store_up",
                                "1 when the database answered this scrape, else 0.")
         try:
-            gauges = self._read()
+            gauges = [*self._read(), self._channel_gauge()]
         except MonitorError as e:
             log.warning("event=metrics_store_failed error=%r", str(e))
             up.add_metric([], 0)
@@ -154,6 +159,16 @@ class StoreCollector(Collector):
                    [((s,), states.get(s, 0)) for s in (*FEED_STATES, *sorted(
                        set(states) - set(FEED_STATES)))]),
         ]
+
+    def _channel_gauge(self) -> Metric:
+        """1 per disabled channel, 0 per enabled one: every configured channel when the
+        outbox said which, else every channel with a recorded state."""
+        states = self.store.channel_states()
+        names = self.channels() or sorted(states)
+        return _gauge("monitor_channel_disabled",
+                      "1 while delivery on the channel is disabled (its receiver answered "
+                      "410; `monitor channels enable NAME`), else 0.", None, ("channel",),
+                      [((n,), float(n in states and states[n].disabled)) for n in names])
 
 
 def _gauge(name: str, doc: str, value: float | None, labels: Sequence[str] = (),

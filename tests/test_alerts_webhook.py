@@ -193,7 +193,7 @@ async def test_classification(receiver: Receiver, client: httpx.AsyncClient, pat
         assert error.retry_after is not None
         assert retry_after[0] <= error.retry_after <= retry_after[1]
     if disable:
-        assert str(error) == "receiver gone (410): channel disabled"
+        assert str(error) == "receiver answered 410 Gone: answer 410"
     if path == "0":
         assert "timed out" in str(error)
     assert len(receiver.received) == 1  # one attempt: the channel never retries

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,141 @@ async def test_hostile_titles_arrive_inert(
         assert "{{ 7*7 }}" in part
     (body,) = hook.bodies()
     assert "{{ 7*7 }}" in body["article"]["title"] and "<script>" in body["article"]["title"]
+
+
+@pytest.fixture
+async def failed_run(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+                     monkeypatch: pytest.MonkeyPatch
+                     ) -> AsyncIterator[tuple[Daemon, list[str]]]:
+    """A real run whose every webhook delivery failed for good (400); the receiver now 200s."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    hook.script = [400] * 50
+    watches = """
+[[watch]]
+name = "dpa"
+query = '"Defense Production Act"'
+channels = CHANNELS
+
+[[watch]]
+name = "any"
+query = '/./'
+channels = CHANNELS
+"""
+    path = write_config(tmp_path, news, None, hook, watches=watches)
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        await daemon.run_once()
+        hook.script = []
+        yield daemon, ["-c", str(path)]
+    finally:
+        await daemon.close()
+
+
+ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"
+
+
+async def test_alerts_list_times_and_url_and_no_alerts(
+        failed_run: tuple[Daemon, list[str]], news: NewsServer) -> None:
+    daemon, cfg = failed_run
+    rows = daemon.services.store.list_alerts()
+    assert len(rows) >= 3 and {r.status for r in rows} == {"failed"}
+    listed = monitor("alerts", *cfg)
+    assert listed.returncode == 0
+    lines = listed.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == [r.id for r in rows]
+    for line, row in zip(lines, rows, strict=True):
+        assert re.search(rf" channel=hook created={ISO} sent=- next=- attempts=1 ", line)
+        url = row.payload["article"]["url"]
+        assert url.startswith(news.base) and f" url={url} " in line
+    none = monitor("alerts", *cfg, "--sent")
+    assert (none.returncode, none.stdout, none.stderr) == (1, "", "no sent alerts\n")
+    other = monitor("alerts", *cfg, "--channel", "mail")
+    assert (other.returncode, other.stderr) == (1, "no alerts on channel mail\n")
+
+    queued = monitor("alerts", *cfg, "retry", rows[0].id)
+    assert queued.returncode == 0
+    pending = monitor("alerts", *cfg, "--pending").stdout
+    assert re.search(rf"^{rows[0].id}  pending channel=hook created={ISO} sent=- "
+                     rf"next={ISO} ", pending)
+    await daemon.deliver()
+    sent = monitor("alerts", *cfg, "--sent").stdout
+    assert re.search(rf"^{rows[0].id}  sent    channel=hook created={ISO} sent={ISO} "
+                     r"next=- attempts=2 ", sent)
+
+
+async def test_alerts_retry_many_failed_and_by_channel(
+        failed_run: tuple[Daemon, list[str]]) -> None:
+    daemon, cfg = failed_run
+    store = daemon.services.store
+    rows = store.list_alerts()
+    a, b, c = (r.id for r in rows[:3])
+    two = monitor("alerts", *cfg, "retry", a, b)
+    assert two.returncode == 0
+    assert two.stdout == (f"alert {a} queued for delivery on hook\n"
+                          f"alert {b} queued for delivery on hook\n")
+    mixed = monitor("alerts", *cfg, "retry", c, "no-such-id")
+    assert mixed.returncode == 2
+    assert mixed.stdout == f"alert {c} queued for delivery on hook\n"
+    assert mixed.stderr == "monitor: no unsent alert with id no-such-id\n"
+
+    rest = monitor("alerts", *cfg, "retry", "--failed")
+    assert rest.returncode == 0
+    assert sorted(line.split()[1] for line in rest.stdout.splitlines()) == \
+        sorted(r.id for r in rows[3:])
+    assert {r.status for r in store.list_alerts()} == {"pending"}
+    again = monitor("alerts", *cfg, "retry", "--failed")
+    assert (again.returncode, again.stdout, again.stderr) == (1, "", "no failed alerts\n")
+
+    channel = monitor("alerts", *cfg, "retry", "--channel", "hook")  # failed and pending
+    assert channel.returncode == 0 and len(channel.stdout.splitlines()) == len(rows)
+    for bad, said in [
+        (["retry"], "usage: monitor alerts -c FILE retry ID"),
+        (["retry", a, "--failed"], "usage: monitor alerts -c FILE retry ID"),
+        (["retry", "--channel", "nope"], "unknown channel 'nope' (configured: hook)"),
+        (["retry", "--sent"], "sent alerts are not sent again"),
+        (["resend", a], "usage: monitor alerts -c FILE retry ID"),
+    ]:
+        result = monitor("alerts", *cfg, *bad)
+        assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, bad
+        assert result.stderr.startswith(f"monitor: {said}"), result.stderr
+
+    await daemon.deliver()
+    assert {r.status for r in store.list_alerts()} == {"sent"}
+    done = monitor("alerts", *cfg, "retry", "--channel", "hook")
+    assert (done.returncode, done.stderr) == (1, "no failed or pending alerts on channel "
+                                                 "hook\n")
+    assert monitor("alerts", *cfg, "retry", a).returncode == 2  # sent: nothing to retry
+
+
+async def test_backtest_limit_limits_results_and_scan_the_articles(
+        failed_run: tuple[Daemon, list[str]]) -> None:
+    daemon, cfg = failed_run
+    stored = len(list(daemon.services.store.iter_articles()))
+    assert stored >= 3
+    every = monitor("backtest", *cfg, "-q", "/./")
+    assert every.returncode == 0 and len(every.stdout.splitlines()) == stored
+    assert every.stderr == f"{stored} of {stored} stored article(s) would have alerted\n"
+    limited = monitor("backtest", *cfg, "-q", "/./", "--limit", "1")
+    assert limited.returncode == 0 and len(limited.stdout.splitlines()) == 1
+    assert limited.stderr == (f"{stored} of {stored} stored article(s) would have alerted, "
+                              "the first 1 shown\n")
+    scanned = monitor("backtest", *cfg, "-q", "/./", "--scan", "2")
+    assert scanned.returncode == 0 and len(scanned.stdout.splitlines()) == 2
+    assert scanned.stderr == "2 of the 2 newest stored article(s) would have alerted\n"
+    assert scanned.stdout.splitlines() == every.stdout.splitlines()[:2]
+    for bad in (["--limit", "0"], ["--scan", "-1"], ["--limit", "x"]):
+        result = monitor("backtest", *cfg, "-q", "/./", *bad)
+        assert result.returncode == 2 and "backtest: error: argument" in result.stderr
+
+
+def test_alerts_and_backtest_options_have_help() -> None:
+    for command, options in (("alerts", ["--pending", "--failed", "--sent", "--channel",
+                                         "--limit"]),
+                             ("backtest", ["--limit", "--scan"]),
+                             ("channels", ["-c"])):
+        shown = monitor(command, "--help").stdout
+        for option in options:
+            line = next(ln for ln in shown.splitlines() if ln.strip().startswith(option))
+            rest = line.strip()[len(option):].strip()
+            words = rest.split()
+            assert words and not (len(words) == 1 and words[0].isupper()), (command, line)

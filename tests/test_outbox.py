@@ -65,7 +65,7 @@ HTTP_DATE_IN_90S = "<an HTTP date 90 s from when the receiver answers>"
     (301, {"Location": "/elsewhere"}, "failed", None),
     (400, {}, "failed", None),
     (404, {}, "failed", None),
-    (410, {}, "failed", None),
+    (410, {}, "pending", 0),  # held, unclaimed, until the channel is enabled again
 ], ids=["200", "204", "500", "503-seconds", "503-http-date", "429", "429-capped", "408", "301",
         "400", "404", "410"])
 async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient,
@@ -93,6 +93,7 @@ async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient,
         assert row.last_error
     if status == 410:
         assert store.disabled_channels() == {"hook": row.last_error}
+        assert store.claim_due_alerts("n", NOW + timedelta(days=1), 10, lease=30) == []
     else:
         assert store.disabled_channels() == {}
 

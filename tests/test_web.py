@@ -375,3 +375,39 @@ def test_is_loopback() -> None:
     assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "::1", "localhost"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "192.168.1.2", "example.org"]))
 
+
+
+async def test_disabled_channel_on_dashboard_metrics_and_api(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver) -> None:
+    hook.script = [410] * 20  # the receiver is gone: the first delivery disables the channel
+    daemon = make_daemon(tmp_path, news, hook)
+    try:
+        metrics = wire_metrics(daemon)
+        await daemon.run_once()
+        app = app_for(daemon, metrics)
+        async with client(app) as http:
+            page = (await http.get("/")).text
+            scraped = samples((await http.get("/metrics")).text)
+            channels = (await http.get("/api/channels")).json()["channels"]
+            alerts = (await http.get("/api/alerts")).json()["alerts"]
+            daemon.services.store.enable_channel("hook", datetime.now(UTC))
+            page_after = (await http.get("/")).text
+            scraped_after = samples((await http.get("/metrics")).text)
+            channels_after = (await http.get("/api/channels")).json()["channels"]
+    finally:
+        await daemon.close()
+    reason = "receiver answered 410 Gone: ok"
+    assert re.search(r'id="channels-disabled">.*1 channel disabled: hook</a>', page)
+    row = re.search(r'<tr class="channel" data-state="disabled">(.*?)</tr>', page, re.S)
+    assert row and "hook" in row[1] and f": {reason}" in row[1]
+    assert "(channel disabled)" in page
+    assert scraped[("monitor_channel_disabled", (("channel", "hook"),))] == 1
+    (hook_state,) = channels
+    assert hook_state["name"] == "hook" and hook_state["type"] == "webhook"
+    assert hook_state["state"] == "disabled" and hook_state["reason"] == reason
+    assert hook_state["disabled_since"] and hook_state["pending"] == len(alerts) == 3
+    assert {a["channel_disabled"] for a in alerts} == {reason}
+    assert 'id="channels-disabled"' not in page_after and "(channel disabled)" not in page_after
+    assert '<tr class="channel" data-state="enabled">' in page_after
+    assert scraped_after[("monitor_channel_disabled", (("channel", "hook"),))] == 0
+    assert channels_after[0]["state"] == "enabled" and channels_after[0]["reason"] is None

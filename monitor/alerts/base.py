@@ -57,8 +57,8 @@ def classify_http_status(status: int, retry_after: str | None = None, detail: st
         return None
     said = f"receiver answered {status}" + (f": {detail}" if detail else "")
     if status == 410:
-        return DeliveryError("receiver gone (410): channel disabled", permanent=True,
-                             disable=True)
+        return DeliveryError("receiver answered 410 Gone" + (f": {detail}" if detail else ""),
+                             permanent=True, disable=True)
     if status in TRANSIENT_HTTP or 500 <= status < 600:
         return DeliveryError(said, permanent=False,
                              retry_after=parse_retry_after(retry_after, now))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import httpx
@@ -34,9 +36,26 @@ class UnavailableChannel:
         raise DeliveryError(f"channel {self.name} unavailable: {self.reason}")
 
 
-def build_channels(config: Config, client: httpx.AsyncClient) -> dict[str, Channel]:
+class Channels(dict[str, Channel]):
+    """The configured channels by name, with the hash of each one's settings
+    (``settings_hash``): the outbox re-enables a channel disabled under other settings."""
+
+    def __init__(self, hashes: dict[str, str]) -> None:
+        super().__init__()
+        self.hashes = hashes
+
+
+def settings_hash(s: ChannelSettings) -> str:
+    """A hash of a channel's settings as written in the config (a secret's file or variable
+    is named there, its content never read); it changes when any setting changes."""
+    written = {"type": s.type, "options": s.options, "digest": s.digest}
+    data = json.dumps(written, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()
+
+
+def build_channels(config: Config, client: httpx.AsyncClient) -> Channels:
     """One Channel per ``[channels.NAME]`` table."""
-    out: dict[str, Channel] = {}
+    out = Channels({name: settings_hash(s) for name, s in config.channels.items()})
     for name, settings in config.channels.items():
         try:
             out[name] = build_channel(settings, client)

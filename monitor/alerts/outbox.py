@@ -4,6 +4,11 @@ Store, then send, then record: the alert row exists before any attempt (it was w
 with the match); an attempt is written before sending and its outcome after. A crash
 between the two leaves the row claimed until its lease runs out, then it is sent again
 with the same id, so receivers can drop the duplicate.
+
+A receiver that is gone (HTTP 410) disables its channel: its alerts stay pending, unclaimed,
+until ``monitor channels enable NAME`` or a change of the channel's settings (seen when the
+outbox first drains after a (re)load) enables it again. Links in alerts lose their tracking
+parameters (``utm_*``, ``fbclid`` ...) as the dedup key does; the rest stays as published.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from monitor.alerts.base import Channel
+from monitor.alerts.build import Channels
+from monitor.dedup import strip_tracking
 from monitor.errors import DeliveryError, MonitorError
 from monitor.metrics import Metrics
 from monitor.models import Alert, Digest
@@ -57,9 +64,16 @@ class Outbox:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     metrics: Metrics | None = None
     holding: set[str] = field(default_factory=set)  # ids claimed and not yet finished
+    settings_checked: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        if self.metrics:
+            self.metrics.channel_names = tuple(self.channels)
 
     async def drain(self) -> int:
         """Deliver every alert due now, batch after batch; return how many were sent."""
+        if not self.settings_checked:
+            self.enable_changed_channels()
         sent, due_by = 0, self.clock()  # retries scheduled during this drain wait for the next
         while True:
             rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease)
@@ -71,6 +85,14 @@ class Outbox:
                 self.holding -= ids
             if len(rows) < self.batch:
                 return sent
+
+    def enable_changed_channels(self) -> None:
+        """Re-enable each disabled channel whose settings differ from those it was disabled
+        under (once per outbox: the config it was built from does not change)."""
+        hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}
+        for name in self.store.enable_changed_channels(hashes, self.clock()):
+            log.warning("event=channel_enabled channel=%s reason=settings_changed", name)
+        self.settings_checked = True
 
     async def deliver(self, rows: Sequence[AlertRow]) -> int:
         """Send claimed rows: digests grouped per channel, the rest one by one."""
@@ -123,11 +145,13 @@ class Outbox:
     def alert(self, row: AlertRow) -> Alert:
         """The Alert a row stands for, with the story's other URLs."""
         payload = row.payload
+        article = article_from_json(payload["article"])
+        also_seen_at = self.store.also_seen_at(row.story_id, row.article_id)
         return Alert(id=row.id, created_at=row.created_at or self.clock(), rule=row.rule,
                      query=payload.get("query", ""),
-                     article=article_from_json(payload["article"]),
+                     article=replace(article, url=strip_tracking(article.url)),
                      terms=terms_from_json(payload.get("terms", [])),
-                     also_seen_at=tuple(self.store.also_seen_at(row.story_id, row.article_id)),
+                     also_seen_at=tuple(strip_tracking(u) for u in also_seen_at),
                      channel=row.channel)
 
     def _failed(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
@@ -137,17 +161,17 @@ class Outbox:
             log.critical("event=delivery_crash channel=%s", rows[0].channel, exc_info=error)
             error = DeliveryError(f"unexpected {type(error).__name__}: {error}")
         assert isinstance(error, MonitorError)
-        permanent = isinstance(error, DeliveryError) and error.permanent
+        disable = isinstance(error, DeliveryError) and error.disable
+        permanent = isinstance(error, DeliveryError) and error.permanent and not disable
         retry_after = error.retry_after if isinstance(error, DeliveryError) else None
-        if isinstance(error, DeliveryError) and error.disable:
-            self.store.disable_channel(rows[0].channel, str(error), now)
-            log.error("event=channel_disabled channel=%s reason=%r", rows[0].channel, str(error))
+        if disable:  # the alerts wait, unclaimed, until the channel is enabled again
+            self._disable(rows[0].channel, str(error), now)
         for row, delivery in zip(rows, deliveries, strict=True):
             age = (now - (row.created_at or now)).total_seconds()
             if permanent or age > self.policy.horizon:
                 outcome, retry_at = "failed", None
             else:
-                delay = self.policy.delay(row.attempts + 1, retry_after)
+                delay = 0.0 if disable else self.policy.delay(row.attempts + 1, retry_after)
                 outcome, retry_at = "retry", now + timedelta(seconds=delay)
             self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
             if self.metrics:
@@ -155,6 +179,11 @@ class Outbox:
             log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
                       "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
                       row.payload.get("article", {}).get("url", ""), outcome, str(error))
+
+    def _disable(self, name: str, reason: str, now: datetime) -> None:
+        hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}
+        self.store.disable_channel(name, reason, now, hashes.get(name))
+        log.error("event=channel_disabled channel=%s reason=%r", name, reason)
 
 
 def _digest_id(rows: Sequence[AlertRow]) -> str:

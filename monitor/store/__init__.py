@@ -6,6 +6,6 @@ leases (``claimed_by``, ``lease_until``); on PostgreSQL the claims use
 """
 
 from monitor.store.db import Store
-from monitor.store.records import AlertRow, FeedState, NewArticle, PollRecord
+from monitor.store.records import AlertRow, ChannelState, FeedState, NewArticle, PollRecord
 
-__all__ = ["AlertRow", "FeedState", "NewArticle", "PollRecord", "Store"]
+__all__ = ["AlertRow", "ChannelState", "FeedState", "NewArticle", "PollRecord", "Store"]

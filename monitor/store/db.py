@@ -33,7 +33,13 @@ from monitor.errors import StorageError
 from monitor.models import Entry, Match
 from monitor.store import schema as t
 from monitor.store.codec import article_to_json, as_utc, terms_to_json
-from monitor.store.records import AlertRow, FeedState, NewArticle, PollRecord
+from monitor.store.records import (
+    AlertRow,
+    ChannelState,
+    FeedState,
+    NewArticle,
+    PollRecord,
+)
 
 log = logging.getLogger(__name__)
 
@@ -452,11 +458,18 @@ class Store:
                                                   "finished_at": now, "detail": detail})
             conn.execute(sql["update_alert"], values)
 
-    def list_alerts(self, status: str | None = None, limit: int = 50) -> list[AlertRow]:
-        """Recent alerts, newest first, optionally of one status."""
-        q = select(t.alerts).order_by(t.alerts.c.created_at.desc(), t.alerts.c.id).limit(limit)
+    def list_alerts(self, status: str | Sequence[str] | None = None, limit: int | None = 50,
+                    channel: str | None = None, ids: Sequence[str] | None = None
+                    ) -> list[AlertRow]:
+        """Recent alerts, newest first, optionally of some statuses, one channel or some ids."""
+        c = t.alerts.c
+        q = select(t.alerts).order_by(c.created_at.desc(), c.id).limit(limit)
         if status:
-            q = q.where(t.alerts.c.status == status)
+            q = q.where(c.status.in_([status] if isinstance(status, str) else status))
+        if channel is not None:
+            q = q.where(c.channel == channel)
+        if ids is not None:
+            q = q.where(c.id.in_(ids))
         with self._begin() as conn:
             return [_alert_row(r) for r in conn.execute(q)]
 
@@ -468,21 +481,50 @@ class Store:
                 status="pending", next_attempt_at=now, claimed_by=None, lease_until=None))
             return bool(result.rowcount)
 
-    def disable_channel(self, name: str, reason: str, now: datetime) -> None:
-        """Stop delivering on a channel whose receiver is gone (HTTP 410)."""
+    def disable_channel(self, name: str, reason: str, now: datetime,
+                        config_hash: str | None = None) -> None:
+        """Stop delivering on a channel whose receiver is gone (HTTP 410), remembering the
+        hash of the settings it failed under (a change of them re-enables it)."""
+        values = {"disabled": True, "reason": reason, "changed_at": now,
+                  "config_hash": config_hash}
         with self._begin() as conn:
-            stmt = self._insert(t.channel_state).values(
-                name=name, disabled=True, reason=reason, changed_at=now)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["name"], set_={"disabled": True, "reason": reason,
-                                               "changed_at": now}))
+            stmt = self._insert(t.channel_state).values(name=name, **values)
+            conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_=values))
+
+    def enable_channel(self, name: str, now: datetime) -> bool:
+        """Deliver on ``name`` again; False if it was not disabled."""
+        cs = t.channel_state.c
+        with self._begin() as conn:
+            result = conn.execute(update(t.channel_state).where(
+                cs.name == name, cs.disabled.is_(True)).values(
+                disabled=False, reason=None, changed_at=now, config_hash=None))
+            return bool(result.rowcount)
+
+    def enable_changed_channels(self, hashes: Mapping[str, str], now: datetime) -> list[str]:
+        """Re-enable each disabled channel whose settings hash is no longer the one it was
+        disabled under; return their names. One disabled without a hash stays disabled."""
+        changed = [s.name for s in self.channel_states().values()
+                   if s.disabled and s.config_hash is not None and s.name in hashes
+                   and hashes[s.name] != s.config_hash]
+        cs = t.channel_state.c
+        with self._begin() as conn:
+            for name in changed:
+                conn.execute(update(t.channel_state).where(
+                    cs.name == name, cs.config_hash != hashes[name]).values(
+                    disabled=False, reason=None, changed_at=now, config_hash=None))
+        return changed
+
+    def channel_states(self) -> dict[str, ChannelState]:
+        """Every channel with a recorded state (enabled again, or disabled), by name."""
+        with self._begin() as conn:
+            return {r.name: ChannelState(r.name, bool(r.disabled), r.reason or "",
+                                         as_utc(r.changed_at) if r.changed_at else None,
+                                         r.config_hash)
+                    for r in conn.execute(select(t.channel_state))}
 
     def disabled_channels(self) -> dict[str, str]:
         """Disabled channels with the reason."""
-        with self._begin() as conn:
-            rows = conn.execute(select(t.channel_state.c.name, t.channel_state.c.reason)
-                                .where(t.channel_state.c.disabled.is_(True)))
-            return {r.name: r.reason or "" for r in rows}
+        return {n: s.reason for n, s in self.channel_states().items() if s.disabled}
 
     def count_alerts(self) -> dict[str, int]:
         """Number of alerts by status."""
@@ -490,6 +532,16 @@ class Store:
             rows = conn.execute(select(t.alerts.c.status, func.count())
                                 .group_by(t.alerts.c.status))
             return {status: int(n) for status, n in rows}
+
+    def count_alerts_by_channel(self) -> dict[str, dict[str, int]]:
+        """Number of alerts by channel, then by status."""
+        c = t.alerts.c
+        out: dict[str, dict[str, int]] = {}
+        with self._begin() as conn:
+            for channel, status, n in conn.execute(
+                    select(c.channel, c.status, func.count()).group_by(c.channel, c.status)):
+                out.setdefault(channel, {})[status] = int(n)
+        return out
 
     # -- nodes ---------------------------------------------------------------------------
 

@@ -77,3 +77,14 @@ class AlertRow:
     last_error: str | None = None
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    """A channel's delivery state: enabled, or disabled (by an HTTP 410) since when and why."""
+
+    name: str
+    disabled: bool = False
+    reason: str = ""
+    changed_at: datetime | None = None
+    config_hash: str | None = None  # of the settings it was disabled under (None: unknown)

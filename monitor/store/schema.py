@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    inspect,
     select,
     text,
 )
@@ -153,6 +154,7 @@ channel_state = Table(
     Column("disabled", Boolean, nullable=False, default=False),
     Column("reason", Text),
     Column("changed_at", DateTime(timezone=True)),
+    Column("config_hash", String(64)),  # of the settings it was disabled under
 )
 
 nodes = Table(
@@ -170,6 +172,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: metadata.create_all(conn),
     lambda conn: _add_column(conn, "entries", "version VARCHAR(64)"),
     lambda conn: _polite_polling(conn),
+    lambda conn: _channel_config_hash(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
@@ -184,6 +187,14 @@ def _polite_polling(conn: Connection) -> None:
     _add_column(conn, "feeds", "publisher_ask FLOAT")
     next(i for i in entries.indexes if i.name == "ix_entries_feed_seen").create(conn)
     feed_health.create(conn)
+
+
+def _channel_config_hash(conn: Connection) -> None:
+    """Version 4: the hash of the settings a channel was disabled under."""
+    if inspect(conn).has_table("channel_state"):
+        _add_column(conn, "channel_state", "config_hash VARCHAR(64)")
+    else:  # a database made by hand with only some of the tables
+        channel_state.create(conn)
 
 
 def migrate(conn: Connection) -> int:

@@ -94,6 +94,7 @@ class _Handlers:
             rules=views.rule_views(self.store, self.config(), now),
             nodes=self.store.nodes(now, NODE_ALIVE_WITHIN),
             pending=self.store.count_alerts().get("pending", 0),
+            channels=views.channel_views(self.store, self.config()),
             failing=sum(f.state == "failing" for f in feeds),
             chart_width=views.CHART_DAYS * (views.BAR_WIDTH + views.BAR_GAP),
             chart_height=views.CHART_HEIGHT, bar_width=views.BAR_WIDTH,
@@ -106,7 +107,12 @@ class _Handlers:
         status = request.query_params.get("status") or None
         limit = _int(request.query_params.get("limit"), 50, 1, 500)
         rows = self.store.list_alerts(status, limit)
-        return APIResponse({"alerts": [views.alert_json(r) for r in rows]})
+        disabled = self.store.disabled_channels()
+        return APIResponse({"alerts": [views.alert_json(r, disabled) for r in rows]})
+
+    def api_channels(self, request: Request) -> Response:
+        channels = views.channel_views(self.store, self.config())
+        return APIResponse({"channels": [views.channel_json(c) for c in channels]})
 
     def api_feeds(self, request: Request) -> Response:
         return APIResponse({"feeds": [views.feed_json(f) for f in self.store.feeds()]})
@@ -203,6 +209,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/metrics", h.metrics_text), Route("/api/alerts", h.api_alerts),
         Route("/api/feeds", h.api_feeds), Route("/api/rules", h.api_rules),
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
+        Route("/api/channels", h.api_channels),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token)]
     return Starlette(routes=routes, middleware=middleware,

@@ -16,7 +16,7 @@ from monitor.config import Config, WatchSettings
 from monitor.errors import MonitorError, QueryError
 from monitor.models import Article, TermHit
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
-from monitor.store import AlertRow, FeedState, Store
+from monitor.store import AlertRow, ChannelState, FeedState, Store
 from monitor.store.codec import article_from_json, as_utc, terms_from_json
 
 SEARCH_SCAN = 2000
@@ -102,16 +102,49 @@ def recent_alerts(store: Store, limit: int = 200) -> list[AlertView]:
     return list(grouped.values())
 
 
-def alert_json(row: AlertRow) -> dict[str, Any]:
-    """One outbox row for /api/alerts."""
+def alert_json(row: AlertRow, disabled: dict[str, str] | None = None) -> dict[str, Any]:
+    """One outbox row for /api/alerts; ``disabled`` maps disabled channels to the reason."""
     article = row.payload.get("article", {})
     return {"id": row.id, "rule": row.rule, "channel": row.channel, "feed": row.feed,
+            "channel_disabled": (disabled or {}).get(row.channel),
             "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
             "created_at": row.created_at, "sent_at": row.sent_at, "digest_at": row.digest_at,
             "next_attempt_at": row.next_attempt_at,
             "article": {k: article.get(k) for k in ("url", "title", "source", "published",
                                                     "author", "language")},
             "terms": row.payload.get("terms", [])}
+
+
+# -- channels -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelView:
+    """A configured channel with its delivery state and its alerts by status."""
+
+    name: str
+    type: str
+    state: ChannelState
+    pending: int = 0
+    failed: int = 0
+
+
+def channel_views(store: Store, config: Config) -> list[ChannelView]:
+    """Every configured channel: enabled, or disabled (since when, why), with its counts."""
+    states, counts = store.channel_states(), store.count_alerts_by_channel()
+    return [ChannelView(name, s.type, states.get(name, ChannelState(name)),
+                        counts.get(name, {}).get("pending", 0),
+                        counts.get(name, {}).get("failed", 0))
+            for name, s in config.channels.items()]
+
+
+def channel_json(view: ChannelView) -> dict[str, Any]:
+    """One channel for /api/channels."""
+    disabled = view.state.disabled
+    return {"name": view.name, "type": view.type, "state": "disabled" if disabled else "enabled",
+            "disabled_since": view.state.changed_at if disabled else None,
+            "reason": view.state.reason if disabled else None,
+            "pending": view.pending, "failed": view.failed}
 
 
 # -- feeds and rules ------------------------------------------------------------------------
