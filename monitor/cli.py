@@ -53,11 +53,11 @@ class _CommandParser(argparse.ArgumentParser):
                           help=LOG_LEVEL_HELP)
 
 
-def _config_option(parser: argparse.ArgumentParser) -> None:
-    """``-c/--config FILE``; $MONITOR_CONFIG stands in when it is not given."""
-    parser.add_argument("-c", "--config", metavar="FILE",
-                        help="the config file (default: $MONITOR_CONFIG)")
-    parser.set_defaults(config_required=True)
+def _config_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """``-c/--config FILE``; $MONITOR_CONFIG stands in for a required one not given."""
+    parser.add_argument("-c", "--config", metavar="FILE", help="the config file" + (
+        " (default: $MONITOR_CONFIG)" if required else " (optional)"))
+    parser.set_defaults(config_required=required)
 
 
 def _version() -> str:

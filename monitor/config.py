@@ -3,7 +3,10 @@
 Every problem is collected and reported at once, one line each, naming its key path
 (``watch[1].query: unbalanced quote at column 7``). Query syntax is checked by a
 ``query_checker`` passed in by the caller, so this module depends on nothing above it.
-Secrets come from ``*_file`` or ``*_env`` keys, never inline.
+Secrets come from ``*_file`` or ``*_env`` keys, never inline. Relative paths (a SQLite
+database, ``*_file``, watchlist files, includes) are taken from the folder of the file that
+names them, never from the current directory. ``monitor check`` and the daemon's start-up
+and reload all call ``load_config``, so they refuse the same configs.
 """
 
 from __future__ import annotations
