@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,6 +16,8 @@ from monitor.errors import ConfigError, MonitorError
 
 EXIT_OK, EXIT_NONE, EXIT_BAD = 0, 1, 2
 BACKTEST_SCAN = 10_000
+LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVEL_HELP = "how much to log on stderr (default: INFO)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,6 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from monitor.log import setup_logging
 
     setup_logging(args.log_level)
+    if getattr(args, "config_required", False) and not args.config:
+        args.config = os.environ.get("MONITOR_CONFIG")
+        if not args.config:
+            print("monitor: no config file: pass -c FILE or set MONITOR_CONFIG", file=sys.stderr)
+            return EXIT_BAD
     try:
         return int(args.func(args))
     except ConfigError as e:
@@ -37,35 +45,66 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _CommandParser(argparse.ArgumentParser):
+    """A subcommand's parser: it takes ``--log-level`` too, so it works after the command."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.add_argument("--log-level", choices=LOG_LEVELS, default=argparse.SUPPRESS,
+                          help=LOG_LEVEL_HELP)
+
+
+def _config_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    """``-c/--config FILE``; $MONITOR_CONFIG stands in for a required one not given."""
+    parser.add_argument("-c", "--config", metavar="FILE", help="the config file" + (
+        " (default: $MONITOR_CONFIG)" if required else " (optional)"))
+    parser.set_defaults(config_required=required)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("monitor")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        from monitor import __version__
+
+        return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="monitor", description=__doc__)
-    p.add_argument("--log-level", default="INFO",
-                   choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--log-level", default="INFO", choices=LOG_LEVELS, help=LOG_LEVEL_HELP)
+    p.add_argument("--version", action="version", version=f"monitor {_version()}",
+                   help="print the version and exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
 
     run = sub.add_parser("run", help="run the daemon")
-    run.add_argument("-c", "--config", required=True)
+    _config_option(run)
     run.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate a config file")
-    check.add_argument("-c", "--config", required=True)
+    _config_option(check)
     check.set_defaults(func=cmd_check)
 
     match = sub.add_parser("match", help="match a query against files or stdin")
-    match.add_argument("-q", "--query", required=True)
-    match.add_argument("--case-sensitive", action="store_true")
-    match.add_argument("files", nargs="*")
+    match.add_argument("-q", "--query", required=True, help="the watch-rule query")
+    match.add_argument("--case-sensitive", action="store_true",
+                       help="compare tokens and regexes without case folding")
+    match.add_argument("files", nargs="*", metavar="FILE",
+                       help="text or HTML files (default: stdin)")
     match.set_defaults(func=cmd_match)
 
     extract = sub.add_parser("extract", help="print the extracted article as JSON")
-    extract.add_argument("target", metavar="URL_OR_FILE")
+    extract.add_argument("target", metavar="URL_OR_FILE", help="an article URL or HTML file")
     extract.set_defaults(func=cmd_extract)
 
     backtest = sub.add_parser("backtest", help="run a query over stored articles")
-    backtest.add_argument("-c", "--config", required=True)
-    backtest.add_argument("-q", "--query", required=True)
-    backtest.add_argument("--case-sensitive", action="store_true")
+    _config_option(backtest)
+    backtest.add_argument("-q", "--query", required=True, help="the watch-rule query")
+    backtest.add_argument("--case-sensitive", action="store_true",
+                          help="compare tokens and regexes without case folding")
     backtest.add_argument("--limit", type=_positive, default=None, metavar="N",
                           help="print at most N of the articles it would have alerted "
                                "(default: all)")
@@ -76,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     alerts = sub.add_parser("alerts", help="list alerts, or retry them",
                             description="List alerts (newest first), or queue them again: "
                             "retry ID [ID...], retry --failed, retry --channel NAME.")
-    alerts.add_argument("-c", "--config", required=True)
+    _config_option(alerts)
     state = alerts.add_mutually_exclusive_group()
     state.add_argument("--pending", action="store_const", const="pending", dest="status",
                        help="only alerts waiting for delivery (retry: make them due now)")
@@ -93,27 +132,28 @@ def _parser() -> argparse.ArgumentParser:
     alerts.set_defaults(func=cmd_alerts)
 
     nodes = sub.add_parser("nodes", help="list live daemons sharing the database")
-    nodes.add_argument("-c", "--config", required=True)
+    _config_option(nodes)
     nodes.set_defaults(func=cmd_nodes)
 
     feeds = sub.add_parser("feeds", help="list feeds; import OPML as [[feeds]]; export OPML")
-    feeds.add_argument("-c", "--config", required=True)
+    _config_option(feeds)
     feeds.add_argument("action", nargs="?", choices=["list", "import", "export"],
-                       default="list")
+                       default="list", help="list (default), import FILE.opml or export")
     feeds.add_argument("file", nargs="?", metavar="FILE.opml", help="the OPML file to import")
     feeds.add_argument("--append", action="store_true",
                        help="import: append the new [[feeds]] to the config file")
     feeds.set_defaults(func=cmd_feeds)
 
     discover = sub.add_parser("discover", help="find a site's feeds, print [[feeds]] tables")
-    discover.add_argument("url", metavar="URL")
+    discover.add_argument("url", metavar="URL",
+                          help="a site, page or feed; without a scheme https:// then http://")
     discover.add_argument("--no-probe", action="store_true",
                           help="do not try /feed, /rss.xml ... when the page lists no feed")
     discover.set_defaults(func=cmd_discover)
 
     channels = sub.add_parser("channels", help="channel state (disabled after a 410), or "
                               "enable channels again")
-    channels.add_argument("-c", "--config", required=True, help="the config file")
+    _config_option(channels)
     channels.add_argument("action", nargs="?", choices=["list", "enable"], default="list",
                           help="list (default): every configured channel with its state; "
                                "enable: deliver on the named channels again")
@@ -242,10 +282,17 @@ async def _fetch_and_extract(url: str) -> Any:
 
 
 def _store(config_path: str) -> Any:
+    """The database of an existing installation; never creates one (that is ``monitor run``)."""
+    from monitor.config import sqlite_file
     from monitor.daemon import load
     from monitor.store import Store
 
-    store = Store(load(config_path).monitor.database)
+    url = load(config_path).monitor.database
+    file = sqlite_file(url)
+    if file is not None and not file.exists():
+        raise MonitorError(f"no database at {file} (run `monitor run` first, "
+                           "or check [monitor] database)")
+    store = Store(url)
     store.migrate()
     return store
 

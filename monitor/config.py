@@ -3,12 +3,17 @@
 Every problem is collected and reported at once, one line each, naming its key path
 (``watch[1].query: unbalanced quote at column 7``). Query syntax is checked by a
 ``query_checker`` passed in by the caller, so this module depends on nothing above it.
-Secrets come from ``*_file`` or ``*_env`` keys, never inline.
+Secrets come from ``*_file`` or ``*_env`` keys, never inline. Relative paths (a SQLite
+database, ``*_file``, watchlist files, includes) are taken from the folder of the file that
+names them, never from the current directory. ``monitor check`` and the daemon's start-up
+and reload all call ``load_config``, so they refuse the same configs.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
+import ipaddress
 import os
 import re
 import tomllib
@@ -43,6 +48,105 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+def parse_address(value: str, key: str = "monitor.web") -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port); ConfigError naming ``key``."""
+    host, sep, port_text = value.strip().rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
+        hint = (f" (to listen on port {value.strip()} of this machine only: "
+                f"127.0.0.1:{value.strip()})" if value.strip().isdigit() else "")
+        raise ConfigError(f"{key}: expected HOST:PORT like 127.0.0.1:8080, got {value!r}{hint}")
+    return host, int(port_text)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_DATABASE_FORMS = "sqlite:////var/lib/monitor/monitor.db or postgresql+psycopg://user@host/db"
+
+
+def database_url(value: str, base: Path) -> str:
+    """``value`` as a usable SQLAlchemy URL, a relative SQLite path made absolute under ``base``.
+
+    ValueError, naming the right form, when the URL does not parse, names no database
+    monitor supports (``postgres://``) or a driver that is not installed. The message never
+    repeats the URL, which may hold a password.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ValueError(f"not a database URL; expected {_DATABASE_FORMS}") from None
+    backend = url.get_backend_name()
+    if backend == "postgres":
+        raise ValueError("postgres:// is not a SQLAlchemy URL: write "
+                         "postgresql+psycopg://user@host/db")
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"unsupported database {backend!r}; expected {_DATABASE_FORMS}")
+    try:
+        url.get_dialect().import_dbapi()
+    except (NoSuchModuleError, ImportError):
+        raise ValueError(f"the driver of {url.drivername}:// is not installed: write "
+                         + ("postgresql+psycopg://user@host/db" if backend == "postgresql"
+                            else "sqlite:////path/to/monitor.db")) from None
+    file = sqlite_file(value)
+    if file is None or file.is_absolute():
+        return value
+    return url.set(database=str(base / file)).render_as_string(hide_password=False)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL as written; None for in-memory SQLite or another database."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if (parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:")
+            or parsed.query.get("uri")):
+        return None
+    return Path(parsed.database)
+
+
+_NAMED_LINE = re.compile(r'([^"/|]*?\S)\s+\|\s+(.*)')
+_NAME_CHARS = 100
+
+
+def watchlist_lines(text: str) -> list[tuple[int, str, str]]:
+    """``(line number, rule name, query)`` for each rule line of a watchlist file.
+
+    Blank lines and ``#`` comments are skipped. A line is ``NAME | QUERY`` (the name holds
+    no ``"``, ``/`` or ``|``, so a pipe inside a phrase or a regex is part of the query) or a
+    query alone, which then names itself: the name never depends on the line's position.
+    """
+    out = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        named = _NAMED_LINE.fullmatch(line)
+        name, query = (named.group(1), named.group(2).strip()) if named else (None, line)
+        out.append((number, name or _short_name(query), query))
+    return out
+
+
+def _short_name(query: str) -> str:
+    """``query`` on one line, cut with a digest of the whole when it is long."""
+    name = " ".join(query.split())
+    if len(name) <= _NAME_CHARS:
+        return name
+    digest = hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{name[:_NAME_CHARS - 12].rstrip()}… #{digest}"
+
+
 def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
     """An APScheduler CronTrigger for a crontab line; 6 fields = with seconds first.
 
@@ -66,7 +170,7 @@ def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
 class MonitorSettings:
     """The ``[monitor]`` table."""
 
-    database: str = "sqlite:///monitor.db"
+    database: str = "sqlite:///monitor.db"  # relative paths: against the config's folder
     poll_interval: float = 600.0
     max_article_bytes: int = 5_000_000
     max_feed_bytes: int = 10_000_000
@@ -169,8 +273,9 @@ def load_config(path: str | Path, query_checker: QueryChecker | None = None,
     """Read, merge includes, validate; raise ConfigError listing every problem."""
     from monitor.configschema import Validator
 
-    path = Path(path)
-    data = _read_toml(path, str(path))
+    label = str(path)
+    path = Path(os.path.abspath(path))  # relative paths inside resolve against its folder
+    data = _read_toml(path, label)
     problems: list[str] = []
     documents = [(path, "", data)]
     for pattern in _as_list(data.get("include", [])):
@@ -183,7 +288,7 @@ def load_config(path: str | Path, query_checker: QueryChecker | None = None,
             except ConfigError as e:
                 problems.extend(e.problems)
     validator = Validator(query_checker, os.environ if environ is None else environ, problems)
-    return validator.build(documents, str(path))
+    return validator.build(documents, label)
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:

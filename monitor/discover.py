@@ -6,6 +6,10 @@ to :mod:`monitor.feeds` (``parse_feed``, ``discover_feeds``). The operator typed
 so it is fetched ``trusted``, and so is anything on the same origin; a feed another site
 advertises goes through the fetcher's SSRF guard like any third-party link.
 
+A URL typed without a scheme (``example.org:8080``) is tried as ``https://`` first, then,
+if no HTTPS answer comes at all (refused, a TLS handshake with a plain-HTTP port, timeout),
+as ``http://``.
+
 What comes back:
 
 - the URL itself, when it already is a feed (``via="direct"``);
@@ -23,12 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from monitor.errors import FetchError, NotModified, ParseError
+from monitor.errors import FetchError, FetchHTTPStatus, FetchTooLarge, NotModified, ParseError
 from monitor.feeds import COMMON_FEED_PATHS, ParsedFeed, discover_feeds, parse_feed
 from monitor.models import FetchResult
 from monitor.opml import OpmlFeed, to_toml
@@ -37,6 +42,7 @@ MAX_ADVERTISED = 20
 """At most this many advertised feeds are fetched (a page can list hundreds)."""
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 Via = Literal["direct", "advertised", "probed"]
 
@@ -60,7 +66,7 @@ class DiscoveredFeed:
 async def discover(url: str, fetcher: FetcherLike, *,
                    probe_common: bool = True) -> list[DiscoveredFeed]:
     """The feeds of the site at ``url``; see the module docstring. Empty when none."""
-    page = await fetcher.fetch(url, trusted=True)
+    page, url = await _fetch_typed(fetcher, url)
     direct = _parse(page)
     if direct is not None:
         return [DiscoveredFeed(page.url, direct.title, "direct")]
@@ -82,6 +88,29 @@ def as_config_snippet(feeds: Sequence[DiscoveredFeed], taken: Collection[str] = 
     notes = [f"# not added: {_one_line(f.url)} ({_one_line(f.error)})\n"
              for f in feeds if f.error is not None]
     return "".join(notes) + ("\n" if notes and good else "") + to_toml(good, taken)
+
+
+def candidate_urls(typed: str) -> list[str]:
+    """``typed`` when it has a scheme; else it behind ``https://``, then ``http://``."""
+    typed = typed.strip()
+    return [typed] if _SCHEME.match(typed) else [f"https://{typed}", f"http://{typed}"]
+
+
+async def _fetch_typed(fetcher: FetcherLike, typed: str) -> tuple[FetchResult, str]:
+    """The page the operator typed, and the URL that answered (see ``candidate_urls``)."""
+    first, *rest = candidate_urls(typed)
+    try:
+        return await fetcher.fetch(first, trusted=True), first
+    except (FetchHTTPStatus, FetchTooLarge):
+        raise  # the server answered over this scheme: that answer stands
+    except FetchError as e:
+        if not rest:
+            raise
+        failed = e
+    try:
+        return await fetcher.fetch(rest[0], trusted=True), rest[0]
+    except FetchError as e:
+        raise FetchError(f"{first}: {failed}; {rest[0]}: {e}", rest[0]) from e
 
 
 async def _advertised(fetcher: FetcherLike, link: str, typed: str) -> DiscoveredFeed:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.cli import _parser
 from monitor.daemon import Daemon, load
 from monitor.demo import SEED_TITLE, MailServer, NewsServer, SeedArticle, WebhookReceiver
 from tests.helpers import SECRET, write_config
@@ -21,9 +25,13 @@ PAGE = ROOT / "tests" / "data" / "pages" / "ap-anthropic-pentagon.html"
 NEAR_MISS = ROOT / "seeds" / "articles" / "port-congestion.txt"
 
 
-def monitor(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor", *args], input=stdin, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+def monitor(*args: str, stdin: str | None = None, cwd: Path = ROOT,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return subprocess.run([sys.executable, "-m", "monitor", *args], input=stdin, cwd=cwd,
+                          capture_output=True, text=True, timeout=60, env=env)
 
 
 @pytest.mark.parametrize(("args", "stdin", "code", "matched"), [
@@ -273,3 +281,99 @@ def test_alerts_and_backtest_options_have_help() -> None:
             rest = line.strip()[len(option):].strip()
             words = rest.split()
             assert words and not (len(words) == 1 and words[0].isupper()), (command, line)
+# -- the parser: help everywhere, --version, --log-level anywhere, MONITOR_CONFIG ------
+
+def _all_parsers(parser: argparse.ArgumentParser, name: str = "monitor"
+                 ) -> list[tuple[str, argparse.ArgumentParser]]:
+    found = [(name, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                found += _all_parsers(sub, f"{name} {sub_name}")
+    return found
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    parsers = _all_parsers(_parser())
+    assert len(parsers) > 10
+    missing = [f"{name}: {'/'.join(a.option_strings) or a.dest}"
+               for name, parser in parsers for a in parser._actions
+               if not isinstance(a, argparse._SubParsersAction)
+               and (not a.help or a.help == argparse.SUPPRESS)]
+    assert not missing, missing
+
+
+def test_version_comes_from_the_package_metadata() -> None:
+    result = monitor("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"monitor {importlib.metadata.version('monitor')}\n"
+
+
+@pytest.mark.parametrize(("argv", "level"), [
+    (["alerts", "-c", "f"], "INFO"),
+    (["--log-level", "WARNING", "alerts", "-c", "f"], "WARNING"),
+    (["alerts", "-c", "f", "--log-level", "DEBUG"], "DEBUG"),
+    (["--log-level", "ERROR", "check", "--log-level", "DEBUG"], "DEBUG"),
+], ids=["default", "before", "after", "both"])
+def test_log_level_before_or_after_the_command(argv: list[str], level: str) -> None:
+    assert _parser().parse_args(argv).log_level == level
+
+
+def test_log_level_after_the_command_sets_logging(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text('[[feeds]]\nurl = "http://127.0.0.1:1/feed"\n')
+    result = monitor("check", "-c", str(config), "--log-level", "CRITICAL")
+    assert result.returncode == 0, result.stderr
+    bad = monitor("check", "-c", str(config), "--log-level", "LOUD")
+    assert bad.returncode == 2 and "invalid choice: 'LOUD'" in bad.stderr
+
+
+def test_monitor_config_is_the_default_config(tmp_path: Path) -> None:
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[[feeds]]\nurl = "http://127.0.0.1:1/feed"\n')
+    bad.write_text("")
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    from_env = monitor("check", env={**env, "MONITOR_CONFIG": str(good)})
+    assert from_env.returncode == 0 and from_env.stdout.startswith(f"{good}: ok")
+    flag_wins = monitor("check", "-c", str(bad), env={**env, "MONITOR_CONFIG": str(good)})
+    assert flag_wins.returncode == 2 and "nothing to do" in flag_wins.stderr
+    neither = monitor("check", env=env)
+    assert neither.returncode == 2
+    assert neither.stderr == "monitor: no config file: pass -c FILE or set MONITOR_CONFIG\n"
+
+
+# -- read-only commands never create a database ------------------------------------------
+
+@pytest.mark.parametrize("command", [
+    ["alerts"], ["alerts", "--failed"], ["feeds"], ["feeds", "list"], ["nodes"],
+    ["backtest", "-q", "acme"],
+], ids=" ".join)
+def test_read_only_commands_never_create_a_database(tmp_path: Path, command: list[str]) -> None:
+    conf, cwd = tmp_path / "etc", tmp_path / "other"
+    conf.mkdir()
+    cwd.mkdir()
+    (conf / "monitor.toml").write_text(
+        '[monitor]\ndatabase = "sqlite:///state/monitor.db"\n'
+        '[[feeds]]\nurl = "http://127.0.0.1:1/feed"\n')
+    result = monitor(command[0], "-c", "../etc/monitor.toml", *command[1:], cwd=cwd)
+    assert result.returncode == 2
+    assert result.stderr == (f"monitor: no database at {conf}/state/monitor.db (run `monitor "
+                             "run` first, or check [monitor] database)\n")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["etc", "monitor.toml", "other"]
+
+
+def test_the_database_lives_next_to_the_config_whatever_the_cwd(tmp_path: Path) -> None:
+    conf, cwd = tmp_path / "etc", tmp_path / "other"
+    conf.mkdir()
+    cwd.mkdir()
+    (conf / "monitor.toml").write_text(
+        '[monitor]\ndatabase = "sqlite:///monitor.db"\nweb = ""\n'
+        '[[feeds]]\nname = "dead"\nurl = "http://127.0.0.1:1/feed"\n')
+    run = monitor("run", "--once", "-c", "../etc/monitor.toml", cwd=cwd)
+    assert run.returncode == 0, run.stderr
+    assert (conf / "monitor.db").is_file() and list(cwd.iterdir()) == []
+    feeds = monitor("feeds", "-c", str(conf / "monitor.toml"), cwd=cwd)
+    assert feeds.returncode == 0 and "'dead'" in feeds.stdout
+    alerts = monitor("alerts", "-c", "../etc/monitor.toml", cwd=cwd)
+    assert alerts.returncode in (0, 1) and "no database" not in alerts.stderr
+    assert list(cwd.iterdir()) == []

@@ -115,7 +115,61 @@ def test_watchlist_and_include(tmp_path: Path) -> None:
     (tmp_path / "lists" / "companies.txt").write_text("Anthropic\n# c\n\"Open AI\" OR OpenAI\n")
     config = load(str(tmp_path / "main.toml"))
     assert [(w.name, w.query, w.channels) for w in config.watches] == [
-        ("co:1", "Anthropic", ("h",)), ("co:3", '"Open AI" OR OpenAI', ("h",))]
+        ("co: Anthropic", "Anthropic", ("h",)),
+        ('co: "Open AI" OR OpenAI', '"Open AI" OR OpenAI', ("h",))]
+
+
+WATCHLIST_MAIN = """
+[[watchlist]]
+name = "orgs"
+file = "orgs.txt"
+channels = ["h"]
+[channels.h]
+type = "webhook"
+url = "http://127.0.0.1/"
+secret_env = "HOOK"
+"""
+
+
+def watchlist_rules(tmp_path: Path, lines: str) -> dict[str, str]:
+    """Rule name -> query for a watchlist file holding ``lines``."""
+    from monitor.daemon import load
+
+    (tmp_path / "orgs.txt").write_text(lines)
+    (tmp_path / "main.toml").write_text(WATCHLIST_MAIN)
+    return {w.name: w.query for w in load(str(tmp_path / "main.toml")).watches}
+
+
+def test_watchlist_rules_are_named_by_query_not_by_line(tmp_path: Path) -> None:
+    before = watchlist_rules(tmp_path, '"Acme Corp"\nGlobex | Globex OR "Globex Inc"\n'
+                                       "/acme|globex/ widget*\n")
+    assert before == {
+        'orgs: "Acme Corp"': '"Acme Corp"',
+        "orgs: Globex": 'Globex OR "Globex Inc"',  # the NAME | QUERY form
+        "orgs: /acme|globex/ widget*": "/acme|globex/ widget*",  # a pipe in a regex: a query
+    }
+    after = watchlist_rules(tmp_path, '# new comment\nInitech\n\n"Acme Corp"\n'
+                                      "/acme|globex/ widget*\nGlobex | Globex OR \"Globex Inc\"\n")
+    assert after == {**before, "orgs: Initech": "Initech"}  # inserted lines rename nothing
+
+
+def test_long_watchlist_queries_get_short_stable_names(tmp_path: Path) -> None:
+    long_a = " OR ".join(f'"company {i}"' for i in range(40))
+    long_b = long_a + ' OR "company 40"'  # the same first hundred characters
+    names = watchlist_rules(tmp_path, f"{long_a}\n{long_b}\n")
+    assert len(names) == 2 and all(len(n) <= len("orgs: ") + 100 for n in names)
+    assert set(names.values()) == {long_a, long_b}
+    assert watchlist_rules(tmp_path, f"x\n{long_b}\n{long_a}\n").keys() - {"orgs: x"} \
+        == names.keys()
+
+
+def test_duplicate_watchlist_lines_are_an_error_naming_the_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        watchlist_rules(tmp_path, "Acme\nGlobex\n# c\nAcme\nA | Globex\nA | Initech\n")
+    assert info.value.problems == [
+        "orgs.txt:4: duplicate rule name 'orgs: Acme' (also at orgs.txt:1)",
+        "orgs.txt:6: duplicate rule name 'orgs: A' (also at orgs.txt:5)",
+    ]
 
 
 def test_secrets_from_file_and_env(tmp_path: Path) -> None:
@@ -123,6 +177,8 @@ def test_secrets_from_file_and_env(tmp_path: Path) -> None:
     secret.write_text("hunter2\n")
     path = tmp_path / "c.toml"
     path.write_text(f"""
+[[feeds]]
+url = "http://127.0.0.1/feed"
 [channels.m]
 type = "email"
 to = ["a@example.org"]
@@ -154,3 +210,161 @@ def test_every_key_is_named_in_the_readme() -> None:
     keys |= {k for spec in CHANNEL_KEYS.values() for k in spec} | {"include"}
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"keys missing from README.md: {missing}"
+
+
+# -- relative paths resolve against the config file's folder ---------------------------
+
+def test_relative_paths_resolve_against_the_config_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = tmp_path / "etc"
+    (conf / "secrets").mkdir(parents=True)
+    (conf / "secrets" / "hook").write_text("s3cret\n")
+    (conf / "secrets" / "web").write_text("t0ken\n")
+    (conf / "orgs.txt").write_text("Acme\n")
+    (conf / "more.toml").write_text('[[feeds]]\nurl = "http://127.0.0.1/feed"\n')
+    (conf / "monitor.toml").write_text("""
+include = ["more.toml"]
+[monitor]
+database = "sqlite:///data/monitor.db"
+web_token_file = "secrets/web"
+[[watchlist]]
+name = "orgs"
+file = "orgs.txt"
+channels = ["h"]
+[channels.h]
+type = "webhook"
+url = "http://127.0.0.1/"
+secret_file = "secrets/hook"
+""")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    config = load_config("../etc/monitor.toml")
+    assert config.monitor.database == f"sqlite:///{conf}/data/monitor.db"
+    assert config.monitor.web_token == "t0ken"
+    assert config.channels["h"].secret("secret") == "s3cret"
+    assert [w.query for w in config.watches] == ["Acme"] and len(config.feeds) == 1
+
+
+@pytest.mark.parametrize(("written", "expected"), [
+    (None, "sqlite:///{conf}/monitor.db"),  # the default is relative too
+    ("sqlite:///db/m.db?timeout=5", "sqlite:///{conf}/db/m.db?timeout=5"),
+    ("sqlite:////var/lib/monitor/monitor.db", "sqlite:////var/lib/monitor/monitor.db"),
+    ("sqlite:///:memory:", "sqlite:///:memory:"),
+    ("postgresql+psycopg://u@127.0.0.1/db", "postgresql+psycopg://u@127.0.0.1/db"),
+], ids=["default", "relative", "absolute", "memory", "postgresql"])
+def test_database_urls(tmp_path: Path, written: str | None, expected: str) -> None:
+    line = f'[monitor]\ndatabase = "{written}"\n' if written else ""
+    (tmp_path / "c.toml").write_text(line + '[[feeds]]\nurl = "http://127.0.0.1/f"\n')
+    config = load_config(tmp_path / "c.toml")
+    assert config.monitor.database == expected.format(conf=tmp_path)
+
+
+# -- `monitor check` catches what the daemon would refuse or silently ignore -----------
+
+FEED = '[[feeds]]\nurl = "http://127.0.0.1/feed"\n'
+HOOK = '[channels.h]\ntype = "webhook"\nurl = "http://127.0.0.1/"\nsecret_env = "X"\n'
+
+
+@pytest.mark.parametrize(("snippet", "expected"), [
+    ('[monitor]\nweb = "8181"\n' + FEED,
+     "monitor.web: expected HOST:PORT like 127.0.0.1:8080, got '8181' "
+     "(to listen on port 8181 of this machine only: 127.0.0.1:8181)"),
+    ('[monitor]\nweb = "0.0.0.0:8080"\n' + FEED,
+     "monitor.web: 0.0.0.0:8080 is reachable from other machines: set web_token_file or "
+     "web_token_env (the dashboard then asks for that bearer token), or listen on 127.0.0.1"),
+    ('[monitor]\ndatabase = "postgres://u@db.example/monitor"\n' + FEED,
+     "monitor.database: postgres:// is not a SQLAlchemy URL: write "
+     "postgresql+psycopg://user@host/db"),
+    ('[monitor]\ndatabase = "postgresql+nosuchdriver://u@db.example/monitor"\n' + FEED,
+     "monitor.database: the driver of postgresql+nosuchdriver:// is not installed: write "
+     "postgresql+psycopg://user@host/db"),
+    ('[monitor]\ndatabase = "monitor.db"\n' + FEED,
+     "monitor.database: not a database URL; expected sqlite:////var/lib/monitor/monitor.db "
+     "or postgresql+psycopg://user@host/db"),
+    ('[monitor]\ndatabase = "mysql://u:pw@db.example/m"\n' + FEED,
+     "monitor.database: unsupported database 'mysql'; expected "
+     "sqlite:////var/lib/monitor/monitor.db or postgresql+psycopg://user@host/db"),
+    (FEED + '[channels.h]\ntype = "webhook"\nurl = "hooks.example.org/x"\nsecret_env = "X"\n',
+     "channels.h.url: must start with http:// or https://"),
+    (FEED + '[[watch]]\nname = "r"\nquery = "acme"\n',
+     "watch[0].channels: is required: a rule without channels never alerts "
+     "(write channels = [] to only record its matches for the dashboard)"),
+    (FEED + '[[watchlist]]\nname = "l"\nfile = "l.txt"\n',
+     "watchlist[0].channels: is required: a rule without channels never alerts "
+     "(write channels = [] to only record its matches for the dashboard)"),
+    (FEED + '[[feeds]]\nname = "again"\nurl = "http://127.0.0.1/feed"\n',
+     "feeds[1].url: duplicate feed URL 'http://127.0.0.1/feed' (also at feeds[0].url)"),
+    ('[monitor]\npoll_interval = "1m"\n' + FEED,
+     "monitor.poll_interval: 60s is below min_poll_interval (120s), so it could never "
+     "apply: raise it or lower min_poll_interval"),
+    ("# nothing here yet\n",
+     "{path}: nothing to do: no [[feeds]] and no [[watch]] or [[watchlist]]"),
+    ('[monitor]\npoll_intervall = "10m"\n' + FEED,
+     "monitor.poll_intervall: unknown key (did you mean poll_interval?)"),
+    (FEED + HOOK + '[[watch]]\nname = "r"\nquery = "x"\nchanels = ["h"]\n',
+     "watch[0].chanels: unknown key (did you mean channels?)"),
+    (FEED + '[[feed]]\nurl = "http://127.0.0.1/other"\n',
+     "feed: unknown key (did you mean feeds?)"),
+], ids=["web-port-only", "web-no-token", "postgres-scheme", "no-driver", "not-a-url",
+        "unsupported", "webhook-scheme", "watch-no-channels", "watchlist-no-channels",
+        "duplicate-url", "poll-below-min", "empty", "did-you-mean", "did-you-mean-watch",
+        "did-you-mean-top"])
+def test_check_reports_each_problem_on_one_line(tmp_path: Path, snippet: str,
+                                                expected: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(snippet)
+    (tmp_path / "l.txt").write_text("acme\n")
+    result = monitor_cli("check", "-c", str(path))
+    assert result.returncode == 2, result.stdout
+    assert result.stderr.splitlines() == [f"monitor: {expected.format(path=path)}"]
+
+
+def test_the_daemon_refuses_what_check_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[monitor]\nweb = "8181"\n' + FEED)
+    checked, run = monitor_cli("check", "-c", str(path)), monitor_cli("run", "-c", str(path))
+    assert checked.returncode == run.returncode == 2
+    assert checked.stderr == run.stderr and "monitor.web: expected HOST:PORT" in run.stderr
+
+
+def test_an_empty_channel_list_only_records_matches(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(FEED + '[[watch]]\nname = "r"\nquery = "acme"\nchannels = []\n')
+    assert load_config(path).watches[0].channels == ()
+
+
+def test_a_webhook_without_secret_is_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(FEED + '[channels.h]\ntype = "webhook"\nurl = "https://127.0.0.1/h"\n')
+    result = monitor_cli("check", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        "monitor: warning: channels.h: no secret_file or secret_env: deliveries go unsigned, "
+        "so receivers cannot tell them from forgeries"]
+
+
+def test_problems_in_included_files_name_the_file_and_its_index(tmp_path: Path) -> None:
+    (tmp_path / "feeds.toml").write_text(
+        '[monitor]\nweb = "x"\n'
+        '[[feeds]]\nurl = "http://127.0.0.1/a"\n[[feeds]]\nurl = "http://127.0.0.1/b"\n'
+        '[[feeds]]\nurl = "http://127.0.0.1/main"\nnmae = "x"\n')
+    (tmp_path / "rules.toml").write_text(
+        '[[watch]]\nname = "ok"\nquery = "a"\nchannels = ["h"]\n'
+        '[[watch]]\nname = "main"\nquery = "b"\nchannels = ["nope"]\nfeeds = ["nofeed"]\n')
+    (tmp_path / "main.toml").write_text(
+        'include = ["feeds.toml", "rules.toml"]\n' + HOOK
+        + '[[feeds]]\nurl = "http://127.0.0.1/main"\n'
+        + '[[watch]]\nname = "main"\nquery = "c"\nchannels = ["h"]\n')
+    result = monitor_cli("check", "-c", str(tmp_path / "main.toml"))
+    assert result.returncode == 2
+    assert sorted(result.stderr.splitlines()) == sorted(f"monitor: {line}" for line in [
+        "feeds.toml: monitor: allowed only in the main config file",
+        "feeds.toml: feeds[2].nmae: unknown key (did you mean name?)",
+        "feeds.toml: feeds[2].name: duplicate feed name 'http://127.0.0.1/main' "
+        "(also at feeds[0].name)",
+        "feeds.toml: feeds[2].url: duplicate feed URL 'http://127.0.0.1/main' "
+        "(also at feeds[0].url)",
+        "rules.toml: watch[1].name: duplicate rule name 'main' (also at watch[0].name)",
+        "rules.toml: watch[1].channels[0]: unknown channel 'nope'",
+        "rules.toml: watch[1].feeds[0]: no feed or tag named 'nofeed'",
+    ])

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+import sys
+import time
 import tomllib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from monitor.discover import DiscoveredFeed, Via, as_config_snippet, discover
-from monitor.errors import FetchHTTPStatus
+from monitor.discover import DiscoveredFeed, Via, as_config_snippet, candidate_urls, discover
+from monitor.errors import FetchError, FetchHTTPStatus
 from monitor.feeds import COMMON_FEED_PATHS
 from monitor.fetch import Fetcher
 
@@ -193,3 +198,48 @@ def test_config_snippet_lists_readable_feeds_and_notes_the_rest() -> None:
     assert tomllib.loads(snippet)["feeds"] == [
         {"name": 'A "quoted" feed', "url": "https://a.example/rss"},
         {"name": "https://a.example/atom (2)", "url": "https://a.example/atom"}]
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("example.org:8080", ["https://example.org:8080", "http://example.org:8080"]),
+    ("example.org/news", ["https://example.org/news", "http://example.org/news"]),
+    ("http://example.org:8080/", ["http://example.org:8080/"]),
+    ("https://example.org", ["https://example.org"]),
+], ids=["host-port", "host-path", "http", "https"])
+def test_a_url_without_scheme_tries_https_then_http(typed: str, expected: list[str]) -> None:
+    assert candidate_urls(typed) == expected
+
+
+async def test_host_port_of_a_plain_http_site_falls_back_to_http(serve: Serve,
+                                                                 fetcher: Fetcher) -> None:
+    site = await serve(LINKED | {"/": html(page(
+        '<link rel="alternate" type="application/rss+xml" href="/rss.xml">'))})
+    host_port = site.base.removeprefix("http://")
+    started = time.monotonic()
+    found = await discover(host_port, fetcher)
+    assert found == [DiscoveredFeed(f"{site.base}/rss.xml", "Site RSS", "advertised")]
+    assert site.asked == ["/", "/rss.xml"]  # the TLS attempt never became a request
+    assert time.monotonic() - started < 4  # the https attempt failed at once, no timeout
+
+
+async def test_host_port_with_nothing_listening_names_both_attempts(fetcher: Fetcher) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(FetchError) as info:
+        await discover(f"127.0.0.1:{port}", fetcher)
+    assert str(info.value).startswith(f"https://127.0.0.1:{port}: ")
+    assert f"; http://127.0.0.1:{port}: " in str(info.value)
+
+
+async def test_monitor_discover_host_port(serve: Serve) -> None:
+    site = await serve(DIRECT | {"/": html(page(
+        '<link rel="alternate" type="application/rss+xml" href="/news/rss">'))})
+    root = Path(__file__).resolve().parent.parent
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "discover", site.base.removeprefix("http://"),
+        cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, stderr.decode()
+    assert tomllib.loads(stdout.decode())["feeds"] == [
+        {"name": "Direct", "url": f"{site.base}/news/rss"}]

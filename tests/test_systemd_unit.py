@@ -90,6 +90,28 @@ def test_unit_keeps_the_daemon_contract(key: str, value: str) -> None:
     assert (key, value) in directives(UNIT.read_text())
 
 
+README = UNIT.parent.parent / "README.md"
+
+
+def readme_setup_steps() -> str:
+    """The shell blocks of the README's "Running under systemd" section."""
+    section = README.read_text().split("\n## Running under systemd\n", 1)[1].split("\n## ")[0]
+    return "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+
+
+def test_the_readme_creates_every_credential_the_unit_loads() -> None:
+    # systemd refuses to start a unit whose LoadCredential= source file is missing.
+    loaded = [v for k, v in directives(UNIT.read_text())
+              if k in ("LoadCredential", "LoadCredentialEncrypted")]
+    assert loaded
+    steps = readme_setup_steps()
+    for value in loaded:
+        name, _, source = value.partition(":")
+        assert source.startswith("/"), f"credential {name}: give its file's path"
+        writes = rf"(?:>\s*|\b(?:tee|cp|install)\b[^\n|;]*\s){re.escape(source)}(?![\w./-])"
+        assert re.search(writes, steps), f"README never creates {source} (credential {name})"
+
+
 # The child process installs the restriction, then imports and exercises monitor's
 # native dependencies. Exit 77 means the restriction cannot be installed here.
 WORKLOAD = r'''

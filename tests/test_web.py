@@ -54,7 +54,7 @@ url = "{news.base}/missing.xml"
 
 [[feeds]]
 name = "{XSS_FEED}"
-url = "{news.base}/feed.xml"
+url = "{news.base}/feed.xml?copy"
 """
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import socket
 from collections.abc import Iterator
@@ -18,31 +17,13 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from monitor.config import is_loopback as is_loopback  # re-exported by monitor.web
+from monitor.config import parse_address as parse_address
 from monitor.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 5
-
-
-def parse_address(value: str, key: str = "monitor.web") -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as (host, port); ConfigError naming ``key``."""
-    host, sep, port_text = value.strip().rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(f"{key}: expected HOST:PORT like 127.0.0.1:8080, got {value!r}")
-    return host, int(port_text)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Server(uvicorn.Server):
