@@ -142,19 +142,23 @@ class Store:
             return [_feed_state(r) for r in conn.execute(stmt)]
 
     def finish_poll(self, feed_id: int, node: str, record: PollRecord, now: datetime) -> None:
-        """Write what a poll found and release the feed's lease."""
-        values: dict[str, Any] = {
-            "last_polled_at": now, "next_poll_at": record.next_poll_at,
-            "claimed_by": None, "lease_until": None, "warning": record.warning,
-            "items_seen": t.feeds.c.items_seen + record.new_items,
-        }
+        """Write what a poll found and release the feed's lease.
+
+        A parse warning is replaced only by a poll that parsed new content (status ``ok``):
+        a 304, an unchanged body or an error keep the last one. A ``postponed`` poll (its
+        host asked for a pause) only moves the next poll and releases the lease."""
+        values: dict[str, Any] = {"next_poll_at": record.next_poll_at, "claimed_by": None,
+                                  "lease_until": None}
         if record.status == "error":
-            values.update(state="failing", last_error=record.error,
+            values.update(last_polled_at=now, state="failing", last_error=record.error,
                           error_count=t.feeds.c.error_count + 1,
                           failing_since=func.coalesce(t.feeds.c.failing_since, now))
-        else:
+        elif record.status != "postponed":
             values.update(state="ok", last_error=None, error_count=0, failing_since=None,
-                          first_poll_done=True)
+                          first_poll_done=True, last_polled_at=now,
+                          items_seen=t.feeds.c.items_seen + record.new_items)
+            if record.status == "ok":
+                values["warning"] = record.warning
             for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
                 if getattr(record, key) is not None:
                     values[key] = getattr(record, key)
