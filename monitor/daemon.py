@@ -165,7 +165,17 @@ class Daemon:
             await asyncio.wait(self.polls, timeout=STOP_GRACE)
         if self.web:
             await self.web.stop()
+        self.leave()
         return 0
+
+    def leave(self) -> None:
+        """Stopping cleanly: leave the list of live nodes at once (``monitor nodes``)."""
+        try:
+            self.services.store.forget_node(self.node)
+        except MonitorError as e:
+            log.error("event=leave_failed node=%s error=%r", self.node, str(e))
+        else:
+            log.info("event=left node=%s", self.node)
 
     async def start_web(self, scheduler: AsyncIOScheduler) -> None:
         """Serve the dashboard, /metrics and the probes on ``[monitor] web`` (if set)."""

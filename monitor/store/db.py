@@ -166,6 +166,18 @@ class Store:
             conn.execute(update(t.feeds).where(t.feeds.c.id == feed_id,
                                                t.feeds.c.claimed_by == node).values(**values))
 
+    def poll_now(self, names: Sequence[str], now: datetime) -> list[str]:
+        """Make the active feeds named ``names`` due at ``now``; the names found.
+
+        Every node's dispatcher claims due feeds each second, so this works from any
+        process sharing the database, while daemons run."""
+        f = t.feeds.c
+        with self._begin() as conn:
+            found = conn.execute(update(t.feeds).where(f.name.in_(list(names)),
+                                                       f.active.is_(True))
+                                 .values(next_poll_at=now).returning(f.name))
+            return sorted(found.scalars())
+
     def feeds(self) -> list[FeedState]:
         """Every active feed."""
         with self._begin() as conn:
@@ -522,6 +534,11 @@ class Store:
                     for chunk in _chunks(ids, 500))
 
             return renew(t.feeds, feed_ids), renew(t.alerts, alert_ids)
+
+    def forget_node(self, node: str) -> None:
+        """A node stopping cleanly leaves the list of live nodes at once."""
+        with self._begin() as conn:
+            conn.execute(delete(t.nodes).where(t.nodes.c.id == node))
 
     def nodes(self, now: datetime, alive_within: float) -> list[dict[str, Any]]:
         """Nodes seen within ``alive_within`` seconds, with the feeds and alerts they hold."""
