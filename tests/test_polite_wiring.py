@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy
 
@@ -14,6 +15,7 @@ from monitor.demo import NewsServer, WebhookReceiver
 from monitor.models import Entry
 from monitor.store import PollRecord, Store
 from monitor.store import schema as t
+from monitor.web import create_app
 from tests.helpers import SECRET, write_config
 
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
@@ -177,6 +179,18 @@ url = "{news.base}/feed.xml?adaptive"
             assert 60 <= capped <= 180 * (1 + JITTER)
         adaptive = (polled["Adaptive"].next_poll_at - now).total_seconds()  # type: ignore[operator]
         assert adaptive >= 3600 * (1 - JITTER)  # quiet for days: max_poll_interval
+        # /api/feeds and the dashboard show the next poll the database holds
+        app = create_app(daemon.services.store, lambda: daemon.config, clock=lambda: now)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://t") as http:
+            listed = {f["name"]: f for f in (await http.get("/api/feeds")).json()["feeds"]}
+            page = (await http.get("/")).text
+        for name, feed in polled.items():
+            assert feed.next_poll_at is not None
+            assert listed[name]["next_poll_at"] == feed.next_poll_at.isoformat().replace(
+                "+00:00", "Z")
+        minutes = int(capped // 60)
+        assert f'title="{polled["Capped"].next_poll_at:%Y-%m-%d %H:%M} UTC">in {minutes}m' in page
     finally:
         await daemon.close()
 
