@@ -272,6 +272,8 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             raise MonitorError("usage: monitor feeds -c FILE import FILE.opml [--append]")
         return _import_opml(args.config, args.file[0] if args.file else None,
                             append=args.append)
+    if args.file:
+        raise MonitorError(f"usage: monitor feeds -c FILE {args.action} takes no arguments")
     if args.action == "export":
         return _export_opml(args.config)
     store = _store(args.config)

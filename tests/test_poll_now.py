@@ -71,3 +71,20 @@ async def test_feeds_poll_makes_a_running_daemon_poll_now_and_sigterm_leaves(
         daemon.stopping.set()
         await asyncio.wait_for(running, 30)
         await daemon.close()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["poll"], "monitor: usage: monitor feeds -c FILE poll NAME [NAME...]"),
+    (["poll", "Demo News", "Nope", "Nor this"],
+     "monitor: no feed named 'Nope', 'Nor this' in {path}"),
+    (["list", "Demo News"], "monitor: usage: monitor feeds -c FILE list takes no arguments"),
+], ids=["no-name", "unknown-names", "list-with-names"])
+def test_feeds_poll_bad_input_is_one_line(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, args: list[str], said: str,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    path = write_config(tmp_path, news, None, hook)
+    assert main(["feeds", "-c", str(path), *args]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [said.format(path=path)] and captured.out == ""
+    assert not (tmp_path / "monitor.db").exists()  # nothing was due, nothing was written
