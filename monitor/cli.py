@@ -135,11 +135,14 @@ def _parser() -> argparse.ArgumentParser:
     _config_option(nodes)
     nodes.set_defaults(func=cmd_nodes)
 
-    feeds = sub.add_parser("feeds", help="list feeds; import OPML as [[feeds]]; export OPML")
+    feeds = sub.add_parser("feeds", help="list feeds; poll some now; import OPML as "
+                           "[[feeds]]; export OPML")
     _config_option(feeds)
-    feeds.add_argument("action", nargs="?", choices=["list", "import", "export"],
-                       default="list", help="list (default), import FILE.opml or export")
-    feeds.add_argument("file", nargs="?", metavar="FILE.opml", help="the OPML file to import")
+    feeds.add_argument("action", nargs="?", choices=["list", "poll", "import", "export"],
+                       default="list",
+                       help="list (default), poll NAME..., import FILE.opml or export")
+    feeds.add_argument("file", nargs="*", metavar="FILE.opml|NAME",
+                       help="import: the OPML file; poll: the names of the feeds to poll now")
     feeds.add_argument("--append", action="store_true",
                        help="import: append the new [[feeds]] to the config file")
     feeds.set_defaults(func=cmd_feeds)
@@ -438,8 +441,15 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 
 def cmd_feeds(args: argparse.Namespace) -> int:
+    if args.action == "poll":
+        return _poll_feeds(args.config, args.file)
     if args.action == "import":
-        return _import_opml(args.config, args.file, append=args.append)
+        if len(args.file) > 1:
+            raise MonitorError("usage: monitor feeds -c FILE import FILE.opml [--append]")
+        return _import_opml(args.config, args.file[0] if args.file else None,
+                            append=args.append)
+    if args.file:
+        raise MonitorError(f"usage: monitor feeds -c FILE {args.action} takes no arguments")
     if args.action == "export":
         return _export_opml(args.config)
     store = _store(args.config)
@@ -447,9 +457,29 @@ def cmd_feeds(args: argparse.Namespace) -> int:
     for f in feeds:
         last = f.last_polled_at.isoformat() if f.last_polled_at else "never"
         nxt = f.next_poll_at.isoformat() if f.next_poll_at else "now"
-        print(f"{f.name!r} state={f.state} last={last} next={nxt} items={f.items_seen}"
-              + (f" error={f.last_error!r}" if f.last_error else ""))
+        print(f"{f.name!r} state={f.health} last={last} next={nxt} items={f.items_seen}"
+              + (f" error={f.last_error!r}" if f.last_error else "")
+              + (f" warning={f.warning!r}" if f.warning else ""))
     return EXIT_OK if feeds else EXIT_NONE
+
+
+def _poll_feeds(config_path: str, names: list[str]) -> int:
+    """Make the named feeds due now in the database: any running node polls them next."""
+    from monitor.daemon import load
+
+    if not names:
+        raise MonitorError("usage: monitor feeds -c FILE poll NAME [NAME...]")
+    config = load(config_path)
+    unknown = [n for n in names if config.feed(n) is None]
+    if unknown:
+        raise MonitorError(f"no feed named {', '.join(map(repr, unknown))} in {config_path}")
+    store = _store(config_path)
+    due = store.poll_now(names, datetime.now(UTC))
+    for name in names:
+        print(f"{name!r}: " + ("due now; a running daemon polls it within seconds"
+                               if name in due else "not in the database yet; it is polled "
+                               "when the daemon starts"))
+    return EXIT_OK
 
 
 def _import_opml(config_path: str, opml_path: str | None, append: bool) -> int:

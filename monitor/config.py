@@ -178,6 +178,7 @@ class MonitorSettings:
     user_agent: str = "monitor/0.1 (+https://github.com/monitor/monitor)"
     allow_private_networks: bool = False
     alert_on_first_poll: bool = False
+    backfill: int = 50  # items of a new feed stored (not alerted) by its first poll
     web: str = "127.0.0.1:8080"
     web_token: str | None = field(default=None, repr=False)
     timezone: str = "UTC"
@@ -209,6 +210,8 @@ class FeedSettings:
     tags: tuple[str, ...] = ()
     allow_private_networks: bool = False
     alert_on_first_poll: bool = False
+    backfill: int = 50  # items the first poll stores, newest first, without alerting
+    interval_set: bool = False  # ``interval`` was set for this feed: a ceiling on its cadence
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,10 @@ MONITOR_KEYS = {
     "delivery_interval": "duration", "delivery_horizon": "duration", "node_id": str,
     "lease": "duration", "min_poll_interval": "duration", "max_poll_interval": "duration",
     "health_channel": str, "failing_after": "duration", "silent_factor": int,
-    "health_interval": "duration",
+    "health_interval": "duration", "backfill": int,
 }
 FEED_KEYS = {"name": str, "url": str, "interval": "duration", "tags": list,
-             "allow_private_networks": bool, "alert_on_first_poll": bool}
+             "allow_private_networks": bool, "alert_on_first_poll": bool, "backfill": int}
 WATCH_KEYS = {"name": str, "query": str, "channels": list, "feeds": list, "digest": "cron",
               "case_sensitive": bool, "max_alerts_per_hour": int}
 WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k != "query"}, "file": str}
@@ -164,7 +164,8 @@ class Validator:
             tags=tuple(str(t) for t in v.get("tags", ())),
             allow_private_networks=v.get("allow_private_networks",
                                          settings.allow_private_networks),
-            alert_on_first_poll=v.get("alert_on_first_poll", settings.alert_on_first_poll))
+            alert_on_first_poll=v.get("alert_on_first_poll", settings.alert_on_first_poll),
+            backfill=v.get("backfill", settings.backfill), interval_set="interval" in v)
 
     def watch(self, table: dict[str, Any], path: str) -> WatchSettings:
         v = self.typed(table, WATCH_KEYS, path)

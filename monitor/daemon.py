@@ -6,8 +6,12 @@ feeds every second and polls them concurrently; another drains the outbox. Becau
 claim is a lease in the database, several daemons on one PostgreSQL share the feeds
 without polling any twice, and a dead node's feeds return after its lease runs out.
 
-SIGTERM/SIGINT: stop claiming, let in-flight polls and deliveries finish, exit 0.
-SIGHUP: reload the config; a bad config is logged and the old one kept.
+SIGTERM/SIGINT: stop claiming, let in-flight polls and deliveries finish, leave the list
+of live nodes, exit 0.
+SIGHUP: reload the config; a bad config is logged, kept in mind (the dashboard and
+/readyz say so until a reload works) and the old one kept. Settings read once at start
+(``RESTART_KEYS``: the web listener, the database, the fetcher's limits...) are logged as
+``event=reload_restart_needed`` when a reload changes them.
 """
 
 from __future__ import annotations
@@ -50,6 +54,11 @@ MAX_PARALLEL_POLLS = 32
 HEALTH_HISTORY = 20  # entries per feed that tell its usual cadence
 STOP_GRACE = 60.0
 HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
+RESTART_KEYS = ("web", "web_token", "database", "node_id", "extract_workers", "user_agent",
+                "connect_timeout", "read_timeout", "fetch_deadline", "max_connections",
+                "per_host_connections", "max_article_bytes", "max_feed_bytes",
+                "allow_private_networks", "delivery_interval", "health_interval", "lease")
+"""``[monitor]`` keys read once at start: a reload cannot change what they set up."""
 
 
 def load(path: str) -> Config:
@@ -99,6 +108,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
         self.web: WebServer | None = None
+        self.reload_failed: tuple[str, datetime] | None = None  # error, when; None: fine
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -119,10 +129,20 @@ class Daemon:
 
     def reload(self) -> None:
         """Re-read the config file; keep the old config if the new one is bad."""
+        old = self.config.monitor
         try:
             self.apply(load(self.config_path))
         except MonitorError as e:
+            self.reload_failed = (str(e), self.clock())
             log.error("event=reload_failed error=%r kept=old_config", str(e))
+            return
+        self.reload_failed = None
+        for key in RESTART_KEYS:
+            if getattr(old, key) != getattr(self.config.monitor, key):
+                shown = "" if key == "web_token" else (
+                    f" running={getattr(old, key)!r} configured="
+                    f"{getattr(self.config.monitor, key)!r}")
+                log.warning("event=reload_restart_needed key=%s%s", key, shown)
 
     async def run_once(self) -> int:
         """Poll every feed once, deliver what is due, return."""
@@ -165,7 +185,17 @@ class Daemon:
             await asyncio.wait(self.polls, timeout=STOP_GRACE)
         if self.web:
             await self.web.stop()
+        self.leave()
         return 0
+
+    def leave(self) -> None:
+        """Stopping cleanly: leave the list of live nodes at once (``monitor nodes``)."""
+        try:
+            self.services.store.forget_node(self.node)
+        except MonitorError as e:
+            log.error("event=leave_failed node=%s error=%r", self.node, str(e))
+        else:
+            log.info("event=left node=%s", self.node)
 
     async def start_web(self, scheduler: AsyncIOScheduler) -> None:
         """Serve the dashboard, /metrics and the probes on ``[monitor] web`` (if set)."""
@@ -179,7 +209,8 @@ class Daemon:
         app = create_app(self.services.store, lambda: self.config, metrics=self.metrics,
                          scheduler_running=lambda: scheduler.running
                          and not self.stopping.is_set(),
-                         token=token, require_token=bool(token) or not is_loopback(host))
+                         token=token, require_token=bool(token) or not is_loopback(host),
+                         reload_failure=lambda: self.reload_failed)
         self.web = await serve(app, host, port)
         log.info("event=web_listening url=%s", self.web.url)
 

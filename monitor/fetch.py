@@ -4,14 +4,18 @@
 
     NotModified       the server answered 304 (a signal, not an error)
     FetchBlocked      refused before connecting: scheme, credentials, non-public address
-    FetchHTTPStatus   a non-success status; 429/503 carry ``retry_after``. Also raised at
-                      once, without connecting, while a host's Retry-After runs
+    FetchHTTPStatus   a non-success status; 429/503 carry ``retry_after``
+    FetchPostponed    (a FetchHTTPStatus) raised at once, without connecting, while the
+                      host's Retry-After runs: the request was never sent
     FetchTimeout      a connect/read timeout, or the total deadline passed
     FetchTooLarge     Content-Length, raw bytes or decompressed bytes over ``max_bytes``
     FetchUnusable     bad URL, not HTML, empty body, too many redirects, undecodable body
     FetchError        any other failure: refused, reset, DNS, TLS
 
-:func:`classify` maps any of these, or a status code, to one short stable reason.
+:func:`classify` maps any of these, or a status code, to one short stable reason. Network
+failures are worded by their cause, not by the Python exception that carried it
+(``DNS lookup failed for example.org``, ``connection refused by example.org:8080``): one
+function, :func:`diagnose`, reads the cause chain for both.
 
 Decisions: one ``httpx.AsyncClient`` on httpx-aiohttp (httpcore's single pool collapses
 under concurrency, encode/httpx#3215), over two aiohttp sessions, guarded and open (see
@@ -60,7 +64,8 @@ from monitor.netguard import (
 )
 from monitor.retryafter import parse_retry_after
 
-__all__ = ["FetchUnusable", "Fetcher", "classify", "parse_retry_after"]
+__all__ = ["FetchPostponed", "FetchUnusable", "Fetcher", "classify", "diagnose",
+           "parse_retry_after"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +73,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
+# what OpenSSL says when the other end does not speak TLS at all (a plain HTTP port)
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
+                      "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
 
 
 class FetchUnusable(FetchError):  # noqa: N818 - named like its siblings in errors.py
@@ -79,6 +87,11 @@ class FetchUnusable(FetchError):  # noqa: N818 - named like its siblings in erro
         super().__init__(message, url)
 
 
+class FetchPostponed(FetchHTTPStatus):  # noqa: N818 - named like its siblings in errors.py
+    """Raised without connecting while a host's Retry-After runs: the request was not sent.
+    ``status`` is the 429/503 that asked for the pause, ``retry_after`` the seconds left."""
+
+
 def classify(outcome: BaseException | int) -> str:
     """One short stable reason for a fetch outcome (an exception or an HTTP status)."""
     if isinstance(outcome, int | FetchHTTPStatus):
@@ -87,7 +100,7 @@ def classify(outcome: BaseException | int) -> str:
         return outcome.reason
     kinds = ((NotModified, "not_modified"), (FetchTimeout, "timeout"),
              (FetchTooLarge, "too_large"), (FetchBlocked, "blocked"))
-    return next((r for k, r in kinds if isinstance(outcome, k)), None) or _classify_cause(outcome)
+    return next((r for k, r in kinds if isinstance(outcome, k)), None) or diagnose(outcome)[0]
 
 
 def _classify_status(status: int) -> str:
@@ -106,17 +119,50 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def _classify_cause(exc: BaseException) -> str:
+def diagnose(exc: BaseException, url: httpx.URL | None = None,
+             timeout: httpx.Timeout | None = None) -> tuple[str, str]:
+    """Why a connection or an exchange failed: ``classify``'s reason and one line naming the
+    cause (``DNS lookup failed for example.org``), read from ``exc``'s cause chain.
+
+    ``url`` and ``timeout`` (the client's) fill in the host, port and seconds."""
     chain = _causes(exc)
-    if any(isinstance(e, ssl.SSLError | aiohttp.ClientSSLError) for e in chain):
-        return "tls"
+    root, host = chain[-1], url.host if url else "the host"
+    where = f"{host}:{_port(url)}" if url else host
+    tls = next((e for e in reversed(chain) if isinstance(e, ssl.SSLError)), None)  # deepest
+    if isinstance(tls, ssl.SSLCertVerificationError):
+        detail = getattr(tls, "verify_message", None) or tls  # set when ssl raised it
+        return "tls", f"TLS certificate of {host} not trusted: {detail}"
+    if tls is not None or any(isinstance(e, aiohttp.ClientSSLError) for e in chain):
+        if getattr(tls, "reason", None) in _NOT_TLS:
+            return "tls", "TLS handshake failed (is this an http-only port?)"
+        return "tls", f"TLS handshake with {where} failed: {getattr(tls, 'reason', '') or root}"
     if any(isinstance(e, socket.gaierror | aiohttp.ClientConnectorDNSError) for e in chain):
-        return "dns"
-    if _is_timeout(chain[-1]):
-        return "timeout"
-    if any(isinstance(e, httpx.HTTPError | aiohttp.ClientError | OSError) for e in chain):
-        return "network"
-    return "error" if isinstance(exc, FetchError) else "internal"
+        return "dns", f"DNS lookup failed for {host}"
+    if _is_timeout(root):
+        return "timeout", _timed_out(root, where, timeout)
+    if isinstance(root, ConnectionRefusedError):
+        return "network", f"connection refused by {where}"
+    if isinstance(root, ConnectionResetError | aiohttp.ServerDisconnectedError):
+        if url is not None and url.scheme == "http":  # a TLS port hangs up on plain HTTP
+            return "network", "connection reset (is this an https URL on an http port?)"
+        return "network", f"connection reset by {where}"
+    if isinstance(root, OSError):
+        return "network", f"network error with {where}: {root.strerror or root}"
+    if any(isinstance(e, httpx.HTTPError | aiohttp.ClientError) for e in chain):
+        return "network", f"bad HTTP exchange with {where}: {root}"
+    return ("error" if isinstance(exc, FetchError) else "internal"), str(exc)
+
+
+def _timed_out(root: BaseException, where: str, timeout: httpx.Timeout | None) -> str:
+    if isinstance(root, aiohttp.ConnectionTimeoutError | httpx.ConnectTimeout):
+        seconds, doing = (timeout.connect if timeout else None), f"connecting to {where}"
+    else:
+        seconds, doing = (timeout.read if timeout else None), f"waiting for {where}"
+    return f"timed out after {seconds:g}s {doing}" if seconds else f"timed out {doing}"
+
+
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
 
 
 def _is_timeout(root: BaseException) -> bool:
@@ -126,19 +172,18 @@ def _is_timeout(root: BaseException) -> bool:
 
 
 @contextlib.contextmanager
-def _foreign_errors(url: str) -> Iterator[None]:
+def _foreign_errors(url: httpx.URL, timeout: httpx.Timeout) -> Iterator[None]:
     """Turn the expected foreign exceptions into FetchError subclasses, ``from`` them."""
+    bare = _bare(url)
     try:
         yield
     except FetchBlocked as e:  # raised by the guarded resolver, deep inside aiohttp
-        raise FetchBlocked(str(e), e.url or url) from e
+        raise FetchBlocked(str(e), e.url or bare) from e
     except BodyDecodeError as e:
-        raise FetchUnusable(str(e), url, reason="decode") from e
+        raise FetchUnusable(str(e), bare, reason="decode") from e
     except (httpx.HTTPError, aiohttp.ClientError, OSError) as e:
-        root = _causes(e)[-1]
-        if _is_timeout(root):
-            raise FetchTimeout(f"timed out ({type(root).__name__})", url) from e
-        raise FetchError(f"{type(root).__name__}: {root}", url) from e
+        reason, cause = diagnose(e, url, timeout)
+        raise (FetchTimeout if reason == "timeout" else FetchError)(cause, bare) from e
 
 
 @dataclass(slots=True)
@@ -169,7 +214,7 @@ class _HostSlots:
 
 
 def _host_key(url: httpx.URL) -> str:
-    port = url.port or (443 if url.scheme == "https" else 80)
+    port = _port(url)
     return f"[{url.host}]:{port}" if ":" in url.host else f"{url.host}:{port}"
 
 
@@ -292,7 +337,8 @@ class Fetcher:
                         return outcome
                     target, hop_guarded = outcome, guarded
         except TimeoutError as e:
-            raise FetchTimeout(f"deadline of {self._deadline:g}s passed", _bare(target)) from e
+            raise FetchTimeout(f"timed out after {self._deadline:g}s (the deadline for the "
+                               "whole request)", _bare(target)) from e
         raise FetchUnusable(f"more than {self._max_redirects} redirects", _bare(target),
                             reason="redirects")
 
@@ -307,7 +353,7 @@ class Fetcher:
             if scope.when() is None:
                 scope.reschedule(asyncio.get_running_loop().time() + self._deadline)
             self._check_backoff(key, url)
-            with _foreign_errors(_bare(url)):
+            with _foreign_errors(url, self._client.timeout):
                 response = await self._send(url, headers, guarded)
                 try:
                     return await self._outcome(response, url, key, html_only, limit)
@@ -381,8 +427,8 @@ class Fetcher:
     def _check_backoff(self, key: str, url: httpx.URL) -> None:
         left, status = self._backoff_left(key)
         if left > 0:
-            raise FetchHTTPStatus(f"host backing off for {left:.0f}s after HTTP {status}",
-                                  _bare(url), status=status, retry_after=left)
+            raise FetchPostponed(f"host asked for a pause: {left:.0f}s left after HTTP {status}",
+                                 _bare(url), status=status, retry_after=left)
 
 
 def _log_outcome(url: str, exc: BaseException, started: float) -> None:

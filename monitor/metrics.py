@@ -8,7 +8,8 @@ is scraped, so every node of a cluster reports the same shared state. Several da
 
 Counters::
 
-    monitor_polls_total{feed,status}            status: ok|first_poll|not_modified|unchanged|error
+    monitor_polls_total{feed,status}            status: ok|first_poll|not_modified|unchanged|error|
+                                                postponed (the host asked for a pause)
     monitor_poll_errors_total{feed}
     monitor_poll_seconds                        histogram of whole polls
     monitor_articles_extracted_total{mode}      mode: page|feed_fallback
@@ -22,7 +23,8 @@ Gauges read at scrape time::
     monitor_outbox_depth                        pending alerts (due or waiting for a digest)
     monitor_oldest_pending_alert_age_seconds    how long the oldest due alert has waited
     monitor_nodes_live                          daemons with a heartbeat in the last minute
-    monitor_feeds{state}                        active feeds by state: new|ok|failing
+    monitor_feeds{state}                        active feeds by state: new|ok|degraded|failing
+                                                (degraded: ok, but the last parse warned)
     monitor_channel_disabled{channel}           1 while delivery on the channel is disabled
                                                 (its receiver answered 410), else 0
 """
@@ -51,7 +53,7 @@ Clock = Callable[[], datetime]
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The Content-Type of ``Metrics.render()`` (Prometheus text format 0.0.4)."""
 
-FEED_STATES = ("new", "ok", "failing")
+FEED_STATES = ("new", "ok", "degraded", "failing")
 NODE_ALIVE_WITHIN = 60.0
 EXTRACTION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -147,7 +149,7 @@ class StoreCollector(Collector):
         oldest = store.oldest_due_alert(now)
         age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
         nodes = len(store.nodes(now, NODE_ALIVE_WITHIN))
-        states = Tally(f.state for f in store.feeds())
+        states = Tally(f.health for f in store.feeds())
         return [
             _gauge("monitor_outbox_depth", "Alerts waiting in the outbox (due or in a digest).",
                    pending),
@@ -155,7 +157,8 @@ class StoreCollector(Collector):
                    "Seconds the oldest due, undelivered alert has waited (0 when none).", age),
             _gauge("monitor_nodes_live",
                    "Daemons with a heartbeat in the last minute.", nodes),
-            _gauge("monitor_feeds", "Active feeds by state.", None, ("state",),
+            _gauge("monitor_feeds", "Active feeds by state (degraded: polled fine, but the last "
+                   "parse warned that items may be lost).", None, ("state",),
                    [((s,), states.get(s, 0)) for s in (*FEED_STATES, *sorted(
                        set(states) - set(FEED_STATES)))]),
         ]

@@ -4,6 +4,12 @@
 extractor, rule set, config) come in through ``Pipeline``, so tests can pass real local
 ones or fakes. Alerts are written to the outbox in the transaction that records the
 match; delivery is the outbox's job, not this module's.
+
+The first poll of a feed stores its newest ``backfill`` items (fetched, extracted and
+matched, so backtests and the search box see them) without alerting, unless
+``alert_on_first_poll``; the items past the backfill are only remembered as seen. A poll
+refused because the feed's host asked every client for a pause (``FetchPostponed``) is
+postponed, not failed: the feed's error count and state stay as they were.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from monitor.dedup import canonical_url, fingerprint, same_story
 from monitor.errors import ExtractError, FetchError, MonitorError, NotModified, ParseError
 from monitor.extract import article_from_entry
 from monitor.feeds import parse_feed
+from monitor.fetch import FetchPostponed
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, FetchResult, Match
 from monitor.schedule import (
@@ -40,6 +47,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 6 * 3600.0
 OVERFLOW_DIGEST = "0 * * * *"  # where a rate-limited rule's alerts go when it has no digest
 JITTER = 0.1
+_EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 class FetcherLike(Protocol):
@@ -105,14 +113,15 @@ class ArticleWriter:
         self._flusher: asyncio.Task[None] | None = None
 
     async def write(self, feed_id: int, feed_name: str, new: NewArticle,
-                    now: datetime) -> list[str]:
+                    now: datetime, route: Router | None = None) -> list[str]:
         """Store one article as ``Store.store_article`` does; its alert ids.
 
         Where its alerts go (now, or a digest when a rule is over its rate) is decided
-        inside the transaction that stores it (see ``Store.store_articles``)."""
+        inside the transaction that stores it (see ``Store.store_articles``), by ``route``
+        if given, else by the writer's router."""
         future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieved)  # a cancelled caller's error is not "lost"
-        self._queue.append(((feed_id, feed_name, new, self.route, now), future))
+        self._queue.append(((feed_id, feed_name, new, route or self.route, now), future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await asyncio.shield(future)  # a cancelled poll leaves the batch alone
@@ -165,11 +174,14 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollSummary:
     settings = p.config.feed(feed.name) or FeedSettings(feed.name, feed.url, feed.interval)
     try:
         summary, record = await _poll(p, feed, settings)
+    except FetchPostponed as e:  # the host asked for a pause after another feed's request
+        summary = PollSummary(feed.name, "postponed", error=str(e))
+        record = PollRecord("postponed", p.clock() + timedelta(seconds=e.retry_after or 0))
     except MonitorError as e:
         summary = PollSummary(feed.name, "error", error=str(e))
         retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
-        record = PollRecord("error", _next_poll(p, feed, failed=True, retry_after=retry_after),
-                            error=str(e))
+        record = PollRecord("error", _next_poll(p, feed, settings, failed=True,
+                                                retry_after=retry_after), error=str(e))
     summary = _with_duration(summary, started)
     p.store.finish_poll(feed.id, p.node, record, p.clock())
     _log_summary(summary)
@@ -185,14 +197,14 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
                                        trusted=True, max_bytes=p.config.monitor.max_feed_bytes)
     except NotModified:
         return PollSummary(feed.name, "not_modified"), PollRecord(
-            "not_modified", _next_poll(p, feed))
+            "not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
     cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
                              "content_hash": digest}
     if digest == feed.content_hash:  # same bytes: the <ttl> stored last time still holds
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
         return PollSummary(feed.name, "unchanged"), PollRecord(
-            "unchanged", _next_poll(p, feed, ask=ask), **cache)
+            "unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
     parsed = parse_feed(result.content, result.url, content_type=result.content_type,
                         max_items=p.config.monitor.max_items_per_feed, now=p.clock())
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
@@ -203,39 +215,59 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
     edited = [e for e in entries if known.get(e.key, None) not in (None, entry_version(e))]
     if parsed.warning:
         log.warning("event=feed_warning feed=%s warning=%r", feed.name, parsed.warning)
-    if not feed.first_poll_done and not settings.alert_on_first_poll:
-        p.store.record_entries(feed.id, new, p.clock())
-        return PollSummary(feed.name, "first_poll", new=len(new)), PollRecord(
-            "ok", _next_poll(p, feed, ask=ask), warning=parsed.warning, new_items=len(new),
-            **cache)
-    counts = await _process_entries(p, feed.id, settings, new + edited)
-    return PollSummary(feed.name, "ok", new=len(new), matched=counts[0], alerts=counts[1]), \
-        PollRecord("ok", _next_poll(p, feed, ask=ask), warning=parsed.warning,
+    first = not feed.first_poll_done and not settings.alert_on_first_poll
+    if first:
+        counts = await _backfill(p, feed.id, settings, new + edited)
+    else:
+        counts = await _process_entries(p, feed.id, settings, new + edited)
+    return PollSummary(feed.name, "first_poll" if first else "ok", new=len(new),
+                       matched=counts[0], alerts=counts[1]), \
+        PollRecord("ok", _next_poll(p, feed, settings, ask=ask), warning=parsed.warning,
                    new_items=len(new), **cache)
 
 
+async def _backfill(p: Pipeline, feed_id: int, feed: FeedSettings,
+                    entries: Sequence[Entry]) -> tuple[int, int]:
+    """A feed's first poll: store its newest ``feed.backfill`` entries without alerting,
+    and remember the rest as seen, so none of them alerts later."""
+    ordered = newest_first(entries)
+    stored, seen = ordered[:feed.backfill], ordered[feed.backfill:]
+    p.store.record_entries(feed_id, seen, p.clock())
+    return await _process_entries(p, feed_id, feed, stored, alert=False)
+
+
+def newest_first(entries: Sequence[Entry]) -> list[Entry]:
+    """``entries`` by published date, newest first; undated ones last, in feed order."""
+    dated = sorted((e for e in entries if e.published), reverse=True,
+                   key=lambda e: e.published or _EPOCH)
+    return dated + [e for e in entries if not e.published]
+
+
 async def _process_entries(p: Pipeline, feed_id: int, feed: FeedSettings,
-                           entries: Sequence[Entry]) -> tuple[int, int]:
+                           entries: Sequence[Entry], alert: bool = True) -> tuple[int, int]:
     gate = asyncio.Semaphore(p.article_concurrency)
 
     async def one(entry: Entry) -> tuple[int, int]:
         async with gate:
-            return await process_entry(p, feed_id, feed, entry)
+            return await process_entry(p, feed_id, feed, entry, alert=alert)
 
     results = await asyncio.gather(*(one(e) for e in entries))
     return sum(r[0] for r in results), sum(r[1] for r in results)
 
 
 async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
-                        entry: Entry) -> tuple[int, int]:
-    """Fetch, extract, match and store one new entry; return (rules matched, alerts made)."""
+                        entry: Entry, alert: bool = True) -> tuple[int, int]:
+    """Fetch, extract, match and store one new entry; return (rules matched, alerts made).
+
+    With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
     matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
-    alerts = await p.writer.write(feed_id, feed.name, new, p.clock())
+    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(),
+                                  route=None if alert else _no_alerts)
     for m in matches:
         if p.metrics:
             p.metrics.matched(m.rule)
@@ -294,6 +326,11 @@ def _rule_channels(p: Pipeline, matches: Sequence[Match], alerted: AlertedSince
     return out
 
 
+def _no_alerts(matches: Sequence[Match], alerted: AlertedSince
+               ) -> dict[str, list[tuple[str, datetime | None]]]:
+    return {}
+
+
 def _over_rate(watch: WatchSettings, now: datetime, alerted: AlertedSince) -> bool:
     """Whether ``watch`` has used up its ``max_alerts_per_hour``: the rest go to a digest."""
     if not watch.max_alerts_per_hour:
@@ -315,10 +352,11 @@ def digest_time(cron: str | None, timezone: str, now: datetime) -> datetime | No
     return fire.astimezone(UTC) if fire else None
 
 
-def _next_poll(p: Pipeline, feed: FeedState, *, failed: bool = False, ask: float | None = None,
-               retry_after: float | None = None) -> datetime:
+def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: bool = False,
+               ask: float | None = None, retry_after: float | None = None) -> datetime:
     """When to poll ``feed`` again (monitor.schedule decides); ``ask``: the publisher's
-    <ttl>/max-age in seconds, None to reuse the one stored (a 304 carries neither)."""
+    <ttl>/max-age in seconds, None to reuse the one stored (a 304 carries neither). The
+    feed's own ``interval``, when set in its [[feeds]] table, is a ceiling."""
     m, now = p.config.monitor, p.clock()
     history = None  # no history until the first poll has recorded the feed's entries
     if feed.first_poll_done:
@@ -329,7 +367,7 @@ def _next_poll(p: Pipeline, feed: FeedState, *, failed: bool = False, ask: float
         max_interval=m.max_poll_interval, recent_entry_times=history, now=now,
         feed_ttl=feed.publisher_ask if ask is None else ask, retry_after=retry_after,
         error_count=feed.error_count + 1 if failed else 0, max_backoff=MAX_BACKOFF,
-        jitter=JITTER)
+        jitter=JITTER, ceiling=settings.interval if settings.interval_set else None)
     return now + timedelta(seconds=delay)
 
 
@@ -352,7 +390,9 @@ def _with_duration(s: PollSummary, started: float) -> PollSummary:
 
 
 def _log_summary(s: PollSummary) -> None:
-    if s.status == "error":
+    if s.status == "postponed":
+        log.info("event=poll status=postponed feed=%s reason=%r", s.feed, s.error)
+    elif s.status == "error":
         log.error("event=poll status=error feed=%s error=%r duration_ms=%d", s.feed, s.error,
                   s.duration_ms)
     else:
@@ -361,4 +401,4 @@ def _log_summary(s: PollSummary) -> None:
 
 
 __all__ = ["ParseError", "Pipeline", "PollSummary", "digest_time", "fetch_article",
-           "poll_feed", "process_entry"]
+           "newest_first", "poll_feed", "process_entry"]

@@ -21,15 +21,21 @@ network, database, file or clock (``now`` is an argument); randomness comes from
    and the result is clamped to ``[min_interval, max_interval]``. A feed that publishes
    every hour is polled about every 30 minutes (average latency 15 minutes); one that
    published once last week is polled every ``max_interval``.
+
+   A feed's own ``interval``, when the operator set one (``ceiling``), caps the cadence:
+   the adaptive schedule never waits longer than it, though ``min_interval`` stays the
+   floor (a ceiling below ``min_interval`` polls every ``min_interval``).
 2. **The publisher's ask.** Never sooner than the feed's own ``<ttl>``/``sy:updatePeriod``
    (``feed_ttl``), its ``Cache-Control: max-age`` (``cache_max_age``) or a ``Retry-After``
    (``retry_after``). The publisher's ask wins over ``max_interval`` -- polling a server more
    often than it asks is impolite -- but only up to ``max_honoured`` (24 hours), so a
-   misconfigured ``<ttl>`` or a CDN's year-long ``max-age`` cannot park a feed.
+   misconfigured ``<ttl>`` or a CDN's year-long ``max-age`` cannot park a feed. It
+   also wins over the ``ceiling``: the publisher's ask is a request, the ceiling ours.
 3. **Errors.** After ``error_count`` consecutive failures (this poll's included), the delay
    from steps 1-2 doubles per failure: ``delay * 2 ** (error_count - 1)``, capped at
    ``max_backoff`` (6 hours). Backoff never shortens the normal delay, and a failing feed is
    never parked for good: it is retried at least every ``max(max_backoff, normal delay)``.
+   Backoff, too, may exceed the ``ceiling``.
 4. **Jitter.** The delay is multiplied by a uniform factor in ``[1 - jitter, 1 + jitter]``
    so feeds added together drift apart; it never makes a poll sooner than ``min_interval``
    or the publisher's ask.
@@ -65,16 +71,21 @@ def next_poll_delay(*, interval: float, min_interval: float, max_interval: float
                     feed_ttl: float | None = None, cache_max_age: float | None = None,
                     retry_after: float | None = None, error_count: int = 0,
                     max_backoff: float = MAX_BACKOFF, max_honoured: float = MAX_HONOURED,
-                    jitter: float = 0.1, rng: random.Random | None = None) -> float:
+                    jitter: float = 0.1, rng: random.Random | None = None,
+                    ceiling: float | None = None) -> float:
     """Seconds until the next poll of a feed; see the module docstring for the rules.
 
     ``recent_entry_times`` are when the feed's entries were published (or first seen) --
     None when the feed has no history yet. ``error_count`` counts consecutive failures
-    including this poll's (0: this poll succeeded). Raises ValueError on inconsistent limits.
+    including this poll's (0: this poll succeeded). ``ceiling``: the feed's own interval
+    when the operator set one. Raises ValueError on inconsistent limits.
     """
     _check_limits(min_interval, max_interval, max_backoff, jitter, error_count)
     ask = _publisher_ask(feed_ttl, cache_max_age, retry_after, max_honoured)
-    delay = max(_cadence(interval, min_interval, max_interval, recent_entry_times, now), ask)
+    cadence = _cadence(interval, min_interval, max_interval, recent_entry_times, now)
+    if ceiling is not None:
+        cadence = max(min(cadence, ceiling), min_interval)
+    delay = max(cadence, ask)
     delay = _backoff(delay, error_count, max_backoff)
     spread = (rng or _RNG).uniform(1 - jitter, 1 + jitter)
     return max(delay * spread, min_interval, ask)

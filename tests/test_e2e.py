@@ -111,3 +111,71 @@ channels = CHANNELS
         assert json.loads(hook.received[0][1]) == json.loads(hook.received[2][1])
     finally:
         await daemon.close()
+
+
+def quiet_first_poll(path: Path, monitor_backfill: int | None,
+                     feed_backfill: int | None) -> None:
+    """Make the config written by ``write_config`` not alert on the first poll, with the
+    given ``backfill`` settings (None: not set)."""
+    text = path.read_text().replace("alert_on_first_poll = true\n", "", 1)
+    if monitor_backfill is not None:
+        text = text.replace("[monitor]\n", f"[monitor]\nbackfill = {monitor_backfill}\n", 1)
+    if feed_backfill is not None:
+        text = text.replace('name = "Demo News"\n',
+                            f'name = "Demo News"\nbackfill = {feed_backfill}\n', 1)
+    path.write_text(text)
+
+
+# the seeds by date, newest first: anthropic-pentagon and council-budget (both 2026-02-26,
+# in feed order), port-congestion (02-25), chip-export (02-24)
+BACKFILL = [
+    (None, None, ["anthropic-pentagon", "council-budget", "port-congestion", "chip-export"]),
+    (2, None, ["anthropic-pentagon", "council-budget"]),
+    (0, None, []),
+    (0, 1, ["anthropic-pentagon"]),  # the feed's own setting wins
+]
+
+
+@pytest.mark.parametrize(("monitor_backfill", "feed_backfill", "stored"), BACKFILL,
+                         ids=["default", "two-newest", "none", "feed-override"])
+async def test_first_poll_stores_the_newest_items_without_alerting(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, db_url: str,
+        monitor_backfill: int | None, feed_backfill: int | None, stored: list[str],
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from monitor.cli import main
+
+    path = write_config(tmp_path, news, None, hook, database=db_url)
+    quiet_first_poll(path, monitor_backfill, feed_backfill)
+    daemon = await daemon_for(path)
+    store = daemon.services.store
+    try:
+        await daemon.run_once()
+        rows = list(store.iter_articles())
+        urls = {f"{news.base}/articles/{slug}.html" for slug in stored}
+        assert {r["url"] for r in rows} == urls
+        fetched = {p for p in news.requests if p.startswith("/articles/")}
+        assert fetched == {f"/articles/{slug}.html" for slug in stored}  # nothing else fetched
+        for row in rows:  # the page's text, extracted; not the feed's 200-character summary
+            assert not row["from_feed"] and len(row["text"]) > 500, row["url"]
+        assert store.count_alerts() == {} and hook.received == []
+        (feed,) = store.feeds()
+        assert feed.items_seen == 4 and feed.state == "ok"
+
+        capsys.readouterr()
+        code = main(["backtest", "-c", str(path), "-q", '"Defense Production Act"'])
+        hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        expected = [f"{news.base}/articles/anthropic-pentagon.html"] if (
+            "anthropic-pentagon" in stored) else []
+        assert [h["url"] for h in hits] == expected and code == (0 if expected else 1)
+
+        # a new item on the next poll alerts; the items already seen never do
+        news.articles.append(SeedArticle(
+            "dpa-followup", "Pentagon weighs Defense Production Act order", "2026-02-27",
+            "Officials said on Friday that the Defense Production Act could be invoked. " * 8))
+        await daemon.run_once()
+        bodies = hook.bodies()
+        assert [b["article"]["url"] for b in bodies] == [
+            f"{news.base}/articles/dpa-followup.html"]
+        assert store.count_alerts() == {"sent": 1}
+    finally:
+        await daemon.close()

@@ -7,10 +7,12 @@ the per-host limit, html_only and the classification of outcomes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import functools
 import gzip
 import socket
+import struct
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,7 +32,7 @@ from monitor.errors import (
     FetchTooLarge,
     NotModified,
 )
-from monitor.fetch import Fetcher, FetchUnusable, classify
+from monitor.fetch import Fetcher, FetchUnusable, classify, diagnose
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 UA = "monitor-test/1.0 (+https://example.org/bot)"
@@ -381,6 +383,91 @@ async def test_refused_connection_is_a_network_error(make_fetcher: MakeFetcher) 
     assert type(caught.value) is FetchError
     assert isinstance(caught.value.__cause__, httpx.HTTPError)
     assert classify(caught.value) == "network"
+
+
+@contextlib.asynccontextmanager
+async def raw_server(handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter],
+                                      Awaitable[None]]) -> AsyncIterator[int]:
+    """A bare TCP server on 127.0.0.1 (not HTTP); yields its port."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield int(server.sockets[0].getsockname()[1])
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def _reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(100)  # the request, then a TCP reset instead of an answer
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def _plain_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(100)  # a TLS ClientHello, answered as an HTTP server would
+    writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(100)
+    await asyncio.sleep(0.5)  # answers nothing within the read timeout
+    writer.close()
+
+
+@pytest.mark.parametrize(("scheme", "handle", "expected", "reason"), [
+    ("http", _reset, "connection reset (is this an https URL on an http port?)", "network"),
+    ("https", _plain_http, "TLS handshake failed (is this an http-only port?)", "tls"),
+    ("http", _silent, "timed out after 0.2s waiting for 127.0.0.1:{port}", "timeout"),
+], ids=["reset", "https-to-http-port", "read-timeout"])
+async def test_network_errors_name_their_cause(
+        make_fetcher: MakeFetcher, scheme: str, expected: str, reason: str,
+        handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+        ) -> None:
+    async with raw_server(handle) as port:
+        with pytest.raises(FetchError) as caught:
+            await make_fetcher(read_timeout=0.2).fetch(f"{scheme}://127.0.0.1:{port}/feed")
+    assert str(caught.value) == expected.format(port=port)
+    assert caught.value.url == f"{scheme}://127.0.0.1:{port}/feed"
+    assert classify(caught.value) == reason
+    assert isinstance(caught.value, FetchTimeout) == (reason == "timeout")
+
+
+async def test_refused_connection_names_the_host_and_port(make_fetcher: MakeFetcher) -> None:
+    port = _closed_port()
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher().fetch(f"http://127.0.0.1:{port}/")
+    assert str(caught.value) == f"connection refused by 127.0.0.1:{port}"
+
+
+async def test_a_failed_dns_lookup_names_the_host(make_fetcher: MakeFetcher) -> None:
+    asked: list[tuple[str, int]] = []
+
+    async def no_such_host(host: str, port: int) -> list[str]:  # the resolver seam
+        asked.append((host, port))
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    with pytest.raises(FetchError) as caught:
+        await make_fetcher(resolver=no_such_host).fetch("https://news.example.test/feed.xml")
+    assert str(caught.value) == "DNS lookup failed for news.example.test"
+    assert classify(caught.value) == "dns" and asked == [("news.example.test", 443)]
+
+
+def test_diagnose_names_causes_without_a_connection() -> None:
+    url = httpx.URL("https://news.example.test:8443/feed")
+    cases = [
+        (socket.gaierror(-2, "no such name"), "DNS lookup failed for news.example.test"),
+        (ConnectionRefusedError(111, "refused"), "connection refused by news.example.test:8443"),
+        (ConnectionResetError(104, "reset"), "connection reset by news.example.test:8443"),
+        (httpx.ReadTimeout("x"), "timed out after 20s waiting for news.example.test:8443"),
+    ]
+    for root, expected in cases:
+        outer = FetchError("x")
+        outer.__cause__ = httpx.ConnectTimeout("x")  # as httpx-aiohttp wraps every one
+        outer.__cause__.__cause__ = root
+        assert diagnose(outer, url, httpx.Timeout(10, read=20))[1] == expected
 
 
 async def test_our_own_bugs_are_not_wrapped(make_fetcher: MakeFetcher) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy
 
@@ -14,6 +15,7 @@ from monitor.demo import NewsServer, WebhookReceiver
 from monitor.models import Entry
 from monitor.store import PollRecord, Store
 from monitor.store import schema as t
+from monitor.web import create_app
 from tests.helpers import SECRET, write_config
 
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
@@ -143,6 +145,102 @@ async def test_poll_honours_the_feeds_ttl_and_remembers_it(
         assert state.publisher_ask == 3 * 3600.0
         assert state.next_poll_at is not None
         assert 3 * 3600 <= (state.next_poll_at - NOW).total_seconds() <= 3 * 3600 * 1.1
+    finally:
+        await daemon.close()
+        await runner.cleanup()
+
+
+async def test_a_feeds_own_interval_caps_the_adaptive_schedule(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from monitor.pipeline import JITTER
+
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    feeds = f"""
+[[feeds]]
+name = "Capped"
+url = "{news.base}/feed.xml"
+interval = "3m"
+
+[[feeds]]
+name = "Adaptive"
+url = "{news.base}/feed.xml?adaptive"
+"""
+    path = write_config(tmp_path, news, None, hook, feeds=feeds, extra_monitor=(
+        'min_poll_interval = "1m"\nmax_poll_interval = "1h"\npoll_interval = "3m"'))
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # the seeds are 3 to 5 days old
+    daemon = Daemon(load(str(path)), str(path), clock=lambda: now)
+    try:
+        for _ in range(3):  # the first poll has no history; the next ones adapt
+            await daemon.run_once()
+            polled = {f.name: f for f in daemon.services.store.feeds()}
+            assert all(f.state == "ok" for f in polled.values())
+            capped = (polled["Capped"].next_poll_at - now).total_seconds()  # type: ignore[operator]
+            assert 60 <= capped <= 180 * (1 + JITTER)
+        adaptive = (polled["Adaptive"].next_poll_at - now).total_seconds()  # type: ignore[operator]
+        assert adaptive >= 3600 * (1 - JITTER)  # quiet for days: max_poll_interval
+        # /api/feeds and the dashboard show the next poll the database holds
+        app = create_app(daemon.services.store, lambda: daemon.config, clock=lambda: now)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://t") as http:
+            listed = {f["name"]: f for f in (await http.get("/api/feeds")).json()["feeds"]}
+            page = (await http.get("/")).text
+        for name, feed in polled.items():
+            assert feed.next_poll_at is not None
+            assert listed[name]["next_poll_at"] == feed.next_poll_at.isoformat().replace(
+                "+00:00", "Z")
+        minutes = int(capped // 60)
+        assert f'title="{polled["Capped"].next_poll_at:%Y-%m-%d %H:%M} UTC">in {minutes}m' in page
+    finally:
+        await daemon.close()
+
+
+async def test_a_429_pauses_the_host_without_failing_its_other_feeds(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from aiohttp import web
+
+    from monitor.pipeline import poll_feed
+
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    rss = ('<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+           '<item><title>One</title><link>http://127.0.0.1:1/1</link></item></channel></rss>')
+    limited, seen = [False], []
+
+    async def feed(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        if limited[0] and request.path == "/a.xml":
+            return web.Response(status=429, text="slow down", headers={"Retry-After": "120"})
+        return web.Response(text=rss, content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/{name}.xml", feed)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    feeds = "".join(f'[[feeds]]\nname = "{n.upper()}"\nurl = "{base}/{n}.xml"\n\n' for n in "ab")
+    path = write_config(tmp_path, news, None, hook, feeds=feeds)
+    daemon = Daemon(load(str(path)), str(path))
+    store = daemon.services.store
+    try:
+        await daemon.run_once()
+        assert {f.name: f.state for f in store.feeds()} == {"A": "ok", "B": "ok"}
+        limited[0], seen[:] = True, []
+        now = datetime.now(UTC)
+        a, b = store.claim_due_feeds(daemon.node, now, 10, lease=60, force=True)
+        assert (await poll_feed(daemon.pipeline, a)).status == "error"
+        summary = await poll_feed(daemon.pipeline, b)
+        assert summary.status == "postponed" and "pause" in (summary.error or "")
+        assert seen == ["/a.xml"]  # B's request was never sent
+        after = {f.name: f for f in store.feeds()}
+        assert (after["A"].state, after["A"].error_count) == ("failing", 1)
+        assert after["A"].last_error == "HTTP 429"
+        b_now = after["B"]
+        assert (b_now.state, b_now.error_count, b_now.last_error) == ("ok", 0, None)
+        assert b_now.claimed_by is None and b_now.next_poll_at is not None
+        assert 100 <= (b_now.next_poll_at - now).total_seconds() <= 121  # when the pause ends
+        assert b_now.last_polled_at == b.last_polled_at  # not polled: postponed
     finally:
         await daemon.close()
         await runner.cleanup()

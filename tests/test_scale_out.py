@@ -340,6 +340,7 @@ async def test_three_nodes_share_feeds_and_alerts_without_doubles(
     finally:
         codes = await stop_nodes(nodes)
     assert codes == dict.fromkeys(NODES, 0), {n: nodes[n].tail() for n in NODES}
+    assert db.count("select count(*) from nodes") == 0  # each stopped node left at once
     assert db.count("select count(*) from feeds where last_polled_at is null") == 0
     assert db.count("select count(*) from feeds where state <> 'ok'") == 0
     # every feed and every page was fetched once: no feed was claimed by two nodes

@@ -92,6 +92,36 @@ def test_entries_dated_in_the_future_do_not_count() -> None:
     assert adaptive_interval(future, NOW, min_interval=MIN, max_interval=MAX) == MAX
 
 
+CEILING = [
+    # (entry times, ceiling, expected): the feed's own interval caps the adaptive cadence
+    (LAST_WEEK_ONCE, 300.0, 300.0),  # max_interval (4 h) without it
+    (HOURLY, 300.0, 300.0),  # 30 min without it
+    (HOURLY, 2 * HOUR, 1800.0),  # a ceiling above the cadence changes nothing
+    (MINUTELY, 300.0, MIN),
+    (LAST_WEEK_ONCE, 10.0, MIN),  # below min_interval: the floor still holds
+    (None, 300.0, 300.0),
+]
+
+
+@pytest.mark.parametrize(("times", "ceiling", "expected"), CEILING,
+                         ids=["quiet", "hourly", "above-cadence", "busy", "below-min",
+                              "no-history"])
+def test_the_feeds_own_interval_is_a_ceiling(times: Sequence[datetime] | None, ceiling: float,
+                                              expected: float) -> None:
+    assert delay(recent_entry_times=times, interval=ceiling,
+                 ceiling=ceiling) == pytest.approx(expected)
+
+
+def test_the_ceiling_yields_to_the_publisher_and_to_backoff() -> None:
+    # order: cadence, capped by the ceiling; then the publisher's ask; then backoff; jitter
+    assert delay(recent_entry_times=HOURLY, ceiling=300.0, feed_ttl=HOUR) == HOUR
+    assert delay(recent_entry_times=HOURLY, ceiling=300.0, retry_after=2 * HOUR) == 2 * HOUR
+    assert delay(recent_entry_times=HOURLY, ceiling=300.0, error_count=3) == 1200.0
+    for seed in range(50):
+        got = delay(recent_entry_times=LAST_WEEK_ONCE, ceiling=300.0, jitter=0.1,
+                    rng=random.Random(seed))
+        assert 270.0 <= got <= 330.0
+
 ASKS = [
     # (keyword arguments, expected delay); the cadence alone would give 1800 s (hourly)
     ({"feed_ttl": 2 * HOUR}, 2 * HOUR),  # <ttl> longer than the cadence wins

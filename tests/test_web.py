@@ -411,3 +411,59 @@ async def test_disabled_channel_on_dashboard_metrics_and_api(
     assert '<tr class="channel" data-state="enabled">' in page_after
     assert scraped_after[("monitor_channel_disabled", (("channel", "hook"),))] == 0
     assert channels_after[0]["state"] == "enabled" and channels_after[0]["reason"] is None
+
+
+# -- reloads ----------------------------------------------------------------------------
+
+
+async def test_a_failed_reload_shows_until_one_works_and_web_needs_a_restart(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        caplog: pytest.LogCaptureFixture) -> None:
+    import asyncio
+    import os
+    import signal
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = write_config(tmp_path, news, None, hook)
+    good = path.read_text().replace('web = ""', f'web = "127.0.0.1:{port}"')
+    path.write_text(good)
+    daemon = Daemon(load(str(path)), str(path))
+    running = asyncio.create_task(daemon.run())
+
+    async def sighup() -> None:
+        os.kill(os.getpid(), signal.SIGHUP)  # the daemon's own handler reloads
+        await asyncio.sleep(0.2)
+
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+            for _ in range(100):
+                if daemon.web:
+                    break
+                await asyncio.sleep(0.05)
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["reload"] == "ok"
+
+            path.write_text(good.replace("[[watch]]", "[[watch]]\nbogus = 1", 1))
+            await sighup()
+            ready = await http.get("/readyz")
+            assert ready.status_code == 200, ready.text  # the previous config still runs
+            assert ready.json()["reload"].startswith("failed: watch[0].bogus: unknown key")
+            page = (await http.get("/")).text
+            assert 'id="reload-failed"' in page and "watch[0].bogus: unknown key" in page
+
+            caplog.clear()
+            path.write_text(good.replace(f"127.0.0.1:{port}", "127.0.0.1:8181"))
+            await sighup()
+            assert (await http.get("/readyz")).json()["reload"] == "ok"
+            assert 'id="reload-failed"' not in (await http.get("/")).text
+            restart = [r.getMessage() for r in caplog.records
+                       if "event=reload_restart_needed" in r.getMessage()]
+            assert restart == [f"event=reload_restart_needed key=web "
+                               f"running='127.0.0.1:{port}' configured='127.0.0.1:8181'"]
+    finally:
+        daemon.stopping.set()
+        await asyncio.wait_for(running, 30)
+        await daemon.close()

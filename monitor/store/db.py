@@ -148,25 +148,41 @@ class Store:
             return [_feed_state(r) for r in conn.execute(stmt)]
 
     def finish_poll(self, feed_id: int, node: str, record: PollRecord, now: datetime) -> None:
-        """Write what a poll found and release the feed's lease."""
-        values: dict[str, Any] = {
-            "last_polled_at": now, "next_poll_at": record.next_poll_at,
-            "claimed_by": None, "lease_until": None, "warning": record.warning,
-            "items_seen": t.feeds.c.items_seen + record.new_items,
-        }
+        """Write what a poll found and release the feed's lease.
+
+        A parse warning is replaced only by a poll that parsed new content (status ``ok``):
+        a 304, an unchanged body or an error keep the last one. A ``postponed`` poll (its
+        host asked for a pause) only moves the next poll and releases the lease."""
+        values: dict[str, Any] = {"next_poll_at": record.next_poll_at, "claimed_by": None,
+                                  "lease_until": None}
         if record.status == "error":
-            values.update(state="failing", last_error=record.error,
+            values.update(last_polled_at=now, state="failing", last_error=record.error,
                           error_count=t.feeds.c.error_count + 1,
                           failing_since=func.coalesce(t.feeds.c.failing_since, now))
-        else:
+        elif record.status != "postponed":
             values.update(state="ok", last_error=None, error_count=0, failing_since=None,
-                          first_poll_done=True)
+                          first_poll_done=True, last_polled_at=now,
+                          items_seen=t.feeds.c.items_seen + record.new_items)
+            if record.status == "ok":
+                values["warning"] = record.warning
             for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
                 if getattr(record, key) is not None:
                     values[key] = getattr(record, key)
         with self._begin() as conn:
             conn.execute(update(t.feeds).where(t.feeds.c.id == feed_id,
                                                t.feeds.c.claimed_by == node).values(**values))
+
+    def poll_now(self, names: Sequence[str], now: datetime) -> list[str]:
+        """Make the active feeds named ``names`` due at ``now``; the names found.
+
+        Every node's dispatcher claims due feeds each second, so this works from any
+        process sharing the database, while daemons run."""
+        f = t.feeds.c
+        with self._begin() as conn:
+            found = conn.execute(update(t.feeds).where(f.name.in_(list(names)),
+                                                       f.active.is_(True))
+                                 .values(next_poll_at=now).returning(f.name))
+            return sorted(found.scalars())
 
     def feeds(self) -> list[FeedState]:
         """Every active feed."""
@@ -570,6 +586,11 @@ class Store:
                     for chunk in _chunks(ids, 500))
 
             return renew(t.feeds, feed_ids), renew(t.alerts, alert_ids)
+
+    def forget_node(self, node: str) -> None:
+        """A node stopping cleanly leaves the list of live nodes at once."""
+        with self._begin() as conn:
+            conn.execute(delete(t.nodes).where(t.nodes.c.id == node))
 
     def nodes(self, now: datetime, alive_within: float) -> list[dict[str, Any]]:
         """Nodes seen within ``alive_within`` seconds, with the feeds and alerts they hold."""

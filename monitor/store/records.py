@@ -32,18 +32,24 @@ class FeedState:
     claimed_by: str | None = None
     publisher_ask: float | None = None  # seconds the feed asked between polls, last we saw
 
+    @property
+    def health(self) -> str:
+        """``state``, except that an ok feed whose last parse left a warning (items may
+        have been lost) is ``degraded``: new | ok | degraded | failing."""
+        return "degraded" if self.state == "ok" and self.warning else self.state
+
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
     """What one poll found, written back to the feed's row."""
 
-    status: str  # ok | not_modified | unchanged | error
+    status: str  # ok | not_modified | unchanged | error | postponed (the host asked a pause)
     next_poll_at: datetime
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
     error: str | None = None
-    warning: str | None = None
+    warning: str | None = None  # replaces the stored one only when status is ok (parsed)
     new_items: int = 0
     publisher_ask: float | None = None  # None: keep what is stored
 

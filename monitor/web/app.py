@@ -36,6 +36,8 @@ from monitor.web.security import SecurityMiddleware
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+ReloadFailure = Callable[[], tuple[str, datetime] | None]
+"""The last failed config reload (error, when), None when the last reload worked."""
 
 
 def _utcnow() -> datetime:
@@ -63,6 +65,7 @@ class _Handlers:
     scheduler_running: Callable[[], bool]
     clock: Clock
     env: Environment
+    reload_failure: ReloadFailure
 
     # -- probes ---------------------------------------------------------------------------
 
@@ -74,8 +77,11 @@ class _Handlers:
         failing = [name for name, verdict in checks.items() if verdict != "ok"]
         if failing:
             log.debug("event=not_ready failing=%s", ",".join(failing))
+        # a failed reload leaves the previous config running: worth saying, not unready
         return APIResponse({"status": "not_ready" if failing else "ready", "checks": checks,
-                            "failing": failing}, status_code=503 if failing else 200)
+                            "failing": failing,
+                            "reload": views.reload_verdict(self.reload_failure())},
+                           status_code=503 if failing else 200)
 
     def metrics_text(self, request: Request) -> Response:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
@@ -96,6 +102,8 @@ class _Handlers:
             pending=self.store.count_alerts().get("pending", 0),
             channels=views.channel_views(self.store, self.config()),
             failing=sum(f.state == "failing" for f in feeds),
+            degraded=sum(f.health == "degraded" for f in feeds),
+            reload_failure=self.reload_failure(),
             chart_width=views.CHART_DAYS * (views.BAR_WIDTH + views.BAR_GAP),
             chart_height=views.CHART_HEIGHT, bar_width=views.BAR_WIDTH,
             scan_limit=views.SEARCH_SCAN)
@@ -193,17 +201,19 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
                metrics: Metrics | None = None,
                scheduler_running: Callable[[], bool] = lambda: True,
                token: str | None = None, require_token: bool = False,
-               clock: Clock = _utcnow) -> Starlette:
+               clock: Clock = _utcnow,
+               reload_failure: ReloadFailure = lambda: None) -> Starlette:
     """The web app over ``store``; ``config_getter`` returns the running config.
 
     ``metrics`` is the daemon's (a fresh one, with only the store gauges moving, if None).
+    ``reload_failure`` says whether the last config reload failed (dashboard, /readyz).
     With ``require_token`` every route but /healthz needs ``Authorization: Bearer token``.
     """
     if require_token and not token:
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
                           "listens beyond loopback (or set monitor.web_token_env)")
     h = _Handlers(store, config_getter, metrics or Metrics(store, clock=clock),
-                  scheduler_running, clock, _environment())
+                  scheduler_running, clock, _environment(), reload_failure)
     routes = [
         Route("/", h.dashboard), Route("/healthz", h.healthz), Route("/readyz", h.readyz),
         Route("/metrics", h.metrics_text), Route("/api/alerts", h.api_alerts),

@@ -152,7 +152,7 @@ def channel_json(view: ChannelView) -> dict[str, Any]:
 
 def feed_json(feed: FeedState) -> dict[str, Any]:
     """One feed for /api/feeds."""
-    return {"name": feed.name, "url": feed.url, "state": feed.state,
+    return {"name": feed.name, "url": feed.url, "state": feed.state, "health": feed.health,
             "interval": feed.interval, "last_polled_at": feed.last_polled_at,
             "next_poll_at": feed.next_poll_at, "last_error": feed.last_error,
             "error_count": feed.error_count, "failing_since": feed.failing_since,
@@ -255,6 +255,15 @@ def readiness(store: Store, config: Config, scheduler_running: Callable[[], bool
     checks["polling"] = _polling(feeds, config, now) if feeds is not None \
         else "unknown: database unavailable"
     return checks
+
+
+def reload_verdict(failure: tuple[str, datetime] | None) -> str:
+    """``ok``, or ``failed: ERROR (at TIME); the previous config is running``."""
+    if failure is None:
+        return "ok"
+    error, when = failure
+    return (f"failed: {error} (at {when.isoformat(timespec='seconds')}); "
+            "the previous config is running")
 
 
 def _polling(feeds: list[FeedState], config: Config, now: datetime) -> str:
