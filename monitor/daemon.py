@@ -42,7 +42,7 @@ from monitor.health import FeedHealth, HealthEvent, health_events, typical_gap
 from monitor.metrics import Metrics
 from monitor.models import Alert, Article
 from monitor.pipeline import MAX_BACKOFF, Pipeline, poll_feed
-from monitor.rules import Rule, check_query, compile_rules
+from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.store import FeedState, PollRecord, Store
 
 if TYPE_CHECKING:
@@ -126,6 +126,11 @@ class Daemon:
                              metrics=self.metrics, holding=self.delivering)
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
+        for warning in config.warnings:  # what `monitor check` warns about, in the journal too
+            log.warning("event=config_warning warning=%r", warning)
+        for w in config.watches:
+            for advice in query_warnings(w.query):
+                log.warning("event=query_warning rule=%r warning=%r", w.name, advice)
 
     def reload(self) -> None:
         """Re-read the config file; keep the old config if the new one is bad."""

@@ -8,7 +8,9 @@ Every error monitor raises on purpose derives from one root::
     │   ├── FetchTimeout          connect/read timeout or the total deadline passed
     │   ├── FetchTooLarge         the body (raw or decompressed) exceeded the byte cap
     │   ├── FetchHTTPStatus       the server answered a non-success status (``status``)
-    │   └── FetchBlocked          the URL was refused before connecting (SSRF guard, scheme)
+    │   │   └── FetchPostponed    not sent: the host's Retry-After still runs (``retry_after``)
+    │   ├── FetchBlocked          the URL was refused before connecting (SSRF guard, scheme)
+    │   └── FetchUnusable         bad URL, not HTML, empty, too many redirects (``reason``)
     ├── ParseError                a feed document could not be parsed at all
     ├── ExtractError              an article page yielded no usable text
     ├── QueryError                a watch-rule query is invalid (``column``, 1-based)
@@ -63,6 +65,20 @@ class FetchHTTPStatus(FetchError):
 
 class FetchBlocked(FetchError):
     """Raised when a URL is refused before any connection (SSRF guard, scheme, credentials)."""
+
+
+class FetchUnusable(FetchError):
+    """Raised when the URL or response cannot be used; ``reason``: invalid_url, not_html,
+    empty, redirects or decode."""
+
+    def __init__(self, message: str, url: str = "", reason: str = "unusable") -> None:
+        self.reason = reason
+        super().__init__(message, url)
+
+
+class FetchPostponed(FetchHTTPStatus):
+    """Raised without connecting while a host's Retry-After runs: the request was not sent.
+    ``status`` is the 429/503 that asked for the pause, ``retry_after`` the seconds left."""
 
 
 class ParseError(MonitorError):

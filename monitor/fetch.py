@@ -47,8 +47,10 @@ from monitor.errors import (
     FetchBlocked,
     FetchError,
     FetchHTTPStatus,
+    FetchPostponed,
     FetchTimeout,
     FetchTooLarge,
+    FetchUnusable,
     NotModified,
 )
 from monitor.models import FetchResult
@@ -76,20 +78,6 @@ _DEFAULT_429_DELAY = 60.0
 # what OpenSSL says when the other end does not speak TLS at all (a plain HTTP port)
 _NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
                       "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
-
-
-class FetchUnusable(FetchError):  # noqa: N818 - named like its siblings in errors.py
-    """Raised when the URL or response cannot be used; ``reason``: invalid_url, not_html,
-    empty, redirects or decode."""
-
-    def __init__(self, message: str, url: str = "", reason: str = "unusable") -> None:
-        self.reason = reason
-        super().__init__(message, url)
-
-
-class FetchPostponed(FetchHTTPStatus):  # noqa: N818 - named like its siblings in errors.py
-    """Raised without connecting while a host's Retry-After runs: the request was not sent.
-    ``status`` is the 429/503 that asked for the pause, ``retry_after`` the seconds left."""
 
 
 def classify(outcome: BaseException | int) -> str:

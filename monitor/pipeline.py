@@ -27,10 +27,16 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Config, FeedSettings, WatchSettings, cron_trigger
 from monitor.dedup import canonical_url, fingerprint, same_story
-from monitor.errors import ExtractError, FetchError, MonitorError, NotModified, ParseError
+from monitor.errors import (
+    ExtractError,
+    FetchError,
+    FetchPostponed,
+    MonitorError,
+    NotModified,
+    ParseError,
+)
 from monitor.extract import article_from_entry
 from monitor.feeds import parse_feed
-from monitor.fetch import FetchPostponed
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, FetchResult, Match
 from monitor.schedule import (

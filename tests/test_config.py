@@ -368,3 +368,26 @@ def test_problems_in_included_files_name_the_file_and_its_index(tmp_path: Path) 
         "rules.toml: watch[1].channels[0]: unknown channel 'nope'",
         "rules.toml: watch[1].feeds[0]: no feed or tag named 'nofeed'",
     ])
+
+
+def test_the_daemon_logs_what_check_warns_about(tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """A warning `check` prints is in the daemon's journal too, at start and on reload."""
+    from monitor.daemon import Daemon, load
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[monitor]\ndatabase = "sqlite:///{tmp_path / "m.db"}"\nweb = ""\n' + FEED
+                    + '[channels.h]\ntype = "webhook"\nurl = "https://127.0.0.1/h"\n'
+                    + '[[watch]]\nname = "trade"\nquery = "tariffs or sanctions"\n'
+                    + 'channels = ["h"]\n')
+    caplog.set_level("WARNING", logger="monitor.daemon")
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        lines = [r.getMessage() for r in caplog.records]
+        assert any(line.startswith("event=config_warning warning='channels.h: no secret_file")
+                   for line in lines), lines
+        assert any(line.startswith("event=query_warning rule='trade' warning='column 9: ")
+                   and "did you mean OR?" in line for line in lines), lines
+    finally:
+        daemon.services.extractor.close()
+        daemon.services.store.close()
