@@ -52,8 +52,8 @@ def _cut_items(text: str, max_items: int) -> str | None:
 
     What follows the last item's end tag (the channel's and feed's end tags) is kept.
     """
-    if text.count("<item") + text.count("<entry") <= max_items:  # counts a prefix too
-        return None
+    if sum(text.count(t) for t in ("<item", "<entry", ":item", ":entry")) <= max_items:
+        return None  # at most max_items item or entry tags, prefixed or not
     starts, cut, last_end = 0, -1, -1
     for tag in _ITEM_TAG.finditer(text):
         if tag["item"] and tag["end"]:

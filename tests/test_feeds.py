@@ -149,6 +149,30 @@ def test_items_are_capped_keeping_the_first(make: Any, template: str, count: int
     assert [e.url for e in feed.entries] == [f"https://ex.example/{i}" for i in range(kept)]
 
 
+@pytest.mark.parametrize("doc", [
+    _rss("".join(ITEM.format(i=i) for i in range(6))),
+    ('<a:feed xmlns:a="http://www.w3.org/2005/Atom"><a:title>A</a:title>'
+     + "".join(f"<a:entry><a:title>E{i}</a:title><a:id>urn:{i}</a:id>"
+               f"<a:link href='https://ex.example/{i}'/></a:entry>" for i in range(6))
+     + "</a:feed>").encode(),
+    _rss("<item><title>Item 0</title><link>https://ex.example/0</link><description><![CDATA["
+         + "<item>x</item>" * 9 + "]]></description></item>"
+         + "".join(ITEM.format(i=i) for i in range(1, 6))),
+], ids=["rss", "prefixed-atom", "item-tags-in-cdata"])
+def test_items_past_the_cap_are_cut_before_feedparser_reads_them(
+        doc: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    real, seen = feedparser.parse, []
+
+    def spy(stream: io.BytesIO, **options: Any) -> Any:
+        seen.append(real(io.BytesIO(stream.getvalue()), **options))
+        return seen[-1]
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+    feed = parse_feed(doc, "https://ex.example/feed", max_items=2)
+    assert [e.url for e in feed.entries] == ["https://ex.example/0", "https://ex.example/1"]
+    assert (len(seen[0].entries), seen[0].bozo) == (2, False)
+
+
 @pytest.mark.parametrize(("author", "expected"), [
     ("x" * 300_000, "x" * MAX_AUTHOR_CHARS),
     ("a" * 200_000 + "@example.org", "a" * MAX_AUTHOR_CHARS),
