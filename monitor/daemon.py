@@ -34,7 +34,7 @@ from monitor import sdnotify
 from monitor.alerts.base import Channel
 from monitor.alerts.build import build_channels
 from monitor.alerts.outbox import Outbox, RetryPolicy
-from monitor.config import Config, load_config
+from monitor.config import RESTART_KEYS, Config, load_config
 from monitor.errors import ConfigError, DeliveryError, MonitorError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
@@ -54,11 +54,6 @@ MAX_PARALLEL_POLLS = 32
 HEALTH_HISTORY = 20  # entries per feed that tell its usual cadence
 STOP_GRACE = 60.0
 HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
-RESTART_KEYS = ("web", "web_token", "database", "node_id", "extract_workers", "user_agent",
-                "connect_timeout", "read_timeout", "fetch_deadline", "max_connections",
-                "per_host_connections", "max_article_bytes", "max_feed_bytes",
-                "allow_private_networks", "delivery_interval", "health_interval", "lease")
-"""``[monitor]`` keys read once at start: a reload cannot change what they set up."""
 
 
 def load(path: str) -> Config:
@@ -68,12 +63,12 @@ def load(path: str) -> Config:
 
 def node_name(config: Config) -> str:
     """This daemon's id among several sharing one database."""
-    return config.monitor.node_id or f"{socket.gethostname()}:{os.getpid()}"
+    return config.monitor.cluster.node_id or f"{socket.gethostname()}:{os.getpid()}"
 
 
 def make_fetcher(config: Config) -> Fetcher:
     """The shared fetcher, configured from ``[monitor]``."""
-    m = config.monitor
+    m = config.monitor.fetch
     return Fetcher(user_agent=m.user_agent, max_bytes=max(m.max_article_bytes, m.max_feed_bytes),
                    connect_timeout=m.connect_timeout, read_timeout=m.read_timeout,
                    deadline=m.fetch_deadline, max_connections=m.max_connections,
@@ -121,8 +116,8 @@ class Daemon:
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
-                             policy=RetryPolicy(horizon=config.monitor.delivery_horizon),
-                             lease=config.monitor.lease, clock=self.clock,
+                             policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
+                             lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
@@ -143,10 +138,10 @@ class Daemon:
             return
         self.reload_failed = None
         for key in RESTART_KEYS:
-            if getattr(old, key) != getattr(self.config.monitor, key):
+            if old.value(key) != self.config.monitor.value(key):
                 shown = "" if key == "web_token" else (
-                    f" running={getattr(old, key)!r} configured="
-                    f"{getattr(self.config.monitor, key)!r}")
+                    f" running={old.value(key)!r} configured="
+                    f"{self.config.monitor.value(key)!r}")
                 log.warning("event=reload_restart_needed key=%s%s", key, shown)
 
     async def run_once(self) -> int:
@@ -168,13 +163,13 @@ class Daemon:
         scheduler.add_job(self.poll_due, "interval", seconds=1, id="dispatch",
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.add_job(self.deliver, "interval", id="deliver",
-                          seconds=self.config.monitor.delivery_interval,
+                          seconds=self.config.monitor.delivery.delivery_interval,
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat",
-                          seconds=min(HEARTBEAT, self.config.monitor.lease / 3),
+                          seconds=min(HEARTBEAT, self.config.monitor.cluster.lease / 3),
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.add_job(self.check_health, "interval", id="health",
-                          seconds=self.config.monitor.health_interval,
+                          seconds=self.config.monitor.health.health_interval,
                           max_instances=1, coalesce=True)
         await self.start_web(scheduler)
         scheduler.start()
@@ -204,13 +199,13 @@ class Daemon:
 
     async def start_web(self, scheduler: AsyncIOScheduler) -> None:
         """Serve the dashboard, /metrics and the probes on ``[monitor] web`` (if set)."""
-        listen = self.config.monitor.web
+        listen = self.config.monitor.web.listen
         if not listen:
             return
         from monitor.web import create_app, is_loopback, parse_address, serve
 
         host, port = parse_address(listen)
-        token = self.config.monitor.web_token
+        token = self.config.monitor.web.token
         app = create_app(self.services.store, lambda: self.config, metrics=self.metrics,
                          scheduler_running=lambda: scheduler.running
                          and not self.stopping.is_set(),
@@ -229,7 +224,7 @@ class Daemon:
         try:
             feeds = self.services.store.claim_due_feeds(
                 self.node, self.clock(), free if not force else 10**6,
-                self.config.monitor.lease, force=force)
+                self.config.monitor.cluster.lease, force=force)
         except MonitorError as e:
             log.error("event=claim_failed error=%r", str(e))
             return
@@ -271,7 +266,7 @@ class Daemon:
 
     async def check_health(self) -> None:
         """Tell the operator's channel about feeds failing for long, silent, or recovered."""
-        channel = self.outbox.channels.get(self.config.monitor.health_channel)
+        channel = self.outbox.channels.get(self.config.monitor.health.health_channel)
         if channel is None:  # health_channel = "" (off)
             return
         try:
@@ -282,7 +277,7 @@ class Daemon:
             log.critical("event=health_crash", exc_info=e)
 
     async def _check_health(self, channel: Channel) -> None:
-        m, store, now = self.config.monitor, self.services.store, self.clock()
+        m, store, now = self.config.monitor.health, self.services.store, self.clock()
         feeds = store.feeds()
         history = store.entry_history(HEALTH_HISTORY)
         states = [_feed_health(f, history.get(f.id)) for f in feeds]
@@ -315,7 +310,7 @@ class Daemon:
         store, now = self.services.store, self.clock()
         try:
             store.heartbeat(self.node, now)
-            store.renew_leases(self.node, now, self.config.monitor.lease,
+            store.renew_leases(self.node, now, self.config.monitor.cluster.lease,
                                feed_ids=list(self.polls.values()),
                                alert_ids=list(self.delivering))
         except MonitorError as e:

@@ -199,8 +199,9 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollSummary:
 async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
                 ) -> tuple[PollSummary, PollRecord]:
     try:
-        result = await p.fetcher.fetch(feed.url, etag=feed.etag, last_modified=feed.last_modified,
-                                       trusted=True, max_bytes=p.config.monitor.max_feed_bytes)
+        result = await p.fetcher.fetch(
+            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
+            max_bytes=p.config.monitor.fetch.max_feed_bytes)
     except NotModified:
         return PollSummary(feed.name, "not_modified"), PollRecord(
             "not_modified", _next_poll(p, feed, settings))
@@ -212,7 +213,7 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
         return PollSummary(feed.name, "unchanged"), PollRecord(
             "unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
     parsed = parse_feed(result.content, result.url, content_type=result.content_type,
-                        max_items=p.config.monitor.max_items_per_feed, now=p.clock())
+                        max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
@@ -291,7 +292,7 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
     try:
         page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
                                      html_only=True,
-                                     max_bytes=p.config.monitor.max_article_bytes)
+                                     max_bytes=p.config.monitor.fetch.max_article_bytes)
         started = time.monotonic()
         article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
     except (FetchError, ExtractError, NotModified) as e:
@@ -363,7 +364,7 @@ def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: 
     """When to poll ``feed`` again (monitor.schedule decides); ``ask``: the publisher's
     <ttl>/max-age in seconds, None to reuse the one stored (a 304 carries neither). The
     feed's own ``interval``, when set in its [[feeds]] table, is a ceiling."""
-    m, now = p.config.monitor, p.clock()
+    m, now = p.config.monitor.poll, p.clock()
     history = None  # no history until the first poll has recorded the feed's entries
     if feed.first_poll_done:
         history = p.store.recent_entry_times(feed.id, now - WINDOW,

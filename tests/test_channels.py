@@ -8,17 +8,19 @@ config, reloaded) makes the next delivery reach the receiver, which now answers 
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
 
 from monitor.alerts.build import settings_hash
-from monitor.config import ChannelSettings
+from monitor.config import Secret, WebhookSettings
 from monitor.daemon import Daemon, load
 from monitor.demo import NewsServer, WebhookReceiver
 from monitor.store import Store
@@ -150,9 +152,10 @@ def test_enable_changed_channels_compares_the_hash(db_url: str) -> None:
     assert store.channel_states()["b"].changed_at == NOW
 
 
-def channel(**options: object) -> ChannelSettings:
-    return ChannelSettings("hook", "webhook", {"url": "https://h.example/x",
-                                               "secret_env": "HOOK_SECRET", **options})
+def channel(**options: Any) -> WebhookSettings:
+    return dataclasses.replace(WebhookSettings(name="hook", url="https://h.example/x",
+                                               secret=Secret("secret", env="HOOK_SECRET")),
+                               **options)
 
 
 def test_settings_hash_changes_with_any_setting_but_not_the_secret(
@@ -163,6 +166,5 @@ def test_settings_hash_changes_with_any_setting_but_not_the_secret(
     monkeypatch.setenv("HOOK_SECRET", "two")
     assert settings_hash(channel()) == base  # the secret's value is never read
     for changed in (channel(url="https://h.example/y"), channel(timeout=5.0),
-                    channel(secret_env="OTHER"),
-                    ChannelSettings("hook", "webhook", channel().options, "0 8 * * *")):
+                    channel(secret=Secret("secret", env="OTHER")), channel(digest="0 8 * * *")):
         assert settings_hash(changed) != base

@@ -9,8 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_config, parse_duration
-from monitor.configschema import CHANNEL_KEYS, FEED_KEYS, MONITOR_KEYS, WATCH_KEYS, WATCHLIST_KEYS
+from monitor.config import (
+    CHANNEL_KEYS,
+    FEED_KEYS,
+    MONITOR_KEYS,
+    RESTART_KEYS,
+    WATCH_KEYS,
+    WATCHLIST_KEYS,
+    AppriseSettings,
+    EmailSettings,
+    MonitorSettings,
+    WebhookSettings,
+    load_config,
+    parse_duration,
+)
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -184,6 +196,7 @@ type = "email"
 to = ["a@example.org"]
 from = "m@example.org"
 smtp_host = "127.0.0.1"
+username = "m"
 password_file = "{secret}"
 [channels.h]
 type = "webhook"
@@ -191,8 +204,8 @@ url = "http://127.0.0.1/"
 secret_env = "HOOK_SECRET"
 """)
     config = load_config(path, environ={"HOOK_SECRET": "a b"})
-    assert config.channels["m"].secret("password") == "hunter2"
-    assert config.channels["h"].secret("secret", {"HOOK_SECRET": "a b"}) == "a b"
+    assert config.channels["m"].password.read() == "hunter2"
+    assert config.channels["h"].secret.read({"HOOK_SECRET": "a b"}) == "a b"
     assert "hunter2" not in repr(config)
 
 
@@ -240,8 +253,8 @@ secret_file = "secrets/hook"
     monkeypatch.chdir(tmp_path / "elsewhere")
     config = load_config("../etc/monitor.toml")
     assert config.monitor.database == f"sqlite:///{conf}/data/monitor.db"
-    assert config.monitor.web_token == "t0ken"
-    assert config.channels["h"].secret("secret") == "s3cret"
+    assert config.monitor.web.token == "t0ken"
+    assert config.channels["h"].secret.read() == "s3cret"
     assert [w.query for w in config.watches] == ["Acme"] and len(config.feeds) == 1
 
 
@@ -305,10 +318,12 @@ HOOK = '[channels.h]\ntype = "webhook"\nurl = "http://127.0.0.1/"\nsecret_env = 
      "watch[0].chanels: unknown key (did you mean channels?)"),
     (FEED + '[[feed]]\nurl = "http://127.0.0.1/other"\n',
      "feed: unknown key (did you mean feeds?)"),
+    (FEED + '[channels.x]\ntype = ["email"]\n',
+     "channels.x.type: must be one of email, webhook, apprise, got ['email']"),
 ], ids=["web-port-only", "web-no-token", "postgres-scheme", "no-driver", "not-a-url",
         "unsupported", "webhook-scheme", "watch-no-channels", "watchlist-no-channels",
         "duplicate-url", "poll-below-min", "empty", "did-you-mean", "did-you-mean-watch",
-        "did-you-mean-top"])
+        "did-you-mean-top", "channel-type-not-a-string"])
 def test_check_reports_each_problem_on_one_line(tmp_path: Path, snippet: str,
                                                 expected: str) -> None:
     path = tmp_path / "c.toml"
@@ -391,3 +406,162 @@ def test_the_daemon_logs_what_check_warns_about(tmp_path: Path,
     finally:
         daemon.services.extractor.close()
         daemon.services.store.close()
+
+
+# -- one declaration per key; grouped settings; no import cycle ------------------------
+
+def _written(kind: object, key: str) -> tuple[str, object]:
+    """A TOML value of ``kind`` unlike any default, and the value it loads as."""
+    if kind == "duration":
+        return '"7777s"', 7777.0
+    if kind is bool:
+        return "true", True
+    if kind is int:
+        return "7", 7
+    return f'"x-{key}"', f"x-{key}"
+
+
+@pytest.mark.parametrize("key", sorted(k for k in MONITOR_KEYS if k not in {
+    "database", "web", "timezone", "health_channel", "web_token_file", "web_token_env",
+    "poll_interval", "min_poll_interval", "max_poll_interval", "silent_factor"}))
+def test_each_monitor_key_lands_where_its_declaration_says(tmp_path: Path, key: str) -> None:
+    """MONITOR_KEYS is derived from the settings' fields: each key it lists is accepted and
+    its value is read back through the grouped settings, by the same name."""
+    text, value = _written(MONITOR_KEYS[key], key)
+    (tmp_path / "c.toml").write_text(f"[monitor]\n{key} = {text}\n" + FEED)
+    monitor = load_config(tmp_path / "c.toml").monitor
+    assert monitor.value(key) == value
+    assert MonitorSettings().value(key) != value
+
+
+def test_monitor_keys_are_grouped_by_what_they_configure(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("t0ken\n")
+    (tmp_path / "c.toml").write_text(
+        '[monitor]\nconnect_timeout = "3s"\nmin_poll_interval = "1m"\npoll_interval = "5m"\n'
+        'delivery_horizon = "1d"\nlease = "2m"\nsilent_factor = 3\nweb = "0.0.0.0:8181"\n'
+        'web_token_file = "token"\n' + FEED)
+    m = load_config(tmp_path / "c.toml").monitor
+    assert (m.fetch.connect_timeout, m.poll.min_poll_interval, m.poll.poll_interval) \
+        == (3.0, 60.0, 300.0)
+    assert (m.delivery.delivery_horizon, m.cluster.lease, m.health.silent_factor) \
+        == (86400.0, 120.0, 3)
+    assert (m.web.listen, m.web.token) == ("0.0.0.0:8181", "t0ken")
+    assert "t0ken" not in repr(m)
+    assert set(RESTART_KEYS) <= {k.removesuffix("_file").removesuffix("_env")
+                                 for k in MONITOR_KEYS}
+
+
+def test_channel_tables_are_typed_per_channel_type(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text(FEED + """
+[channels.m]
+type = "email"
+to = ["a@example.org"]
+from = "m@example.org"
+smtp_host = "127.0.0.1"
+smtp_port = 2525
+username = "m"
+password_env = "SMTP_PASSWORD"
+[channels.h]
+type = "webhook"
+url = "http://127.0.0.1/h"
+secret_file = "hook"
+timeout = "4s"
+[channels.a]
+type = "apprise"
+urls = ["json://127.0.0.1/x"]
+""")
+    channels = load_config(tmp_path / "c.toml", environ={"SMTP_PASSWORD": "pw"}).channels
+    m, h, a = channels["m"], channels["h"], channels["a"]
+    assert isinstance(m, EmailSettings) and isinstance(h, WebhookSettings)
+    assert isinstance(a, AppriseSettings)
+    assert (m.to, m.sender, m.smtp_port, m.starttls, m.timeout) \
+        == (("a@example.org",), "m@example.org", 2525, False, 30.0)
+    assert m.password.read({"SMTP_PASSWORD": "pw"}) == "pw"
+    assert (h.url, h.secret.file, h.timeout) == ("http://127.0.0.1/h", str(tmp_path / "hook"), 4.0)
+    assert a.urls == ("json://127.0.0.1/x",) and not a.more_urls
+
+
+@pytest.mark.parametrize(("options", "expected"), [
+    ('starttls = true\ntls = true\nusername = "m"\npassword_env = "P"\n',
+     "channels.m: email channel: starttls and use_tls exclude each other"),
+    ('username = "m"\n', "channels.m: email channel: username and password go together"),
+    ('password_env = "P"\n', "channels.m: email channel: username and password go together"),
+], ids=["starttls-and-tls", "username-alone", "password-alone"])
+def test_the_daemon_refuses_email_options_that_check_refuses(
+        tmp_path: Path, options: str, expected: str) -> None:
+    """Email cross-checks live in EmailSettings: `check` and the daemon's start-up both
+    refuse them, with the same line (the daemon used to start with the channel unusable)."""
+    path = tmp_path / "c.toml"
+    path.write_text(FEED + '[channels.m]\ntype = "email"\nto = ["a@example.org"]\n'
+                    'from = "m@example.org"\nsmtp_host = "127.0.0.1"\n' + options)
+    checked, run = monitor_cli("check", "-c", str(path)), monitor_cli("run", "-c", str(path))
+    assert checked.returncode == run.returncode == 2
+    assert checked.stderr == run.stderr == f"monitor: {expected}\n"
+
+
+def test_email_without_recipients_is_one_line_and_a_missing_key_only_its_own(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(FEED + '[channels.m]\ntype = "email"\nto = []\nfrom = "m@example.org"\n'
+                    'smtp_host = "127.0.0.1"\n[channels.n]\ntype = "email"\n'
+                    'from = "m@example.org"\nsmtp_host = "127.0.0.1"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == ["channels.m: email channel needs at least one recipient",
+                                   "channels.n.to: is required"]
+
+
+def test_an_unreadable_web_token_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "token").write_bytes(b"\xff\xfe binary")
+    path = tmp_path / "c.toml"
+    path.write_text('[monitor]\nweb_token_file = "token"\n' + FEED)
+    result = monitor_cli("check", "-c", str(path))
+    assert result.returncode == 2
+    assert result.stderr == (f"monitor: monitor.web_token_file: cannot read {tmp_path}/token: "
+                             "not UTF-8 text\n")
+
+
+def test_a_reload_names_grouped_keys_that_need_a_restart(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.daemon import Daemon, load
+
+    path = tmp_path / "c.toml"
+    head = f'[monitor]\ndatabase = "sqlite:///{tmp_path / "m.db"}"\nweb = ""\n'
+    path.write_text(head + FEED)
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        path.write_text(head + 'connect_timeout = "3s"\nbackfill = 5\n' + FEED)
+        caplog.set_level("WARNING", logger="monitor.daemon")
+        daemon.reload()
+        assert daemon.config.monitor.poll.backfill == 5  # applied; no restart needed
+        assert [r.getMessage() for r in caplog.records
+                if "reload_restart_needed" in r.getMessage()] == [
+            "event=reload_restart_needed key=connect_timeout running=10.0 configured=3.0"]
+    finally:
+        daemon.services.extractor.close()
+        daemon.services.store.close()
+
+
+def _config_modules() -> dict[str, set[str]]:
+    """Each module of the config group (monitor/config/, or monitor/config*.py as it once
+    was) -> the monitor modules it imports."""
+    from tests.test_layers import PACKAGE, imports
+
+    out = {}
+    for path in sorted([*PACKAGE.glob("config*.py"), *(PACKAGE / "config").glob("*.py")]):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        out[".".join(("monitor", *parts)).removesuffix(".__init__")] = imports(path)
+    return out
+
+
+def test_the_config_package_has_no_import_cycle() -> None:
+    """Its modules import each other bottom up; none imports the package's public face."""
+    graph = _config_modules()
+    assert not [m for m, targets in graph.items()
+                if m != "monitor.config" and "monitor.config" in targets]
+    order: list[str] = []
+    while len(order) < len(graph):
+        ready = [m for m in graph if m not in order
+                 and all(t in order or t not in graph or t == m for t in graph[m])]
+        assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
+        order += ready

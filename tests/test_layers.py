@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
 LAYERS = {
     "__init__": 0,
     "errors": 1, "models": 1, "retryafter": 1,
-    "config": 2, "configschema": 2, "log": 2, "sdnotify": 2,
+    "config": 2, "log": 2, "sdnotify": 2,
     "fetch": 3, "netguard": 3, "feeds": 3, "extract": 3, "rules": 3, "dedup": 3,
     "feedencoding": 3, "feedtrim": 3,
     "store": 3, "alerts": 3, "schedule": 3, "health": 3, "opml": 3,
@@ -26,8 +26,7 @@ LAYERS = {
     "demo": 5.5,  # runs the daemon against local servers
     "cli": 6, "__main__": 7,
 }
-SAME_GROUP = {"netguard": "fetch", "configschema": "config", "feedencoding": "feeds",
-              "feedtrim": "feeds"}
+SAME_GROUP = {"netguard": "fetch", "feedencoding": "feeds", "feedtrim": "feeds"}
 
 
 def group_of(module: str) -> str:

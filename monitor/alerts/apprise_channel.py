@@ -25,6 +25,7 @@ from monitor.alerts.render import (
     human_time,
     plural,
 )
+from monitor.config import AppriseSettings
 from monitor.errors import DeliveryError
 from monitor.models import Alert, Digest
 
@@ -93,6 +94,12 @@ class AppriseChannel:
         self.timeout = timeout
         self._urls = tuple(urls)
         self._apprise: Any = None
+
+    @classmethod
+    def from_settings(cls, s: AppriseSettings, client: object = None) -> AppriseChannel:
+        """The channel of a ``type = "apprise"`` table: its ``urls`` and those of
+        ``urls_file``/``urls_env`` (space-separated), read now. ConfigError when unreadable."""
+        return cls(s.name, [*s.urls, *(s.more_urls.read() or "").split()])
 
     def __repr__(self) -> str:
         return f"AppriseChannel(name={self.name!r}, urls={len(self._urls)})"

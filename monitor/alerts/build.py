@@ -5,11 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
+from monitor.alerts.apprise_channel import AppriseChannel
 from monitor.alerts.base import Channel
-from monitor.config import ChannelSettings, Config
+from monitor.alerts.email import EmailChannel
+from monitor.alerts.webhook import WebhookChannel
+from monitor.config import (
+    AppriseSettings,
+    ChannelSettings,
+    Config,
+    EmailSettings,
+    WebhookSettings,
+)
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, Digest
 
@@ -48,7 +59,7 @@ class Channels(dict[str, Channel]):
 def settings_hash(s: ChannelSettings) -> str:
     """A hash of a channel's settings as written in the config (a secret's file or variable
     is named there, its content never read); it changes when any setting changes."""
-    written = {"type": s.type, "options": s.options, "digest": s.digest}
+    written = {"type": s.type, "options": s.as_written(), "digest": s.digest}
     data = json.dumps(written, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(data.encode()).hexdigest()
 
@@ -65,25 +76,17 @@ def build_channels(config: Config, client: httpx.AsyncClient) -> Channels:
     return out
 
 
+CHANNEL_FACTORIES: dict[type[ChannelSettings], Callable[[Any, httpx.AsyncClient], Channel]] = {
+    WebhookSettings: WebhookChannel.from_settings,
+    EmailSettings: EmailChannel.from_settings,
+    AppriseSettings: AppriseChannel.from_settings,
+}
+"""Each channel type's settings class and how to build its Channel (reading its secrets)."""
+
+
 def build_channel(s: ChannelSettings, client: httpx.AsyncClient) -> Channel:
     """The Channel for one settings table; ConfigError when a secret cannot be read."""
-    o = s.options
-    if s.type == "webhook":
-        from monitor.alerts.webhook import WebhookChannel
-
-        secrets = (s.secret("secret") or "").split()
-        return WebhookChannel(s.name, o["url"], secrets, client,
-                              timeout=o.get("timeout", 10.0))
-    if s.type == "email":
-        from monitor.alerts.email import EmailChannel
-
-        return EmailChannel(s.name, o["to"], o["from"], o["smtp_host"],
-                            int(o.get("smtp_port", 25)), starttls=o.get("starttls", False),
-                            use_tls=o.get("tls", False), username=o.get("username"),
-                            password=s.secret("password"), timeout=o.get("timeout", 30.0))
-    if s.type == "apprise":
-        from monitor.alerts.apprise_channel import AppriseChannel
-
-        urls = list(o.get("urls", [])) + (s.secret("urls") or "").split()
-        return AppriseChannel(s.name, urls)
-    raise ConfigError(f"channels.{s.name}.type: unknown channel type {s.type!r}")
+    factory = CHANNEL_FACTORIES.get(type(s))
+    if factory is None:
+        raise ConfigError(f"channels.{s.name}.type: unknown channel type {s.type!r}")
+    return factory(s, client)

@@ -17,6 +17,7 @@ import aiosmtplib
 
 from monitor.alerts.base import classify_smtp_code
 from monitor.alerts.render import render_digest_email, render_email
+from monitor.config import EmailSettings, email_problems
 from monitor.errors import DeliveryError
 from monitor.models import Alert, Digest
 
@@ -51,12 +52,9 @@ class EmailChannel:
                  smtp_port: int, starttls: bool = False, use_tls: bool = False,
                  username: str | None = None, password: str | None = None,
                  timeout: float = 30.0, max_connections: int = 4) -> None:
-        if not to:
-            raise ValueError("email channel needs at least one recipient")
-        if starttls and use_tls:
-            raise ValueError("email channel: starttls and use_tls exclude each other")
-        if (username is None) != (password is None):
-            raise ValueError("email channel: username and password go together")
+        if problems := email_problems(to, starttls, use_tls, username is not None,
+                                      password is not None):
+            raise ValueError(problems[0])
         self.name = name
         self.to = tuple(to)
         self.sender = sender
@@ -68,6 +66,14 @@ class EmailChannel:
         self._password = password
         self.timeout = timeout
         self._slots = asyncio.Semaphore(max_connections)  # a burst must not flood the server
+
+    @classmethod
+    def from_settings(cls, s: EmailSettings, client: object = None) -> EmailChannel:
+        """The channel of a ``type = "email"`` table (EmailSettings checked its options);
+        reads the password now. ConfigError when it cannot be read."""
+        return cls(s.name, s.to, s.sender, s.smtp_host, s.smtp_port, starttls=s.starttls,
+                   use_tls=s.tls, username=s.username, password=s.password.read(),
+                   timeout=s.timeout)
 
     def __repr__(self) -> str:
         return (f"EmailChannel(name={self.name!r}, to={list(self.to)!r}, "

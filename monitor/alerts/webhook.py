@@ -30,6 +30,7 @@ import httpx
 from monitor import __version__
 from monitor.alerts.base import classify_http_status
 from monitor.alerts.render import digest_payload, header_text, webhook_payload
+from monitor.config import WebhookSettings
 from monitor.errors import DeliveryError
 from monitor.models import Alert, Digest
 
@@ -104,6 +105,12 @@ class WebhookChannel:
         self.timeout = timeout
         self._keys = tuple(secret_key(s) for s in secrets)
         self._client = client
+
+    @classmethod
+    def from_settings(cls, s: WebhookSettings, client: httpx.AsyncClient) -> WebhookChannel:
+        """The channel of a ``type = "webhook"`` table; reads its secrets (space-separated
+        during a rotation) now. ConfigError when they cannot be read."""
+        return cls(s.name, s.url, (s.secret.read() or "").split(), client, timeout=s.timeout)
 
     def __repr__(self) -> str:
         # The URL may embed a token, the secrets are secret: show neither.

@@ -270,7 +270,7 @@ def _polling(feeds: list[FeedState], config: Config, now: datetime) -> str:
     polled = [f.last_polled_at for f in feeds if f.last_polled_at]
     if not polled:
         return "ok"  # nothing polled yet: nothing to be late for
-    longest = max((f.interval for f in config.feeds), default=config.monitor.poll_interval)
+    longest = max((f.interval for f in config.feeds), default=config.monitor.poll.poll_interval)
     bound = READY_FACTOR * longest
     age = (now - max(polled)).total_seconds()
     if age > bound:

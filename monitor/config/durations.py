@@ -1,0 +1,57 @@
+"""Durations (``30s``, ``10m``, ``1h30m``) and cron lines; pure."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: object) -> float:
+    """Seconds in ``30s``, ``10m``, ``1h30m``, ``2d`` or a plain number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 30s, 10m or 1h, got {value!r}")
+    if isinstance(value, int | float):
+        if value <= 0:
+            raise ValueError("a duration must be positive")
+        return float(value)
+    text = str(value).strip().lower()
+    parts = _DURATION.findall(text)
+    if not parts or _DURATION.sub("", text).strip():
+        raise ValueError(f"expected a duration like 30s, 10m or 1h, got {value!r}")
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError("a duration must be positive")
+    return seconds
+
+
+def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
+    """An APScheduler CronTrigger for a crontab line; 6 fields = with seconds first.
+
+    ``0 8 * * mon-fri`` (minute hour day month weekday), or
+    ``30 0 8 * * mon-fri`` (second minute hour day month weekday). ValueError if invalid.
+    """
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) == 6:
+        names = ("second", "minute", "hour", "day", "month", "day_of_week")
+        return CronTrigger(**dict(zip(names, fields, strict=True)), timezone=ZoneInfo(timezone))
+    if len(fields) != 5:
+        raise ValueError(f"wrong number of fields in {expr!r}: expected 5 (or 6 with seconds)")
+    return CronTrigger.from_crontab(expr, timezone=ZoneInfo(timezone))
+
+
+def check_cron(value: object) -> str:
+    """``value`` when it is a valid cron line; ValueError naming the problem otherwise."""
+    if not isinstance(value, str):
+        raise ValueError("expected a cron expression like '0 8 * * mon-fri'")
+    try:
+        cron_trigger(value)
+    except ValueError as e:
+        raise ValueError(f"invalid cron expression {value!r}: {e}") from None
+    return value

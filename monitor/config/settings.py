@@ -1,0 +1,147 @@
+"""The validated configuration: frozen settings, grouped, each key declared once.
+
+``[monitor]`` is one flat TOML table; its keys are grouped here by what they configure
+(``config.monitor.fetch.connect_timeout``, ``config.monitor.poll.min_poll_interval``).
+A field's name is its key (``monitor.config.keys``), so a new key is one new field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.config.channels import ChannelSettings
+from monitor.config.keys import CRON, DURATION, SECRET, declared, group, key, lookup, setting
+
+
+@dataclass(frozen=True, slots=True)
+class FetchSettings:
+    """How feeds and articles are fetched (the shared fetcher is built once, at start)."""
+
+    user_agent: str = setting("monitor/0.1 (+https://github.com/monitor/monitor)", str,
+                              restart=True)
+    connect_timeout: float = setting(10.0, DURATION, restart=True)
+    read_timeout: float = setting(20.0, DURATION, restart=True)
+    fetch_deadline: float = setting(60.0, DURATION, restart=True)
+    max_connections: int = setting(100, int, restart=True)
+    per_host_connections: int = setting(2, int, restart=True)
+    max_article_bytes: int = setting(5_000_000, int, restart=True)
+    max_feed_bytes: int = setting(10_000_000, int, restart=True)
+    allow_private_networks: bool = setting(False, bool, restart=True)
+
+
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    """When feeds are polled, and what a poll keeps."""
+
+    poll_interval: float = setting(600.0, DURATION)
+    min_poll_interval: float = setting(120.0, DURATION)
+    max_poll_interval: float = setting(3600.0, DURATION)
+    max_items_per_feed: int = setting(500, int)
+    alert_on_first_poll: bool = setting(False, bool)
+    backfill: int = setting(50, int)  # items of a new feed stored (not alerted) by its first poll
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    """How often the outbox runs, and how long it retries."""
+
+    delivery_interval: float = setting(5.0, DURATION, restart=True)
+    delivery_horizon: float = setting(3 * 86400.0, DURATION)
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """This node among several sharing one database."""
+
+    node_id: str = setting("", str, restart=True)
+    lease: float = setting(300.0, DURATION, restart=True)
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSettings:
+    """Feed-health notices: where, and after how long."""
+
+    health_channel: str = setting("", str)
+    failing_after: float = setting(6 * 3600.0, DURATION)
+    silent_factor: int = setting(5, int)
+    health_interval: float = setting(300.0, DURATION, restart=True)
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The dashboard's listener; ``token`` is read from ``web_token_file``/``_env`` at load."""
+
+    listen: str = setting("127.0.0.1:8080", str, name="web", restart=True)
+    token: str | None = setting(None, SECRET, name="web_token", restart=True, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorSettings:
+    """The ``[monitor]`` table."""
+
+    database: str = setting("sqlite:///monitor.db", str,  # relative: to the config's folder
+                            restart=True)
+    timezone: str = setting("UTC", str)
+    extract_workers: int = setting(2, int, restart=True)
+    fetch: FetchSettings = group(FetchSettings)
+    poll: PollSettings = group(PollSettings)
+    delivery: DeliverySettings = group(DeliverySettings)
+    cluster: ClusterSettings = group(ClusterSettings)
+    health: HealthSettings = group(HealthSettings)
+    web: WebSettings = group(WebSettings)
+
+    def value(self, name: str) -> Any:
+        """The value of the ``[monitor]`` key ``name`` (``web_token`` for the token)."""
+        return lookup(self, name)
+
+
+RESTART_KEYS = tuple(d.name for d in declared(MonitorSettings) if d.key.restart)
+"""``[monitor]`` keys read once at start: a reload cannot change what they set up."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """One ``[[feeds]]`` table."""
+
+    name: str = field(metadata=key(str))  # default: the URL
+    url: str = field(metadata=key(str, required=True))
+    interval: float = field(metadata=key(DURATION))  # default: [monitor] poll_interval
+    tags: tuple[str, ...] = setting((), list)
+    allow_private_networks: bool = setting(False, bool)
+    alert_on_first_poll: bool = setting(False, bool)
+    backfill: int = setting(50, int)  # items the first poll stores, newest first, without alerting
+    interval_set: bool = False  # ``interval`` was set for this feed: a ceiling on its cadence
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """One watch rule (a ``[[watch]]`` table or a line of a watchlist)."""
+
+    name: str = field(metadata=key(str, required=True))
+    query: str = field(metadata=key(str, required=True))
+    channels: tuple[str, ...] = setting((), list)
+    feeds: tuple[str, ...] = setting((), list)  # feed names or tags; empty = every feed
+    digest: str | None = setting(None, CRON)
+    case_sensitive: bool = setting(False, bool)
+    max_alerts_per_hour: int | None = setting(None, int)
+
+    def applies_to(self, feed: FeedSettings) -> bool:
+        """Whether this rule watches ``feed``."""
+        return not self.feeds or feed.name in self.feeds or bool(set(feed.tags) & set(self.feeds))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole, validated configuration."""
+
+    monitor: MonitorSettings
+    feeds: tuple[FeedSettings, ...] = ()
+    watches: tuple[WatchSettings, ...] = ()
+    channels: dict[str, ChannelSettings] = field(default_factory=dict)
+    path: str = ""
+    warnings: tuple[str, ...] = ()  # problems that may vanish at run time (unreadable secrets)
+
+    def feed(self, name: str) -> FeedSettings | None:
+        """The feed named ``name``, or None."""
+        return next((f for f in self.feeds if f.name == name), None)
