@@ -23,6 +23,7 @@ LAYERS = {
     "web": 4.5,  # the daemon serves it
     "daemon": 5,
     "demo": 5.5,  # runs the daemon against local servers
+    "testing": 5.4,  # local servers for the demo and the tests
     "cli": 6, "__main__": 7,
 }
 SAME_GROUP = {"netguard": "fetch", "configschema": "config"}
