@@ -29,6 +29,7 @@ from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyp
 
 from monitor.errors import ParseError
 from monitor.models import Entry
+from monitor.timeutil import utc
 
 COMMON_FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml",
                      "/feed.json")
@@ -273,7 +274,7 @@ def _parse_date(value: str) -> datetime | None:
             parsed = parse(value.strip())
         except (TypeError, ValueError, IndexError):
             continue
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return utc(parsed)
     return None
 
 

@@ -20,13 +20,14 @@ import html
 import json
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
+
+from monitor.timeutil import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -79,7 +80,7 @@ def rss(base: str, articles: list[SeedArticle]) -> str:
     items = "".join(
         f"<item><title>{html.escape(a.title)}</title><link>{base}/articles/{a.slug}.html</link>"
         f"<guid>{base}/articles/{a.slug}.html</guid>"
-        f"<pubDate>{format_datetime(datetime.fromisoformat(a.date).replace(tzinfo=UTC))}"
+        f"<pubDate>{format_datetime(parse_iso(a.date))}"
         f"</pubDate><description>{html.escape(a.body[:200])}</description></item>"
         for a in articles)
     return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'

@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
 # group -> layer; a module's group is its first dotted part below `monitor`
 LAYERS = {
     "__init__": 0,
-    "errors": 1, "models": 1, "retryafter": 1,
+    "timeutil": 0.5, "errors": 1, "models": 1, "retryafter": 1,
     "config": 2, "configschema": 2, "log": 2, "sdnotify": 2,
     "fetch": 3, "netguard": 3, "feeds": 3, "extract": 3, "rules": 3, "dedup": 3,
     "store": 3, "alerts": 3, "schedule": 3, "health": 3, "opml": 3,
