@@ -33,7 +33,7 @@ def class_defs(package: Path = PACKAGE) -> dict[str, tuple[str, list[str]]]:
 
 def descendants(roots: set[str], defs: dict[str, tuple[str, list[str]]]) -> set[str]:
     """The qualified names of the classes deriving, at any depth, from a class named in roots."""
-    names, found = set(roots), set()
+    names, found = set(roots), set[str]()
     while True:
         new = {q for q, (name, bases) in defs.items() if q not in found and names & set(bases)}
         if not new:
