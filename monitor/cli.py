@@ -7,7 +7,7 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -163,6 +163,11 @@ def _parser() -> argparse.ArgumentParser:
                                "enable: deliver on the named channels again")
     channels.add_argument("names", nargs="*", metavar="NAME", help="enable: the channels")
     channels.set_defaults(func=cmd_channels)
+
+    parse = sub.add_parser("parse", help="print the entries a feed yields, one JSON line each")
+    parse.add_argument("target", metavar="FILE_OR_URL",
+                       help="a feed file, - for stdin, or an http(s) URL to fetch")
+    parse.set_defaults(func=cmd_parse)
 
     demo = sub.add_parser("demo", help="run the whole pipeline on local servers")
     demo.set_defaults(func=cmd_demo)
@@ -609,6 +614,53 @@ def _enable_channels(config: Any, store: Any, names: list[str], path: str) -> in
               + (f"; {failed} failed: monitor alerts -c {path} retry --channel {name}"
                  if failed else ""))
     return EXIT_OK
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    """The entries of one feed as the daemon sees them; the parse warning on stderr."""
+    from monitor.feeds import parse_feed
+
+    target = args.target
+    if target.startswith(("http://", "https://")):
+        result = asyncio.run(_fetch_feed(target))
+        content, url, content_type = result.content, result.url, result.content_type
+    else:
+        try:
+            content = sys.stdin.buffer.read() if target == "-" else Path(target).read_bytes()
+        except OSError as e:
+            raise MonitorError(f"{target}: cannot read: {e.strerror}") from None
+        url, content_type = "" if target == "-" else Path(target).resolve().as_uri(), ""
+    feed = parse_feed(content, url, content_type=content_type)
+    if feed.warning:
+        print(f"monitor: warning: {feed.warning}", file=sys.stderr)
+    lines = (json.dumps({"id": entry.key, "title": entry.title, "link": entry.url,
+                         "published": entry.published.isoformat() if entry.published else None,
+                         "author": entry.author, "summary_chars": len(entry.summary),
+                         "summary": entry.summary[:200]}, ensure_ascii=False)
+             for entry in feed.entries)
+    _print_lines(lines)
+    return EXIT_OK if feed.entries else EXIT_NONE
+
+
+def _print_lines(lines: Iterable[str]) -> None:
+    """Print to stdout; a reader that stops early (``| head``) ends the output quietly."""
+    import os
+
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+async def _fetch_feed(url: str) -> Any:
+    from monitor.fetch import Fetcher
+
+    fetcher = Fetcher(user_agent="monitor/0.1 (parse)")
+    try:
+        return await fetcher.fetch(url, trusted=True)
+    finally:
+        await fetcher.aclose()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

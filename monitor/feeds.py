@@ -28,6 +28,8 @@ import lxml.html  # type: ignore[import-untyped]
 from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyped]
 
 from monitor.errors import ParseError
+from monitor.feedencoding import feed_charset
+from monitor.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.models import Entry
 from monitor.timeutil import utc
 
@@ -37,23 +39,12 @@ COMMON_FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml", "/in
 
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json",
                         "application/rdf+xml"})
-MAX_AUTHOR_CHARS = 256  # feedparser's author-email regex is quadratic in the author's length
 MAX_KEY_CHARS = 1_000  # longer guids are replaced by their hash
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
                "yearly": 31536000}
 
-# A text node (or CDATA section) longer than the cap; the look-behind anchors each try at
-# the start of a run, so one pass is linear in the document.
-_LONG_TEXT = re.compile(rb"(?<=[>\[])[^<>\[]{%d,}")
-_AUTHOR_TAG = (rb"<(?:[A-Za-z_][\w.-]*:)?(?:author|creator|publisher|contributor|managingEditor"
-               rb"|webMaster|name|email|owner)\b[^<>]*>")
-_AUTHOR_TEXT = re.compile(rb"(%s)([^<]{%d,})" % (_AUTHOR_TAG, MAX_AUTHOR_CHARS + 1))
-_AUTHOR_CDATA = re.compile(
-    rb"(%s<!\[CDATA\[)(.{%d,}?)(\]\]>)" % (_AUTHOR_TAG, MAX_AUTHOR_CHARS + 1), re.DOTALL)
 _MAIL_NAME = re.compile(r"^\S+@\S+ \((?P<name>[^()]+)\)$")
 _NAME_MAIL = re.compile(r"^(?P<name>[^@]+?) [(<]\S+@\S+[)>]$")
-_ITEM_OPEN = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
-_ITEM_CLOSE = re.compile(rb"</(?:[A-Za-z_][\w.-]*:)?(?:item|entry)\s*>")
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.IGNORECASE)
 _BLOCK_TAGS = frozenset("address article aside blockquote dd div dl dt figcaption figure footer "
                         "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tr ul"
@@ -86,18 +77,31 @@ def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: i
     if not body:
         raise ParseError("not a feed: empty document")
     if body.startswith(b"{") or ("json" in content_type.lower() and not body.startswith(b"<")):
-        return _parse_json_feed(body, url, max_items, max_field_chars, now)
+        return _parse_json_feed(body, url, content_type, max_items, max_field_chars, now)
     return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now)
 
 
 def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
                     max_field_chars: int, now: datetime) -> ParsedFeed:
-    capped = _cap_fields(_cut_items(content, max_items), max_field_chars)
-    # No content-location: feedparser would resolve guids against it ("123" -> URL), and
-    # keys must not change with the feed's address. Links are resolved below instead.
-    headers = {"content-type": content_type or "application/xml"}
-    parsed = feedparser.parse(io.BytesIO(capped), response_headers=headers,
-                              sanitize_html=False, resolve_relative_uris=False)
+    """feedparser reads the document's own bytes, in the charset feed_charset decides.
+
+    Entries are at least feedparser's own: the bytes change only when the document has more
+    than ``max_items`` items or an author field feedparser would stall on (monitor.feedtrim).
+    """
+    charset = feed_charset(content, content_type)
+    text = content.decode(charset or "latin-1", "replace")  # latin-1: ASCII, or undecided
+    if (trimmed := trim_document(text, max_items)) is not None:  # else the bytes go in as is
+        content, charset = trimmed.encode(), "utf-8"
+    # The charset goes in as the HTTP one, which feedparser puts first (RFC 3023). No
+    # content-location: feedparser would resolve guids against it ("123" -> URL), and keys
+    # must not change with the feed's address. Links are resolved below instead.
+    headers = {"content-type": f"application/xml; charset={charset}" if charset
+               else content_type or "application/xml"}
+    try:
+        parsed = feedparser.parse(io.BytesIO(content), response_headers=headers,
+                                  sanitize_html=False, resolve_relative_uris=False)
+    except Exception as e:  # only feedparser's own code runs here, on this document
+        raise ParseError(f"cannot parse feed: feedparser failed with {e!r}") from e
     exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     warning = None if exc is None or isinstance(exc, NonXMLContentType) else _bozo_message(exc)
     feed = parsed.get("feed", {})
@@ -105,7 +109,7 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     items = (_item_entry(item, url, inherit, max_field_chars, now) for item in parsed.entries)
     entries = _unique(items, max_items)
     if not entries and (warning or not parsed.get("version")):
-        raise ParseError(_not_a_feed(content, warning))
+        raise ParseError(_not_a_feed(content, url, warning))
     return ParsedFeed(title=_one_line(feed.get("title", "")),
                       link=_absolute(url, feed.get("link", "")), entries=entries,
                       warning=warning, ttl_seconds=_ttl_seconds(feed))
@@ -136,10 +140,10 @@ def _author(node: Mapping[str, Any]) -> str:
     return match["name"] if match else raw
 
 
-def _parse_json_feed(content: bytes, url: str, max_items: int, max_chars: int,
-                     now: datetime) -> ParsedFeed:
+def _parse_json_feed(content: bytes, url: str, content_type: str, max_items: int,
+                     max_chars: int, now: datetime) -> ParsedFeed:
     try:
-        doc = json.loads(content)
+        doc = _load_json(content, content_type)
     except (ValueError, RecursionError) as e:
         raise ParseError(f"not a feed: invalid JSON: {e}") from e
     items = doc.get("items") if isinstance(doc, dict) else None
@@ -151,6 +155,14 @@ def _parse_json_feed(content: bytes, url: str, max_items: int, max_chars: int,
                        for i in items[:max_items] if isinstance(i, dict)), max_items)
     return ParsedFeed(title=_one_line(_str(doc.get("title"))),
                       link=_absolute(url, _str(doc.get("home_page_url"))), entries=entries)
+
+
+def _load_json(content: bytes, content_type: str) -> Any:
+    try:
+        return json.loads(content)  # UTF-8, -16 or -32, as RFC 8259 asks
+    except UnicodeDecodeError:  # else its HTTP or sniffed charset
+        return json.loads(content.decode(feed_charset(content, content_type) or "latin-1",
+                                         "replace"))
 
 
 def _json_entry(item: dict[str, Any], url: str, inherit: str, max_chars: int,
@@ -230,36 +242,6 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-def _cap_fields(content: bytes, max_chars: int) -> bytes:
-    """Truncate long text nodes in one linear pass each, so no feedparser regex goes quadratic."""
-    def cut_text(m: re.Match[bytes]) -> bytes:  # keep "]]" so a CDATA section still closes
-        run = m.group()
-        return _safe_head(run, max_chars) + (b"]]" if run.endswith(b"]]") else b"")
-
-    content = _AUTHOR_TEXT.sub(lambda m: m[1] + _safe_head(m[2], MAX_AUTHOR_CHARS), content)
-    content = _AUTHOR_CDATA.sub(lambda m: m[1] + _safe_head(m[2], MAX_AUTHOR_CHARS) + m[3],
-                                content)
-    return re.compile(_LONG_TEXT.pattern % max_chars).sub(cut_text, content)
-
-
-def _safe_head(run: bytes, limit: int) -> bytes:
-    """The first ``limit`` bytes of ``run``, not ending inside a UTF-8 character or an entity."""
-    end = min(limit, len(run))
-    while 0 < end < len(run) and run[end] & 0xC0 == 0x80:
-        end -= 1
-    amp = run.rfind(b"&", max(0, end - 12), end)
-    return run[:amp] if amp >= 0 and b";" not in run[amp:end] else run[:end]
-
-
-def _cut_items(content: bytes, max_items: int) -> bytes:
-    """Drop items after the first ``max_items`` before parsing, keeping the closing tags."""
-    extra = next(itertools.islice(_ITEM_OPEN.finditer(content), max_items, None), None)
-    if extra is None:
-        return content
-    end = max((m.end() for m in _ITEM_CLOSE.finditer(content, extra.start())), default=None)
-    return content[: extra.start()] + (content[end:] if end is not None else b"")
-
-
 def _ttl_seconds(feed: Mapping[str, Any]) -> int | None:
     period = _SY_PERIODS.get(str(feed.get("sy_updateperiod", "")).strip().lower())
     if ttl := _int(feed.get("ttl")):
@@ -284,9 +266,11 @@ def _bozo_message(exc: Exception) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def _not_a_feed(content: bytes, warning: str | None) -> str:
+def _not_a_feed(content: bytes, url: str, warning: str | None) -> str:
     if _HTML_SNIFF.search(content[:4096]):
-        return "not a feed: looks like an HTML page"
+        site = url if url.startswith(("http://", "https://")) else "URL"
+        return (f"not a feed: looks like an HTML page; try `monitor discover {site}` "
+                "to find its feeds")
     return f"not a feed: {warning}" if warning else "not a feed: no RSS, Atom or JSON Feed found"
 
 

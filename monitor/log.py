@@ -25,7 +25,8 @@ import sys
 import time
 from typing import TextIO
 
-QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "apscheduler", "trafilatura")
+QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "apscheduler", "trafilatura",
+                 "charset_normalizer")
 
 _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _SYSLOG_PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
+import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import feedparser  # type: ignore[import-untyped]
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +25,7 @@ from monitor.feeds import (
 )
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
+CORPUS = FEEDS / "corpus"
 NOW = datetime(2026, 3, 11, 12, 0, tzinfo=UTC)
 GOLDEN = ["rss20.xml", "rss10.rdf", "rss091.xml", "atom.xml", "jsonfeed11.json", "bozo.xml",
           "not-a-feed.html"]
@@ -145,6 +149,30 @@ def test_items_are_capped_keeping_the_first(make: Any, template: str, count: int
     assert [e.url for e in feed.entries] == [f"https://ex.example/{i}" for i in range(kept)]
 
 
+@pytest.mark.parametrize("doc", [
+    _rss("".join(ITEM.format(i=i) for i in range(6))),
+    ('<a:feed xmlns:a="http://www.w3.org/2005/Atom"><a:title>A</a:title>'
+     + "".join(f"<a:entry><a:title>E{i}</a:title><a:id>urn:{i}</a:id>"
+               f"<a:link href='https://ex.example/{i}'/></a:entry>" for i in range(6))
+     + "</a:feed>").encode(),
+    _rss("<item><title>Item 0</title><link>https://ex.example/0</link><description><![CDATA["
+         + "<item>x</item>" * 9 + "]]></description></item>"
+         + "".join(ITEM.format(i=i) for i in range(1, 6))),
+], ids=["rss", "prefixed-atom", "item-tags-in-cdata"])
+def test_items_past_the_cap_are_cut_before_feedparser_reads_them(
+        doc: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    real, seen = feedparser.parse, []
+
+    def spy(stream: io.BytesIO, **options: Any) -> Any:
+        seen.append(real(io.BytesIO(stream.getvalue()), **options))
+        return seen[-1]
+
+    monkeypatch.setattr(feedparser, "parse", spy)
+    feed = parse_feed(doc, "https://ex.example/feed", max_items=2)
+    assert [e.url for e in feed.entries] == ["https://ex.example/0", "https://ex.example/1"]
+    assert (len(seen[0].entries), seen[0].bozo) == (2, False)
+
+
 @pytest.mark.parametrize(("author", "expected"), [
     ("x" * 300_000, "x" * MAX_AUTHOR_CHARS),
     ("a" * 200_000 + "@example.org", "a" * MAX_AUTHOR_CHARS),
@@ -163,19 +191,142 @@ def test_author_is_capped_before_feedparser_sees_it(author: str, expected: str) 
     assert (feed.warning, feed.entries[0].author) == (None, expected)
 
 
-@pytest.mark.parametrize("body", [
-    "w" * 250_000,
-    "é" * 250_000,
-    "a&amp;" * 50_000,
-    "<![CDATA[" + "<p>" + "c" * 250_000 + "</p>]]>",
+@pytest.mark.parametrize(("body", "summary"), [
+    ("w" * 250_000, "w" * 10_000),
+    ("é" * 250_000, "é" * 10_000),
+    ("a&amp;" * 50_000, "a&" * 5_000),
+    ("<![CDATA[" + "<p>" + "c" * 250_000 + "</p>]]>", "c" * 9_997),
 ], ids=["ascii", "multibyte", "entities", "cdata"])
-def test_long_fields_are_truncated_without_breaking_the_xml(body: str) -> None:
+def test_long_fields_are_cut_to_max_field_chars_after_parsing(body: str, summary: str) -> None:
     doc = _rss(f"<item><title>t</title><link>https://ex.example/a</link>"
                f"<description>{body}</description></item>")
     feed = parse_feed(doc, "https://ex.example/rss", max_field_chars=10_000)
-    summary = feed.entries[0].summary  # the cap counts raw characters, before entities
+    assert feed.warning is None  # the cap counts characters of the parsed field's markup
+    assert feed.entries[0].summary == summary
+
+
+def feedparser_entries(content: bytes, content_type: str = "application/xml") -> list[Any]:
+    """What feedparser alone makes of ``content``, with the settings parse_feed uses."""
+    headers = {"content-type": content_type}
+    return list(feedparser.parse(io.BytesIO(content), response_headers=headers,
+                                 sanitize_html=False, resolve_relative_uris=False).entries)
+
+
+def one_line(markup: str) -> str:
+    return " ".join(html_to_text(markup).split())
+
+
+def test_wordpress_cdata_feed_keeps_every_item_as_feedparser_reads_it() -> None:
+    content = (CORPUS / "wordpress-cdata.xml").read_bytes()
+    feed = parse_feed(content, "https://elmwood.example/feed/")
+    theirs = feedparser_entries(content)
+    assert feed.warning is None and len(theirs) == 8
+    assert [(e.key, e.url, e.title, e.author, e.summary) for e in feed.entries] == [
+        (t.id, t.link, one_line(t.title), t.author, html_to_text(t.content[0].value))
+        for t in theirs]
+
+
+def test_one_long_cdata_author_among_short_ones_keeps_every_item() -> None:
+    authors = ["maria", "j. doe", "x" * 300, "Staff", "k.nguyen"]
+    items = "".join(
+        f'<item xmlns:dc="http://purl.org/dc/elements/1.1/"><title><![CDATA[Post {i}]]></title>'
+        f"<link><![CDATA[https://ex.example/{i}]]></link>"
+        f"<dc:creator><![CDATA[{author}]]></dc:creator>"
+        f"<description><![CDATA[<p>{'body ' * 80}</p>]]></description></item>"
+        for i, author in enumerate(authors))
+    feed = parse_feed(_rss(items), "https://ex.example/rss")
     assert feed.warning is None
-    assert 3_000 <= len(summary) and len(summary.encode()) <= 10_000
+    assert [(e.title, e.url, e.author, e.summary) for e in feed.entries] == [
+        (f"Post {i}", f"https://ex.example/{i}", author[:MAX_AUTHOR_CHARS], ("body " * 80).strip())
+        for i, author in enumerate(authors)]
+
+
+@pytest.mark.parametrize("author", [
+    "x<![CDATA[" + "a" * 400_000 + "]]>",
+    ("<![CDATA[" + "a" * 100 + "]]>") * 4_000,
+    "<x/>" + "a" * 400_000,
+    "<x>b</x>" + "a" * 400_000,
+    "a<!-- c -->" + "a" * 400_000,
+    "&#97;" * 100_000,
+], ids=["text-then-cdata", "many-cdata", "after-empty-child", "after-child", "after-comment",
+        "references"])
+def test_author_split_into_pieces_is_still_capped_before_feedparser(author: str) -> None:
+    doc = _rss(f"<item><title>t</title><link>https://ex.example/a</link><author>{author}</author>"
+               "</item><item><title>next</title><link>https://ex.example/b</link></item>")
+    feed = parse_feed(doc, "https://ex.example/rss")  # uncapped, feedparser takes hours
+    assert [e.title for e in feed.entries] == ["t", "next"]
+    assert feed.entries[0].author.endswith("a" * 200) and len(feed.entries[0].author) <= 256
+
+
+_PIECE = st.text(alphabet="ab ]>&<@.ж\n", max_size=400)
+
+
+def _field(text: str, cdata: bool) -> str:
+    return f"<![CDATA[{text}]]>" if cdata and "]]>" not in text else html.escape(text, quote=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_PIECE, _PIECE, st.booleans()), min_size=1, max_size=6))
+def test_feeds_with_cdata_keep_feedparsers_entries(items: list[tuple[str, str, bool]]) -> None:
+    body = "".join(
+        f'<item xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<title>{_field(f'T{i} ' + title, cdata)}</title><link>https://ex.example/{i}</link>"
+        f"<dc:creator>{_field(author, cdata)}</dc:creator>"
+        f"<description>{_field(title * 3, cdata)}</description></item>"
+        for i, (title, author, cdata) in enumerate(items))
+    doc = _rss(body)
+    feed = parse_feed(doc, "https://ex.example/rss")
+    theirs = feedparser_entries(doc)
+    assert feed.warning is None
+    assert [(e.url, e.title) for e in feed.entries] == [(t.link, one_line(t.title)) for t in theirs]
+
+
+CYRILLIC_TITLE = "Правительство утвердило план развития Северного морского пути"
+
+
+@pytest.mark.parametrize(("content", "content_type", "title"), [
+    ((CORPUS / "lying-utf8-is-koi8r.xml").read_bytes(), "", CYRILLIC_TITLE),
+    ((CORPUS / "undeclared-windows1251.xml").read_bytes(), "", CYRILLIC_TITLE),
+    ((CORPUS / "windows1251-russian.xml").read_bytes().replace(
+        b'encoding="windows-1251"', b'encoding="iso-8859-1"'), "", CYRILLIC_TITLE),
+    ((CORPUS / "koi8r-russian.xml").read_bytes().replace(b'encoding="koi8-r"', b""),
+     "application/rss+xml; charset=KOI8-R", CYRILLIC_TITLE),
+    ((CORPUS / "urdu-utf8.xml").read_bytes(), "text/xml; charset=ISO-8859-1",
+     "وزیر اعظم کا ملک بھر میں نئے ہسپتال بنانے کا اعلان"),
+    ((CORPUS / "urdu-utf8.xml").read_bytes(), "text/xml",
+     "وزیر اعظم کا ملک بھر میں نئے ہسپتال بنانے کا اعلان"),
+    ((FEEDS / "http-charset-czech.xml").read_bytes(), "application/rss+xml; charset=iso-8859-2",
+     "Vláda schválila rozpočet na příští rok"),
+    ((CORPUS / "utf16-bom.xml").read_bytes(), "", "Version 12.4 — what’s new"),
+], ids=["declared-utf8-is-koi8r", "undeclared-windows1251", "declared-latin1-is-1251",
+        "http-koi8r", "http-latin1-on-utf8", "text-xml-without-charset", "http-iso-8859-2",
+        "utf16-bom"])
+def test_feed_decodes_to_its_own_text_without_a_warning(content: bytes, content_type: str,
+                                                        title: str) -> None:
+    feed = parse_feed(content, "https://ex.example/rss", content_type=content_type)
+    assert (feed.entries[0].title, feed.warning) == (title, None)
+
+
+def test_json_feed_in_a_legacy_charset_is_read_in_its_http_charset() -> None:
+    doc = ('{"version": "https://jsonfeed.org/version/1.1", "title": "Новости", "items": ['
+           '{"id": "1", "url": "https://ex.example/1", "title": "Москва"}]}').encode("cp1251")
+    feed = parse_feed(doc, "https://ex.example/feed.json",
+                      content_type="application/feed+json; charset=windows-1251")
+    assert (feed.title, [e.title for e in feed.entries]) == ("Новости", ["Москва"])
+
+
+def test_a_document_feedparser_chokes_on_is_a_parse_error() -> None:
+    doc = _rss('<item><title>t</title><gml:pos xmlns:gml="http://www.opengis.net/gml">1 2'
+               "</gml:pos></item>")
+    with pytest.raises(ParseError, match="^cannot parse feed: feedparser failed with KeyError"):
+        parse_feed(doc, "https://ex.example/rss")
+
+
+def test_html_page_error_suggests_discover_with_the_url() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_feed(b"<!DOCTYPE html><html><body>Hi</body></html>", "https://ex.example/news")
+    assert str(info.value) == ("not a feed: looks like an HTML page; try "
+                               "`monitor discover https://ex.example/news` to find its feeds")
 
 
 def test_duplicate_keys_keep_the_first_entry() -> None:

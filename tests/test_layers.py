@@ -22,8 +22,8 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
     2: ("config, log: layer 1 only",
         {"config", "configschema", "log", "sdnotify", "jsonshape"}),
     3: ("stages: fetch, feeds, extract, rules, dedup, store, alerts channels",
-        {"fetch", "netguard", "feeds", "opml", "extract", "rules", "dedup", "store", "alerts",
-         "schedule", "health", "metrics"}),
+        {"fetch", "netguard", "feeds", "feedencoding", "feedtrim", "opml", "extract", "rules",
+         "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
         {"pipeline", "outbox", "discover", "backtest"}),
     5: ("wiring: daemon, web", {"daemon", "web"}),
@@ -39,7 +39,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "configschema": "config"}
+SAME_GROUP = {"netguard": "fetch", "configschema": "config", "feedencoding": "feeds",
+              "feedtrim": "feeds"}
 
 
 def layer_of(group: str) -> int:
