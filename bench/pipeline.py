@@ -69,8 +69,8 @@ from _common import peak_rss_mb, write_watchlist
 from aiohttp import web
 
 from monitor.daemon import Daemon, load
-from monitor.demo import start_app
 from monitor.extract import Extractor
+from monitor.testing import start_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "tests" / "data" / "pages"

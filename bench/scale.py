@@ -50,8 +50,8 @@ from _common import MiniHTTP
 from aiohttp import web
 
 from monitor.daemon import load
-from monitor.demo import start_app
 from monitor.store import Store
+from monitor.testing import start_app
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

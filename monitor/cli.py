@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError, MonitorError
+from monitor.timeutil import iso, utc
 
 EXIT_OK, EXIT_NONE, EXIT_BAD = 0, 1, 2
 BACKTEST_SCAN = 10_000
@@ -307,7 +308,6 @@ def _store(config_path: str) -> Any:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from monitor.rules import check_query, match_query
-    from monitor.store.codec import as_utc
 
     check_query(args.query, case_sensitive=args.case_sensitive)
     store = _store(args.config)
@@ -322,7 +322,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         if args.limit is not None and hits > args.limit:
             continue
         snippet = next((s.text for t in match.terms for s in t.snippets), "")
-        date = as_utc(row["published"] or row["created_at"]).date().isoformat()
+        date = utc(row["published"] or row["created_at"]).date().isoformat()
         print(json.dumps({"title": article.title, "url": article.url, "date": date,
                           "terms": [t.term for t in match.terms], "snippet": snippet},
                          ensure_ascii=False))
@@ -373,7 +373,7 @@ def _alert_line(r: Any, states: dict[str, Any]) -> str:
 
 
 def _iso(when: datetime | None) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z") if when else "-"
+    return iso(when) if when else "-"
 
 
 def _retry_alerts(args: argparse.Namespace, store: Any) -> int:

@@ -31,6 +31,7 @@ from monitor.errors import ParseError
 from monitor.feedencoding import feed_charset
 from monitor.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.models import Entry
+from monitor.timeutil import utc
 
 COMMON_FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml",
                      "/feed.json")
@@ -255,7 +256,7 @@ def _parse_date(value: str) -> datetime | None:
             parsed = parse(value.strip())
         except (TypeError, ValueError, IndexError):
             continue
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return utc(parsed)
     return None
 
 

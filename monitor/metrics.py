@@ -34,13 +34,14 @@ from __future__ import annotations
 import logging
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from monitor import timeutil
 from monitor.errors import MonitorError
 
 if TYPE_CHECKING:
@@ -59,14 +60,10 @@ EXTRACTION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Metrics:
     """The daemon's metrics; pass one instance to the Pipeline, the Outbox and the web app."""
 
-    def __init__(self, store: Store | None = None, *, clock: Clock = _utcnow) -> None:
+    def __init__(self, store: Store | None = None, *, clock: Clock = timeutil.now) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.polls = Counter("monitor_polls", "Feed polls by outcome.", ("feed", "status"),
@@ -123,7 +120,7 @@ class Metrics:
 class StoreCollector(Collector):
     """Gauges read from the database at scrape time; a failing database gives store_up 0."""
 
-    def __init__(self, store: Store, clock: Clock = _utcnow,
+    def __init__(self, store: Store, clock: Clock = timeutil.now,
                  channels: Callable[[], Sequence[str]] = tuple) -> None:
         self.store = store
         self.clock = clock

@@ -47,13 +47,14 @@ from monitor.schedule import (
 )
 from monitor.store import FeedState, NewArticle, PollRecord, Store
 from monitor.store.db import AlertedSince, ArticleWrite, Router, entry_version, key_hash
+from monitor.timeutil import utc
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 6 * 3600.0
 OVERFLOW_DIGEST = "0 * * * *"  # where a rate-limited rule's alerts go when it has no digest
 JITTER = 0.1
-_EPOCH = datetime.min.replace(tzinfo=UTC)
+_EPOCH = utc(datetime.min)
 
 
 class FetcherLike(Protocol):
@@ -356,7 +357,7 @@ def digest_time(cron: str | None, timezone: str, now: datetime) -> datetime | No
         return None
     fire: Any = cron_trigger(cron, timezone).get_next_fire_time(
         None, now.astimezone(ZoneInfo(timezone)))
-    return fire.astimezone(UTC) if fire else None
+    return utc(fire) if fire else None
 
 
 def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: bool = False,

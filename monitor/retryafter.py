@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from monitor.timeutil import utc
+
 MAX_RETRY_AFTER = 86400.0
 """Upper bound (seconds) on a server's ``Retry-After``: a day, whatever it asks."""
 
@@ -29,10 +31,6 @@ def parse_retry_after(value: str | None, now: datetime | None = None,
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        if when.tzinfo is None:  # "-0000" means UTC of unknown origin
-            when = when.replace(tzinfo=UTC)
-        now = now or datetime.now(UTC)
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        seconds = (when - now).total_seconds()
+        # a naive time ("-0000": UTC of unknown origin) is UTC
+        seconds = (utc(when) - utc(now or datetime.now(UTC))).total_seconds()
     return min(max(seconds, 0.0), cap)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from monitor.demo import MailServer, NewsServer, WebhookReceiver, start_app
+from monitor.testing import MailServer, NewsServer, WebhookReceiver, start_app
 
 PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

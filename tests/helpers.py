@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from pathlib import Path
 
-from monitor.demo import MailServer, NewsServer, WebhookReceiver
+from monitor.testing import MailServer, NewsServer, WebhookReceiver
 
 SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret").decode()
 

@@ -21,9 +21,9 @@ from monitor.alerts.render import render_digest_email, render_email, webhook_pay
 from monitor.alerts.webhook import WebhookChannel
 from monitor.config import FeedSettings
 from monitor.dedup import canonical_url, strip_tracking
-from monitor.demo import WebhookReceiver
 from monitor.models import Article, Digest, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
+from monitor.testing import WebhookReceiver
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -22,9 +22,9 @@ import sqlalchemy
 from monitor.alerts.build import settings_hash
 from monitor.config import Secret, WebhookSettings
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
 from monitor.store import Store
 from monitor.store import schema as t
+from monitor.testing import NewsServer, WebhookReceiver
 from tests.helpers import SECRET, write_config
 
 ROOT = Path(__file__).resolve().parent.parent

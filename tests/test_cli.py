@@ -16,7 +16,7 @@ import pytest
 
 from monitor.cli import _parser
 from monitor.daemon import Daemon, load
-from monitor.demo import SEED_TITLE, MailServer, NewsServer, SeedArticle, WebhookReceiver
+from monitor.testing import SEED_TITLE, MailServer, NewsServer, SeedArticle, WebhookReceiver
 from tests.helpers import SECRET, write_config
 
 ROOT = Path(__file__).resolve().parent.parent

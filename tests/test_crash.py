@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.demo import NewsServer, WebhookReceiver
+from monitor.testing import NewsServer, WebhookReceiver
 from tests.helpers import SECRET, write_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -9,7 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
-from monitor.demo import NewsServer
+from monitor.testing import NewsServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

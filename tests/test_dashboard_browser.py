@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from monitor.demo import NewsServer, WebhookReceiver
+from monitor.testing import NewsServer, WebhookReceiver
 from monitor.web import serve
 from tests.test_web import XSS_FEED, XSS_TITLE, app_for, make_daemon, wire_metrics
 

@@ -10,7 +10,7 @@ import pytest
 
 from monitor.alerts.outbox import RetryPolicy
 from monitor.daemon import Daemon, load
-from monitor.demo import MailServer, NewsServer, SeedArticle, WebhookReceiver
+from monitor.testing import MailServer, NewsServer, SeedArticle, WebhookReceiver
 from tests.helpers import SECRET, verify_standard_webhook, write_config
 
 

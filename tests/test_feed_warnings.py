@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.cli import main
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
+from monitor.testing import NewsServer, WebhookReceiver
 from monitor.web import create_app
 from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config

@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
+from monitor.testing import NewsServer, WebhookReceiver
 from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config
 

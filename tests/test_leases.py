@@ -10,8 +10,8 @@ from aiohttp import web
 from helpers import write_config
 
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
 from monitor.store import Store
+from monitor.testing import NewsServer, WebhookReceiver
 
 LEASE = 1.0
 PAGE_DELAY = 2.5  # each article page takes this long: the poll outlasts the lease

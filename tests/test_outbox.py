@@ -16,9 +16,9 @@ from monitor.alerts.email import EmailChannel
 from monitor.alerts.outbox import Outbox, RetryPolicy
 from monitor.alerts.webhook import WebhookChannel
 from monitor.config import FeedSettings
-from monitor.demo import MailServer, WebhookReceiver
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
+from monitor.testing import MailServer, WebhookReceiver
 from tests.conftest import ServeApp
 
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -11,10 +11,10 @@ import sqlalchemy
 
 from monitor.config import FeedSettings
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
 from monitor.models import Entry
 from monitor.store import PollRecord, Store
 from monitor.store import schema as t
+from monitor.testing import NewsServer, WebhookReceiver
 from monitor.web import create_app
 from tests.helpers import SECRET, write_config
 

@@ -19,8 +19,8 @@ import pytest
 
 from monitor.cli import main
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
 from monitor.store import PollRecord
+from monitor.testing import NewsServer, WebhookReceiver
 from tests.helpers import SECRET, write_config
 
 FAR = timedelta(days=30)

@@ -30,7 +30,7 @@ import pytest
 import sqlalchemy
 from aiohttp import web
 
-from monitor.demo import WebhookReceiver
+from monitor.testing import WebhookReceiver
 from tests.conftest import ServeApp, pg_schema, postgres_available
 
 ROOT = Path(__file__).resolve().parent.parent

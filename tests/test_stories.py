@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 
 from monitor.daemon import Daemon, load
-from monitor.demo import (
+from monitor.testing import (
     SEED_TITLE,
     MailServer,
     NewsServer,

@@ -21,11 +21,11 @@ from starlette.types import ASGIApp
 
 from monitor.config import Config, FeedSettings, MonitorSettings, WatchSettings
 from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, SeedArticle, WebhookReceiver
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, Match
 from monitor.store import NewArticle, Store
+from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
 from monitor.web import create_app, is_loopback, parse_address, serve
 from tests.helpers import SECRET, write_config
 

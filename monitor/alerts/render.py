@@ -23,6 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from monitor.models import Alert, Article, Digest, Snippet, TermHit
+from monitor.timeutil import human, iso
 
 SUBJECT_LIMIT = 200
 """Maximum characters of a feed-derived header value (the Subject)."""
@@ -35,16 +36,6 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}")
 
 
-def utc(when: datetime) -> datetime:
-    """``when`` in UTC; a naive datetime is taken to be UTC already."""
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def isoformat(when: datetime | None) -> str | None:
-    """ISO-8601 in UTC with a ``Z``, or None."""
-    return None if when is None else utc(when).isoformat().replace("+00:00", "Z")
-
-
 def webhook_payload(alert: Alert) -> dict[str, Any]:
     """The JSON body of one alert (DESIGN §6), or of a feed-health notice."""
     article = alert.article
@@ -52,7 +43,7 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         return {
             "type": "monitor.health",
             "id": alert.id,
-            "created_at": isoformat(alert.created_at),
+            "created_at": iso(alert.created_at),
             "feed": {"name": article.source, "url": article.url},
             "state": alert.notice,
             "message": article.title,
@@ -60,13 +51,13 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
     return {
         "type": "monitor.alert",
         "id": alert.id,
-        "created_at": isoformat(alert.created_at),
+        "created_at": iso(alert.created_at),
         "rule": {"name": alert.rule, "query": alert.query},
         "article": {
             "url": article.url,
             "title": article.title,
             "source": article.source,
-            "published": isoformat(article.published),
+            "published": iso(article.published),
             "author": article.author,
             "language": article.language,
         },
@@ -83,7 +74,7 @@ def digest_payload(digest: Digest) -> dict[str, Any]:
     return {
         "type": "monitor.digest",
         "id": digest.id,
-        "created_at": isoformat(digest.created_at),
+        "created_at": iso(digest.created_at),
         "channel": digest.channel,
         "alerts": [webhook_payload(a) for a in digest.alerts],
     }
@@ -175,7 +166,7 @@ def environment() -> SandboxedEnvironment:
 
 def human_time(when: datetime | None) -> str:
     """``2026-02-26 22:05 UTC``, or "" for None."""
-    return "" if when is None else utc(when).strftime("%Y-%m-%d %H:%M UTC")
+    return "" if when is None else human(when)
 
 
 def _term(term: TermHit) -> dict[str, Any]:

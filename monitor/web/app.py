@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from monitor import timeutil
 from monitor.alerts.render import highlight_html
 from monitor.config import Config
 from monitor.errors import ConfigError, StorageError
@@ -40,13 +41,9 @@ ReloadFailure = Callable[[], tuple[str, datetime] | None]
 """The last failed config reload (error, when), None when the last reload worked."""
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _default(value: object) -> object:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return timeutil.iso(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -173,7 +170,7 @@ def _highlight(snippet: Snippet) -> Markup:
 
 
 def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+    return timeutil.human(value) if value else "never"
 
 
 def _ago(value: datetime | None, now: datetime) -> str:
@@ -201,7 +198,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
                metrics: Metrics | None = None,
                scheduler_running: Callable[[], bool] = lambda: True,
                token: str | None = None, require_token: bool = False,
-               clock: Clock = _utcnow,
+               clock: Clock = timeutil.now,
                reload_failure: ReloadFailure = lambda: None) -> Starlette:
     """The web app over ``store``; ``config_getter`` returns the running config.
 

@@ -17,7 +17,8 @@ from monitor.errors import MonitorError, QueryError
 from monitor.models import Article, TermHit
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.store import AlertRow, ChannelState, FeedState, Store
-from monitor.store.codec import article_from_json, as_utc, terms_from_json
+from monitor.store.codec import article_from_json, terms_from_json
+from monitor.timeutil import utc
 
 SEARCH_SCAN = 2000
 """How many of the newest stored articles a query-box search scans."""
@@ -218,7 +219,7 @@ def stored_article(row: dict[str, Any]) -> Article:
     published = row.get("published")
     return Article(url=row["url"], title=row["title"], text=row["text"],
                    author=row["author"] or "", language=row["language"],
-                   published=as_utc(published) if published else None,
+                   published=utc(published) if published else None,
                    source=row["source"] or "", from_feed=bool(row["from_feed"]))
 
 
