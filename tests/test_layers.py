@@ -15,11 +15,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
 LAYERS = {
     "__init__": 0,
     "errors": 1, "models": 1, "retryafter": 1,
+    "jsonshape": 1.5,  # one JSON shape per model: the CLI, the API and the webhook
     "config": 2, "configschema": 2, "log": 2, "sdnotify": 2,
-    "fetch": 3, "netguard": 3, "feeds": 3, "extract": 3, "rules": 3, "dedup": 3,
+    "dedup": 2.5,  # pure hashes and canonical forms; the store keys its rows by them
+    "fetch": 3, "netguard": 3, "feeds": 3, "extract": 3, "rules": 3,
     "store": 3, "alerts": 3, "schedule": 3, "health": 3, "opml": 3,
     "metrics": 3.5,  # reads the store at scrape time; counted by the orchestration
     "pipeline": 4, "outbox": 4, "discover": 4,
+    "backtest": 4,  # a query over stored articles: the CLI's and the search box's
     "web": 4.5,  # the daemon serves it
     "daemon": 5,
     "demo": 5.5,  # runs the daemon against local servers
@@ -61,4 +64,37 @@ def test_imports_point_down() -> None:
                 continue
             if LAYERS[theirs] >= LAYERS[mine] and not (mine == "outbox" and theirs == "alerts"):
                 problems.append(f"{module} imports {target}")
+    assert not problems, "\n".join(problems)
+
+
+STORE = PACKAGE / "store"
+TEST_MAY_IMPORT = {"monitor.store.schema"}  # migration tests build old schemas with it
+
+
+def store_internals(path: Path) -> set[str]:
+    """The modules of monitor/store/ that ``path`` imports, however it spells it
+    (``import monitor.store.db``, ``from monitor.store.db import X``,
+    ``from monitor.store import schema``)."""
+    modules = {f"monitor.store.{p.stem}" for p in STORE.glob("*.py") if p.stem != "__init__"}
+    modules |= {f"monitor.store.{p.name}" for p in STORE.iterdir() if p.is_dir()}
+    found = {m for m in imports(path) if m.startswith("monitor.store.")}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "monitor.store":
+            found.update(f"monitor.store.{a.name}" for a in node.names
+                         if f"monitor.store.{a.name}" in modules)
+    return found
+
+
+def test_nothing_outside_store_imports_its_internals() -> None:
+    """Only ``monitor.store`` itself (its __init__ names) is imported from outside store/;
+    tests may also use ``monitor.store.schema`` to build and inspect old databases."""
+    root = PACKAGE.parent
+    problems = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"),
+                        *(root / "bench").rglob("*.py")]):
+        if path.is_relative_to(STORE):
+            continue
+        allowed = TEST_MAY_IMPORT if path.is_relative_to(root / "tests") else set()
+        problems += [f"{path.relative_to(root)} imports {target}"
+                     for target in sorted(store_internals(path) - allowed)]
     assert not problems, "\n".join(problems)

@@ -11,6 +11,7 @@ from monitor.config import FeedSettings
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, PollRecord, Store
 from monitor.store import schema as t
+from tests.store_helpers import known_keys, store_article
 
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ def test_renewed_leases_hold_and_lapsed_ones_are_not_taken_back(db_url: str) -> 
     store.sync_feeds([FeedSettings(n, f"http://127.0.0.1/{n}", 60) for n in "ab"], NOW)
     a, b = sorted(f.id for f in store.claim_due_feeds("n1", NOW, 10, lease=30))
     (feed,) = [f for f in store.feeds() if f.id == a]
-    store.store_article(feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
+    store_article(store, feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
     (alert,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     # n1 is still polling a and sending the alert at +20 s; b it forgot
     assert store.renew_leases("n1", NOW + timedelta(seconds=20), 30, feed_ids=[a],
@@ -90,7 +91,7 @@ def test_an_attempt_cut_off_by_a_dead_node_is_marked_interrupted(db_url: str) ->
     store = make_store(db_url)
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
-    store.store_article(feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
+    store_article(store, feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
     (row,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     store.start_delivery(row.id, "n1", NOW)  # n1 dies here, before the outcome
     (again,) = store.claim_due_alerts("n2", NOW + timedelta(seconds=31), 10, lease=30)
@@ -125,15 +126,15 @@ def test_one_alert_per_rule_story_channel(db_url: str) -> None:
     (feed,) = store.feeds()
     channels = {"r": [("mail", None), ("hook", None)]}
     same = lambda a, b: a == b  # noqa: E731
-    first = store.store_article(feed.id, "a", new_article("k1", "h1", 7), channels, NOW, same)
-    again = store.store_article(feed.id, "a", new_article("k2", "h1", 7), channels, NOW, same)
-    copy = store.store_article(feed.id, "a", new_article("k3", "h3", 7), channels, NOW, same)
-    other = store.store_article(feed.id, "a", new_article("k4", "h4", 9), channels, NOW, same)
+    first = store_article(store, feed.id, "a", new_article("k1", "h1", 7), channels, NOW, same)
+    again = store_article(store, feed.id, "a", new_article("k2", "h1", 7), channels, NOW, same)
+    copy = store_article(store, feed.id, "a", new_article("k3", "h3", 7), channels, NOW, same)
+    other = store_article(store, feed.id, "a", new_article("k4", "h4", 9), channels, NOW, same)
     assert len(first) == 2 and again == [] and copy == [] and len(other) == 2
-    assert store.known_keys(feed.id, ["k1", "k2", "k3", "k5"]) == {"k1", "k2", "k3"}
+    assert known_keys(store, feed.id, ["k1", "k2", "k3", "k5"]) == {"k1", "k2", "k3"}
     rows = store.claim_due_alerts("n1", NOW, 10, lease=30)
     assert len(rows) == 4
-    story = next(r for r in rows if r.payload["article"]["url"].endswith("/k1"))
+    story = next(r for r in rows if r.article.url.endswith("/k1"))
     assert store.also_seen_at(story.story_id, story.article_id) == ["http://127.0.0.1/k3"]
 
 
@@ -142,7 +143,7 @@ def test_alert_claims_are_exclusive_under_concurrency(db_url: str) -> None:
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
     for i in range(40):
-        store.store_article(feed.id, "a", new_article(f"k{i}", f"h{i}"), {"r": [("c", None)]},
+        store_article(store, feed.id, "a", new_article(f"k{i}", f"h{i}"), {"r": [("c", None)]},
                             NOW)
     claimed: list[list[str]] = []
 
@@ -165,7 +166,7 @@ def test_delivery_outcomes(db_url: str) -> None:
     store = make_store(db_url)
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
-    (alert_id,) = store.store_article(feed.id, "a", new_article("k", "h"),
+    (alert_id,) = store_article(store, feed.id, "a", new_article("k", "h"),
                                       {"r": [("c", None)]}, NOW)
     (row,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     d = store.start_delivery(row.id, "n1", NOW)

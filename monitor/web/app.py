@@ -27,6 +27,7 @@ from starlette.routing import Route
 from monitor.alerts.render import highlight_html
 from monitor.config import Config
 from monitor.errors import ConfigError, StorageError
+from monitor.jsonshape import alert_json, iso
 from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
@@ -46,7 +47,7 @@ def _utcnow() -> datetime:
 
 def _default(value: object) -> object:
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -116,7 +117,7 @@ class _Handlers:
         limit = _int(request.query_params.get("limit"), 50, 1, 500)
         rows = self.store.list_alerts(status, limit)
         disabled = self.store.disabled_channels()
-        return APIResponse({"alerts": [views.alert_json(r, disabled) for r in rows]})
+        return APIResponse({"alerts": [alert_json(r, disabled.get(r.channel)) for r in rows]})
 
     def api_channels(self, request: Request) -> Response:
         channels = views.channel_views(self.store, self.config())
@@ -139,7 +140,8 @@ class _Handlers:
         return APIResponse(views.search_json(found))
 
     def api_nodes(self, request: Request) -> Response:
-        return APIResponse({"nodes": self.store.nodes(self.clock(), NODE_ALIVE_WITHIN)})
+        nodes = self.store.nodes(self.clock(), NODE_ALIVE_WITHIN)
+        return APIResponse({"nodes": [views.node_json(n) for n in nodes]})
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:
