@@ -79,7 +79,7 @@ def store_tracked_alert(url: str) -> Store:
         article = Article(link, "DPA invoked", text, source="Wire")
         new = NewArticle(Entry(key, link, article.title), article, key, 42, (match,))
         store_article(store, feed.id, "wire", new, {"dpa": [("hook", None)]}, NOW,
-                            lambda a, b: a == b)
+                      lambda a, b: a == b)
     return store
 
 

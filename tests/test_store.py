@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy
 
 from monitor.config import FeedSettings
-from monitor.models import Article, Entry, Match, TermHit
-from monitor.store import NewArticle, PollRecord, Store
+from monitor.models import Article, Entry, Match, Snippet, Span, TermHit
+from monitor.store import ArticleWrite, NewArticle, NodeInfo, PollRecord, Store
 from monitor.store import schema as t
 from tests.store_helpers import known_keys, store_article
 
@@ -143,8 +143,8 @@ def test_alert_claims_are_exclusive_under_concurrency(db_url: str) -> None:
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
     for i in range(40):
-        store_article(store, feed.id, "a", new_article(f"k{i}", f"h{i}"), {"r": [("c", None)]},
-                            NOW)
+        store_article(store, feed.id, "a", new_article(f"k{i}", f"h{i}"),
+                      {"r": [("c", None)]}, NOW)
     claimed: list[list[str]] = []
 
     def worker(node: str) -> None:
@@ -167,7 +167,7 @@ def test_delivery_outcomes(db_url: str) -> None:
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
     (alert_id,) = store_article(store, feed.id, "a", new_article("k", "h"),
-                                      {"r": [("c", None)]}, NOW)
+                                {"r": [("c", None)]}, NOW)
     (row,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     d = store.start_delivery(row.id, "n1", NOW)
     store.finish_delivery(d, row.id, "retry", NOW, "503", NOW + timedelta(seconds=30))
@@ -182,3 +182,51 @@ def test_delivery_outcomes(db_url: str) -> None:
     assert store.claim_due_alerts("n1", NOW, 10, lease=30) == []
     assert store.disabled_channels() == {"c": "410 gone"}
     assert store.count_alerts() == {"pending": 1}
+
+
+def test_reads_are_typed_rows_in_aware_utc(db_url: str) -> None:
+    """An article published in +02:00 comes back, from the articles and from its alert,
+    as the same Article with an aware UTC date, and its terms as the TermHits matched."""
+    store = make_store(db_url)
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
+    (feed,) = store.feeds()
+    published = datetime(2026, 2, 26, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    article = Article("http://127.0.0.1/k", "title k", "the Defense Production Act " * 10,
+                      author="A. Writer", published=published, language="en", source="a")
+    terms = (TermHit("defense production act", 10, (Span("body", 4, 26),),
+                     (Snippet("the Defense Production Act", ((4, 26),)),)),)
+    new = NewArticle(Entry("k", article.url, article.title), article, "h", None,
+                     (Match("dpa", '"defense production act"', terms),))
+    store_article(store, feed.id, "a", new, {"dpa": [("c", None)]}, NOW)
+    store.heartbeat("n1", NOW)
+
+    (stored,) = store.iter_articles()
+    (alert,) = store.list_alerts()
+    (node,) = store.nodes(NOW, 60)
+    store.close()
+    assert stored.article == article and alert.article == article
+    assert stored.article.published is not None and alert.article.published is not None
+    assert stored.article.published.utcoffset() == alert.article.published.utcoffset() \
+        == timedelta(0)
+    assert stored.stored_at == NOW and stored.stored_at.tzinfo is not None
+    assert stored.story_id == stored.id == alert.article_id == alert.story_id
+    assert alert.terms == terms and alert.query == '"defense production act"'
+    assert node == NodeInfo("n1", NOW, NOW, 0, 0) and node.heartbeat_at.tzinfo is not None
+
+
+def test_iter_articles_reads_page_after_page_newest_first(db_url: str) -> None:
+    """More articles than one page: every one, newest first, and ``limit`` stops on the
+    way (articles.PAGE per transaction, so a scan never holds them all at once)."""
+    store = make_store(db_url)
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
+    (feed,) = store.feeds()
+    count = 450  # more than two pages of 200
+    writes = [ArticleWrite(feed.id, "a", new_article(f"k{i}", f"h{i}", rules=()),
+                           lambda matches, alerted: {}, NOW) for i in range(count)]
+    store.store_articles(writes)
+    every = [s.id for s in store.iter_articles()]
+    some = [s.id for s in store.iter_articles(limit=201)]
+    late = list(store.iter_articles(since=NOW + timedelta(seconds=1)))
+    store.close()
+    assert len(every) == len(set(every)) == count and every == sorted(every, reverse=True)
+    assert some == every[:201] and late == []

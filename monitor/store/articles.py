@@ -21,7 +21,7 @@ from monitor.dedup import entry_version, key_hash
 from monitor.models import Entry
 from monitor.store import schema as t
 from monitor.store.base import chunks
-from monitor.store.codec import alert_payload, stored_article, terms_to_json
+from monitor.store.codec import alert_payload, stored_article, terms_to_json, utc_or_none
 from monitor.store.records import (
     ArticleWrite,
     NewArticle,
@@ -62,7 +62,7 @@ class ArticlesMixin(StoreBase):
             return
         rows = [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
                  "title": e.title[:1000], "seen_at": now, "version": entry_version(e),
-                 "published": e.published}
+                 "published": utc_or_none(e.published)}
                 for e in entries]
         with self._begin() as conn:
             conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
@@ -146,7 +146,7 @@ class ArticlesMixin(StoreBase):
             "feed_id": write.feed_id, "key_hash": key_hash(new.entry.key),
             "key": new.entry.key, "url": new.entry.url, "title": new.entry.title[:1000],
             "seen_at": now, "article_id": article_id, "version": entry_version(new.entry),
-            "published": new.entry.published})
+            "published": utc_or_none(new.entry.published)})
         created: list[str] = []
         for match in new.matches:
             conn.execute(sql["insert_match"], [{
@@ -173,13 +173,15 @@ class ArticlesMixin(StoreBase):
         if row is not None:  # the same page again, maybe edited in place: same story
             conn.execute(sql["update_article"], {
                 "id_": row.id, "title": art.title, "text": art.text, "author": art.author,
-                "published": art.published, "fingerprint": _signed64(new.fingerprint)})
+                "published": utc_or_none(art.published),
+                "fingerprint": _signed64(new.fingerprint)})
             return int(row.id), int(row.story_id)
         story_id = (self._find_story(conn, new.fingerprint, now, same_story)
                     if new.matches else None)
         article_id = conn.execute(sql["insert_article"], {
             "url": art.url, "url_hash": new.url_hash, "title": art.title, "author": art.author,
-            "published": art.published, "language": art.language, "source": art.source,
+            "published": utc_or_none(art.published), "language": art.language,
+            "source": art.source,
             "text": art.text, "from_feed": art.from_feed,
             "fingerprint": _signed64(new.fingerprint), "story_id": story_id,
             "created_at": now}).scalar_one()

@@ -78,7 +78,7 @@ def alert_payload(query: str, article: Article, terms: tuple[TermHit, ...],
 def article_from_row(m: RowMap) -> Article:
     """The Article of an ``articles`` row, its date aware UTC."""
     return Article(url=m["url"], title=m["title"], text=m["text"], author=m["author"] or "",
-                   published=_utc_or_none(m["published"]), language=m["language"],
+                   published=utc_or_none(m["published"]), language=m["language"],
                    source=m["source"] or "", from_feed=bool(m["from_feed"]))
 
 
@@ -97,15 +97,15 @@ def alert_row(m: RowMap) -> AlertRow:
                     terms=terms_from_json(payload.get("terms", [])),
                     query=payload.get("query", ""),
                     attempts=m["attempts"], status=m["status"], last_error=m["last_error"],
-                    created_at=_utc_or_none(m["created_at"]),
-                    digest_at=_utc_or_none(m["digest_at"]),
-                    sent_at=_utc_or_none(m["sent_at"]),
-                    next_attempt_at=_utc_or_none(m["next_attempt_at"]))
+                    created_at=utc_or_none(m["created_at"]),
+                    digest_at=utc_or_none(m["digest_at"]),
+                    sent_at=utc_or_none(m["sent_at"]),
+                    next_attempt_at=utc_or_none(m["next_attempt_at"]))
 
 
 def feed_state(m: RowMap) -> FeedState:
     """A ``feeds`` row as a FeedState."""
-    dt = {k: _utc_or_none(m[k]) for k in ("last_polled_at", "next_poll_at", "failing_since")}
+    dt = {k: utc_or_none(m[k]) for k in ("last_polled_at", "next_poll_at", "failing_since")}
     return FeedState(id=m["id"], name=m["name"], url=m["url"], interval=m["interval"],
                      etag=m["etag"], last_modified=m["last_modified"],
                      content_hash=m["content_hash"], state=m["state"],
@@ -115,5 +115,7 @@ def feed_state(m: RowMap) -> FeedState:
                      publisher_ask=m["publisher_ask"], **dt)
 
 
-def _utc_or_none(value: datetime | None) -> datetime | None:
+def utc_or_none(value: datetime | None) -> datetime | None:
+    """``as_utc``, passing None through. Dates are written in UTC too: SQLite keeps no
+    offset, so 14:00+02:00 written as is would read back as 14:00 UTC."""
     return as_utc(value) if value else None
