@@ -89,8 +89,7 @@ class ArticlesMixin(StoreBase):
                  .order_by(t.articles.c.id))
             return list(conn.execute(q).scalars())
 
-    def iter_articles(self, since: datetime | None = None, limit: int | None = None
-                      ) -> Iterator[StoredArticle]:
+    def iter_articles(self, limit: int | None = None) -> Iterator[StoredArticle]:
         """Stored articles, newest first (backtests, the search box), read lazily: a page
         of ``PAGE`` per transaction, so a long scan holds neither a transaction nor every
         article's text at once."""
@@ -99,8 +98,6 @@ class ArticlesMixin(StoreBase):
         while left is None or left > 0:
             size = PAGE if left is None else min(PAGE, left)
             q = select(t.articles).order_by(a.id.desc()).limit(size)
-            if since is not None:
-                q = q.where(a.created_at >= since)
             if before is not None:
                 q = q.where(a.id < before)
             with self._begin() as conn:
