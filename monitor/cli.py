@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError, MonitorError
-from monitor.timeutil import iso, utc
+from monitor.timeutil import iso
 
 EXIT_OK, EXIT_NONE, EXIT_BAD = 0, 1, 2
 BACKTEST_SCAN = 10_000
@@ -233,6 +233,7 @@ def _warn_query(query: str, where: str = "") -> None:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    from monitor.jsonshape import term_json
     from monitor.rules import check_query, match_query
 
     check_query(args.query, case_sensitive=args.case_sensitive)
@@ -245,10 +246,8 @@ def cmd_match(args: argparse.Namespace) -> int:
         if match is None:
             continue
         matched = True
-        print(json.dumps({"file": name, "title": article.title, "terms": [
-            {"term": t.term, "count": t.count,
-             "spans": [{"field": s.field, "start": s.start, "end": s.end} for s in t.spans]}
-            for t in match.terms]}, ensure_ascii=False))
+        print(json.dumps({"file": name, "title": article.title,
+                          "terms": [term_json(t) for t in match.terms]}, ensure_ascii=False))
     return EXIT_OK if matched else EXIT_NONE
 
 
@@ -266,15 +265,14 @@ def _read_article(name: str) -> Any:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
+    from monitor.jsonshape import article_json
+
     target = args.target
     if target.startswith(("http://", "https://")):
         article = asyncio.run(_fetch_and_extract(target))
     else:
         article = _read_article(target)
-    out = {"url": article.url, "title": article.title, "author": article.author,
-           "published": article.published.isoformat() if article.published else None,
-           "language": article.language, "text": article.text}
-    print(json.dumps(out, ensure_ascii=False, indent=2))
+    print(json.dumps(article_json(article, text=True), ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
@@ -307,38 +305,22 @@ def _store(config_path: str) -> Any:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from monitor.rules import check_query, match_query
+    from monitor.backtest import Backtest
+    from monitor.jsonshape import hit_json
 
-    check_query(args.query, case_sensitive=args.case_sensitive)
-    store = _store(args.config)
-    hits = scanned = 0
-    for row in store.iter_articles(limit=args.scan):
-        scanned += 1
-        article = _row_article(row)
-        match = match_query(args.query, article, case_sensitive=args.case_sensitive)
-        if match is None:
-            continue
+    backtest = Backtest(args.query, case_sensitive=args.case_sensitive)
+    hits = 0
+    for stored, match in backtest.run(_store(args.config), args.scan):
         hits += 1
-        if args.limit is not None and hits > args.limit:
-            continue
-        snippet = next((s.text for t in match.terms for s in t.snippets), "")
-        date = utc(row["published"] or row["created_at"]).date().isoformat()
-        print(json.dumps({"title": article.title, "url": article.url, "date": date,
-                          "terms": [t.term for t in match.terms], "snippet": snippet},
-                         ensure_ascii=False))
+        if args.limit is None or hits <= args.limit:
+            print(json.dumps(hit_json(stored.article, match.terms, stored.stored_at),
+                             ensure_ascii=False))
+    scanned = backtest.scanned
     shown = f", the first {args.limit} shown" if args.limit is not None and hits > args.limit \
         else ""
     newest = f"the {scanned} newest" if scanned >= args.scan else f"{scanned}"
     print(f"{hits} of {newest} stored article(s) would have alerted{shown}", file=sys.stderr)
     return EXIT_OK if hits else EXIT_NONE
-
-
-def _row_article(row: dict[str, Any]) -> Any:
-    from monitor.models import Article
-
-    return Article(url=row["url"], title=row["title"], text=row["text"], author=row["author"],
-                   published=row["published"], language=row["language"], source=row["source"],
-                   from_feed=row["from_feed"])
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:
@@ -360,15 +342,14 @@ def _alert_line(r: Any, states: dict[str, Any]) -> str:
     """One alert: id, status, channel (and its state), times, rule, feed, link, title, error."""
     from monitor.dedup import strip_tracking
 
-    article = r.payload.get("article", {})
     state = states.get(r.channel)
     channel = r.channel + (f" (disabled: {state.reason})" if state and state.disabled else "")
     waiting = r.status == "pending"
     return (f"{r.id}  {r.status:<7} channel={channel} created={_iso(r.created_at)} "
             f"sent={_iso(r.sent_at)} next={_iso(r.next_attempt_at if waiting else None)} "
             f"attempts={r.attempts} rule={r.rule!r} feed={r.feed!r} "
-            f"url={strip_tracking(article.get('url', '')) or '-'} "
-            f"title={article.get('title', '')[:60]!r}"
+            f"url={strip_tracking(r.article.url) or '-'} "
+            f"title={r.article.title[:60]!r}"
             + (f" error={r.last_error!r}" if r.last_error else ""))
 
 
@@ -440,8 +421,8 @@ def cmd_nodes(args: argparse.Namespace) -> int:
     store = _store(args.config)
     nodes = store.nodes(datetime.now(UTC), alive_within=60)
     for n in nodes:
-        print(f"{n['id']}  heartbeat={n['heartbeat_at'].isoformat()} "
-              f"feeds_claimed={n['feeds_claimed']} alerts_claimed={n['alerts_claimed']}")
+        print(f"{n.id}  heartbeat={n.heartbeat_at.isoformat()} "
+              f"feeds_claimed={n.feeds_claimed} alerts_claimed={n.alerts_claimed}")
     return EXIT_OK if nodes else EXIT_NONE
 
 

@@ -1,4 +1,5 @@
-"""Duplicate detection: URL canonicalisation and content fingerprints.
+"""Duplicate detection: URL canonicalisation, content fingerprints, and the hashes that
+say which entry is which (``key_hash``) and whether the feed edited it (``entry_version``).
 
 Pure: strings in, strings and integers out; no I/O.
 
@@ -14,6 +15,8 @@ import hashlib
 import re
 import unicodedata
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+
+from monitor.models import Entry
 
 SAME_STORY_MAX_DISTANCE = 10
 """Measured on ~650-word wire copy (tests/test_dedup.py): copies with other site boilerplate,
@@ -149,3 +152,14 @@ def distance(a: int, b: int) -> int:
 def same_story(a: int, b: int) -> bool:
     """Whether two fingerprints are close enough to be one story."""
     return distance(a, b) <= SAME_STORY_MAX_DISTANCE
+
+
+def key_hash(value: str) -> str:
+    """A fixed-length key for long strings (entry keys, canonical URLs)."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def entry_version(entry: Entry) -> str:
+    """A hash of what the feed says about an entry; it changes when the item is edited."""
+    published = entry.published.isoformat() if entry.published else ""
+    return key_hash("\x1f".join((entry.title, entry.summary, published)))[:32]

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from monitor.config import Config, FeedSettings, WatchSettings, cron_trigger
-from monitor.dedup import canonical_url, fingerprint, same_story
+from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
     FetchError,
@@ -45,8 +45,14 @@ from monitor.schedule import (
     next_poll_delay,
     parse_cache_control_max_age,
 )
-from monitor.store import FeedState, NewArticle, PollRecord, Store
-from monitor.store.db import AlertedSince, ArticleWrite, Router, entry_version, key_hash
+from monitor.store import (
+    AlertedSince,
+    ArticleWriter,
+    FeedState,
+    NewArticle,
+    PollRecord,
+    Store,
+)
 from monitor.timeutil import utc
 
 log = logging.getLogger(__name__)
@@ -97,69 +103,6 @@ class Pipeline:
     def __post_init__(self) -> None:
         self.watches = {w.name: w for w in self.config.watches}
         self.writer = ArticleWriter(self.store, functools.partial(_rule_channels, self))
-
-
-class ArticleWriter:
-    """Group commit for the articles of concurrent polls.
-
-    Each stored article is a transaction, and with SQLite's synchronous=FULL each commit
-    is an fsync that blocks the event loop. Articles that finish within ``WINDOW`` seconds
-    of each other are stored in one transaction instead (bench/pipeline.py: one commit per
-    few articles). Every caller still gets its answer only after its commit, so nothing is
-    acknowledged before it is durable. If a batch fails, its articles are stored one by
-    one, so a bad one fails alone.
-    """
-
-    WINDOW = 0.02
-    MAX_BATCH = 64
-
-    def __init__(self, store: Store, route: Router) -> None:
-        self.store = store
-        self.route = route
-        self._queue: list[tuple[ArticleWrite, asyncio.Future[list[str]]]] = []
-        self._flusher: asyncio.Task[None] | None = None
-
-    async def write(self, feed_id: int, feed_name: str, new: NewArticle,
-                    now: datetime, route: Router | None = None) -> list[str]:
-        """Store one article as ``Store.store_article`` does; its alert ids.
-
-        Where its alerts go (now, or a digest when a rule is over its rate) is decided
-        inside the transaction that stores it (see ``Store.store_articles``), by ``route``
-        if given, else by the writer's router."""
-        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_retrieved)  # a cancelled caller's error is not "lost"
-        self._queue.append(((feed_id, feed_name, new, route or self.route, now), future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
-        return await asyncio.shield(future)  # a cancelled poll leaves the batch alone
-
-    async def _flush(self) -> None:
-        try:
-            await asyncio.sleep(self.WINDOW)
-        finally:  # cancelled (shutdown) or not, what was handed over is stored
-            self._drain()
-
-    def _drain(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
-            try:
-                results = self.store.store_articles([w for w, _ in batch], same_story)
-            except Exception:  # noqa: BLE001 - retried one by one, each gets its own error
-                for write, future in batch:
-                    try:
-                        future.set_result(self.store.store_articles([write], same_story)[0])
-                    except Exception as e:  # noqa: BLE001 - handed to the one caller
-                        log.error("event=article_store_failed url=%s error=%r",
-                                  write[2].article.url, str(e))
-                        future.set_exception(e)
-            else:
-                for (_, future), alerts in zip(batch, results, strict=True):
-                    future.set_result(alerts)
-
-
-def _retrieved(future: asyncio.Future[list[str]]) -> None:
-    if not future.cancelled():
-        future.exception()  # the caller logs it; if it was cancelled, nobody needs to
 
 
 @dataclass(frozen=True, slots=True)

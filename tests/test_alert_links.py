@@ -24,6 +24,7 @@ from monitor.dedup import canonical_url, strip_tracking
 from monitor.models import Article, Digest, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import WebhookReceiver
+from tests.store_helpers import store_article
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -77,8 +78,8 @@ def store_tracked_alert(url: str) -> Store:
     for link, key in ((TRACKED, "k1"), (COPY, "k2")):  # one story: one alert
         article = Article(link, "DPA invoked", text, source="Wire")
         new = NewArticle(Entry(key, link, article.title), article, key, 42, (match,))
-        store.store_article(feed.id, "wire", new, {"dpa": [("hook", None)]}, NOW,
-                            lambda a, b: a == b)
+        store_article(store, feed.id, "wire", new, {"dpa": [("hook", None)]}, NOW,
+                      lambda a, b: a == b)
     return store
 
 
@@ -119,4 +120,4 @@ async def test_webhook_receiver_gets_the_stripped_links(
     assert body["article"]["url"] == CLEAN
     assert body["also_seen_at"] == [COPY_CLEAN]
     (row,) = store.list_alerts()
-    assert row.payload["article"]["url"] == TRACKED  # the stored article keeps its URL
+    assert row.article.url == TRACKED  # the stored article keeps its URL

@@ -12,10 +12,17 @@ import pytest
 from monitor.config import FeedSettings
 from monitor.errors import StorageError
 from monitor.models import Article, Entry, Match, TermHit
-from monitor.pipeline import ArticleWriter
-from monitor.store import NewArticle, Store
-from monitor.store.db import AlertedSince, ArticleWrite, RuleChannels, SameStory
+from monitor.store import (
+    AlertedSince,
+    ArticleWrite,
+    ArticleWriter,
+    NewArticle,
+    RuleChannels,
+    SameStory,
+    Store,
+)
 from tests.conftest import pg_schema, postgres_available
+from tests.store_helpers import known_keys
 
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 
@@ -30,7 +37,7 @@ class CountingStore(Store):
 
     def store_articles(self, batch: Sequence[ArticleWrite],
                        same_story: SameStory | None = None) -> list[list[str]]:
-        if any(write[2].entry.key == self.poison for write in batch):
+        if any(write.new.entry.key == self.poison for write in batch):
             raise StorageError("database error: poisoned")
         self.batches.append(len(batch))
         return super().store_articles(batch, same_story)
@@ -70,7 +77,7 @@ async def test_concurrent_articles_share_one_commit(db_url: str) -> None:
         assert all(len(alerts) == 1 for alerts in results)
         assert len({a for alerts in results for a in alerts}) == 10
         assert store.count_alerts() == {"pending": 10}
-        assert store.known_keys(feed, [f"k{i}" for i in range(10)]) == {
+        assert known_keys(store, feed, [f"k{i}" for i in range(10)]) == {
             f"k{i}" for i in range(10)}
     finally:
         store.close()
@@ -84,7 +91,7 @@ async def test_a_failing_article_fails_alone(db_url: str) -> None:
                                          for i in range(4)), return_exceptions=True)
         assert isinstance(results[2], StorageError)
         assert [len(r) for i, r in enumerate(results) if i != 2] == [1, 1, 1]  # type: ignore[arg-type]
-        assert store.known_keys(feed, ["k0", "k1", "k2", "k3"]) == {"k0", "k1", "k3"}
+        assert known_keys(store, feed, ["k0", "k1", "k2", "k3"]) == {"k0", "k1", "k3"}
     finally:
         store.close()
 
@@ -99,7 +106,7 @@ async def test_a_cancelled_caller_still_has_its_article_stored(db_url: str) -> N
         with pytest.raises(asyncio.CancelledError):
             await task
         await asyncio.sleep(ArticleWriter.WINDOW * 3)
-        assert store.known_keys(feed, ["k0"]) == {"k0"}
+        assert known_keys(store, feed, ["k0"]) == {"k0"}
     finally:
         store.close()
 
@@ -140,7 +147,7 @@ def rate_limit_across_nodes(db_url: str) -> None:
     def node(n: int) -> None:
         start.wait()
         for i in range(5):
-            write = (feed, "a", article(f"n{n}-{i}"), route_one_per_hour, NOW)
+            write = ArticleWrite(feed, "a", article(f"n{n}-{i}"), route_one_per_hour, NOW)
             stores[n].store_articles([write])
 
     threads = [threading.Thread(target=node, args=(n,)) for n in range(len(stores))]

@@ -97,10 +97,11 @@ async def test_backtest_alerts_and_feeds_over_a_real_run(
     hits = monitor("backtest", *cfg, "-q", '"supply chain"')
     assert hits.returncode == 0, hits.stderr
     found = [json.loads(line) for line in hits.stdout.splitlines()]
-    titles = sorted(h["title"] for h in found)
+    titles = sorted(h["article"]["title"] for h in found)
     assert titles == sorted([SEED_TITLE, "Port congestion eases as shipping schedules return "
                              "to normal"])
-    assert all(h["snippet"] and h["url"].startswith(news.base) for h in found)
+    assert all(h["terms"][0]["snippets"][0]["text"] and h["article"]["url"].startswith(news.base)
+               for h in found)
     assert monitor("backtest", *cfg, "-q", "zebra").returncode == 1
 
     failed = monitor("alerts", *cfg, "--failed")
@@ -187,7 +188,7 @@ async def test_alerts_list_times_and_url_and_no_alerts(
     assert [line.split()[0] for line in lines] == [r.id for r in rows]
     for line, row in zip(lines, rows, strict=True):
         assert re.search(rf" channel=hook created={ISO} sent=- next=- attempts=1 ", line)
-        url = row.payload["article"]["url"]
+        url = row.article.url
         assert url.startswith(news.base) and f" url={url} " in line
     none = monitor("alerts", *cfg, "--sent")
     assert (none.returncode, none.stdout, none.stderr) == (1, "", "no sent alerts\n")

@@ -20,6 +20,7 @@ from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from tests.conftest import ServeApp
 from tests.helpers import SECRET
+from tests.store_helpers import store_article
 
 ROOT = Path(__file__).resolve().parent.parent
 ALERTS = 50
@@ -52,7 +53,7 @@ def seed_outbox(db: str) -> set[str]:
         article = Article(f"http://127.0.0.1:9/a/{i}", f"Story {i}", "Defense Production Act")
         new = NewArticle(Entry(f"k{i}", article.url, article.title), article, f"h{i}", None,
                          (Match("dpa", '"Defense Production Act"', (TermHit("dpa", 1),)),))
-        ids.update(store.store_article(feed.id, "wire", new, {"dpa": [("hook", None)]}, now))
+        ids.update(store_article(store, feed.id, "wire", new, {"dpa": [("hook", None)]}, now))
     store.close()
     return ids
 

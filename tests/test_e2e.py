@@ -152,11 +152,11 @@ async def test_first_poll_stores_the_newest_items_without_alerting(
         await daemon.run_once()
         rows = list(store.iter_articles())
         urls = {f"{news.base}/articles/{slug}.html" for slug in stored}
-        assert {r["url"] for r in rows} == urls
+        assert {r.article.url for r in rows} == urls
         fetched = {p for p in news.requests if p.startswith("/articles/")}
         assert fetched == {f"/articles/{slug}.html" for slug in stored}  # nothing else fetched
         for row in rows:  # the page's text, extracted; not the feed's 200-character summary
-            assert not row["from_feed"] and len(row["text"]) > 500, row["url"]
+            assert not row.article.from_feed and len(row.article.text) > 500, row.article.url
         assert store.count_alerts() == {} and hook.received == []
         (feed,) = store.feeds()
         assert feed.items_seen == 4 and feed.state == "ok"
@@ -166,7 +166,7 @@ async def test_first_poll_stores_the_newest_items_without_alerting(
         hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         expected = [f"{news.base}/articles/anthropic-pentagon.html"] if (
             "anthropic-pentagon" in stored) else []
-        assert [h["url"] for h in hits] == expected and code == (0 if expected else 1)
+        assert [h["article"]["url"] for h in hits] == expected and code == (0 if expected else 1)
 
         # a new item on the next poll alerts; the items already seen never do
         news.articles.append(SeedArticle(

@@ -185,3 +185,36 @@ def test_the_cycle_check_sees_a_cycle_through_a_function_import(tmp_path: Path) 
     graph = import_graph(tmp_path)
     assert graph["monitor.d"] == {"monitor.a", "monitor.b"}
     assert cycles(graph) == [["monitor.a", "monitor.b", "monitor.c", "monitor.a"]]
+
+
+STORE = PACKAGE / "store"
+TEST_MAY_IMPORT = {"monitor.store.schema"}  # migration tests build old schemas with it
+
+
+def store_internals(path: Path) -> set[str]:
+    """The modules of monitor/store/ that ``path`` imports, however it spells it
+    (``import monitor.store.db``, ``from monitor.store.db import X``,
+    ``from monitor.store import schema``)."""
+    modules = {f"monitor.store.{p.stem}" for p in STORE.glob("*.py") if p.stem != "__init__"}
+    modules |= {f"monitor.store.{p.name}" for p in STORE.iterdir() if p.is_dir()}
+    found = {m for m in imports(path) if m.startswith("monitor.store.")}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "monitor.store":
+            found.update(f"monitor.store.{a.name}" for a in node.names
+                         if f"monitor.store.{a.name}" in modules)
+    return found
+
+
+def test_nothing_outside_store_imports_its_internals() -> None:
+    """Only ``monitor.store`` itself (its __init__ names) is imported from outside store/;
+    tests may also use ``monitor.store.schema`` to build and inspect old databases."""
+    root = PACKAGE.parent
+    problems = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(root / "tests").rglob("*.py"),
+                        *(root / "bench").rglob("*.py")]):
+        if path.is_relative_to(STORE):
+            continue
+        allowed = TEST_MAY_IMPORT if path.is_relative_to(root / "tests") else set()
+        problems += [f"{path.relative_to(root)} imports {target}"
+                     for target in sorted(store_internals(path) - allowed)]
+    assert not problems, "\n".join(problems)

@@ -20,6 +20,7 @@ from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import MailServer, WebhookReceiver
 from tests.conftest import ServeApp
+from tests.store_helpers import store_article
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -46,7 +47,7 @@ def store_with_alert(url: str, channel: str) -> tuple[Store, str]:
     article = Article("http://127.0.0.1/a", "Defense Production Act invoked", "text " * 60)
     new = NewArticle(Entry("k", article.url, article.title), article, "h", None,
                      (Match("dpa", '"Defense Production Act"', (TermHit("dpa", 1),)),))
-    (alert_id,) = store.store_article(feed.id, "wire", new, {"dpa": [(channel, None)]}, NOW)
+    (alert_id,) = store_article(store, feed.id, "wire", new, {"dpa": [(channel, None)]}, NOW)
     return store, alert_id
 
 

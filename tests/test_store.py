@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy
 
 from monitor.config import FeedSettings
-from monitor.models import Article, Entry, Match, TermHit
-from monitor.store import NewArticle, PollRecord, Store
+from monitor.models import Article, Entry, Match, Snippet, Span, TermHit
+from monitor.store import ArticleWrite, NewArticle, NodeInfo, PollRecord, Store
 from monitor.store import schema as t
+from tests.store_helpers import known_keys, store_article
 
 NOW = datetime(2026, 2, 26, 12, 0, tzinfo=UTC)
 
@@ -70,7 +71,7 @@ def test_renewed_leases_hold_and_lapsed_ones_are_not_taken_back(db_url: str) -> 
     store.sync_feeds([FeedSettings(n, f"http://127.0.0.1/{n}", 60) for n in "ab"], NOW)
     a, b = sorted(f.id for f in store.claim_due_feeds("n1", NOW, 10, lease=30))
     (feed,) = [f for f in store.feeds() if f.id == a]
-    store.store_article(feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
+    store_article(store, feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
     (alert,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     # n1 is still polling a and sending the alert at +20 s; b it forgot
     assert store.renew_leases("n1", NOW + timedelta(seconds=20), 30, feed_ids=[a],
@@ -90,7 +91,7 @@ def test_an_attempt_cut_off_by_a_dead_node_is_marked_interrupted(db_url: str) ->
     store = make_store(db_url)
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
-    store.store_article(feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
+    store_article(store, feed.id, "a", new_article("k1", "h1"), {"r": [("c", None)]}, NOW)
     (row,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     store.start_delivery(row.id, "n1", NOW)  # n1 dies here, before the outcome
     (again,) = store.claim_due_alerts("n2", NOW + timedelta(seconds=31), 10, lease=30)
@@ -125,15 +126,15 @@ def test_one_alert_per_rule_story_channel(db_url: str) -> None:
     (feed,) = store.feeds()
     channels = {"r": [("mail", None), ("hook", None)]}
     same = lambda a, b: a == b  # noqa: E731
-    first = store.store_article(feed.id, "a", new_article("k1", "h1", 7), channels, NOW, same)
-    again = store.store_article(feed.id, "a", new_article("k2", "h1", 7), channels, NOW, same)
-    copy = store.store_article(feed.id, "a", new_article("k3", "h3", 7), channels, NOW, same)
-    other = store.store_article(feed.id, "a", new_article("k4", "h4", 9), channels, NOW, same)
+    first = store_article(store, feed.id, "a", new_article("k1", "h1", 7), channels, NOW, same)
+    again = store_article(store, feed.id, "a", new_article("k2", "h1", 7), channels, NOW, same)
+    copy = store_article(store, feed.id, "a", new_article("k3", "h3", 7), channels, NOW, same)
+    other = store_article(store, feed.id, "a", new_article("k4", "h4", 9), channels, NOW, same)
     assert len(first) == 2 and again == [] and copy == [] and len(other) == 2
-    assert store.known_keys(feed.id, ["k1", "k2", "k3", "k5"]) == {"k1", "k2", "k3"}
+    assert known_keys(store, feed.id, ["k1", "k2", "k3", "k5"]) == {"k1", "k2", "k3"}
     rows = store.claim_due_alerts("n1", NOW, 10, lease=30)
     assert len(rows) == 4
-    story = next(r for r in rows if r.payload["article"]["url"].endswith("/k1"))
+    story = next(r for r in rows if r.article.url.endswith("/k1"))
     assert store.also_seen_at(story.story_id, story.article_id) == ["http://127.0.0.1/k3"]
 
 
@@ -142,8 +143,8 @@ def test_alert_claims_are_exclusive_under_concurrency(db_url: str) -> None:
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
     for i in range(40):
-        store.store_article(feed.id, "a", new_article(f"k{i}", f"h{i}"), {"r": [("c", None)]},
-                            NOW)
+        store_article(store, feed.id, "a", new_article(f"k{i}", f"h{i}"),
+                      {"r": [("c", None)]}, NOW)
     claimed: list[list[str]] = []
 
     def worker(node: str) -> None:
@@ -165,8 +166,8 @@ def test_delivery_outcomes(db_url: str) -> None:
     store = make_store(db_url)
     store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
     (feed,) = store.feeds()
-    (alert_id,) = store.store_article(feed.id, "a", new_article("k", "h"),
-                                      {"r": [("c", None)]}, NOW)
+    (alert_id,) = store_article(store, feed.id, "a", new_article("k", "h"),
+                                {"r": [("c", None)]}, NOW)
     (row,) = store.claim_due_alerts("n1", NOW, 10, lease=30)
     d = store.start_delivery(row.id, "n1", NOW)
     store.finish_delivery(d, row.id, "retry", NOW, "503", NOW + timedelta(seconds=30))
@@ -181,3 +182,50 @@ def test_delivery_outcomes(db_url: str) -> None:
     assert store.claim_due_alerts("n1", NOW, 10, lease=30) == []
     assert store.disabled_channels() == {"c": "410 gone"}
     assert store.count_alerts() == {"pending": 1}
+
+
+def test_reads_are_typed_rows_in_aware_utc(db_url: str) -> None:
+    """An article published in +02:00 comes back, from the articles and from its alert,
+    as the same Article with an aware UTC date, and its terms as the TermHits matched."""
+    store = make_store(db_url)
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
+    (feed,) = store.feeds()
+    published = datetime(2026, 2, 26, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    article = Article("http://127.0.0.1/k", "title k", "the Defense Production Act " * 10,
+                      author="A. Writer", published=published, language="en", source="a")
+    terms = (TermHit("defense production act", 10, (Span("body", 4, 26),),
+                     (Snippet("the Defense Production Act", ((4, 26),)),)),)
+    new = NewArticle(Entry("k", article.url, article.title), article, "h", None,
+                     (Match("dpa", '"defense production act"', terms),))
+    store_article(store, feed.id, "a", new, {"dpa": [("c", None)]}, NOW)
+    store.heartbeat("n1", NOW)
+
+    (stored,) = store.iter_articles()
+    (alert,) = store.list_alerts()
+    (node,) = store.nodes(NOW, 60)
+    store.close()
+    assert stored.article == article and alert.article == article
+    assert stored.article.published is not None and alert.article.published is not None
+    assert stored.article.published.utcoffset() == alert.article.published.utcoffset() \
+        == timedelta(0)
+    assert stored.stored_at == NOW and stored.stored_at.tzinfo is not None
+    assert stored.story_id == stored.id == alert.article_id == alert.story_id
+    assert alert.terms == terms and alert.query == '"defense production act"'
+    assert node == NodeInfo("n1", NOW, NOW, 0, 0) and node.heartbeat_at.tzinfo is not None
+
+
+def test_iter_articles_reads_page_after_page_newest_first(db_url: str) -> None:
+    """More articles than one page: every one, newest first, and ``limit`` stops on the
+    way (articles.PAGE per transaction, so a scan never holds them all at once)."""
+    store = make_store(db_url)
+    store.sync_feeds([FeedSettings("a", "http://127.0.0.1/a", 60)], NOW)
+    (feed,) = store.feeds()
+    count = 450  # more than two pages of 200
+    writes = [ArticleWrite(feed.id, "a", new_article(f"k{i}", f"h{i}", rules=()),
+                           lambda matches, alerted: {}, NOW) for i in range(count)]
+    store.store_articles(writes)
+    every = [s.id for s in store.iter_articles()]
+    some = [s.id for s in store.iter_articles(limit=201)]
+    store.close()
+    assert len(every) == len(set(every)) == count and every == sorted(every, reverse=True)
+    assert some == every[:201]

@@ -28,6 +28,7 @@ from monitor.store import NewArticle, Store
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
 from monitor.web import create_app, is_loopback, parse_address, serve
 from tests.helpers import SECRET, write_config
+from tests.store_helpers import store_article
 
 XSS_FEED = "<script>alert('feed')</script> Wire"
 XSS_TITLE = '<script>document.title="pwned"</script> Defense Production Act order'
@@ -297,7 +298,8 @@ async def test_json_api(polled: Polled) -> None:
     assert rules["dpa"]["matches_total"] >= 2 and rules["dpa"]["matches_recent"] >= 2
     today = datetime.now(UTC).date().isoformat()
     assert rules["dpa"]["matches_by_day"][today] >= 2 and len(rules["dpa"]["matches_by_day"]) == 14
-    assert len(hits["hits"]) == 1 and hits["hits"][0]["title"].startswith("Anthropic says")
+    assert len(hits["hits"]) == 1
+    assert hits["hits"][0]["article"]["title"].startswith("Anthropic says")
     assert bad.status_code == 400 and bad.json()["error"]
     assert len(nodes) == 1 and nodes[0]["id"] == polled.daemon.node
 
@@ -310,7 +312,7 @@ async def test_only_web_links_are_links(tmp_path: Path) -> None:
     for i, url in enumerate(["javascript:alert(1)", "https://example.org/story"]):
         new = NewArticle(Entry(f"k{i}", url), Article(url, f"story {i}", "Defense Production Act"),
                          f"hash{i}", None, (Match("dpa", '"Defense Production Act"'),))
-        store.store_article(store.feeds()[0].id, "f", new, {"dpa": [("hook", None)]}, now)
+        store_article(store, store.feeds()[0].id, "f", new, {"dpa": [("hook", None)]}, now)
     config = Config(MonitorSettings(), watches=(WatchSettings("dpa", "x", ("hook",)),))
     async with client(create_app(store, lambda: config)) as http:
         html = (await http.get("/")).text

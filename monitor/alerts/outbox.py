@@ -28,7 +28,6 @@ from monitor.errors import DeliveryError, MonitorError
 from monitor.metrics import Metrics
 from monitor.models import Alert, Digest
 from monitor.store import AlertRow, Store
-from monitor.store.codec import article_from_json, terms_from_json
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +143,11 @@ class Outbox:
 
     def alert(self, row: AlertRow) -> Alert:
         """The Alert a row stands for, with the story's other URLs."""
-        payload = row.payload
-        article = article_from_json(payload["article"])
         also_seen_at = self.store.also_seen_at(row.story_id, row.article_id)
         return Alert(id=row.id, created_at=row.created_at or self.clock(), rule=row.rule,
-                     query=payload.get("query", ""),
-                     article=replace(article, url=strip_tracking(article.url)),
-                     terms=terms_from_json(payload.get("terms", [])),
+                     query=row.query,
+                     article=replace(row.article, url=strip_tracking(row.article.url)),
+                     terms=row.terms,
                      also_seen_at=tuple(strip_tracking(u) for u in also_seen_at),
                      channel=row.channel)
 
@@ -178,7 +175,7 @@ class Outbox:
                 self.metrics.delivery(row.channel, outcome)
             log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
                       "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
-                      row.payload.get("article", {}).get("url", ""), outcome, str(error))
+                      row.article.url, outcome, str(error))
 
     def _disable(self, name: str, reason: str, now: datetime) -> None:
         hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}

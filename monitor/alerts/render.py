@@ -22,6 +22,7 @@ from jinja2 import PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
+from monitor.jsonshape import article_json
 from monitor.models import Alert, Article, Digest, Snippet, TermHit
 from monitor.timeutil import human, iso
 
@@ -53,14 +54,7 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "id": alert.id,
         "created_at": iso(alert.created_at),
         "rule": {"name": alert.rule, "query": alert.query},
-        "article": {
-            "url": article.url,
-            "title": article.title,
-            "source": article.source,
-            "published": iso(article.published),
-            "author": article.author,
-            "language": article.language,
-        },
+        "article": article_json(article),  # the one article shape (monitor.jsonshape)
         "matches": [
             {"term": t.term, "count": t.count, "snippets": [s.text for s in t.snippets]}
             for t in alert.terms

@@ -1,11 +1,45 @@
 """Persistence: SQLAlchemy Core on SQLite (one node) or PostgreSQL (several nodes).
 
-``Store`` is the only way the rest of monitor touches the database. Work is claimed with
-leases (``claimed_by``, ``lease_until``); on PostgreSQL the claims use
-``FOR UPDATE SKIP LOCKED`` so several daemons share feeds and alerts without doubling any.
+``Store`` is the only way the rest of monitor touches the database, and this package's
+names are its only public face: nothing outside ``monitor/store/`` imports its modules
+(tests/test_layers.py checks). Every read returns a typed row (``FeedState``,
+``StoredArticle``, ``AlertRow``, ``NodeInfo``, ``ChannelState``) with aware UTC datetimes;
+stored JSON is decoded here. Work is claimed with leases (``claimed_by``,
+``lease_until``); on PostgreSQL the claims use ``FOR UPDATE SKIP LOCKED`` so several
+daemons share feeds and alerts without doubling any. ``ArticleWriter`` stores the
+articles of concurrent polls a few per transaction (group commit).
 """
 
 from monitor.store.db import Store
-from monitor.store.records import AlertRow, ChannelState, FeedState, NewArticle, PollRecord
+from monitor.store.records import (
+    AlertedSince,
+    AlertRow,
+    ArticleWrite,
+    ChannelState,
+    FeedState,
+    NewArticle,
+    NodeInfo,
+    PollRecord,
+    Router,
+    RuleChannels,
+    SameStory,
+    StoredArticle,
+)
+from monitor.store.writer import ArticleWriter
 
-__all__ = ["AlertRow", "ChannelState", "FeedState", "NewArticle", "PollRecord", "Store"]
+__all__ = [
+    "AlertRow",
+    "AlertedSince",
+    "ArticleWrite",
+    "ArticleWriter",
+    "ChannelState",
+    "FeedState",
+    "NewArticle",
+    "NodeInfo",
+    "PollRecord",
+    "RuleChannels",
+    "Router",
+    "SameStory",
+    "Store",
+    "StoredArticle",
+]

@@ -1,11 +1,18 @@
-"""Turn Articles and matched terms into JSON for the database, and back. Pure."""
+"""Turn Articles and matched terms into JSON for the database, and rows back into typed
+rows. Pure. The only place that reads a stored row's columns or a payload's keys.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import Article, Snippet, Span, TermHit
+from monitor.store.records import AlertRow, FeedState, StoredArticle
+
+RowMap = Mapping[Any, Any]
+"""A database row's mapping (``row._mapping``): column name -> value."""
 
 
 def dt_to_str(value: datetime | None) -> str | None:
@@ -56,3 +63,59 @@ def terms_from_json(data: list[dict[str, Any]]) -> tuple[TermHit, ...]:
                 snippets=tuple(Snippet(s["text"], tuple((a, b) for a, b in s.get("marks", [])))
                                for s in t.get("snippets", [])))
         for t in data)
+
+
+def alert_payload(query: str, article: Article, terms: tuple[TermHit, ...],
+                  rule: str) -> dict[str, Any]:
+    """What an outbox row stores of its match (``alerts.payload``)."""
+    return {"rule": rule, "query": query, "article": article_to_json(article),
+            "terms": terms_to_json(terms)}
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+def article_from_row(m: RowMap) -> Article:
+    """The Article of an ``articles`` row, its date aware UTC."""
+    return Article(url=m["url"], title=m["title"], text=m["text"], author=m["author"] or "",
+                   published=utc_or_none(m["published"]), language=m["language"],
+                   source=m["source"] or "", from_feed=bool(m["from_feed"]))
+
+
+def stored_article(m: RowMap) -> StoredArticle:
+    """An ``articles`` row as a StoredArticle."""
+    return StoredArticle(id=m["id"], story_id=m["story_id"] or m["id"],
+                         article=article_from_row(m), stored_at=as_utc(m["created_at"]))
+
+
+def alert_row(m: RowMap) -> AlertRow:
+    """An ``alerts`` row as an AlertRow, its payload decoded."""
+    payload = m["payload"]
+    return AlertRow(id=m["id"], rule=m["rule"], channel=m["channel"], story_id=m["story_id"],
+                    article_id=m["article_id"], feed=m["feed"],
+                    article=article_from_json(payload["article"]),
+                    terms=terms_from_json(payload.get("terms", [])),
+                    query=payload.get("query", ""),
+                    attempts=m["attempts"], status=m["status"], last_error=m["last_error"],
+                    created_at=utc_or_none(m["created_at"]),
+                    digest_at=utc_or_none(m["digest_at"]),
+                    sent_at=utc_or_none(m["sent_at"]),
+                    next_attempt_at=utc_or_none(m["next_attempt_at"]))
+
+
+def feed_state(m: RowMap) -> FeedState:
+    """A ``feeds`` row as a FeedState."""
+    dt = {k: utc_or_none(m[k]) for k in ("last_polled_at", "next_poll_at", "failing_since")}
+    return FeedState(id=m["id"], name=m["name"], url=m["url"], interval=m["interval"],
+                     etag=m["etag"], last_modified=m["last_modified"],
+                     content_hash=m["content_hash"], state=m["state"],
+                     error_count=m["error_count"], first_poll_done=bool(m["first_poll_done"]),
+                     last_error=m["last_error"], items_seen=m["items_seen"],
+                     warning=m["warning"], claimed_by=m["claimed_by"],
+                     publisher_ask=m["publisher_ask"], **dt)
+
+
+def utc_or_none(value: datetime | None) -> datetime | None:
+    """``as_utc``, passing None through. Dates are written in UTC too: SQLite keeps no
+    offset, so 14:00+02:00 written as is would read back as 14:00 UTC."""
+    return as_utc(value) if value else None

@@ -1,12 +1,17 @@
-"""Frozen rows passed in and out of the Store."""
+"""Frozen rows passed in and out of the Store, and the shapes of an article write.
+
+Every read returns one of these, decoded inside ``monitor.store``: datetimes are aware
+UTC, stored JSON is an ``Article`` and its ``TermHit``s again.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import NamedTuple
 
-from monitor.models import Article, Entry, Match
+from monitor.models import Article, Entry, Match, TermHit
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +71,20 @@ class NewArticle:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredArticle:
+    """An article as stored: its row id, its story (the id of the story's first article)
+    and when it was stored."""
+
+    id: int
+    story_id: int
+    article: Article
+    stored_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AlertRow:
-    """One outbox row claimed for delivery."""
+    """One outbox row: an alert of ``rule`` on ``channel``, with the article and the terms
+    that matched as they were when it was stored, and its delivery state."""
 
     id: str
     rule: str
@@ -75,7 +92,9 @@ class AlertRow:
     story_id: int
     article_id: int
     feed: str
-    payload: dict[str, Any] = field(default_factory=dict)
+    article: Article
+    terms: tuple[TermHit, ...] = ()
+    query: str = ""
     attempts: int = 0
     created_at: datetime | None = None
     digest_at: datetime | None = None
@@ -94,3 +113,37 @@ class ChannelState:
     reason: str = ""
     changed_at: datetime | None = None
     config_hash: str | None = None  # of the settings it was disabled under (None: unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeInfo:
+    """A live node: when it started, its last heartbeat, the feeds and alerts it holds."""
+
+    id: str
+    started_at: datetime
+    heartbeat_at: datetime
+    feeds_claimed: int = 0
+    alerts_claimed: int = 0
+
+
+# -- an article write (see monitor.store.writer) ------------------------------------------
+
+SameStory = Callable[[int, int], bool]
+"""(fingerprint, fingerprint) -> whether two texts are the same story."""
+RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
+"""Rule -> [(channel, digest time, or None to send now)]."""
+AlertedSince = Callable[[str, datetime], int]
+"""(rule, since) -> stories the rule alerted on since then, as the transaction sees it."""
+Router = Callable[[Sequence[Match], AlertedSince], RuleChannels]
+"""(matches, alerted since) -> where each matched rule's alerts go (rate limits applied)."""
+
+
+class ArticleWrite(NamedTuple):
+    """One article to store, and the router that decides, inside the transaction that
+    stores it, where its alerts go."""
+
+    feed_id: int
+    feed_name: str
+    new: NewArticle
+    route: Router
+    now: datetime

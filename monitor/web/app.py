@@ -28,6 +28,7 @@ from monitor import timeutil
 from monitor.alerts.render import highlight_html
 from monitor.config import Config
 from monitor.errors import ConfigError, StorageError
+from monitor.jsonshape import alert_json
 from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
@@ -113,7 +114,7 @@ class _Handlers:
         limit = _int(request.query_params.get("limit"), 50, 1, 500)
         rows = self.store.list_alerts(status, limit)
         disabled = self.store.disabled_channels()
-        return APIResponse({"alerts": [views.alert_json(r, disabled) for r in rows]})
+        return APIResponse({"alerts": [alert_json(r, disabled.get(r.channel)) for r in rows]})
 
     def api_channels(self, request: Request) -> Response:
         channels = views.channel_views(self.store, self.config())
@@ -136,7 +137,8 @@ class _Handlers:
         return APIResponse(views.search_json(found))
 
     def api_nodes(self, request: Request) -> Response:
-        return APIResponse({"nodes": self.store.nodes(self.clock(), NODE_ALIVE_WITHIN)})
+        nodes = self.store.nodes(self.clock(), NODE_ALIVE_WITHIN)
+        return APIResponse({"nodes": [views.node_json(n) for n in nodes]})
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:

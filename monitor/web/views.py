@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from monitor.backtest import Backtest
 from monitor.config import Config, WatchSettings
 from monitor.errors import MonitorError, QueryError
-from monitor.models import Article, TermHit
-from monitor.rules import Rule, check_query, compile_rules, query_warnings
-from monitor.store import AlertRow, ChannelState, FeedState, Store
-from monitor.store.codec import article_from_json, terms_from_json
-from monitor.timeutil import utc
+from monitor.jsonshape import hit_json
+from monitor.models import Article, Match, TermHit
+from monitor.rules import query_warnings
+from monitor.store import AlertRow, ChannelState, FeedState, NodeInfo, Store, StoredArticle
+from monitor.timeutil import iso
 
 SEARCH_SCAN = 2000
 """How many of the newest stored articles a query-box search scans."""
@@ -44,15 +45,6 @@ class AlertView:
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """A stored article a search query matched."""
-
-    article: Article
-    terms: tuple[TermHit, ...]
-    stored_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
 class SearchResult:
     """A query-box search: the hits, or the query's error."""
 
@@ -61,7 +53,7 @@ class SearchResult:
     column: int = 0
     scanned: int = 0
     matched: int = 0  # all hits; ``hits`` holds the first SEARCH_HITS
-    hits: tuple[Hit, ...] = ()
+    hits: tuple[tuple[StoredArticle, Match], ...] = ()
     warnings: tuple[str, ...] = ()  # valid but probably not meant (lowercase "or")
 
 
@@ -95,25 +87,10 @@ def recent_alerts(store: Store, limit: int = 200) -> list[AlertView]:
     for row in store.list_alerts(limit=limit):
         key = (row.rule, row.story_id)
         if key not in grouped:
-            payload = row.payload
-            grouped[key] = AlertView(row.rule, row.feed, row.created_at,
-                                     article_from_json(payload["article"]),
-                                     terms_from_json(payload.get("terms", [])))
+            grouped[key] = AlertView(row.rule, row.feed, row.created_at, row.article,
+                                     row.terms)
         grouped[key].deliveries.append(row)
     return list(grouped.values())
-
-
-def alert_json(row: AlertRow, disabled: dict[str, str] | None = None) -> dict[str, Any]:
-    """One outbox row for /api/alerts; ``disabled`` maps disabled channels to the reason."""
-    article = row.payload.get("article", {})
-    return {"id": row.id, "rule": row.rule, "channel": row.channel, "feed": row.feed,
-            "channel_disabled": (disabled or {}).get(row.channel),
-            "status": row.status, "attempts": row.attempts, "last_error": row.last_error,
-            "created_at": row.created_at, "sent_at": row.sent_at, "digest_at": row.digest_at,
-            "next_attempt_at": row.next_attempt_at,
-            "article": {k: article.get(k) for k in ("url", "title", "source", "published",
-                                                    "author", "language")},
-            "terms": row.payload.get("terms", [])}
 
 
 # -- channels -------------------------------------------------------------------------------
@@ -195,47 +172,35 @@ def rule_json(view: RuleView) -> dict[str, Any]:
 
 
 def search(store: Store, query: str, case_sensitive: bool = False) -> SearchResult:
-    """Run ``query`` over the newest stored articles (a backtest); a bad query is an error."""
+    """Backtest ``query`` over the newest stored articles; a bad query is an error."""
     if len(query) > QUERY_MAX:
         return SearchResult(query, f"the query is longer than {QUERY_MAX} characters")
     try:
-        check_query(query, case_sensitive=case_sensitive)
-        rules = compile_rules([Rule("query", query, case_sensitive)])
+        backtest = Backtest(query, case_sensitive=case_sensitive)
     except QueryError as e:
         return SearchResult(query, str(e), e.column)
-    hits: list[Hit] = []
-    scanned = 0
-    for row in store.iter_articles(limit=SEARCH_SCAN):
-        scanned += 1
-        article = stored_article(row)
-        for match in rules.match(article):
-            hits.append(Hit(article, match.terms, row.get("created_at")))
-    return SearchResult(query, scanned=scanned, matched=len(hits),
-                        hits=tuple(hits[:SEARCH_HITS]), warnings=tuple(query_warnings(query)))
-
-
-def stored_article(row: dict[str, Any]) -> Article:
-    """An Article from an ``articles`` row."""
-    published = row.get("published")
-    return Article(url=row["url"], title=row["title"], text=row["text"],
-                   author=row["author"] or "", language=row["language"],
-                   published=utc(published) if published else None,
-                   source=row["source"] or "", from_feed=bool(row["from_feed"]))
+    hits: list[tuple[StoredArticle, Match]] = []
+    matched = 0
+    for hit in backtest.run(store, SEARCH_SCAN):
+        matched += 1
+        if len(hits) < SEARCH_HITS:
+            hits.append(hit)
+    return SearchResult(query, scanned=backtest.scanned, matched=matched, hits=tuple(hits),
+                        warnings=tuple(query_warnings(query)))
 
 
 def search_json(result: SearchResult) -> dict[str, Any]:
-    """A search for /api/search."""
+    """A search for /api/search: its hits in the one hit shape (monitor.jsonshape)."""
     return {"query": result.query, "scanned": result.scanned, "matched": result.matched,
-            "warnings": list(result.warnings), "hits": [_hit_json(h) for h in result.hits]}
+            "warnings": list(result.warnings),
+            "hits": [hit_json(s.article, m.terms, s.stored_at) for s, m in result.hits]}
 
 
-def _hit_json(hit: Hit) -> dict[str, Any]:
-    a = hit.article
-    return {"url": a.url, "title": a.title, "source": a.source, "published": a.published,
-            "stored_at": hit.stored_at, "terms": [
-                {"term": t.term, "count": t.count,
-                 "snippets": [{"text": s.text, "marks": [list(m) for m in s.marks]}
-                              for s in t.snippets]} for t in hit.terms]}
+def node_json(node: NodeInfo) -> dict[str, Any]:
+    """One live node for /api/nodes."""
+    return {"id": node.id, "started_at": iso(node.started_at),
+            "heartbeat_at": iso(node.heartbeat_at), "feeds_claimed": node.feeds_claimed,
+            "alerts_claimed": node.alerts_claimed}
 
 
 # -- readiness ------------------------------------------------------------------------------

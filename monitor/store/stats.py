@@ -1,0 +1,66 @@
+"""The stats area: counts for the dashboard, ``monitor channels`` and /metrics (matches per
+rule and day, alerts by status and channel, the oldest due alert). Reads only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from monitor.store import schema as t
+from monitor.store.codec import as_utc
+
+if TYPE_CHECKING:
+    from monitor.store.base import StoreBase
+else:
+    StoreBase = object
+
+
+class StatsMixin(StoreBase):
+    """Counts over matches and alerts."""
+
+    def match_counts(self, since: datetime) -> dict[str, dict[str, int]]:
+        """Matches per rule per UTC day (``YYYY-MM-DD``) since ``since``."""
+        c = t.matches.c
+        day = (func.to_char(func.timezone("UTC", c.created_at), "YYYY-MM-DD") if self.postgres
+               else func.strftime("%Y-%m-%d", c.created_at))
+        q = select(c.rule, day, func.count()).where(c.created_at >= since).group_by(c.rule, day)
+        out: dict[str, dict[str, int]] = {}
+        with self._begin() as conn:
+            for rule, when, n in conn.execute(q):
+                out.setdefault(rule, {})[str(when)] = int(n)
+        return out
+
+    def match_totals(self) -> dict[str, int]:
+        """Matches per rule, all time."""
+        c = t.matches.c
+        with self._begin() as conn:
+            rows = conn.execute(select(c.rule, func.count()).group_by(c.rule))
+            return {rule: int(n) for rule, n in rows}
+
+    def count_alerts(self) -> dict[str, int]:
+        """Number of alerts by status."""
+        with self._begin() as conn:
+            rows = conn.execute(select(t.alerts.c.status, func.count())
+                                .group_by(t.alerts.c.status))
+            return {status: int(n) for status, n in rows}
+
+    def count_alerts_by_channel(self) -> dict[str, dict[str, int]]:
+        """Number of alerts by channel, then by status."""
+        c = t.alerts.c
+        out: dict[str, dict[str, int]] = {}
+        with self._begin() as conn:
+            for channel, status, n in conn.execute(
+                    select(c.channel, c.status, func.count()).group_by(c.channel, c.status)):
+                out.setdefault(channel, {})[status] = int(n)
+        return out
+
+    def oldest_due_alert(self, now: datetime) -> datetime | None:
+        """When the longest-waiting pending alert became due (its digest time, else creation)."""
+        c = t.alerts.c
+        due = func.coalesce(c.digest_at, c.created_at)
+        with self._begin() as conn:
+            found = conn.execute(select(func.min(due)).where(c.status == "pending",
+                                                             due <= now)).scalar()
+        return as_utc(found) if found is not None else None
