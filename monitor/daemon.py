@@ -112,6 +112,7 @@ class Daemon:
         rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
         gc.freeze()  # the compiled rules live for the whole run: keep them out of GC passes
         s.store.sync_feeds(config.feeds, self.clock())
+        s.store.sync_rules(config.watches, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics)

@@ -125,6 +125,7 @@ class WatchSettings:
     digest: str | None = setting(None, CRON)
     case_sensitive: bool = setting(False, bool)
     max_alerts_per_hour: int | None = setting(None, int)
+    id: int | None = setting(None, int)  # the rule's stored id, kept whatever else changes
 
     def applies_to(self, feed: FeedSettings) -> bool:
         """Whether this rule watches ``feed``."""

@@ -26,7 +26,8 @@ QueryChecker = Callable[[str, bool], None]
 MONITOR_KEYS = keys_of(MonitorSettings)
 FEED_KEYS = keys_of(FeedSettings)
 WATCH_KEYS = keys_of(WatchSettings)
-WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k != "query"}, "file": str}
+WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k not in ("query", "id")},
+                  "file": str}
 CHANNEL_KEYS = {kind: {"type": str, **keys_of(cls)} for kind, cls in CHANNEL_TYPES.items()}
 NO_CHANNELS = ("is required: a rule without channels never alerts "
                "(write channels = [] to only record its matches for the dashboard)")
@@ -149,6 +150,8 @@ class Validator(TableReader):
         rule = self.rule(v, str(v.get("name", "")), str(v.get("query", "")))
         if complaint := check_query_with(self.checker, rule.query, rule.case_sensitive):
             self.problem(f"{path}.query", complaint)
+        if rule.id == 0:
+            self.problem(f"{path}.id", "must be 1 or more")
         return rule
 
     def watchlist(self, table: dict[str, Any], path: str, base: Path
@@ -211,6 +214,8 @@ class Validator(TableReader):
         self.unique([(f"{p}.name", f.name) for p, f in parts.feeds], "feed name")
         self.unique([(f"{p}.url", f.url) for p, f in parts.feeds], "feed URL")
         self.unique([(p, r.name) for p, r in parts.rules], "rule name")
+        self.unique([(f"{p.removesuffix('.name')}.id", str(r.id)) for p, r in parts.rules
+                     if r.id is not None], "rule id")
         known = {f.name for _, f in parts.feeds} | {t for _, f in parts.feeds for t in f.tags}
         for path, rule in parts.uses:
             for j, c in enumerate(rule.channels):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from monitor.models import Article, Snippet, Span, TermHit
-from monitor.store.records import AlertRow, FeedState, StoredArticle
+from monitor.store.records import AlertRow, FeedState, HitRow, RuleRow, StoredArticle
 
 RowMap = Mapping[Any, Any]
 """A database row's mapping (``row._mapping``): column name -> value."""
@@ -100,7 +100,24 @@ def alert_row(m: RowMap) -> AlertRow:
                     created_at=utc_or_none(m["created_at"]),
                     digest_at=utc_or_none(m["digest_at"]),
                     sent_at=utc_or_none(m["sent_at"]),
-                    next_attempt_at=utc_or_none(m["next_attempt_at"]))
+                    next_attempt_at=utc_or_none(m["next_attempt_at"]), hit_id=m["hit_id"])
+
+
+def rule_row(m: RowMap) -> RuleRow:
+    """A ``rules`` row as a RuleRow."""
+    return RuleRow(id=m["id"], name=m["name"], query=m["query"],
+                   case_sensitive=bool(m["case_sensitive"]), origin=m["origin"],
+                   enabled=bool(m["enabled"]), created_at=utc_or_none(m["created_at"]),
+                   updated_at=utc_or_none(m["updated_at"]))
+
+
+def hit_row(m: RowMap, alerts: tuple[AlertRow, ...]) -> HitRow:
+    """A ``hits`` row joined with its rule's name, its article and its match (``terms``)."""
+    return HitRow(id=m["id"], rule_id=m["rule_id"], rule=m["rule"], story_id=m["story_id"],
+                  article_id=m["article_id"], article=article_from_row(m),
+                  first_seen=as_utc(m["first_seen"]), last_seen=as_utc(m["last_seen"]),
+                  terms=terms_from_json(m["terms"] or []), state=m["state"],
+                  note=m["note"] or "", alerts=alerts)
 
 
 def feed_state(m: RowMap) -> FeedState:

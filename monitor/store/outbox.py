@@ -38,9 +38,11 @@ class OutboxMixin(StoreBase):
             due = due.with_for_update(skip_locked=True)
         stmt = (update(t.alerts).where(c.id.in_(due.scalar_subquery()))
                 .values(claimed_by=node, lease_until=now + timedelta(seconds=lease))
-                .returning(*t.alerts.c))
+                .returning(c.id))
         with self._begin() as conn:
-            rows = sorted((alert_row(r._mapping) for r in conn.execute(stmt)),
+            claimed = conn.execute(t.alert_rows.where(c.id.in_(
+                list(conn.execute(stmt).scalars()))))  # with their rule's name and story
+            rows = sorted((alert_row(r._mapping) for r in claimed),
                           key=lambda r: (r.created_at or now, r.id))
             # An attempt still "sending" belongs to a node that stopped before it knew the
             # outcome (its lease ran out): say so, the alert is sent again now.
@@ -96,7 +98,7 @@ class OutboxMixin(StoreBase):
         """Recent alerts, newest first, optionally of some statuses, one channel or some
         ids: the one alert listing (``monitor alerts``, /api/alerts, the dashboard)."""
         c = t.alerts.c
-        q = select(t.alerts).order_by(c.created_at.desc(), c.id).limit(limit)
+        q = t.alert_rows.order_by(c.created_at.desc(), c.id).limit(limit)
         if status:
             q = q.where(c.status.in_([status] if isinstance(status, str) else status))
         if channel is not None:

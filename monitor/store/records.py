@@ -102,6 +102,47 @@ class AlertRow:
     last_error: str | None = None
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    hit_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """A rule as stored: its id is stable (a rename keeps it, see ``Store.sync_rules``),
+    ``origin`` says where it is defined (``config``: the TOML; ``web``: the workspace)
+    and ``enabled`` whether it is still defined there."""
+
+    id: int
+    name: str
+    query: str
+    case_sensitive: bool = False
+    origin: str = "config"
+    enabled: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+HIT_STATES = ("new", "relevant", "dismissed")
+"""A hit's triage states; every hit starts ``new``."""
+
+
+@dataclass(frozen=True, slots=True)
+class HitRow:
+    """One (rule, story): when the rule first and last matched the story, its triage, the
+    story's first article the rule matched with the terms that fired there, and its
+    alerts, one per channel."""
+
+    id: int
+    rule_id: int
+    rule: str  # the rule's name today
+    story_id: int
+    article_id: int
+    article: Article
+    first_seen: datetime
+    last_seen: datetime
+    terms: tuple[TermHit, ...] = ()
+    state: str = "new"
+    note: str = ""
+    alerts: tuple[AlertRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,160 @@
+"""The schema at version 4, frozen as the store wrote it before rules and hits: tests build
+a database of that version with it and upgrade it through ``Store.migrate``.
+
+A copy on purpose: ``monitor.store.schema`` moves on, this must not.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+VERSION = 4
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+)
+
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("url", Text, nullable=False),
+    Column("interval", Float, nullable=False, default=600.0),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("content_hash", String(64)),
+    Column("state", String(16), nullable=False, default="new"),  # new | ok | failing
+    Column("last_error", Text),
+    Column("error_count", Integer, nullable=False, default=0),
+    Column("failing_since", DateTime(timezone=True)),
+    Column("warning", Text),
+    Column("last_polled_at", DateTime(timezone=True)),
+    Column("next_poll_at", DateTime(timezone=True)),
+    Column("items_seen", Integer, nullable=False, default=0),
+    Column("first_poll_done", Boolean, nullable=False, default=False),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("publisher_ask", Float),  # seconds the feed asked between polls (<ttl>, max-age)
+)
+Index("ix_feeds_due", feeds.c.next_poll_at)
+
+entries = Table(
+    "entries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("feed_id", Integer, ForeignKey("feeds.id"), nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("key", Text, nullable=False),
+    Column("url", Text),
+    Column("title", Text),
+    Column("article_id", Integer, ForeignKey("articles.id")),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
+    Column("version", String(64)),  # hash of what the feed said: changes when edited in place
+    Column("published", DateTime(timezone=True)),  # the feed's date for it, if any
+    UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
+)
+Index("ix_entries_feed_seen", entries.c.feed_id, entries.c.seen_at)
+
+feed_health = Table(
+    "feed_health", metadata,
+    Column("name", String(500), primary_key=True),  # the feed's name
+    Column("kind", String(16), nullable=False),  # failing | silent: the event raised last
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+)
+
+articles = Table(
+    "articles", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False),
+    Column("url_hash", String(64), nullable=False, unique=True),  # of the canonical URL
+    Column("title", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),
+    Column("published", DateTime(timezone=True)),
+    Column("language", String(20)),
+    Column("source", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False, default=""),
+    Column("from_feed", Boolean, nullable=False, default=False),
+    Column("fingerprint", BigInteger),  # signed 64-bit form of the content fingerprint
+    Column("story_id", Integer, index=True),  # id of the first article of its story
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+matches = Table(
+    "matches", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule", String(500), nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("terms", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    UniqueConstraint("rule", "article_id", name="uq_matches_rule_article"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
+    Column("rule", String(500), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
+    Column("feed", String(500), nullable=False, default=""),
+    Column("channel", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("digest_at", DateTime(timezone=True)),  # set: wait for this digest time
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+    UniqueConstraint("rule", "story_id", "channel", name="uq_alerts_rule_story_channel"),
+)
+Index("ix_alerts_due", alerts.c.status, alerts.c.next_attempt_at)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", String(36), ForeignKey("alerts.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("node", String(200), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    # sending | sent | retry | failed | interrupted (its node stopped mid-attempt)
+    Column("outcome", String(16), nullable=False, default="sending"),
+    Column("detail", Text),
+)
+
+channel_state = Table(
+    "channel_state", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("reason", Text),
+    Column("changed_at", DateTime(timezone=True)),
+    Column("config_hash", String(64)),  # of the settings it was disabled under
+)
+
+nodes = Table(
+    "nodes", metadata,
+    Column("id", String(200), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+)
+
