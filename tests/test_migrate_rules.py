@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 import sqlalchemy
 
 from monitor.config import FeedSettings, WatchSettings
@@ -167,3 +168,31 @@ def test_the_upgraded_schema_is_the_fresh_one(db_url: str, tmp_path: Any) -> Non
         return
     Store(fresh).migrate()
     assert shape(db_url) == shape(fresh)
+
+
+def test_an_upgrade_that_fails_changes_nothing(db_url: str) -> None:
+    """All steps run in one transaction, on SQLite too (pysqlite would otherwise commit
+    each CREATE TABLE before the first write): a failing step leaves version 4 intact."""
+    write_version_4(db_url)
+
+    def broken(conn: sqlalchemy.Connection) -> None:
+        raise RuntimeError("step failed")
+
+    t.MIGRATIONS.append(broken)
+    try:
+        with pytest.raises(RuntimeError, match="step failed"):
+            Store(db_url).migrate()
+    finally:
+        t.MIGRATIONS.pop()
+    engine = sqlalchemy.create_engine(db_url)
+    found = sqlalchemy.inspect(engine)
+    tables = set(found.get_table_names())
+    alert_columns = {c["name"] for c in found.get_columns("alerts")}
+    with engine.begin() as conn:
+        version = conn.execute(sqlalchemy.select(v4.schema_version.c.version)).scalar()
+    engine.dispose()
+    assert version == v4.VERSION and not {"rules", "hits"} & tables
+    assert {"rule", "story_id"} <= alert_columns and "hit_id" not in alert_columns
+    store = Store(db_url)  # and the next start upgrades it
+    assert store.migrate() == t.CURRENT_VERSION and len(store.list_alerts(None, None)) == 3
+    store.close()
