@@ -27,7 +27,8 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
     4: ("orchestration: pipeline, alerts/outbox",
         {"pipeline", "outbox", "discover", "backtest"}),
     5: ("wiring: daemon, web", {"daemon", "web"}),
-    6: ("entry: cli, __main__ (and the demo, with its test-support servers)",
+    6: ("entry: cli/ (one module per command family), __main__ (and the demo, with its "
+        "test-support servers)",
         {"cli", "__main__", "demo", "testing"}),
 }
 SIDEWAYS = {  # (importer, imported) inside one layer -> why
