@@ -40,7 +40,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "feedencoding": "feeds", "feedtrim": "feeds"}
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "feedencoding": "feeds",
+              "feedtrim": "feeds"}
 
 
 def layer_of(group: str) -> int:
