@@ -36,7 +36,6 @@ from monitor.errors import (
     ParseError,
 )
 from monitor.extract import article_from_entry
-from monitor.feeds import parse_feed
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, FetchResult, Match
 from monitor.schedule import (
@@ -45,6 +44,7 @@ from monitor.schedule import (
     next_poll_delay,
     parse_cache_control_max_age,
 )
+from monitor.sources.feed import parse_feed
 from monitor.store import (
     AlertedSince,
     ArticleWriter,
