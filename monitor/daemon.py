@@ -43,6 +43,7 @@ from monitor.metrics import Metrics
 from monitor.models import Alert, Article
 from monitor.pipeline import MAX_BACKOFF, Pipeline, poll_feed
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
+from monitor.sources import source_kinds
 from monitor.store import FeedState, PollRecord, Store
 
 if TYPE_CHECKING:
@@ -57,8 +58,9 @@ HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shor
 
 
 def load(path: str) -> Config:
-    """Load and fully validate a config (queries included)."""
-    return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs))
+    """Load and fully validate a config (queries and source kinds included)."""
+    return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs),
+                       source_kinds=source_kinds())
 
 
 def node_name(config: Config) -> str:

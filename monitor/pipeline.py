@@ -36,7 +36,6 @@ from monitor.errors import (
     ParseError,
 )
 from monitor.extract import article_from_entry
-from monitor.feeds import parse_feed
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, FetchResult, Match
 from monitor.schedule import (
@@ -45,6 +44,7 @@ from monitor.schedule import (
     next_poll_delay,
     parse_cache_control_max_age,
 )
+from monitor.sources import parse_source
 from monitor.store import (
     AlertedSince,
     ArticleWriter,
@@ -156,8 +156,9 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
         return PollSummary(feed.name, "unchanged"), PollRecord(
             "unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
-    parsed = parse_feed(result.content, result.url, content_type=result.content_type,
-                        max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
+    parsed = parse_source(settings.kind, result.content, result.url,
+                          content_type=result.content_type,
+                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)

@@ -2,7 +2,8 @@
 
 LAYERS below is that drawing: each layer, numbered and named as STYLE.md names it, with the
 groups in it (a module's group is its first dotted part below ``monitor``; ``alerts.outbox``
-is orchestration, the rest of ``alerts/`` are channels). A module may import its own group
+is orchestration, the rest of ``alerts/`` are channels; ``sources.probe``, discovery that
+fetches, is orchestration too, in the group ``discover``). A module may import its own group
 and any lower layer. Inside one layer groups stay apart (stages never import each other),
 except for the few pairs SIDEWAYS names with the reason. Nothing imports upward, and no
 module imports one that imports it back, however long the way round. Imports inside
@@ -21,8 +22,8 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
         {"__init__", "errors", "models", "timeutil", "retryafter"}),
     2: ("config, log: layer 1 only",
         {"config", "log", "sdnotify", "jsonshape"}),
-    3: ("stages: fetch, feeds, extract, rules, dedup, store, alerts channels",
-        {"fetch", "netguard", "feeds", "feedencoding", "feedtrim", "opml", "extract", "rules",
+    3: ("stages: fetch, sources, extract, rules, dedup, store, alerts channels",
+        {"fetch", "netguard", "sources", "extract", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
         {"pipeline", "outbox", "discover", "backtest"}),
@@ -40,8 +41,7 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "feedencoding": "feeds",
-              "feedtrim": "feeds"}
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch"}
 
 
 def layer_of(group: str) -> int:
@@ -56,6 +56,8 @@ def group_of(module: str) -> str:
         return "__init__"
     if parts[:2] == ["alerts", "outbox"]:
         return "outbox"
+    if parts[:2] == ["sources", "probe"]:
+        return "discover"
     return parts[0]
 
 

@@ -67,7 +67,7 @@ def _poll_feeds(config_path: str, names: list[str]) -> int:
 def _import_opml(config_path: str, opml_path: str | None, append: bool) -> int:
     """Print (or append to the config) one [[feeds]] table per OPML feed not yet configured."""
     from monitor.daemon import load
-    from monitor.opml import parse_opml, to_toml
+    from monitor.sources.opml import parse_opml, to_toml
 
     if not opml_path:
         raise MonitorError("usage: monitor feeds -c FILE import FILE.opml [--append]")
@@ -113,7 +113,7 @@ def _append_toml(path: Path, snippet: str) -> None:
 def _export_opml(config_path: str) -> int:
     """Print the configured feeds as OPML 2.0 (folders by first tag)."""
     from monitor.daemon import load
-    from monitor.opml import OpmlFeed, to_opml
+    from monitor.sources.opml import OpmlFeed, to_opml
 
     config = load(config_path)
     sys.stdout.buffer.write(to_opml([OpmlFeed(f.name, f.url, f.tags) for f in config.feeds]))
@@ -121,7 +121,7 @@ def _export_opml(config_path: str) -> int:
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
-    from monitor.discover import as_config_snippet
+    from monitor.sources.probe import as_config_snippet
 
     found = asyncio.run(_discover(args.url, probe=not args.no_probe))
     for f in found:
@@ -135,8 +135,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 async def _discover(url: str, probe: bool) -> Any:
-    from monitor.discover import discover
     from monitor.fetch import Fetcher
+    from monitor.sources.probe import discover
 
     fetcher = Fetcher(user_agent="monitor/0.1 (discover)")
     try:

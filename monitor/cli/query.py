@@ -91,7 +91,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     """The entries of one feed as the daemon sees them; the parse warning on stderr."""
-    from monitor.feeds import parse_feed
+    from monitor.sources.feed import parse_feed
 
     target = args.target
     if target.startswith(("http://", "https://")):
