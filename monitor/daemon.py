@@ -25,7 +25,7 @@ import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -41,9 +41,9 @@ from monitor.fetch import Fetcher
 from monitor.health import FeedHealth, HealthEvent, health_events, typical_gap
 from monitor.metrics import Metrics
 from monitor.models import Alert, Article
-from monitor.pipeline import MAX_BACKOFF, Pipeline, poll_feed
+from monitor.pipeline import Pipeline, poll_feed, record_crash
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
-from monitor.store import FeedState, PollRecord, Store
+from monitor.store import FeedState, Store
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -246,12 +246,8 @@ class Daemon:
             await poll_feed(self.pipeline, feed)
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
-            try:
-                retry = self.clock() + timedelta(seconds=min(
-                    MAX_BACKOFF, feed.interval * 2.0 ** min(feed.error_count, 20)))
-                self.services.store.finish_poll(feed.id, self.node, PollRecord(
-                    "error", retry, error=f"internal error: {type(e).__name__}"),
-                    self.clock())
+            try:  # a failure like any other: the feed backs off as a failing one does
+                record_crash(self.pipeline, feed, e)
             except MonitorError:
                 log.error("event=poll_release_failed feed=%s", feed.name)
 

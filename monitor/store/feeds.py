@@ -64,7 +64,7 @@ class FeedsMixin(StoreBase):
     def finish_poll(self, feed_id: int, node: str, record: PollRecord, now: datetime) -> None:
         """Write what a poll found and release the feed's lease.
 
-        A parse warning is replaced only by a poll that parsed new content (status ``ok``):
+        A parse warning is replaced only by a poll that parsed new content (``parsed``):
         a 304, an unchanged body or an error keep the last one. A ``postponed`` poll (its
         host asked for a pause) only moves the next poll and releases the lease."""
         values: dict[str, Any] = {"next_poll_at": record.next_poll_at, "claimed_by": None,
@@ -77,7 +77,7 @@ class FeedsMixin(StoreBase):
             values.update(state="ok", last_error=None, error_count=0, failing_since=None,
                           first_poll_done=True, last_polled_at=now,
                           items_seen=t.feeds.c.items_seen + record.new_items)
-            if record.status == "ok":
+            if record.parsed:
                 values["warning"] = record.warning
             for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
                 if getattr(record, key) is not None:
