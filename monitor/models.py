@@ -1,7 +1,8 @@
 """Frozen data passed between the stages, named by pipeline position, and the few
 contracts two stages share.
 
-``FetchResult`` -> ``Entry`` -> ``Article`` -> ``Match`` -> ``Alert``.
+``FetchResult`` -> ``Entry`` -> ``Article`` -> ``Match`` -> ``Alert``; a ``Notice`` is
+what the operator hears that no rule made (a feed failing, silent or recovered).
 Nothing here does I/O or imports from the rest of monitor.
 """
 
@@ -112,7 +113,6 @@ class Alert:
     terms: tuple[TermHit, ...] = ()
     also_seen_at: tuple[str, ...] = ()
     channel: str = ""
-    notice: str = ""  # a feed-health notice ("failing", "silent", "recovered"), not a match
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +123,21 @@ class Digest:
     created_at: datetime
     channel: str
     alerts: tuple[Alert, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message to the operator on one channel that no rule made: a feed ``failing``,
+    ``silent`` or ``recovered`` (its ``kind``). Stored in the outbox and delivered like an
+    alert; ``id`` is stable across retries (the webhook-id)."""
+
+    id: str
+    created_at: datetime
+    kind: str
+    feed: str  # the feed's name
+    message: str  # one line
+    url: str = ""  # the feed's URL
+    channel: str = ""
 
 
 # -- what the storing transaction calls (monitor.store calls, monitor.alerts.routing answers)

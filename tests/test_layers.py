@@ -2,11 +2,12 @@
 
 LAYERS below is that drawing: each layer, numbered and named as STYLE.md names it, with the
 groups in it (a module's group is its first dotted part below ``monitor``; ``alerts.outbox``
-is orchestration, the rest of ``alerts/`` are channels). A module may import its own group
-and any lower layer. Inside one layer groups stay apart (stages never import each other),
-except for the few pairs SIDEWAYS names with the reason. Nothing imports upward, and no
-module imports one that imports it back, however long the way round. Imports inside
-functions and under ``TYPE_CHECKING`` count: they are dependencies all the same.
+and ``alerts.notices`` are orchestration, the rest of ``alerts/`` are channels and their
+pure routing). A module may import its own group and any lower layer. Inside one layer
+groups stay apart (stages never import each other), except for the few pairs SIDEWAYS
+names with the reason. Nothing imports upward, and no module imports one that imports it
+back, however long the way round. Imports inside functions and under ``TYPE_CHECKING``
+count: they are dependencies all the same.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
         {"fetch", "netguard", "feeds", "feedencoding", "feedtrim", "opml", "extract", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
-        {"pipeline", "outbox", "discover", "backtest"}),
+        {"pipeline", "outbox", "notices", "discover", "backtest"}),
     5: ("wiring: daemon, web", {"daemon", "web"}),
     6: ("entry: cli, __main__ (and the demo, with its test-support servers)",
         {"cli", "__main__", "demo", "testing"}),
@@ -52,8 +53,8 @@ def group_of(module: str) -> str:
     parts = module.split(".")[1:] or ["__init__"]
     if parts[0] == "__version__":
         return "__init__"
-    if parts[:2] == ["alerts", "outbox"]:
-        return "outbox"
+    if parts[:2] in (["alerts", "outbox"], ["alerts", "notices"]):
+        return parts[1]
     return parts[0]
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from monitor.models import AlertedSince as AlertedSince
-from monitor.models import Article, Entry, Match, TermHit
+from monitor.models import Article, Entry, Match, Notice, TermHit
 from monitor.models import Router as Router
 from monitor.models import RuleChannels as RuleChannels
 
@@ -119,6 +119,34 @@ class AlertRow:
 
 
 @dataclass(frozen=True, slots=True)
+class NoticeRow:
+    """One outbox row holding a notice (feed health) for one channel, with its delivery
+    state; ``id``, ``channel`` and ``created_at`` are the notice's."""
+
+    notice: Notice
+    attempts: int = 0
+    status: str = "pending"
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        """The notice's id (its webhook-id)."""
+        return self.notice.id
+
+    @property
+    def channel(self) -> str:
+        """The channel it goes to."""
+        return self.notice.channel
+
+    @property
+    def created_at(self) -> datetime:
+        """When it was raised."""
+        return self.notice.created_at
+
+
+@dataclass(frozen=True, slots=True)
 class ChannelState:
     """A channel's delivery state: enabled, or disabled (by an HTTP 410) since when and why."""
 
@@ -137,7 +165,7 @@ class NodeInfo:
     started_at: datetime
     heartbeat_at: datetime
     feeds_claimed: int = 0
-    alerts_claimed: int = 0
+    alerts_claimed: int = 0  # alerts and notices: the outbox's rows
 
 
 # -- an article write (see monitor.store.writer) ------------------------------------------
