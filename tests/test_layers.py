@@ -2,12 +2,13 @@
 
 LAYERS below is that drawing: each layer, numbered and named as STYLE.md names it, with the
 groups in it (a module's group is its first dotted part below ``monitor``; ``alerts.outbox``
-is orchestration, the rest of ``alerts/`` are channels; ``sources.probe``, discovery that
-fetches, is orchestration too, in the group ``discover``). A module may import its own group
-and any lower layer. Inside one layer groups stay apart (stages never import each other),
-except for the few pairs SIDEWAYS names with the reason. Nothing imports upward, and no
-module imports one that imports it back, however long the way round. Imports inside
-functions and under ``TYPE_CHECKING`` count: they are dependencies all the same.
+is orchestration, and so is ``alerts.notices``; the rest of ``alerts/`` are channels and their
+pure routing; ``sources.probe``, discovery that fetches, is orchestration too, in the group
+``discover``). A module may import its own group and any lower layer. Inside one layer
+groups stay apart (stages never import each other), except for the few pairs SIDEWAYS
+names with the reason. Nothing imports upward, and no module imports one that imports it
+back, however long the way round. Imports inside functions and under ``TYPE_CHECKING``
+count: they are dependencies all the same.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
         {"fetch", "netguard", "sources", "extract", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
-        {"pipeline", "outbox", "discover", "backtest"}),
+        {"pipeline", "outbox", "notices", "discover", "backtest"}),
     5: ("wiring: daemon, web", {"daemon", "web"}),
     6: ("entry: cli/ (one module per command family), __main__ (and the demo, with its "
         "test-support servers)",
@@ -54,8 +55,8 @@ def group_of(module: str) -> str:
     parts = module.split(".")[1:] or ["__init__"]
     if parts[0] == "__version__":
         return "__init__"
-    if parts[:2] == ["alerts", "outbox"]:
-        return "outbox"
+    if parts[:2] in (["alerts", "outbox"], ["alerts", "notices"]):
+        return parts[1]
     if parts[:2] == ["sources", "probe"]:
         return "discover"
     return parts[0]

@@ -113,8 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.set_defaults(func=cmd_backtest)
 
     alerts = sub.add_parser("alerts", help="list alerts, or retry them",
-                            description="List alerts (newest first), or queue them again: "
-                            "retry ID [ID...], retry --failed, retry --channel NAME.")
+                            description="List alerts and notices (newest first), or queue "
+                            "them again: retry ID [ID...], retry --failed, retry --channel "
+                            "NAME.")
     _config_option(alerts)
     state = alerts.add_mutually_exclusive_group()
     state.add_argument("--pending", action="store_const", const="pending", dest="status",

@@ -16,7 +16,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     store = open_store(args.config)
     if args.action:
         return _retry_alerts(args, store)
-    rows = store.list_alerts(args.status, args.limit, channel=args.channel)
+    rows = store.list_outbox(args.status, args.limit, channel=args.channel)
     if not rows:
         which = " ".join(filter(None, ("no", args.status, "alerts")))
         print(which + (f" on channel {args.channel}" if args.channel else ""), file=sys.stderr)
@@ -28,17 +28,20 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _alert_line(r: Any, states: dict[str, Any]) -> str:
-    """One alert: id, status, channel (and its state), times, rule, feed, link, title, error."""
+    """One alert: id, status, channel (and its state), times, rule, feed, link, title, error;
+    a notice shows its kind, feed, link and message where an alert shows rule and article."""
     from monitor.dedup import strip_tracking
 
     state = states.get(r.channel)
     channel = r.channel + (f" (disabled: {state.reason})" if state and state.disabled else "")
     waiting = r.status == "pending"
+    n = getattr(r, "notice", None)
+    what = (f"notice={n.kind} feed={n.feed!r} url={n.url or '-'} message={n.message[:80]!r}"
+            if n else f"rule={r.rule!r} feed={r.feed!r} "
+            f"url={strip_tracking(r.article.url) or '-'} title={r.article.title[:60]!r}")
     return (f"{r.id}  {r.status:<7} channel={channel} created={_iso(r.created_at)} "
             f"sent={_iso(r.sent_at)} next={_iso(r.next_attempt_at if waiting else None)} "
-            f"attempts={r.attempts} rule={r.rule!r} feed={r.feed!r} "
-            f"url={strip_tracking(r.article.url) or '-'} "
-            f"title={r.article.title[:60]!r}"
+            f"attempts={r.attempts} {what}"
             + (f" error={r.last_error!r}" if r.last_error else ""))
 
 
@@ -74,7 +77,8 @@ def _retry_alerts(args: argparse.Namespace, store: Any) -> int:
                             f"({state.reason}); run monitor channels -c {args.config} "
                             f"enable {row.channel}")
         elif store.retry_alert(row.id, now):
-            print(f"alert {row.id} queued for delivery on {row.channel}")
+            kind = "notice" if hasattr(row, "notice") else "alert"
+            print(f"{kind} {row.id} queued for delivery on {row.channel}")
     for problem in problems:
         print(f"monitor: {problem}", file=sys.stderr)
     if not rows and not problems:
@@ -89,8 +93,8 @@ def _retry_selection(args: argparse.Namespace, store: Any, ids: list[str]
     """The unsent alerts to retry, and a problem per id that names none."""
     if not ids:
         statuses = [args.status] if args.status else ["failed", "pending"]
-        return store.list_alerts(statuses, None, channel=args.channel), []
-    found = {r.id: r for r in store.list_alerts(None, None, ids=ids)}
+        return store.list_outbox(statuses, None, channel=args.channel), []
+    found = {r.id: r for r in store.list_outbox(None, None, ids=ids)}
     rows, problems = [], []
     for alert_id in dict.fromkeys(ids):
         row = found.get(alert_id)

@@ -3,8 +3,8 @@
 ``Store`` is the only way the rest of monitor touches the database, and this package's
 names are its only public face: nothing outside ``monitor/store/`` imports its modules
 (tests/test_layers.py checks). Every read returns a typed row (``FeedState``,
-``StoredArticle``, ``AlertRow``, ``NodeInfo``, ``ChannelState``) with aware UTC datetimes;
-stored JSON is decoded here. Work is claimed with leases (``claimed_by``,
+``StoredArticle``, ``AlertRow``, ``NoticeRow``, ``NodeInfo``, ``ChannelState``) with aware
+UTC datetimes; stored JSON is decoded here. Work is claimed with leases (``claimed_by``,
 ``lease_until``); on PostgreSQL the claims use ``FOR UPDATE SKIP LOCKED`` so several
 daemons share feeds and alerts without doubling any. ``ArticleWriter`` stores the
 articles of concurrent polls a few per transaction (group commit).
@@ -19,6 +19,7 @@ from monitor.store.records import (
     FeedState,
     NewArticle,
     NodeInfo,
+    NoticeRow,
     PollRecord,
     Router,
     RuleChannels,
@@ -36,6 +37,7 @@ __all__ = [
     "FeedState",
     "NewArticle",
     "NodeInfo",
+    "NoticeRow",
     "PollRecord",
     "RuleChannels",
     "Router",

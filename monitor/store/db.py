@@ -15,7 +15,8 @@ class Store(FeedsMixin, ArticlesMixin, OutboxMixin, ClusterMixin, StatsMixin, St
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
     table, polls, feed health), ``articles`` (entries, articles, stories, matches and the
-    alerts written with them), ``outbox`` (claims, deliveries, the alert listing, channel
-    state), ``cluster`` (nodes, heartbeats, leases) and ``stats`` (counts), over ``base``
-    (engine, transactions, migrate, ping). A new query goes in its area's module.
+    alerts written with them), ``outbox`` (alerts and notices: claims, deliveries, the
+    listings, channel state), ``cluster`` (nodes, heartbeats, leases) and ``stats``
+    (counts), over ``base`` (engine, transactions, migrate, ping). A new query goes in its
+    area's module.
     """

@@ -148,6 +148,37 @@ deliveries = Table(
     Column("detail", Text),
 )
 
+notices = Table(  # messages to the operator no rule made (feed health): the outbox's other rows
+    "notices", metadata,
+    Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
+    Column("kind", String(32), nullable=False),  # failing | silent | recovered
+    Column("feed", String(500), nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("message", Text, nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+)
+Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
+
+notice_deliveries = Table(  # each attempt to send a notice, as ``deliveries`` for alerts
+    "notice_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(36), ForeignKey("notices.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("node", String(200), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(16), nullable=False, default="sending"),
+    Column("detail", Text),
+)
+
 channel_state = Table(
     "channel_state", metadata,
     Column("name", String(200), primary_key=True),
@@ -173,6 +204,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _add_column(conn, "entries", "version VARCHAR(64)"),
     lambda conn: _polite_polling(conn),
     lambda conn: _channel_config_hash(conn),
+    lambda conn: _notices(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
@@ -195,6 +227,12 @@ def _channel_config_hash(conn: Connection) -> None:
         _add_column(conn, "channel_state", "config_hash VARCHAR(64)")
     else:  # a database made by hand with only some of the tables
         channel_state.create(conn)
+
+
+def _notices(conn: Connection) -> None:
+    """Version 5: notices (feed health) are outbox rows of their own, with their attempts."""
+    notices.create(conn, checkfirst=True)
+    notice_deliveries.create(conn, checkfirst=True)
 
 
 def migrate(conn: Connection) -> int:
