@@ -22,7 +22,7 @@ Every error monitor raises on purpose derives from one root::
 from ``MonitorError``.
 
 Two exceptions never leave their group, and are converted at its boundary:
-``monitor.opml._Refused`` stops the XML parser and becomes ``ParseError``;
+``monitor.sources.opml._Refused`` stops the XML parser and becomes ``ParseError``;
 ``monitor.netguard.BodyDecodeError`` (a bad content-encoding) becomes ``FetchUnusable`` in
 ``fetch``. Every other exception class lives here (tests/test_errors.py checks it).
 """

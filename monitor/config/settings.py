@@ -107,6 +107,7 @@ class FeedSettings:
     name: str = field(metadata=key(str))  # default: the URL
     url: str = field(metadata=key(str, required=True))
     interval: float = field(metadata=key(DURATION))  # default: [monitor] poll_interval
+    kind: str = setting("feed", str)  # its source kind: the parser (monitor.sources.PARSERS)
     tags: tuple[str, ...] = setting((), list)
     allow_private_networks: bool = setting(False, bool)
     alert_on_first_poll: bool = setting(False, bool)

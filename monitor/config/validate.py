@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,9 +58,10 @@ class Validator(TableReader):
     """Collects problems while building a Config from parsed TOML documents."""
 
     def __init__(self, checker: QueryChecker | None, environ: Mapping[str, str],
-                 problems: list[str]) -> None:
+                 problems: list[str], source_kinds: Collection[str] | None = None) -> None:
         super().__init__(environ, problems)
         self.checker = checker
+        self.source_kinds = source_kinds  # None: kinds are not checked (no parsers at hand)
         self.warnings: list[str] = []
 
     def build(self, documents: list[tuple[Path, str, dict[str, Any]]], path: str) -> Config:
@@ -140,8 +141,12 @@ class Validator(TableReader):
         inherited = {"interval": poll.poll_interval, "backfill": poll.backfill,
                      "alert_on_first_poll": poll.alert_on_first_poll,
                      "allow_private_networks": settings.fetch.allow_private_networks}
-        return build(FeedSettings, v, defaults=inherited, name=str(v.get("name") or url),
+        feed = build(FeedSettings, v, defaults=inherited, name=str(v.get("name") or url),
                      url=url, interval_set="interval" in v)
+        if self.source_kinds is not None and feed.kind not in self.source_kinds:
+            self.problem(f"{path}.kind", f"unknown source kind {feed.kind!r} "
+                         f"(known kinds: {', '.join(self.source_kinds)})")
+        return feed
 
     def watch(self, table: dict[str, Any], path: str) -> WatchSettings:
         v = self.typed(table, WATCH_KEYS, path)

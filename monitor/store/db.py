@@ -18,8 +18,8 @@ class Store(FeedsMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin, Sta
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
     table, polls, feed health), ``rules`` (the rules table, stable ids), ``articles``
     (entries, articles, stories, matches, hits and the alerts written with them; it
-    builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (claims,
-    deliveries, the alert listing, channel state), ``cluster`` (nodes, heartbeats, leases)
-    and ``stats`` (counts), over ``base`` (engine, transactions, migrate, ping). A new
-    query goes in its area's module.
+    builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (alerts and
+    notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
+    heartbeats, leases) and ``stats`` (counts), over ``base`` (engine, transactions,
+    migrate, ping). A new query goes in its area's module.
     """

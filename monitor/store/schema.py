@@ -178,6 +178,37 @@ deliveries = Table(
     Column("detail", Text),
 )
 
+notices = Table(  # messages to the operator no rule made (feed health): the outbox's other rows
+    "notices", metadata,
+    Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
+    Column("kind", String(32), nullable=False),  # failing | silent | recovered
+    Column("feed", String(500), nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("message", Text, nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+)
+Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
+
+notice_deliveries = Table(  # each attempt to send a notice, as ``deliveries`` for alerts
+    "notice_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(36), ForeignKey("notices.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("node", String(200), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("outcome", String(16), nullable=False, default="sending"),
+    Column("detail", Text),
+)
+
 channel_state = Table(
     "channel_state", metadata,
     Column("name", String(200), primary_key=True),
@@ -203,6 +234,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _add_column(conn, "entries", "version VARCHAR(64)"),
     lambda conn: _polite_polling(conn),
     lambda conn: _channel_config_hash(conn),
+    lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
@@ -228,13 +260,19 @@ def _channel_config_hash(conn: Connection) -> None:
         channel_state.create(conn)
 
 
+def _notices(conn: Connection) -> None:
+    """Version 5: notices (feed health) are outbox rows of their own, with their attempts."""
+    notices.create(conn, checkfirst=True)
+    notice_deliveries.create(conn, checkfirst=True)
+
+
 _OLD_ROWS = ("SELECT rule, story_id, article_id, created_at FROM matches UNION ALL "
              "SELECT rule, story_id, article_id, created_at FROM alerts")
 
 
 def _rules_and_hits(conn: Connection) -> None:
-    """Rules with stable ids and hits, one per (rule, story); matches and alerts keyed by
-    them instead of a rule's name. Every match and alert is kept, with its id."""
+    """Version 6: rules with stable ids and hits, one per (rule, story); matches and alerts
+    keyed by them instead of a rule's name. Every match and alert is kept, with its id."""
     found = inspect(conn)
     if found.has_table("hits"):
         return  # a database made by hand, its tables already current

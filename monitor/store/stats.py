@@ -1,5 +1,6 @@
 """The stats area: counts for the dashboard, ``monitor channels`` and /metrics (matches per
-rule id and day, alerts by status and channel, the oldest due alert). Reads only."""
+rule id and day, alerts and notices by status, alerts by channel, the oldest due alert or
+notice). Reads only."""
 
 from __future__ import annotations
 
@@ -57,11 +58,21 @@ class StatsMixin(StoreBase):
                 out.setdefault(channel, {})[status] = int(n)
         return out
 
+    def count_notices(self) -> dict[str, int]:
+        """Number of notices by status."""
+        with self._begin() as conn:
+            rows = conn.execute(select(t.notices.c.status, func.count())
+                                .group_by(t.notices.c.status))
+            return {status: int(n) for status, n in rows}
+
     def oldest_due_alert(self, now: datetime) -> datetime | None:
-        """When the longest-waiting pending alert became due (its digest time, else creation)."""
-        c = t.alerts.c
+        """When the longest-waiting pending alert or notice became due (an alert's digest
+        time, else its creation)."""
+        c, n = t.alerts.c, t.notices.c
         due = func.coalesce(c.digest_at, c.created_at)
         with self._begin() as conn:
-            found = conn.execute(select(func.min(due)).where(c.status == "pending",
-                                                             due <= now)).scalar()
-        return as_utc(found) if found is not None else None
+            found = [conn.execute(select(func.min(due)).where(c.status == "pending",
+                                                              due <= now)).scalar(),
+                     conn.execute(select(func.min(n.created_at)).where(
+                         n.status == "pending", n.created_at <= now)).scalar()]
+        return min((as_utc(f) for f in found if f is not None), default=None)
