@@ -103,6 +103,19 @@ def test_an_explicit_id_keeps_the_rule_whatever_changes(db_url: str) -> None:
     assert store.match_totals() == {7: 1}
 
 
+def test_a_name_given_to_another_row_is_looked_up_again(db_url: str) -> None:
+    """Writes remember a rule's id by name; a sync that gives the name to another row (an
+    explicit id) makes the next match go to that row."""
+    store = make_store(db_url)
+    first = store.sync_rules([WatchSettings("dpa", Q, ("hook",))], NOW)["dpa"]
+    store_match(store, "dpa", "k1", "h1")
+    store.sync_rules([WatchSettings("dpa", Q, ("hook",), id=first + 10)], NOW)
+    store_match(store, "dpa", "k2", "h2")
+    totals = store.match_totals()
+    store.close()
+    assert totals == {first: 1, first + 10: 1}
+
+
 def test_a_removed_rule_is_disabled_not_deleted(db_url: str) -> None:
     store = make_store(db_url)
     ids = store.sync_rules([WatchSettings("a", "x", ()), WatchSettings("b", "y", ())], NOW)

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from monitor.config import WatchSettings
 from monitor.models import Match
 from monitor.store import schema as t
-from monitor.store.base import STORY_LOCK
+from monitor.store.base import STORY_LOCK, chunks
 from monitor.store.codec import rule_row
 from monitor.store.records import RuleRow
 
@@ -41,7 +41,8 @@ class RulesMixin(StoreBase):
         r = t.rules.c
         with self._begin() as conn:
             self._lock(conn, STORY_LOCK)  # article writes add rules under it too
-            rows = [rule_row(row._mapping) for row in conn.execute(select(t.rules))]
+            rows = [RuleRow(*row) for row in conn.execute(select(  # no dates: a sync reads all
+                r.id, r.name, r.query, r.case_sensitive, r.origin, r.enabled))]
             pairs = list(zip(watches, pair_rules(watches, rows), strict=True))
             ids = {w.name: self._update_rule(conn, w, found, now)
                    for w, found in pairs if found is not None}
@@ -49,11 +50,10 @@ class RulesMixin(StoreBase):
             kept = set(ids.values())
             gone = [row.id for row in rows
                     if row.origin == "config" and row.enabled and row.id not in kept]
-            if gone:
-                conn.execute(update(t.rules).where(r.id.in_(gone))
+            for chunk in chunks(gone):
+                conn.execute(update(t.rules).where(r.id.in_(chunk))
                              .values(enabled=False, updated_at=now))
-        self._rule_ids.clear()
-        self._rule_ids.update(ids)
+        self._rule_ids.clear()  # a name may stand for another row now: look it up again
         return ids
 
     def rules(self) -> list[RuleRow]:
@@ -85,19 +85,17 @@ class RulesMixin(StoreBase):
                 conn.execute(text("SELECT setval(pg_get_serial_sequence('rules', 'id'), "
                                   "(SELECT max(id) FROM rules))"))
         ids = {w.name: int(w.id) for w in named if w.id is not None}
-        rest = [w for w in watches if w.id is None]
-        if rest:
-            added = conn.execute(
-                t.rules.insert().returning(t.rules.c.id, sort_by_parameter_order=True),
-                [{**_values(w), **stamped} for w in rest]).scalars()
-            ids.update(zip((w.name for w in rest), added, strict=True))
+        insert = t.rules.insert().returning(t.rules.c.id, sort_by_parameter_order=True)
+        for chunk in chunks([w for w in watches if w.id is None]):
+            added = conn.execute(insert, [{**_values(w), **stamped} for w in chunk]).scalars()
+            ids.update(zip((w.name for w in chunk), added, strict=True))
         return ids
 
     # -- a match's rule, inside an article write -------------------------------------------
 
     @functools.cached_property
     def _rule_ids(self) -> dict[str, int]:
-        """Rule name -> id, as the last sync (or the last article write) found it."""
+        """Rule name -> id, as article writes since the last sync looked them up."""
         return {}
 
     @functools.cached_property
