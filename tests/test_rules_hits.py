@@ -221,7 +221,10 @@ def test_the_config_leaves_rules_of_another_origin_alone(db_url: str) -> None:
 
 
 @pytest.mark.parametrize(("snippet", "expected"), [
-    ('[[watch]]\nname = "r"\nquery = "x"\nchannels = []\nid = 0\n', "watch[0].id: must be 1"),
+    ('[[watch]]\nname = "r"\nquery = "x"\nchannels = []\nid = 0\n',
+     "watch[0].id: must be from 1 to 2147483647"),
+    ('[[watch]]\nname = "r"\nquery = "x"\nchannels = []\nid = 2147483648\n',
+     "watch[0].id: must be from 1 to"),
     ('[[watch]]\nname = "r"\nquery = "x"\nchannels = []\nid = "7"\n',
      "watch[0].id: expected an integer"),
     ('[[watch]]\nname = "r"\nquery = "x"\nchannels = []\nid = 3\n'
@@ -229,7 +232,7 @@ def test_the_config_leaves_rules_of_another_origin_alone(db_url: str) -> None:
      "watch[1].id: duplicate rule id '3' (also at watch[0].id)"),
     ('[[watchlist]]\nname = "l"\nfile = "l.txt"\nchannels = []\nid = 3\n',
      "watchlist[0].id: unknown key"),
-], ids=["zero", "string", "duplicate", "watchlist"])
+], ids=["zero", "too-big", "string", "duplicate", "watchlist"])
 def test_config_id_problems(tmp_path: Path, snippet: str, expected: str) -> None:
     (tmp_path / "l.txt").write_text("x\n")
     path = tmp_path / "c.toml"

@@ -29,6 +29,7 @@ WATCH_KEYS = keys_of(WatchSettings)
 WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k not in ("query", "id")},
                   "file": str}
 CHANNEL_KEYS = {kind: {"type": str, **keys_of(cls)} for kind, cls in CHANNEL_TYPES.items()}
+ID_MAX = 2**31 - 1  # a rule's id is a database integer
 NO_CHANNELS = ("is required: a rule without channels never alerts "
                "(write channels = [] to only record its matches for the dashboard)")
 
@@ -155,8 +156,8 @@ class Validator(TableReader):
         rule = self.rule(v, str(v.get("name", "")), str(v.get("query", "")))
         if complaint := check_query_with(self.checker, rule.query, rule.case_sensitive):
             self.problem(f"{path}.query", complaint)
-        if rule.id == 0:
-            self.problem(f"{path}.id", "must be 1 or more")
+        if rule.id is not None and not 1 <= rule.id <= ID_MAX:
+            self.problem(f"{path}.id", f"must be from 1 to {ID_MAX}")
         return rule
 
     def watchlist(self, table: dict[str, Any], path: str, base: Path
