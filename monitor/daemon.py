@@ -109,8 +109,8 @@ class Daemon:
     def apply(self, config: Config) -> None:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
+        gc.unfreeze()  # the running rules may be dropped now: let the collector see them
         rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
-        gc.freeze()  # the compiled rules live for the whole run: keep them out of GC passes
         s.store.sync_feeds(config.feeds, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
@@ -119,6 +119,8 @@ class Daemon:
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
+        gc.collect()  # the replaced rules' cycles, before freezing would keep them for good
+        gc.freeze()  # the compiled rules live until the next reload: keep them out of GC passes
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
         for warning in config.warnings:  # what `monitor check` warns about, in the journal too
