@@ -95,8 +95,9 @@ class Daemon:
         self.node = node_name(config)
         store = Store(config.monitor.database)
         store.migrate()
-        self.services = Services(store, make_fetcher(config),
-                                 Extractor(config.monitor.extract_workers))
+        m = config.monitor
+        self.services = Services(store, make_fetcher(config), Extractor(
+            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()

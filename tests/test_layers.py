@@ -39,7 +39,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "feedencoding": "feeds", "feedtrim": "feeds"}
+SAME_GROUP = {"netguard": "fetch", "feedencoding": "feeds", "feedtrim": "feeds",
+              "extractpool": "extract"}
 
 
 def layer_of(group: str) -> int:
