@@ -205,7 +205,7 @@ class Daemon:
         listen = self.config.monitor.web.listen
         if not listen:
             return
-        from monitor.web import create_app, is_loopback, parse_address, serve
+        from monitor.web import HostCheck, create_app, is_loopback, parse_address, serve
 
         host, port = parse_address(listen)
         token = self.config.monitor.web.token
@@ -213,7 +213,8 @@ class Daemon:
                          scheduler_running=lambda: scheduler.running
                          and not self.stopping.is_set(),
                          token=token, require_token=bool(token) or not is_loopback(host),
-                         reload_failure=lambda: self.reload_failed)
+                         reload_failure=lambda: self.reload_failed,
+                         hosts=HostCheck(host, self.config.monitor.web.allowed_hosts))
         self.web = await serve(app, host, port)
         log.info("event=web_listening url=%s", self.web.url)
 

@@ -418,6 +418,8 @@ def _written(kind: object, key: str) -> tuple[str, object]:
         return "true", True
     if kind is int:
         return "7", 7
+    if kind is list:
+        return f'["x-{key}"]', (f"x-{key}",)
     return f'"x-{key}"', f"x-{key}"
 
 

@@ -74,6 +74,7 @@ class WebSettings:
 
     listen: str = setting("127.0.0.1:8080", str, name="web", restart=True)
     token: str | None = setting(None, SECRET, name="web_token", restart=True, repr=False)
+    allowed_hosts: tuple[str, ...] = setting((), list, restart=True)  # Host names it answers
 
 
 MIN_EXTRACT_MEMORY_MB = 128

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.config.addresses import database_url, is_loopback, parse_address
+from monitor.config.addresses import database_url, is_loopback, parse_address, parse_host
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
 from monitor.config.settings import (
@@ -115,6 +115,11 @@ class Validator(TableReader):
         except ValueError as e:
             self.problem("monitor.database", str(e))
         self.web(settings.web.listen, bool({"web_token_env", "web_token_file"} & set(values)))
+        for i, entry in enumerate(settings.web.allowed_hosts):
+            try:
+                parse_host(entry)
+            except ValueError as e:
+                self.problem(f"monitor.allowed_hosts[{i}]", str(e))
         try:
             zoneinfo.ZoneInfo(settings.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
