@@ -13,7 +13,8 @@ private-use markers say whether a word boundary stands there (``BOUNDARY``) or n
 pattern the markers left before it; ``k`` is the most tests the pattern can make at one
 position (1 but for ``(?:\\b\\w+\\b\\s*)+`` and the like). Character ``i`` of the text is
 at ``(k+1)i + k`` in the copy, so spans map back by division. (A text's own U+E000/U+E001
-are searched as U+FFFD there.)
+are searched as U+FFFD there.) A text all ASCII needs no copy: there RE2's own ``\\b`` is
+Python's, so such a pattern also has a program with RE2's ``\\b`` and ``\\B`` for those.
 
 Refused with ``Unsupported`` (RE2 has no linear-time way to run them): backreferences,
 lookahead and lookbehind, conditionals, atomic groups, possessive quantifiers; also the
@@ -83,18 +84,14 @@ class RegexMatch:
 class LinearRegex:
     """A translated regex: ``search`` and ``finditer`` as in ``re``, in linear time."""
 
-    __slots__ = ("_re2", "copies", "pattern")
+    __slots__ = ("_ascii", "_re2", "copies", "pattern")
 
-    def __init__(self, pattern: str, translated: str, copies: int) -> None:
-        options = re2.Options()
-        options.log_errors = False
-        options.never_capture = True
-        try:
-            self._re2 = re2.compile(translated, options)
-        except re2.error as e:  # a program over RE2's memory budget, mostly
-            raise Unsupported(f"too large for RE2 ({_message(e)}); simplify it") from None
+    def __init__(self, pattern: str, translated: str, copies: int,
+                 for_ascii: str | None = None) -> None:
         self.pattern = pattern
         self.copies = copies  # markers per position in the text searched; 0: the text itself
+        self._re2 = _compile(translated)
+        self._ascii = None if for_ascii is None else _compile(for_ascii)
 
     def search(self, text: str) -> RegexMatch | None:
         """The first match in ``text``, or None."""
@@ -102,10 +99,13 @@ class LinearRegex:
 
     def finditer(self, text: str) -> Iterator[RegexMatch]:
         """Every match, left to right, none overlapping (a match is never empty)."""
-        step = self.copies + 1
-        data = _searched(text, self.copies)
+        program, copies = self._re2, self.copies
+        if self._ascii is not None and text.isascii():  # RE2's own \b is then Python's
+            program, copies = self._ascii, 0
+        step = copies + 1
+        data = _searched(text, copies)
         byte = char = 0  # where the next search starts, in bytes of ``data`` and characters
-        while (m := self._re2.search(data, byte)) is not None:
+        while (m := program.search(data, byte)) is not None:
             first_byte, last_byte = m.span()
             first = char + len(data[byte:first_byte].decode())
             last = first + len(data[first_byte:last_byte].decode())
@@ -115,18 +115,33 @@ class LinearRegex:
 
 
 def translate(parsed: _Items, pattern: str) -> LinearRegex:
-    """The RE2 form of ``parsed`` (``re._parser.parse(pattern, flags)``); raises Unsupported."""
+    """The RE2 form of ``parsed`` (``re._parser.parse(pattern, flags)``); raises Unsupported.
+
+    A pattern with word tests gets two: one for marked texts, and one with RE2's own
+    ``\\b`` and ``\\B`` for texts all ASCII (where they mean what they mean to ``re``),
+    which need no marking.
+    """
     flags = parsed.state.flags
     if flags & re.ASCII:
         _refuse(_ASCII_FLAG, pattern)
     _check_supported(parsed, pattern)
-    copies = 0
-    if any(op is _c.AT and av in _WORD_TESTS for op, av in _walk(parsed)):
-        tests = _WordTests(pattern)
-        tests.sequence(parsed, frozenset({0}))
-        copies = tests.most
-    body = _Emitter(copies).sequence(parsed, flags)
-    return LinearRegex(pattern, ("(?i)" if flags & re.IGNORECASE else "") + body, copies)
+    case = "(?i)" if flags & re.IGNORECASE else ""
+    if not any(op is _c.AT and av in _WORD_TESTS for op, av in _walk(parsed)):
+        return LinearRegex(pattern, case + _Emitter(0).sequence(parsed, flags), 0)
+    tests = _WordTests(pattern)
+    tests.sequence(parsed, frozenset({0}))
+    return LinearRegex(pattern, case + _Emitter(tests.most).sequence(parsed, flags),
+                       tests.most, case + _Emitter(0).sequence(parsed, flags))
+
+
+def _compile(translated: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    options.never_capture = True
+    try:
+        return re2.compile(translated, options)
+    except re2.error as e:  # a program over RE2's memory budget, mostly
+        raise Unsupported(f"too large for RE2 ({_message(e)}); simplify it") from None
 
 
 def marked_text(text: str, copies: int = 1) -> str:
@@ -265,7 +280,8 @@ class _WordTests:
 
 
 class _Emitter:
-    """Writes parsed items in RE2's syntax, for a text with ``copies`` markers a position."""
+    """Writes parsed items in RE2's syntax, for a text with ``copies`` markers a position
+    (none: a text whose word tests RE2 makes itself, an ASCII one)."""
 
     def __init__(self, copies: int) -> None:
         self.copies = copies
@@ -295,6 +311,8 @@ class _Emitter:
         line = bool(flags & re.MULTILINE)
         if code in _BEGIN:  # before the position's markers, right after the \n
             return "(?m:^)" if line and code is _c.AT_BEGINNING else r"\A"
+        if code in _WORD_TESTS and not self.copies:  # an ASCII text: RE2's own
+            return r"\b" if code is _c.AT_BOUNDARY else r"\B"
         if code in _WORD_TESTS:
             return hex_escape(ord(BOUNDARY if code is _c.AT_BOUNDARY else INSIDE))
         return self.markers + ("(?m:$)" if line and code is _c.AT_END else r"\z")
