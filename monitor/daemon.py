@@ -93,8 +93,9 @@ class Daemon:
         self.node = node_name(config)
         store = Store(config.monitor.database)
         store.migrate()
-        self.services = Services(store, make_fetcher(config),
-                                 Extractor(config.monitor.extract_workers))
+        m = config.monitor
+        self.services = Services(store, make_fetcher(config), Extractor(
+            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
@@ -107,8 +108,8 @@ class Daemon:
     def apply(self, config: Config) -> None:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
+        gc.unfreeze()  # the running rules may be dropped now: let the collector see them
         rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
-        gc.freeze()  # the compiled rules live for the whole run: keep them out of GC passes
         s.store.sync_feeds(config.feeds, self.clock())
         s.store.sync_rules(config.watches, self.clock())
         self.config = config
@@ -118,6 +119,8 @@ class Daemon:
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
+        gc.collect()  # the replaced rules' cycles, before freezing would keep them for good
+        gc.freeze()  # the compiled rules live until the next reload: keep them out of GC passes
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
         for warning in config.warnings:  # what `monitor check` warns about, in the journal too
@@ -201,7 +204,7 @@ class Daemon:
         listen = self.config.monitor.web.listen
         if not listen:
             return
-        from monitor.web import create_app, is_loopback, parse_address, serve
+        from monitor.web import HostCheck, create_app, is_loopback, parse_address, serve
 
         host, port = parse_address(listen)
         token = self.config.monitor.web.token
@@ -209,7 +212,8 @@ class Daemon:
                          scheduler_running=lambda: scheduler.running
                          and not self.stopping.is_set(),
                          token=token, require_token=bool(token) or not is_loopback(host),
-                         reload_failure=lambda: self.reload_failed)
+                         reload_failure=lambda: self.reload_failed,
+                         hosts=HostCheck(host, self.config.monitor.web.allowed_hosts))
         self.web = await serve(app, host, port)
         log.info("event=web_listening url=%s", self.web.url)
 

@@ -42,7 +42,7 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch"}
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract"}
 
 
 def layer_of(group: str) -> int:

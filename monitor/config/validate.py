@@ -13,10 +13,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.config.addresses import database_url, is_loopback, parse_address
+from monitor.config.addresses import database_url, is_loopback, parse_address, parse_host
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
-from monitor.config.settings import Config, FeedSettings, MonitorSettings, WatchSettings
+from monitor.config.settings import (
+    MIN_EXTRACT_MEMORY_MB,
+    Config,
+    FeedSettings,
+    MonitorSettings,
+    WatchSettings,
+)
 from monitor.config.tables import TOP_KEYS, TableReader
 from monitor.config.watchlists import watchlist_lines
 from monitor.errors import ConfigError, QueryError
@@ -112,6 +118,11 @@ class Validator(TableReader):
         except ValueError as e:
             self.problem("monitor.database", str(e))
         self.web(settings.web.listen, bool({"web_token_env", "web_token_file"} & set(values)))
+        for i, entry in enumerate(settings.web.allowed_hosts):
+            try:
+                parse_host(entry)
+            except ValueError as e:
+                self.problem(f"monitor.allowed_hosts[{i}]", str(e))
         try:
             zoneinfo.ZoneInfo(settings.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -255,3 +266,6 @@ class Validator(TableReader):
                          f"unknown channel {m.health.health_channel!r}")
         if m.health.silent_factor < 1:
             self.problem("monitor.silent_factor", "must be at least 1")
+        if m.extract_memory_mb < MIN_EXTRACT_MEMORY_MB:
+            self.problem("monitor.extract_memory_mb",
+                         f"must be at least {MIN_EXTRACT_MEMORY_MB}")
