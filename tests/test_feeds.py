@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,54 @@ def test_json_feed_in_a_legacy_charset_is_read_in_its_http_charset() -> None:
     feed = parse_feed(doc, "https://ex.example/feed.json",
                       content_type="application/feed+json; charset=windows-1251")
     assert (feed.title, [e.title for e in feed.entries]) == ("Новости", ["Москва"])
+
+
+STRAY_TITLES = [
+    "Café owners say “enough” to the rent rise on Rue Saint‑Honoré",
+    "Naïve or brave? The mayor’s plan for the Grève district",
+    "Storm closes the school in Élancourt — classes resume Monday",
+    "Zoë Müller wins the regional chess title in Genève",
+    "“We’ll rebuild”: the bakery on Kölner Straße reopens"]
+
+
+@pytest.mark.parametrize("content_type", [
+    "", "application/rss+xml; charset=utf-8", "application/rss+xml; charset=windows-1252"])
+def test_a_stray_byte_in_a_utf8_feed_stays_in_its_own_item(content_type: str) -> None:
+    content = (CORPUS / "wordpress-utf8-stray-byte.xml").read_bytes()  # one 0x92, in item 3
+    feed = parse_feed(content, "https://echo.example/feed/", content_type=content_type)
+    assert (feed.title, feed.warning) == ("Le Petit Écho de Lévis", None)
+    assert [e.title for e in feed.entries] == STRAY_TITLES
+    assert [e.summary.count("\ufffd") for e in feed.entries] == [0, 0, 1, 0, 0]
+    assert feed.entries[2].summary == ("The head teacher said the pupils\ufffd parents were told"
+                                       " at 7 a.m.")
+    assert feed.entries[3].summary == "Müller, 14, beat the defending champion in 41 moves."
+
+
+def test_a_stray_byte_in_a_utf8_json_feed_stays_in_its_own_item() -> None:
+    doc = ('{"version": "https://jsonfeed.org/version/1.1", "title": "Écho", "items": ['
+           '{"id": "1", "url": "https://ex.example/1", "title": "Grève à Genève", '
+           '"content_text": "l’été STRAY"}]}').encode().replace(b"STRAY", b"\xa0")
+    feed = parse_feed(doc, "https://ex.example/feed.json")
+    assert (feed.title, feed.entries[0].title) == ("Écho", "Grève à Genève")
+    assert feed.entries[0].summary == "l’été \ufffd"
+
+
+@pytest.mark.parametrize(("charset", "title"), [
+    # In Windows-1251 "И»" is C8 BB and "её" E5 B8: well-formed UTF-8, but outnumbered.
+    ("windows-1251", "«РИА НОВОСТИ»: её ждали всё лето"),
+    ("shift_jis", "日本政府は本日、新しい経済対策を発表した。東京都内の物価上昇を受けて"),
+    ("euc-kr", "정부는 오늘 새로운 경제 대책을 발표했다. 서울의 물가 상승에 따라"),
+    ("big5", "國務院常務會議部署進一步擴大內需，政府今天發表新的經濟政策"),
+])
+def test_a_legacy_feed_with_some_utf8_shaped_sequences_stays_legacy(charset: str,
+                                                                    title: str) -> None:
+    doc = _rss(f"<item><title>{title}</title><link>https://ex.example/1</link></item>"
+               ).replace(b'encoding="utf-8"', f'encoding="{charset}"'.encode())
+    content = doc.decode().encode(charset)
+    as_utf8 = content.decode("utf-8", "surrogateescape")  # invalid bytes: U+DC80..U+DCFF
+    assert re.search("[\udc80-\udcff]", as_utf8) and re.search("[^\0-\x7f\udc80-\udcff]", as_utf8)
+    feed = parse_feed(content, "https://ex.example/rss")
+    assert (feed.entries[0].title, feed.warning) == (title, None)
 
 
 def test_a_document_feedparser_chokes_on_is_a_parse_error() -> None:

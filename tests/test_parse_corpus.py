@@ -3,8 +3,8 @@
 tests/data/feeds/corpus/ holds one feed per odd shape met in the wild: RSS 0.91 with the
 Netscape DTD's entities, RSS 1.0/RDF, Atom with xml:base, JSON Feed, WordPress with CDATA
 everywhere, KOI8-R, Windows-1251 (declared and not), a declaration that lies, GB2312, Latin-1
-with Windows-1252 quotes, Urdu in UTF-8 and Windows-1256, UTF-16 with a BOM, broken XML and
-a feed that re-dates every item.
+with Windows-1252 quotes, Urdu in UTF-8 and Windows-1256, UTF-16 with a BOM, broken XML, a
+feed that re-dates every item and a UTF-8 WordPress feed with one stray Windows-1252 byte.
 """
 
 from __future__ import annotations
@@ -127,6 +127,25 @@ def test_monitor_parse_prints_every_entry(path: Path) -> None:
             text = line["title"] + line["summary"] + line["author"]
             assert re.search(f"[{script}]", line["title"])
             assert re.fullmatch(f"[\\x20-\\x7e\\n{script}]*", text), text
+
+
+def test_monitor_parse_keeps_a_stray_byte_in_its_own_item() -> None:
+    path = FEEDS / "corpus" / "wordpress-utf8-stray-byte.xml"  # one 0x92 in item 3's text
+    assert path.read_bytes().count(b"\x92") == 1
+    result = monitor("parse", str(path))
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (result.returncode, result.stderr) == (0, "")
+    assert [line["title"] for line in lines] == [
+        "Café owners say “enough” to the rent rise on Rue Saint‑Honoré",
+        "Naïve or brave? The mayor’s plan for the Grève district",
+        "Storm closes the school in Élancourt — classes resume Monday",
+        "Zoë Müller wins the regional chess title in Genève",
+        "“We’ll rebuild”: the bakery on Kölner Straße reopens"]
+    assert [line["author"] for line in lines] == ["élodie", "josé", "maria", "françois", "maria"]
+    assert lines[2]["summary"] == ("The head teacher said the pupils\ufffd parents were told"
+                                   " at 7 a.m.")
+    text = "".join(str(value) for line in lines for value in line.values())
+    assert text.count("\ufffd") == 1
 
 
 def test_monitor_parse_reads_a_feed_over_http_in_its_http_charset(httpserver: HTTPServer) -> None:

@@ -7,20 +7,32 @@ first, in this order, and the caller hands its answer to feedparser as the HTTP 
 which feedparser ranks above everything else, so nothing in the document is rewritten:
 
 1. a byte-order mark, or the UTF-16/32 pattern of ``<?``;
-2. valid UTF-8 (with non-ASCII bytes) is UTF-8, whatever the labels say;
+2. valid UTF-8 (with non-ASCII bytes) is UTF-8, whatever the labels say; so is UTF-8 with
+   a few stray bytes (at least ``UTF8_MAJORITY`` well-formed non-ASCII characters for each
+   invalid byte), read as ``UTF8_REPLACE``: each stray byte becomes U+FFFD where it stands
+   and every other character keeps its meaning, where a legacy charset would garble them all;
 3. the HTTP charset, then the XML declaration: the first that decodes the document, unless
    charset-normalizer finds another charset whose text is markedly less messy;
 4. charset-normalizer's best guess.
 
 A pure-ASCII document gets None: every ASCII-compatible label reads it the same way.
+
+``UTF8_REPLACE`` is a codec this module registers: UTF-8 decoding with ``errors="replace"``
+whatever errors the caller asks for. feedparser decodes strictly with the charset it is given
+(falling back to windows-1252 when that fails), so naming this codec is how it is told to
+replace, without a byte of the document changing before it parses.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from typing import TYPE_CHECKING
 
 from charset_normalizer import from_bytes
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
          (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
@@ -29,6 +41,15 @@ _MARKERS = ((b"<\0\0\0", "utf-32-le"), (b"\0\0\0<", "utf-32-be"), (b"<\0?\0", "u
             (b"\0<\0?", "utf-16-be"))
 _XML_ENCODING = re.compile(rb"<\?xml[^>]{0,200}?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']")
 _ALIASES = {"gb2312": "gb18030"}  # as feedparser does: real "gb2312" feeds use GBK characters
+UTF8_REPLACE = "x-monitor-utf-8-replace"
+_UTF8_REPLACE_KEY = UTF8_REPLACE.replace("-", "_")  # as codecs.lookup normalises names
+# Well-formed non-ASCII characters needed per invalid byte to read a document as UTF-8. A
+# legacy document read as UTF-8 has several invalid bytes for each sequence that happens to
+# be well formed: none in the tests' Latin, Cyrillic and Czech feeds, one per four in the
+# GB2312 one, and under one per two in Shift-JIS or EUC-KR text (tests/test_feeds.py).
+UTF8_MAJORITY = 4
+_ESCAPED = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
 SAMPLE_BYTES = 65_536  # charset-normalizer reads at most this much, cut before a "<"
 # Mess (charset-normalizer's chaos, 0..1) of the label's text below which the label is taken
 # without a second opinion, and by how much a detected charset must beat it to win. On the
@@ -44,6 +65,8 @@ def feed_charset(content: bytes, content_type: str = "") -> str | None:
         return found
     if _decodes(content, "utf-8"):
         return "utf-8"
+    if _mostly_utf8(content):
+        return UTF8_REPLACE
     sample = _sample(content)
     labels = [c for c in (_http_charset(content_type), _xml_charset(content)) if c]
     guess = None
@@ -56,6 +79,34 @@ def feed_charset(content: bytes, content_type: str = "") -> str | None:
             return label
     guess = guess or from_bytes(sample, preemptive_behaviour=False).best()
     return guess.encoding if guess is not None else None
+
+
+def _mostly_utf8(content: bytes) -> bool:
+    """Whether well-formed non-ASCII UTF-8 outnumbers the invalid bytes UTF8_MAJORITY to 1."""
+    text = content.decode("utf-8", "surrogateescape")  # each invalid byte: one U+DC80..DCFF
+    invalid = _ESCAPED.subn("", text)[1]
+    valid = _NON_ASCII.subn("", text)[1] - invalid
+    return valid >= UTF8_MAJORITY * invalid
+
+
+def _utf8_replace(name: str) -> codecs.CodecInfo | None:
+    """The codec search function for UTF8_REPLACE: UTF-8 that always decodes with replace."""
+    if name != _UTF8_REPLACE_KEY:
+        return None
+    utf8 = codecs.lookup("utf-8")
+
+    def decode(data: Buffer, errors: str = "strict", /) -> tuple[str, int]:
+        return codecs.utf_8_decode(data, "replace", True)
+
+    def incremental(errors: str = "strict") -> codecs.IncrementalDecoder:
+        return codecs.getincrementaldecoder("utf-8")("replace")
+
+    return codecs.CodecInfo(utf8.encode, decode, name=UTF8_REPLACE,
+                            incrementalencoder=utf8.incrementalencoder,
+                            incrementaldecoder=incremental)
+
+
+codecs.register(_utf8_replace)
 
 
 def _http_charset(content_type: str) -> str:
