@@ -9,6 +9,7 @@ feed that re-dates every item and a UTF-8 WordPress feed with one stray Windows-
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -22,9 +23,12 @@ import feedparser  # type: ignore[import-untyped]
 import pytest
 from pytest_httpserver import HTTPServer
 
+from monitor.daemon import Daemon, load
 from monitor.sources import feed
 from monitor.sources.feed import parse_feed
 from monitor.sources.text import html_to_text
+from monitor.testing import NewsServer, WebhookReceiver
+from tests.helpers import SECRET, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS = ROOT / "tests" / "data" / "feeds"
@@ -146,6 +150,49 @@ def test_monitor_parse_keeps_a_stray_byte_in_its_own_item() -> None:
                                    " at 7 a.m.")
     text = "".join(str(value) for line in lines for value in line.values())
     assert text.count("\ufffd") == 1
+
+
+async def test_the_daemon_alerts_with_the_titles_of_a_feed_with_a_stray_byte(
+        tmp_path: Path, httpserver: HTTPServer, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    path = FEEDS / "corpus" / "wordpress-utf8-stray-byte.xml"
+    base = httpserver.url_for("").rstrip("/")
+    httpserver.expect_request("/feed/").respond_with_data(
+        path.read_bytes().replace(b"https://echo.example", base.encode()),
+        content_type="application/rss+xml; charset=UTF-8")
+    # no usable page: the alerts carry the feed items' own titles and text
+    httpserver.expect_request(re.compile("^/2026/")).respond_with_data(
+        "<html><body><p>Moved.</p></body></html>", content_type="text/html")
+    config = write_config(tmp_path, news, None, hook, feeds=f"""
+[[feeds]]
+name = "Echo"
+url = "{base}/feed/"
+""", watches="""
+[[watch]]
+name = "geneve"
+query = 'Genève OR pupils'
+channels = CHANNELS
+""")
+    daemon = Daemon(load(str(config)), str(config))
+    try:
+        await daemon.run_once()
+        for _ in range(50):
+            if len(hook.received) >= 2:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await daemon.close()
+    bodies = sorted(hook.bodies(), key=lambda b: b["article"]["url"])
+    articles = [b["article"] for b in bodies]
+    assert [a["title"] for a in articles] == [
+        "Storm closes the school in Élancourt — classes resume Monday",
+        "Zoë Müller wins the regional chess title in Genève"]
+    assert [a["url"] for a in articles] == [f"{base}/2026/03/post-503/",
+                                            f"{base}/2026/03/post-504/"]
+    assert [a["author"] for a in articles] == ["maria", "françois"]
+    assert bodies[0]["matches"][0]["snippets"] == [
+        "The head teacher said the pupils\ufffd parents were told at 7 a.m."]
 
 
 def test_monitor_parse_reads_a_feed_over_http_in_its_http_charset(httpserver: HTTPServer) -> None:
