@@ -46,7 +46,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
-from monitor.store import FeedState, Store
+from monitor.store import FeedState, Store, hide_password, wait_for_database
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -56,9 +56,8 @@ log = logging.getLogger(__name__)
 MAX_PARALLEL_POLLS = 32
 STOP_GRACE = 60.0
 HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
-DB_WAIT_FIRST = 1.0  # seconds before the second try to reach the database at start...
-DB_WAIT_MAX = 30.0  # ...doubling up to this
-RELEASE_RETRY = 5.0  # seconds between tries to release a feed after a store error
+RELEASE_RETRY = 5.0  # seconds between tries to release a feed after a store error...
+RELEASE_RETRY_MAX = 30.0  # ...doubling up to this
 
 
 def load(path: str) -> Config:
@@ -286,7 +285,7 @@ class Daemon:
                 await asyncio.wait_for(self.stopping.wait(), delay)
                 return
             except TimeoutError:
-                delay = min(delay * 2, DB_WAIT_MAX)
+                delay = min(delay * 2, RELEASE_RETRY_MAX)
 
     async def deliver(self) -> None:
         """Drain the outbox once."""
@@ -326,54 +325,6 @@ class Daemon:
         await self.services.fetcher.aclose()
         self.services.extractor.close()
         self.services.store.close()
-
-
-async def wait_for_database(store: Store, stop: asyncio.Event,
-                            first: float = DB_WAIT_FIRST, most: float = DB_WAIT_MAX) -> bool:
-    """Migrate ``store``, retrying with backoff while the database is unreachable; True once
-    it answers, False when ``stop`` is set first. systemd hears why it waits (STATUS=) and
-    that the start is not hung (EXTEND_TIMEOUT_USEC=, watchdog pings)."""
-    delay, attempt = first, 0
-    watchdog: asyncio.Task[None] | None = None
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        while True:
-            attempt += 1
-            migrate = asyncio.ensure_future(asyncio.to_thread(store.migrate))
-            await asyncio.wait({migrate, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            if not migrate.done():  # a try under way (at most the connect timeout) ends alone
-                return False
-            try:
-                migrate.result()
-                if attempt > 1:
-                    log.info("event=database_ready attempt=%d", attempt)
-                return True
-            except StorageError as e:
-                log.warning("event=database_wait attempt=%d retry_in=%g error=%r",
-                            attempt, delay, hide_password(str(e), store.url))
-                sdnotify.notify(f"STATUS=waiting for the database (try {attempt})\n"
-                                f"EXTEND_TIMEOUT_USEC={int((delay + 60) * 1e6)}")
-            watchdog = watchdog or asyncio.create_task(sdnotify.watchdog_loop())
-            await asyncio.wait({stopped}, timeout=delay)
-            if stopped.done():
-                return False
-            delay = min(delay * 2, most)
-    finally:
-        stopped.cancel()
-        if watchdog:
-            watchdog.cancel()
-
-
-def hide_password(message: str, url: str) -> str:
-    """``message`` without the password of the database ``url``, should a driver quote it."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        password = make_url(url).password
-    except (ArgumentError, ValueError):
-        return message
-    return message.replace(str(password), "***") if password else message
 
 
 async def run_daemon(config_path: str, once: bool = False) -> int:
@@ -429,4 +380,4 @@ async def _wait_interruptibly(store: Store) -> int | bool:
     return 0
 
 
-__all__ = ["ConfigError", "Daemon", "hide_password", "load", "run_daemon", "wait_for_database"]
+__all__ = ["ConfigError", "Daemon", "load", "run_daemon"]

@@ -125,21 +125,19 @@ async def test_the_release_is_retried_until_the_store_is_back(
 async def test_a_real_locked_sqlite_file_mid_poll(
         tmp_path: Path, news: NewsServer, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:
-    # another process holds the write lock while the poll writes: SQLite says "database is
-    # locked" (busy timeout cut to 0.2 s), a StorageError; once the lock goes the feed is
+    # another connection holds the write lock while the poll writes: SQLite says "database
+    # is locked" (busy timeout cut to 0.2 s), a StorageError; once the lock goes the feed is
     # released for a retry soon and keeps its error count
     import sqlite3
 
-    from monitor.store import base
+    from sqlalchemy import event
 
-    monkeypatch.setattr(base, "SQLITE_TIMEOUT", 0.2)
     monkeypatch.setattr(daemon_module, "RELEASE_RETRY", 0.2)
     path = write_config(tmp_path, news, None, None, watches="")
     daemon = Daemon(load(str(path)), str(path))
     store = daemon.services.store
-    store.close()  # new connections take the short timeout
-    monkeypatch.setattr(base, "_sqlite_pragmas", _short_busy(base._sqlite_pragmas))
-    store.engine = base._make_engine(store.url)
+    event.listen(store.engine, "connect", _short_busy)  # after the store's own pragmas
+    store.engine.dispose()  # new connections take the short timeout
     locker = sqlite3.connect(tmp_path / "monitor.db", isolation_level=None,
                              check_same_thread=False)
     try:
@@ -166,8 +164,5 @@ async def test_a_real_locked_sqlite_file_mid_poll(
         await daemon.close()
 
 
-def _short_busy(pragmas: Any) -> Any:
-    def apply(dbapi_conn: Any, record: Any) -> None:
-        pragmas(dbapi_conn, record)
-        dbapi_conn.execute("PRAGMA busy_timeout=200")
-    return apply
+def _short_busy(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA busy_timeout=200")

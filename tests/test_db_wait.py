@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StorageError
-from monitor.store import Store, base
+from monitor.store import Store
 from monitor.testing import NewsServer
 from tests.conftest import pg_schema, postgres_available
 from tests.test_systemd_unit import UNIT, directives
@@ -182,13 +182,12 @@ async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
             server.close()
 
 
-def test_a_database_that_never_answers_fails_the_try_in_time(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # accepts (the kernel completes the handshake) and never says a word
+def test_a_database_that_never_answers_fails_the_try_in_time() -> None:
+    # accepts (the kernel completes the handshake) and never says a word: the try fails
+    # after the connect timeout (10 s) instead of hanging start-up without a log line
     silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen(8)
-    monkeypatch.setattr(base, "CONNECT_TIMEOUT", 2)
     port = silent.getsockname()[1]
     store = Store(f"postgresql+psycopg://monitor@127.0.0.1:{port}/monitor")
     started = time.monotonic()
@@ -196,11 +195,11 @@ def test_a_database_that_never_answers_fails_the_try_in_time(
         with ThreadPoolExecutor(1) as pool:
             future = pool.submit(store.ping)
             with pytest.raises(StorageError):
-                future.result(timeout=20)  # without a connect timeout: forever
+                future.result(timeout=40)  # without a connect timeout: forever
     finally:
         silent.close()
         store.close()
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 30
 
 
 def restarts(exit_status: int) -> bool:
