@@ -330,54 +330,57 @@ class Daemon:
 async def run_daemon(config_path: str, once: bool = False) -> int:
     """Load the config, run the daemon (or one cycle), clean up; ConfigError propagates.
 
-    The daemon waits for the database (SIGTERM meanwhile: exit 0); ``once`` does not, and
-    exits 1 when it is unreachable. Exit 2 (ConfigError) is for a bad config only."""
+    The daemon waits for the database (SIGTERM meanwhile: exit 0; SIGHUP: a reload once
+    started); ``once`` does not, and exits 1 when it is unreachable. Exit 2 (ConfigError)
+    is for a bad config only."""
     config = load(config_path)
     try:
         store = Store(config.monitor.database)
     except StorageError as e:  # the URL itself cannot be used: no retry will help
         raise ConfigError(f"monitor.database: {e}") from e
-    if once:
-        started = await _start_once(store)
-    else:
-        started = await _wait_interruptibly(store)
-    if started is not True:
+    status, reload = await (_start_once(store) if once else _wait_interruptibly(store))
+    if status is not None:
         store.close()
-        return started
+        return status
     try:
         daemon = Daemon(config, config_path, store=store)
     except StorageError as e:  # the database went away again: systemd restarts us
         log.error("event=start_failed error=%r", hide_password(str(e), store.url))
         store.close()
         return 1
+    if reload:
+        daemon.reload()
     try:
         return await (daemon.run_once() if once else daemon.run())
     finally:
         await daemon.close()
 
 
-async def _start_once(store: Store) -> int | bool:
+async def _start_once(store: Store) -> tuple[int | None, bool]:
+    """(None, False) once migrated; (1, False) when the database is unreachable."""
     try:
         await asyncio.to_thread(store.migrate)
     except StorageError as e:
         log.error("event=database_unavailable error=%r", hide_password(str(e), store.url))
-        return 1
-    return True
+        return 1, False
+    return None, False
 
 
-async def _wait_interruptibly(store: Store) -> int | bool:
-    """``wait_for_database`` that SIGTERM/SIGINT end: True when up, else exit status 0."""
-    loop, stop = asyncio.get_running_loop(), asyncio.Event()
+async def _wait_interruptibly(store: Store) -> tuple[int | None, bool]:
+    """``wait_for_database`` that SIGTERM/SIGINT end: (None once the database answers,
+    else exit status 0) and whether a SIGHUP came meanwhile (to reload once started)."""
+    loop, stop, hup = asyncio.get_running_loop(), asyncio.Event(), asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
         if await wait_for_database(store, stop):
-            return True
+            return None, hup.is_set()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
     log.info("event=stopped_waiting reason=signal")
-    return 0
+    return 0, False
 
 
 __all__ = ["ConfigError", "Daemon", "load", "run_daemon"]

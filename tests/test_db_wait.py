@@ -115,6 +115,8 @@ async def stop(daemon: Daemon) -> int:
 async def test_a_database_down_at_start_is_waited_for(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://monitor:{PASSWORD}@127.0.0.1:{closed_port()}/monitor"
     async with run_daemon(write_config(tmp_path, url), tmp_path) as daemon:
+        await daemon.until("attempt=2")
+        daemon.proc.send_signal(signal.SIGHUP)  # a reload while waiting does not kill it
         await daemon.until("attempt=3")  # tries 1 s, then 2 s apart
         assert daemon.proc.returncode is None  # not exit 2: systemd would leave it dead
         assert "READY=1" not in daemon.messages
@@ -172,8 +174,11 @@ async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
             async with run_daemon(write_config(tmp_path, url, news), tmp_path) as daemon:
                 await daemon.until("attempt=2")
                 assert "READY=1" not in daemon.messages and "event=started" not in daemon.log()
+                daemon.proc.send_signal(signal.SIGHUP)  # a reload asked for while waiting...
+                await asyncio.sleep(0.2)
                 proxy.forward = True  # PostgreSQL is back
                 await daemon.until("event=started")
+                assert daemon.log().count("event=config_applied") == 2  # ...is done at start
                 await daemon.until("event=poll status=first_poll feed=demo")
                 assert "READY=1" in daemon.messages
                 assert await stop(daemon) == 0
