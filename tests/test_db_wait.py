@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import StorageError
-from monitor.store import Store
+from monitor.store import Store, hide_password
 from monitor.testing import NewsServer
 from tests.conftest import pg_schema, postgres_available
 from tests.test_systemd_unit import UNIT, directives
@@ -234,3 +234,10 @@ async def test_the_unit_restarts_after_a_database_fault_not_after_a_bad_config(
     once = await monitor("run", "--once", "-c", str(down))
     assert once != 2 and restarts(once)  # a one-shot fails, and is not taken for bad config
     # the daemon itself does not exit at all while the database is down (the test above)
+
+
+def test_the_wait_line_never_carries_the_password() -> None:
+    url = f"postgresql+psycopg://monitor:{PASSWORD}@db.example/monitor"
+    quoted = f"connection to {url} failed: password {PASSWORD} refused"
+    assert PASSWORD not in hide_password(quoted, url)
+    assert hide_password("refused", "sqlite:///x.db") == "refused"
