@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -269,10 +270,11 @@ class Daemon:
 
     async def _release(self, feed: FeedState) -> None:
         """Give ``feed`` back for a poll soon, its error count untouched, retrying while
-        the database is down (the heartbeat keeps the lease meanwhile); if this node
-        stops first, the lease running out frees the feed."""
+        the database is down (the heartbeat keeps the lease meanwhile) for one lease at
+        most; if this node stops or gives up first, the lease running out frees the feed."""
         delay, logged = RELEASE_RETRY, False
-        while True:
+        give_up = time.monotonic() + self.config.monitor.cluster.lease
+        while time.monotonic() < give_up:
             try:
                 await asyncio.to_thread(release_after_store_error, self.pipeline, feed)
                 return

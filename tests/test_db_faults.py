@@ -4,6 +4,7 @@ the claim is released for a retry ``STORE_RETRY`` seconds later, once the store 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,3 +167,24 @@ async def test_a_real_locked_sqlite_file_mid_poll(
 
 def _short_busy(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA busy_timeout=200")
+
+
+async def test_the_release_gives_up_after_one_lease(
+        tmp_path: Path, news: NewsServer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    # the store never comes back: the poll task ends anyway (``run --once`` returns) and
+    # the feed is left to its lease, still claimed, its error count untouched
+    monkeypatch.setattr(daemon_module, "RELEASE_RETRY", 0.05)
+    path = write_config(tmp_path, news, None, None, watches="", extra_monitor='lease = "1s"')
+    daemon = Daemon(load(str(path)), str(path))
+    store = daemon.services.store
+    try:
+        (feed,) = store.claim_due_feeds(daemon.node, datetime.now(UTC), 10, lease=300)
+        calls = fail_first(monkeypatch, store, "finish_poll", 10**6)
+        with caplog.at_level(logging.INFO):
+            await asyncio.wait_for(daemon._poll(feed), 10)
+        assert len(calls) >= 3
+        (state,) = store.feeds()
+        assert (state.state, state.error_count, state.claimed_by) == ("new", 0, daemon.node)
+    finally:
+        await daemon.close()
