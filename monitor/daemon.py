@@ -6,6 +6,11 @@ feeds every second and polls them concurrently; another drains the outbox. Becau
 claim is a lease in the database, several daemons on one PostgreSQL share the feeds
 without polling any twice, and a dead node's feeds return after its lease runs out.
 
+Start-up waits for the database (``wait_for_database``): one ``event=database_wait`` line
+per try, 1 s doubling to 30 s apart, READY=1 only once it answers, SIGTERM exits 0; only a
+bad config exits 2 (systemd's ``RestartPreventExitStatus=2``). A database error during a
+poll is the store's, not the feed's: the claim is released for a retry soon.
+
 SIGTERM/SIGINT: stop claiming, let in-flight polls and deliveries finish, leave the list
 of live nodes, exit 0.
 SIGHUP: reload the config; a bad config is logged, kept in mind (the dashboard and
@@ -22,6 +27,7 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,14 +40,14 @@ from monitor.alerts.build import build_channels
 from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
 from monitor.config import RESTART_KEYS, Config, load_config
-from monitor.errors import ConfigError, MonitorError
+from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline, poll_feed, record_crash
+from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
-from monitor.store import FeedState, Store
+from monitor.store import FeedState, Store, hide_password, wait_for_database
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -51,6 +57,8 @@ log = logging.getLogger(__name__)
 MAX_PARALLEL_POLLS = 32
 STOP_GRACE = 60.0
 HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
+RELEASE_RETRY = 5.0  # seconds between tries to release a feed after a store error...
+RELEASE_RETRY_MAX = 30.0  # ...doubling up to this
 
 
 def load(path: str) -> Config:
@@ -87,12 +95,15 @@ class Daemon:
     """``monitor run``: one process polling, delivering and (optionally) serving the web UI."""
 
     def __init__(self, config: Config, config_path: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 store: Store | None = None) -> None:
+        """``store``: one already migrated (``run_daemon`` waits for it); else opened here."""
         self.config_path = config_path
         self.clock = clock
         self.node = node_name(config)
-        store = Store(config.monitor.database)
-        store.migrate()
+        if store is None:
+            store = Store(config.monitor.database)
+            store.migrate()
         m = config.monitor
         self.services = Services(store, make_fetcher(config), Extractor(
             m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
@@ -247,12 +258,36 @@ class Daemon:
     async def _poll(self, feed: FeedState) -> None:
         try:
             await poll_feed(self.pipeline, feed)
+        except StorageError as e:  # the store failed, not the feed: retry it soon
+            log.error("event=poll_store_failed feed=%s error=%r", feed.name, str(e))
+            await self._release(feed)
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
             try:  # a failure like any other: the feed backs off as a failing one does
                 record_crash(self.pipeline, feed, e)
             except MonitorError:
                 log.error("event=poll_release_failed feed=%s", feed.name)
+
+    async def _release(self, feed: FeedState) -> None:
+        """Give ``feed`` back for a poll soon, its error count untouched, retrying while
+        the database is down (the heartbeat keeps the lease meanwhile) for one lease at
+        most; if this node stops or gives up first, the lease running out frees the feed."""
+        delay, logged = RELEASE_RETRY, False
+        give_up = time.monotonic() + self.config.monitor.cluster.lease
+        while time.monotonic() < give_up:
+            try:
+                await asyncio.to_thread(release_after_store_error, self.pipeline, feed)
+                return
+            except StorageError as e:
+                if not logged:  # one line per feed, however long the outage
+                    log.error("event=poll_release_failed feed=%s error=%r retry_in=%g",
+                              feed.name, str(e), delay)
+                    logged = True
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+                return
+            except TimeoutError:
+                delay = min(delay * 2, RELEASE_RETRY_MAX)
 
     async def deliver(self) -> None:
         """Drain the outbox once."""
@@ -295,13 +330,59 @@ class Daemon:
 
 
 async def run_daemon(config_path: str, once: bool = False) -> int:
-    """Load the config, run the daemon (or one cycle), clean up; ConfigError propagates."""
+    """Load the config, run the daemon (or one cycle), clean up; ConfigError propagates.
+
+    The daemon waits for the database (SIGTERM meanwhile: exit 0; SIGHUP: a reload once
+    started); ``once`` does not, and exits 1 when it is unreachable. Exit 2 (ConfigError)
+    is for a bad config only."""
     config = load(config_path)
-    daemon = Daemon(config, config_path)
+    try:
+        store = Store(config.monitor.database)
+    except StorageError as e:  # the URL itself cannot be used: no retry will help
+        raise ConfigError(f"monitor.database: {e}") from e
+    status, reload = await (_start_once(store) if once else _wait_interruptibly(store))
+    if status is not None:
+        store.close()
+        return status
+    try:
+        daemon = Daemon(config, config_path, store=store)
+    except StorageError as e:  # the database went away again: systemd restarts us
+        log.error("event=start_failed error=%r", hide_password(str(e), store.url))
+        store.close()
+        return 1
+    if reload:
+        daemon.reload()
     try:
         return await (daemon.run_once() if once else daemon.run())
     finally:
         await daemon.close()
+
+
+async def _start_once(store: Store) -> tuple[int | None, bool]:
+    """(None, False) once migrated; (1, False) when the database is unreachable."""
+    try:
+        await asyncio.to_thread(store.migrate)
+    except StorageError as e:
+        log.error("event=database_unavailable error=%r", hide_password(str(e), store.url))
+        return 1, False
+    return None, False
+
+
+async def _wait_interruptibly(store: Store) -> tuple[int | None, bool]:
+    """``wait_for_database`` that SIGTERM/SIGINT end: (None once the database answers,
+    else exit status 0) and whether a SIGHUP came meanwhile (to reload once started)."""
+    loop, stop, hup = asyncio.get_running_loop(), asyncio.Event(), asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
+    try:
+        if await wait_for_database(store, stop):
+            return None, hup.is_set()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    log.info("event=stopped_waiting reason=signal")
+    return 0, False
 
 
 __all__ = ["ConfigError", "Daemon", "load", "run_daemon"]

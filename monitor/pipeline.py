@@ -9,7 +9,9 @@ The first poll of a feed stores its newest ``backfill`` items (fetched, extracte
 matched, so backtests and the search box see them) without alerting, unless
 ``alert_on_first_poll``; the items past the backfill are only remembered as seen. A poll
 refused because the feed's host asked every client for a pause (``FetchPostponed``) is
-postponed, not failed: the feed's error count and state stay as they were.
+postponed, not failed: the feed's error count and state stay as they were. So is a poll
+the store failed (``StorageError``): it propagates, and the caller releases the feed with
+``release_after_store_error`` for a retry ``STORE_RETRY`` seconds later.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from monitor.errors import (
     MonitorError,
     NotModified,
     ParseError,
+    StorageError,
 )
 from monitor.extract import article_from_entry
 from monitor.metrics import Metrics
@@ -56,6 +59,7 @@ from monitor.timeutil import utc
 log = logging.getLogger(__name__)
 
 JITTER = 0.1
+STORE_RETRY = 30.0  # seconds: a poll the database failed is retried this soon
 _EPOCH = utc(datetime.min)
 
 
@@ -106,7 +110,9 @@ class Pipeline:
 
 
 async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
-    """Poll ``feed`` once (the caller has claimed it); record the outcome and return it."""
+    """Poll ``feed`` once (the caller has claimed it); record the outcome and return it.
+
+    StorageError propagates, recorded nowhere: the store failed, not the feed."""
     started = time.monotonic()
     settings = _settings(p, feed)
     try:
@@ -114,6 +120,8 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
     except FetchPostponed as e:  # the host asked for a pause after another feed's request
         record = PollRecord("postponed", p.clock() + timedelta(seconds=e.retry_after or 0),
                             error=str(e))
+    except StorageError:
+        raise
     except MonitorError as e:
         retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
         record = PollRecord("error", _next_poll(p, feed, settings, failed=True,
@@ -133,6 +141,15 @@ def record_crash(p: Pipeline, feed: FeedState, error: BaseException) -> PollReco
                         error=f"internal error: {type(error).__name__}")
     p.store.finish_poll(feed.id, p.node, record, p.clock())
     return record
+
+
+def release_after_store_error(p: Pipeline, feed: FeedState) -> None:
+    """Give back ``feed``, whose poll the database failed, for a poll ``STORE_RETRY``
+    seconds from now; its state and error count stay as they were. StorageError while the
+    database is still down."""
+    record = PollRecord("postponed", p.clock() + timedelta(seconds=STORE_RETRY),
+                        error="database error")
+    p.store.finish_poll(feed.id, p.node, record, p.clock())
 
 
 def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
@@ -295,4 +312,4 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
 
 
 __all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
-           "process_entry", "record_crash"]
+           "process_entry", "record_crash", "release_after_store_error"]

@@ -29,6 +29,7 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
+from monitor.store.startwait import hide_password, wait_for_database
 from monitor.store.writer import ArticleWriter
 
 __all__ = [
@@ -49,4 +50,6 @@ __all__ = [
     "SameStory",
     "Store",
     "StoredArticle",
+    "hide_password",
+    "wait_for_database",
 ]

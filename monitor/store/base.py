@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, event, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,6 +24,11 @@ MIGRATE_LOCK = 4242001  # pg_advisory_xact_lock keys; the areas hold the others,
 STORY_LOCK = 4242003  # article writes (stories, URLs) and rule syncs share this one
 CHUNK = 500
 """Bound on the values of one ``IN (...)`` (SQLite allows a few thousand parameters)."""
+CONNECT_TIMEOUT = 10
+"""Seconds to open a PostgreSQL connection (one that accepts and never answers fails
+instead of hanging), unless the URL sets ``connect_timeout`` itself."""
+SQLITE_TIMEOUT = 30
+"""Seconds a SQLite connection waits for another writer's lock."""
 
 _T = TypeVar("_T")
 
@@ -108,10 +113,13 @@ def _make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1] if "///" in url else ""
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": SQLITE_TIMEOUT})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    args = {} if "connect_timeout" in make_url(url).query else {
+        "connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5,
+                         connect_args=args)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,64 @@
+"""Start-up's wait for the database: a reboot during a database restart must not leave the
+daemon dead (systemd does not restart exit 2, which is for a bad config only)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from monitor import sdnotify
+from monitor.errors import StorageError
+from monitor.store.db import Store
+
+log = logging.getLogger(__name__)
+
+DB_WAIT_FIRST = 1.0  # seconds before the second try to reach the database at start...
+DB_WAIT_MAX = 30.0  # ...doubling up to this
+
+
+async def wait_for_database(store: Store, stop: asyncio.Event,
+                            first: float = DB_WAIT_FIRST, most: float = DB_WAIT_MAX) -> bool:
+    """Migrate ``store``, retrying with backoff while the database is unreachable; True once
+    it answers, False when ``stop`` is set first. systemd hears why it waits (STATUS=) and
+    that the start is not hung (EXTEND_TIMEOUT_USEC=, watchdog pings)."""
+    delay, attempt = first, 0
+    watchdog: asyncio.Task[None] | None = None
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while True:
+            attempt += 1
+            migrate = asyncio.ensure_future(asyncio.to_thread(store.migrate))
+            await asyncio.wait({migrate, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not migrate.done():  # a try under way (at most the connect timeout) ends alone
+                return False
+            try:
+                migrate.result()
+                if attempt > 1:
+                    log.info("event=database_ready attempt=%d", attempt)
+                return True
+            except StorageError as e:
+                log.warning("event=database_wait attempt=%d retry_in=%g error=%r",
+                            attempt, delay, hide_password(str(e), store.url))
+                sdnotify.notify(f"STATUS=waiting for the database (try {attempt})\n"
+                                f"EXTEND_TIMEOUT_USEC={int((delay + 60) * 1e6)}")
+            watchdog = watchdog or asyncio.create_task(sdnotify.watchdog_loop())
+            await asyncio.wait({stopped}, timeout=delay)
+            if stopped.done():
+                return False
+            delay = min(delay * 2, most)
+    finally:
+        stopped.cancel()
+        if watchdog:
+            watchdog.cancel()
+
+
+def hide_password(message: str, url: str) -> str:
+    """``message`` without the password of the database ``url``, should a driver quote it."""
+    try:
+        password = make_url(url).password
+    except (ArgumentError, ValueError):
+        return message
+    return message.replace(str(password), "***") if password else message

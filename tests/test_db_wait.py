@@ -1,0 +1,243 @@
+"""A database down at start is waited for, not a bad config (issue 16 item 6).
+
+``monitor run`` against an unreachable database logs ``event=database_wait`` per try, does
+not signal READY=1, does not exit (least of all with 2, which systemd's
+``RestartPreventExitStatus=2`` would leave dead) and stops cleanly on SIGTERM; once the
+database answers (here: a local TCP proxy that starts forwarding to PostgreSQL) it starts.
+A database that accepts connections and never answers fails the try after the connect
+timeout instead of hanging start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import StorageError
+from monitor.store import Store, hide_password
+from monitor.testing import NewsServer
+from tests.conftest import pg_schema, postgres_available
+from tests.test_systemd_unit import UNIT, directives
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "s3cret-pw"
+
+needs_postgres = pytest.mark.skipif(not postgres_available(),
+                                    reason="no PostgreSQL server reachable at 127.0.0.1:5432")
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (just released by a socket of ours)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp_path: Path, database: str, news: NewsServer | None = None) -> Path:
+    path = tmp_path / "monitor.toml"
+    base_url = news.base if news else "http://127.0.0.1:1"  # never polled without news
+    feed = f'[[feeds]]\nname = "demo"\nurl = "{base_url}/feed.xml"\n'
+    path.write_text(f'[monitor]\ndatabase = "{database}"\nweb = ""\n'
+                    f"allow_private_networks = true\nextract_workers = 1\n\n{feed}")
+    return path
+
+
+class Daemon:
+    """``monitor run`` in a child process, its log lines and sd_notify messages collected."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, notify: socket.socket) -> None:
+        self.proc, self.notify = proc, notify
+        self.lines: list[str] = []
+        self.messages: list[str] = []
+        self.tasks = [asyncio.ensure_future(self._read()), asyncio.ensure_future(self._hear())]
+
+    async def _read(self) -> None:
+        assert self.proc.stderr
+        async for line in self.proc.stderr:
+            self.lines.append(line.decode(errors="replace"))
+
+    async def _hear(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self.messages.append((await loop.sock_recv(self.notify, 4096)).decode())
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    async def until(self, text: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            assert self.proc.returncode is None, f"exited {self.proc.returncode}:\n{self.log()}"
+            assert time.monotonic() < deadline, f"no {text!r} in:\n{self.log()}"
+            await asyncio.sleep(0.05)
+
+    def waits(self) -> int:
+        return self.log().count("event=database_wait")
+
+
+@contextlib.asynccontextmanager
+async def run_daemon(config: Path, tmp_path: Path) -> AsyncIterator[Daemon]:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.setblocking(False)
+    env = {**os.environ, "NOTIFY_SOCKET": path, "PYTHONPATH": str(ROOT)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "run", "-c", str(config), cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    daemon = Daemon(proc, sock)
+    try:
+        yield daemon
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        for task in daemon.tasks:
+            task.cancel()
+        sock.close()
+
+
+async def stop(daemon: Daemon) -> int:
+    daemon.proc.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(daemon.proc.wait(), 30)
+
+
+async def test_a_database_down_at_start_is_waited_for(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://monitor:{PASSWORD}@127.0.0.1:{closed_port()}/monitor"
+    async with run_daemon(write_config(tmp_path, url), tmp_path) as daemon:
+        await daemon.until("attempt=2")
+        daemon.proc.send_signal(signal.SIGHUP)  # a reload while waiting does not kill it
+        await daemon.until("attempt=3")  # tries 1 s, then 2 s apart
+        assert daemon.proc.returncode is None  # not exit 2: systemd would leave it dead
+        assert "READY=1" not in daemon.messages
+        assert any(m.startswith("STATUS=waiting for the database") for m in daemon.messages)
+        assert await stop(daemon) == 0  # SIGTERM while waiting: a clean stop
+    log = daemon.log()
+    waits = [line for line in daemon.lines if "event=database_wait" in line]
+    assert [f"attempt={n} " in line for n, line in enumerate(waits, 1)] == [True] * len(waits)
+    assert "retry_in=1 " in waits[0] and "retry_in=2 " in waits[1], waits
+    assert "Traceback" not in log and PASSWORD not in log
+    assert "event=stopped_waiting" in log
+
+
+class Proxy:
+    """A TCP proxy on 127.0.0.1: closes every connection until ``forward`` is set, then
+    forwards to PostgreSQL at 127.0.0.1:5432."""
+
+    def __init__(self) -> None:
+        self.forward = False
+        self.port = 0
+
+    async def start(self) -> asyncio.Server:
+        server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+        return server
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.forward:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            except ConnectionError:
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@pytest.mark.postgres
+@needs_postgres
+async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
+                                                           news: NewsServer) -> None:
+    proxy = Proxy()
+    server = await proxy.start()
+    with pg_schema() as real_url:
+        url = real_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        try:
+            async with run_daemon(write_config(tmp_path, url, news), tmp_path) as daemon:
+                await daemon.until("attempt=2")
+                assert "READY=1" not in daemon.messages and "event=started" not in daemon.log()
+                daemon.proc.send_signal(signal.SIGHUP)  # a reload asked for while waiting...
+                await asyncio.sleep(0.2)
+                proxy.forward = True  # PostgreSQL is back
+                await daemon.until("event=started")
+                assert daemon.log().count("event=config_applied") == 2  # ...is done at start
+                await daemon.until("event=poll status=first_poll feed=demo")
+                assert "READY=1" in daemon.messages
+                assert await stop(daemon) == 0
+            assert "event=database_ready" in daemon.log()
+        finally:
+            server.close()
+
+
+def test_a_database_that_never_answers_fails_the_try_in_time() -> None:
+    # accepts (the kernel completes the handshake) and never says a word: the try fails
+    # after the connect timeout (10 s) instead of hanging start-up without a log line
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    port = silent.getsockname()[1]
+    store = Store(f"postgresql+psycopg://monitor@127.0.0.1:{port}/monitor")
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(store.ping)
+            with pytest.raises(StorageError):
+                future.result(timeout=40)  # without a connect timeout: forever
+    finally:
+        silent.close()
+        store.close()
+    assert time.monotonic() - started < 30
+
+
+def restarts(exit_status: int) -> bool:
+    """Whether systemd restarts the unit after the main process exits with ``exit_status``
+    (``Restart=on-failure`` minus ``RestartPreventExitStatus=``), read from the unit."""
+    found = dict(directives(UNIT.read_text()))
+    assert found["Restart"] == "on-failure"
+    prevent = {int(v) for v in found.get("RestartPreventExitStatus", "").split() if v.isdigit()}
+    return exit_status != 0 and exit_status not in prevent
+
+
+async def test_the_unit_restarts_after_a_database_fault_not_after_a_bad_config(
+        tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    async def monitor(*args: str) -> int:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "monitor", *args, cwd=ROOT, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        return await asyncio.wait_for(proc.wait(), 60)
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[monitor]\ndatabase = "sqlite:///x.db"\nno_such_key = 1\n')
+    assert await monitor("run", "-c", str(bad)) == 2
+    assert not restarts(2)  # a bad config stays down: a restart cannot fix it
+    down = write_config(tmp_path, f"postgresql+psycopg://monitor@127.0.0.1:{closed_port()}/m")
+    once = await monitor("run", "--once", "-c", str(down))
+    assert once != 2 and restarts(once)  # a one-shot fails, and is not taken for bad config
+    # the daemon itself does not exit at all while the database is down (the test above)
+
+
+def test_the_wait_line_never_carries_the_password() -> None:
+    url = f"postgresql+psycopg://monitor:{PASSWORD}@db.example/monitor"
+    quoted = f"connection to {url} failed: password {PASSWORD} refused"
+    assert PASSWORD not in hide_password(quoted, url)
+    assert hide_password("refused", "sqlite:///x.db") == "refused"
