@@ -1,6 +1,9 @@
 """The email channel: one multipart (text + HTML) message per alert or per digest.
 
 Sent with aiosmtplib, one connection per message, at most ``max_connections`` at once.
+``timeout`` bounds the connection, the server's greeting and each SMTP command; a whole
+exchange is cut off after ``EXCHANGE_STEPS`` times ``timeout`` (a server that answers every
+command slowly cannot hold a send longer), a transient failure.
 SMTP replies classify the outcome: 250 is delivered, 4yz and connection trouble are
 transient, 5yz is permanent.
 A retry renders the same Message-ID, so receiving systems can spot the duplicate.
@@ -22,6 +25,8 @@ from monitor.errors import DeliveryError
 from monitor.models import Alert, Digest, Notice
 
 log = logging.getLogger(__name__)
+
+EXCHANGE_STEPS = 4  # a whole exchange may take this many ``timeout``s at most
 
 
 def classify_smtp_error(exc: Exception) -> DeliveryError:
@@ -96,7 +101,7 @@ class EmailChannel:
 
     async def _deliver(self, msg: EmailMessage, msg_id: str) -> None:
         try:
-            async with self._slots:
+            async with self._slots, asyncio.timeout(self.timeout * EXCHANGE_STEPS):
                 refused, reply = await aiosmtplib.send(
                     msg, sender=self.sender, recipients=list(self.to), hostname=self.smtp_host,
                     port=self.smtp_port, username=self.username, password=self._password,
