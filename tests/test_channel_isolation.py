@@ -18,10 +18,12 @@ from monitor.alerts.email import EmailChannel
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.webhook import WebhookChannel
 from monitor.config import FeedSettings
+from monitor.daemon import Daemon, load
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
-from monitor.testing import MailServer, WebhookReceiver
+from monitor.testing import MailServer, NewsServer, WebhookReceiver
+from tests.helpers import SECRET, write_config
 from tests.store_helpers import store_article
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -61,11 +63,13 @@ async def silent() -> AsyncIterator[int]:
 class Articles:
     """Stores articles whose match alerts every given channel."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.store = Store(f"sqlite:///{tmp_path / 'm.db'}")
-        self.store.migrate()
-        self.store.sync_feeds([FeedSettings("wire", "http://127.0.0.1/feed", 60)], NOW)
-        (self.feed,) = self.store.feeds()
+    def __init__(self, tmp_path: Path, store: Store | None = None) -> None:
+        if store is None:
+            store = Store(f"sqlite:///{tmp_path / 'm.db'}")
+            store.migrate()
+            store.sync_feeds([FeedSettings("wire", "http://127.0.0.1/feed", 60)], NOW)
+        self.store = store
+        self.feed = store.feeds()[0]
         self.count = 0
 
     def add(self, n: int, channels: tuple[str, ...]) -> None:
@@ -76,7 +80,7 @@ class Articles:
             new = NewArticle(Entry(f"k{self.count}", url, article.title), article,
                              f"h{self.count}", None,
                              (Match("dpa", '"story"', (TermHit("story", 1),)),))
-            store_article(self.store, self.feed.id, "wire", new,
+            store_article(self.store, self.feed.id, self.feed.name, new,
                           {"dpa": [(c, None) for c in channels]}, NOW)
 
     def sent(self, channel: str) -> int:
@@ -177,3 +181,43 @@ async def test_webhook_that_never_answers_does_not_delay_another(
     assert all(a.status == "pending" for a in deads)
     assert sum(a.attempts for a in deads) >= 6
     assert all("timed out" in (a.last_error or "") for a in deads if a.attempts)
+
+
+async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, silent: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The running daemon (delivery job every 1 s): its mail channel's SMTP server never
+    greets (the channel's timeout is the default 30 s); alerts written after the first
+    round still reach the webhook within seconds."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    path = write_config(tmp_path, news, MailServer(port=silent), hook)
+    daemon = Daemon(load(str(path)), str(path))
+    store = daemon.services.store
+
+    def sent(channel: str) -> int:
+        return sum(1 for a in store.list_alerts("sent", limit=None) if a.channel == channel)
+
+    running = asyncio.create_task(daemon.run())
+    try:
+        start = time.monotonic()
+        while not (sent("hook") and "mail" in daemon.outbox.lanes):  # the first poll's
+            assert time.monotonic() - start < 20, "the first alerts never reached the hook"
+            await asyncio.sleep(0.1)
+        first = sent("hook")
+        assert len(store.list_alerts(limit=None)) == 2 * first  # one per channel
+        Articles(tmp_path, store).add(5, ("mail", "hook"))  # as a later poll writes them
+        start = time.monotonic()
+        while sent("hook") < first + 5:
+            assert time.monotonic() - start < 5, "the webhook waited for the mail channel"
+            await asyncio.sleep(0.1)
+        assert sent("mail") == 0 and "mail" in daemon.outbox.lanes  # still stuck
+        assert daemon.delivering  # its claimed alerts' leases are renewed by the heartbeat
+    finally:
+        daemon.stopping.set()
+        await running
+        lanes = list(daemon.outbox.lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        if lanes:
+            await asyncio.wait(lanes)
+        await daemon.close()
