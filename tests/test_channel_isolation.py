@@ -20,7 +20,8 @@ from monitor.alerts.webhook import WebhookChannel
 from monitor.config import FeedSettings
 from monitor.daemon import Daemon, load
 from monitor.metrics import Metrics
-from monitor.models import Article, Entry, Match, TermHit
+from monitor.errors import DeliveryError
+from monitor.models import Alert, Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
 from tests.helpers import SECRET, write_config
@@ -221,3 +222,61 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
         if lanes:
             await asyncio.wait(lanes)
         await daemon.close()
+
+
+@pytest.fixture
+async def slow_smtp() -> AsyncIterator[int]:
+    """An SMTP server on 127.0.0.1 that takes 0.3 s over each reply (greeting included) and
+    otherwise accepts the message; the port."""
+    async def reply(writer: asyncio.StreamWriter, line: bytes) -> None:
+        await asyncio.sleep(0.3)
+        writer.write(line)
+        await writer.drain()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reply(writer, b"220 slow ESMTP\r\n")
+            while command := await reader.readline():
+                verb = command[:4].upper()
+                if verb == b"DATA":
+                    await reply(writer, b"354 go on\r\n")
+                    while (await reader.readline()) not in (b".\r\n", b""):
+                        pass
+                    await reply(writer, b"250 queued\r\n")
+                elif verb == b"QUIT":
+                    await reply(writer, b"221 bye\r\n")
+                    break
+                else:
+                    await reply(writer, b"250 ok\r\n")
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def test_smtp_exchange_is_bounded_as_a_whole(slow_smtp: int) -> None:
+    """Each reply takes 0.3 s, within a 0.4 s step timeout, but the whole exchange
+    (greeting, EHLO, MAIL, RCPT, DATA, message, QUIT: about 2 s) passes 4 × 0.4 s: it is
+    cut at 1.6 s, a transient failure. With timeout 1.0 the same server delivers."""
+    alert = _alert()
+    works = EmailChannel("mail", ["ops@example.org"], "monitor@example.org", "127.0.0.1",
+                         slow_smtp, timeout=1.0)
+    await works.send(alert)  # each step and the whole fit: the server does work
+    cut = EmailChannel("mail", ["ops@example.org"], "monitor@example.org", "127.0.0.1",
+                       slow_smtp, timeout=0.4)
+    start = time.monotonic()
+    with pytest.raises(DeliveryError, match="exchange took over 1.6s") as info:
+        await cut.send(alert)
+    assert not info.value.permanent
+    assert 1.5 < time.monotonic() - start < 2.5
+
+
+def _alert() -> Alert:
+    article = Article("http://127.0.0.1/a", "Story", "text " * 60)
+    return Alert(id="a1", created_at=NOW, rule="dpa", query='"story"', article=article,
+                 terms=(TermHit("story", 1),), channel="mail")

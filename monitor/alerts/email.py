@@ -100,14 +100,21 @@ class EmailChannel:
         await self._deliver(msg, notice.id)
 
     async def _deliver(self, msg: EmailMessage, msg_id: str) -> None:
+        limit = self.timeout * EXCHANGE_STEPS
+        deadline: asyncio.Timeout | None = None  # counted once a connection slot is free
         try:
-            async with self._slots, asyncio.timeout(self.timeout * EXCHANGE_STEPS):
-                refused, reply = await aiosmtplib.send(
-                    msg, sender=self.sender, recipients=list(self.to), hostname=self.smtp_host,
-                    port=self.smtp_port, username=self.username, password=self._password,
-                    timeout=self.timeout, use_tls=self.use_tls, start_tls=self.starttls)
+            async with self._slots:
+                deadline = asyncio.timeout(limit)
+                async with deadline:
+                    refused, reply = await aiosmtplib.send(
+                        msg, sender=self.sender, recipients=list(self.to),
+                        hostname=self.smtp_host, port=self.smtp_port, username=self.username,
+                        password=self._password, timeout=self.timeout, use_tls=self.use_tls,
+                        start_tls=self.starttls)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
-            error = classify_smtp_error(e)
+            error = (DeliveryError(f"SMTP timed out: the exchange took over {limit:g}s")
+                     if deadline is not None and deadline.expired()
+                     else classify_smtp_error(e))
             log.debug("event=deliver_failed channel=%s type=email id=%s permanent=%s error=%s",
                       self.name, msg_id, error.permanent, error)
             raise error from e
