@@ -19,8 +19,8 @@ from monitor.alerts.outbox import Outbox
 from monitor.alerts.webhook import WebhookChannel
 from monitor.config import FeedSettings
 from monitor.daemon import Daemon, load
-from monitor.metrics import Metrics
 from monitor.errors import DeliveryError
+from monitor.metrics import Metrics
 from monitor.models import Alert, Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
