@@ -175,7 +175,7 @@ class Daemon:
         now = self.clock()
         scheduler.add_job(self.poll_due, "interval", seconds=1, id="dispatch",
                           max_instances=1, coalesce=True, next_run_time=now)
-        scheduler.add_job(self.deliver, "interval", id="deliver",
+        scheduler.add_job(self.deliver, "interval", id="deliver", kwargs={"wait": False},
                           seconds=self.config.monitor.delivery.delivery_interval,
                           max_instances=1, coalesce=True, next_run_time=now)
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat",
@@ -289,10 +289,11 @@ class Daemon:
             except TimeoutError:
                 delay = min(delay * 2, RELEASE_RETRY_MAX)
 
-    async def deliver(self) -> None:
-        """Drain the outbox once."""
+    async def deliver(self, wait: bool = True) -> None:
+        """Drain the outbox once. Without ``wait`` (the delivery job), start a round on each
+        channel with none under way and return: a slow channel holds only its own round."""
         try:
-            await self.outbox.drain()
+            await self.outbox.drain(wait=wait)
         except MonitorError as e:
             log.error("event=deliver_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001

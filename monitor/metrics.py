@@ -29,11 +29,22 @@ Gauges read at scrape time::
                                                 (degraded: ok, but the last parse warned)
     monitor_channel_disabled{channel}           1 while delivery on the channel is disabled
                                                 (its receiver answered 410), else 0
+
+Gauges of this process's own sending (not the database's)::
+
+    monitor_channel_inflight{channel}           sends under way on the channel
+    monitor_channel_oldest_send_seconds{channel}  how long the oldest send under way has
+                                                taken (0: none); past the channel's timeout
+                                                it is stuck
+    monitor_channel_failures_in_a_row{channel}  attempts that failed since the channel's
+                                                last success
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -85,6 +96,10 @@ class Metrics:
         self.alerts = Counter("monitor_alerts", "Delivery attempts by channel and outcome.",
                               ("channel", "state"), registry=r)
         self.channel_names: tuple[str, ...] = ()  # the configured channels (the outbox's)
+        self.sending: dict[str, dict[int, float]] = {}  # channel -> send -> monotonic start
+        self.failures: dict[str, int] = {}  # channel -> failed attempts since a success
+        self._tokens = itertools.count(1)
+        r.register(ChannelCollector(self))
         if store is not None:
             r.register(StoreCollector(store, clock, lambda: self.channel_names))
 
@@ -111,12 +126,49 @@ class Metrics:
     def delivery(self, channel: str, state: str) -> None:
         """One delivery attempt on ``channel`` ended as ``sent``, ``retry`` or ``failed``."""
         self.alerts.labels(channel=channel, state=state).inc()
+        self.failures[channel] = 0 if state == "sent" else self.failures.get(channel, 0) + 1
+
+    def send_started(self, channel: str) -> int:
+        """A send on ``channel`` began; the token to pass to ``send_ended``."""
+        token = next(self._tokens)
+        self.sending.setdefault(channel, {})[token] = time.monotonic()
+        return token
+
+    def send_ended(self, channel: str, token: int) -> None:
+        """The send of ``token`` on ``channel`` ended (however it ended)."""
+        self.sending.get(channel, {}).pop(token, None)
 
     # -- exposition -----------------------------------------------------------------------
 
     def render(self) -> bytes:
         """The registry in the Prometheus text format (reads the store: blocking)."""
         return generate_latest(self.registry)
+
+
+class ChannelCollector(Collector):
+    """Per channel: sends under way, the age of the oldest, failures in a row."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield the three gauges, a sample per configured (or seen) channel."""
+        m, now = self.metrics, time.monotonic()
+        names = sorted({*m.channel_names, *m.sending, *m.failures})
+        inflight = GaugeMetricFamily("monitor_channel_inflight", "Sends under way on the "
+                                     "channel, in this process.", labels=["channel"])
+        oldest = GaugeMetricFamily("monitor_channel_oldest_send_seconds", "How long the "
+                                   "oldest send under way on the channel has taken (0: none).",
+                                   labels=["channel"])
+        failing = GaugeMetricFamily("monitor_channel_failures_in_a_row", "Delivery attempts on "
+                                    "the channel that failed since its last success.",
+                                    labels=["channel"])
+        for name in names:
+            starts = m.sending.get(name, {}).values()
+            inflight.add_metric([name], len(starts))
+            oldest.add_metric([name], now - min(starts) if starts else 0.0)
+            failing.add_metric([name], m.failures.get(name, 0))
+        return [inflight, oldest, failing]
 
 
 class StoreCollector(Collector):

@@ -1,6 +1,9 @@
 """The email channel: one multipart (text + HTML) message per alert or per digest.
 
 Sent with aiosmtplib, one connection per message, at most ``max_connections`` at once.
+``timeout`` bounds the connection, the server's greeting and each SMTP command; a whole
+exchange is cut off after ``EXCHANGE_STEPS`` times ``timeout`` (a server that answers every
+command slowly cannot hold a send longer), a transient failure.
 SMTP replies classify the outcome: 250 is delivered, 4yz and connection trouble are
 transient, 5yz is permanent.
 A retry renders the same Message-ID, so receiving systems can spot the duplicate.
@@ -22,6 +25,8 @@ from monitor.errors import DeliveryError
 from monitor.models import Alert, Digest, Notice
 
 log = logging.getLogger(__name__)
+
+EXCHANGE_STEPS = 4  # a whole exchange may take this many ``timeout``s at most
 
 
 def classify_smtp_error(exc: Exception) -> DeliveryError:
@@ -95,14 +100,21 @@ class EmailChannel:
         await self._deliver(msg, notice.id)
 
     async def _deliver(self, msg: EmailMessage, msg_id: str) -> None:
+        limit = self.timeout * EXCHANGE_STEPS
+        deadline: asyncio.Timeout | None = None  # counted once a connection slot is free
         try:
             async with self._slots:
-                refused, reply = await aiosmtplib.send(
-                    msg, sender=self.sender, recipients=list(self.to), hostname=self.smtp_host,
-                    port=self.smtp_port, username=self.username, password=self._password,
-                    timeout=self.timeout, use_tls=self.use_tls, start_tls=self.starttls)
+                deadline = asyncio.timeout(limit)
+                async with deadline:
+                    refused, reply = await aiosmtplib.send(
+                        msg, sender=self.sender, recipients=list(self.to),
+                        hostname=self.smtp_host, port=self.smtp_port, username=self.username,
+                        password=self._password, timeout=self.timeout, use_tls=self.use_tls,
+                        start_tls=self.starttls)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
-            error = classify_smtp_error(e)
+            error = (DeliveryError(f"SMTP timed out: the exchange took over {limit:g}s")
+                     if deadline is not None and deadline.expired()
+                     else classify_smtp_error(e))
             log.debug("event=deliver_failed channel=%s type=email id=%s permanent=%s error=%s",
                       self.name, msg_id, error.permanent, error)
             raise error from e

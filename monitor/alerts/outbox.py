@@ -8,6 +8,11 @@ the row claimed until its lease runs out, then it is sent again with the same id
 receivers can drop the duplicate. Notices are sent one by one (never in a digest), with
 the same leases, retries, channel states and metrics as alerts.
 
+Each channel has its own round (``drain``): it claims only that channel's rows and sends at
+most ``concurrency`` at once, so a channel whose server hangs holds only its own alerts; the
+daemon's delivery job starts a round on every channel without one under way and does not
+wait, and the heartbeat renews the leases of what a round holds (``holding``).
+
 A receiver that is gone (HTTP 410) disables its channel: its alerts stay pending, unclaimed,
 until ``monitor channels enable NAME`` or a change of the channel's settings (seen when the
 outbox first drains after a (re)load) enables it again. Links in alerts lose their tracking
@@ -17,10 +22,12 @@ parameters (``utm_*``, ``fbclid`` ...) as the dedup key does; the rest stays as 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -34,6 +41,9 @@ from monitor.models import Alert, Digest
 from monitor.store import AlertRow, NoticeRow, Store
 
 log = logging.getLogger(__name__)
+
+_UNKNOWN = ""  # the round of rows naming a channel the config does not have
+_RUNNING: set[asyncio.Task[int]] = set()  # every round under way (asyncio keeps weak refs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,29 +88,82 @@ class Outbox:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     metrics: Metrics | None = None
     holding: set[str] = field(default_factory=set)  # ids claimed and not yet finished
+    concurrency: int = 8  # sends under way at once, per channel
+    lanes: dict[str, asyncio.Task[int]] = field(default_factory=dict)  # channel -> its round
+    slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
     settings_checked: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         if self.metrics:
             self.metrics.channel_names = tuple(self.channels)
 
-    async def drain(self) -> int:
-        """Deliver every alert and notice due now, batch after batch; return how many were
-        sent."""
+    async def drain(self, wait: bool = True) -> int:
+        """Start a delivery round on every channel that has none under way: each channel
+        claims and sends its own alerts and notices, batch after batch, at most
+        ``concurrency`` at once, so a slow or dead channel delays only itself.
+
+        With ``wait``, wait for every channel's round (those started earlier too) and
+        return how many this call's rounds sent; without, return 0 at once (the daemon's
+        delivery job: a channel still sending is skipped, the others go on)."""
         if not self.settings_checked:
             self.enable_changed_channels()
-        sent, due_by = 0, self.clock()  # retries scheduled during this drain wait for the next
+        due_by = self.clock()  # retries scheduled during this round wait for the next
+        started: list[asyncio.Task[int]] = []
+        for name in (*self.channels, _UNKNOWN):
+            if name in self.lanes:
+                continue
+            lane = asyncio.create_task(self._round(name, due_by), name=f"deliver {name}")
+            self.lanes[name] = lane
+            _RUNNING.add(lane)
+            lane.add_done_callback(functools.partial(self._round_ended, name))
+            started.append(lane)
+        if not wait:
+            return 0
+        await asyncio.wait(list(self.lanes.values()))
+        return sum(t.result() for t in started if not t.cancelled() and not t.exception())
+
+    async def _round(self, name: str, due_by: datetime) -> int:
+        """Claim and send channel ``name``'s due rows (``_UNKNOWN``: rows naming a channel
+        that is not configured), batch after batch; return how many were sent."""
+        only, exclude = (None, tuple(self.channels)) if name == _UNKNOWN else (name, ())
+        sent = 0
         while True:
-            rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease)
-            notices = self.store.claim_due_notices(self.node, due_by, self.batch, self.lease)
+            rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease,
+                                               only=only, exclude=exclude)
+            notices = self.store.claim_due_notices(self.node, due_by, self.batch, self.lease,
+                                                   only=only, exclude=exclude)
             ids = {r.id for r in rows} | {n.id for n in notices}
-            self.holding |= ids
+            self.holding |= ids  # the daemon's heartbeat renews their leases meanwhile
             try:
                 sent += await self.deliver(rows, notices) if ids else 0
             finally:
                 self.holding -= ids
             if len(rows) < self.batch and len(notices) < self.batch:
                 return sent
+
+    def _round_ended(self, name: str, lane: asyncio.Task[int]) -> None:
+        _RUNNING.discard(lane)
+        if self.lanes.get(name) is lane:
+            del self.lanes[name]
+        if lane.cancelled():
+            return
+        error = lane.exception()
+        if isinstance(error, MonitorError):
+            log.error("event=deliver_failed channel=%s error=%r", name, str(error))
+        elif error is not None:
+            log.critical("event=deliver_crash channel=%s", name, exc_info=error)
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, name: str) -> AsyncIterator[None]:
+        """One of channel ``name``'s ``concurrency`` sending slots, counted in metrics."""
+        slots = self.slots.setdefault(name, asyncio.Semaphore(self.concurrency))
+        async with slots:
+            token = self.metrics.send_started(name) if self.metrics else 0
+            try:
+                yield
+            finally:
+                if self.metrics:
+                    self.metrics.send_ended(name, token)
 
     def enable_changed_channels(self) -> None:
         """Re-enable each disabled channel whose settings differ from those it was disabled
@@ -125,6 +188,10 @@ class Outbox:
         return sum(results)
 
     async def _send_one(self, row: AlertRow) -> int:
+        async with self._slot(row.channel):
+            return await self._send_one_now(row)
+
+    async def _send_one_now(self, row: AlertRow) -> int:
         channel = self.channels.get(row.channel)
         delivery = self.store.start_delivery(row.id, self.node, self.clock())
         try:
@@ -143,6 +210,10 @@ class Outbox:
         return 1
 
     async def _send_digest(self, name: str, rows: list[AlertRow]) -> int:
+        async with self._slot(name):
+            return await self._send_digest_now(name, rows)
+
+    async def _send_digest_now(self, name: str, rows: list[AlertRow]) -> int:
         channel = self.channels.get(name)
         deliveries = [self.store.start_delivery(r.id, self.node, self.clock()) for r in rows]
         digest = Digest(id=_digest_id(rows), created_at=self.clock(), channel=name,
@@ -172,6 +243,10 @@ class Outbox:
                      channel=row.channel)
 
     async def _send_notice(self, row: NoticeRow) -> int:
+        async with self._slot(row.channel):
+            return await self._send_notice_now(row)
+
+    async def _send_notice_now(self, row: NoticeRow) -> int:
         channel = self.channels.get(row.channel)
         delivery = self.store.start_notice_delivery(row.id, self.node, self.clock())
         try:

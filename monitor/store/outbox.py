@@ -10,7 +10,7 @@ retried by the same code (``_Queue``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -48,20 +48,26 @@ NOTICES = _Queue(t.notices, t.notice_deliveries, "notice_id", select(t.notices))
 class OutboxMixin(StoreBase):
     """Alerts and notices, their deliveries, and channel state."""
 
-    def claim_due_alerts(self, node: str, now: datetime, limit: int,
-                         lease: float) -> list[AlertRow]:
-        """Claim up to ``limit`` pending alerts that are due on enabled channels."""
-        rows = [alert_row(r._mapping) for r in self._claim(ALERTS, node, now, limit, lease)]
+    def claim_due_alerts(self, node: str, now: datetime, limit: int, lease: float,
+                         only: str | None = None, exclude: Collection[str] = ()
+                         ) -> list[AlertRow]:
+        """Claim up to ``limit`` pending alerts that are due on enabled channels (on channel
+        ``only`` if given, on none of ``exclude``)."""
+        rows = [alert_row(r._mapping)
+                for r in self._claim(ALERTS, node, now, limit, lease, only, exclude)]
         return sorted(rows, key=lambda r: (r.created_at or now, r.id))
 
-    def claim_due_notices(self, node: str, now: datetime, limit: int,
-                          lease: float) -> list[NoticeRow]:
-        """Claim up to ``limit`` pending notices that are due on enabled channels."""
-        rows = [notice_row(r._mapping) for r in self._claim(NOTICES, node, now, limit, lease)]
+    def claim_due_notices(self, node: str, now: datetime, limit: int, lease: float,
+                          only: str | None = None, exclude: Collection[str] = ()
+                          ) -> list[NoticeRow]:
+        """Claim up to ``limit`` pending notices that are due on enabled channels (as
+        ``claim_due_alerts``)."""
+        rows = [notice_row(r._mapping)
+                for r in self._claim(NOTICES, node, now, limit, lease, only, exclude)]
         return sorted(rows, key=lambda r: (r.created_at, r.id))
 
-    def _claim(self, q: _Queue, node: str, now: datetime, limit: int,
-               lease: float) -> list[Row[Any]]:
+    def _claim(self, q: _Queue, node: str, now: datetime, limit: int, lease: float,
+               only: str | None = None, exclude: Collection[str] = ()) -> list[Row[Any]]:
         c = q.rows.c
         disabled = select(t.channel_state.c.name).where(t.channel_state.c.disabled.is_(True))
         due = select(c.id).where(
@@ -69,6 +75,10 @@ class OutboxMixin(StoreBase):
             or_(c.lease_until.is_(None), c.lease_until < now),
             c.channel.not_in(disabled.scalar_subquery()),
         ).order_by(c.next_attempt_at).limit(limit)
+        if only is not None:
+            due = due.where(c.channel == only)
+        if exclude:
+            due = due.where(c.channel.not_in(list(exclude)))
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
         stmt = (update(q.rows).where(c.id.in_(due.scalar_subquery()))
