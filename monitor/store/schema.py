@@ -165,18 +165,23 @@ alert_rows = select(alerts, rules.c.name.label("rule"), hits.c.story_id).join_fr
     alerts, hits, hits.c.id == alerts.c.hit_id).join(rules, rules.c.id == hits.c.rule_id)
 """The alerts with their rule's name (today's) and their story: what ``AlertRow`` reads."""
 
-deliveries = Table(
-    "deliveries", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("alert_id", String(36), ForeignKey("alerts.id"), nullable=False, index=True),
-    Column("attempt", Integer, nullable=False),
-    Column("node", String(200), nullable=False, default=""),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    # sending | sent | retry | failed | interrupted (its node stopped mid-attempt)
-    Column("outcome", String(16), nullable=False, default="sending"),
-    Column("detail", Text),
-)
+def _attempts(name: str, key: str, target: str) -> Table:
+    """A table of attempts to send the rows of ``target``: one row per attempt."""
+    return Table(
+        name, metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column(key, String(36), ForeignKey(target), nullable=False, index=True),
+        Column("attempt", Integer, nullable=False),
+        Column("node", String(200), nullable=False, default=""),
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("finished_at", DateTime(timezone=True)),
+        # sending | sent | retry | failed | interrupted (its node stopped mid-attempt)
+        Column("outcome", String(16), nullable=False, default="sending"),
+        Column("detail", Text),
+    )
+
+
+deliveries = _attempts("deliveries", "alert_id", "alerts.id")
 
 notices = Table(  # messages to the operator no rule made (feed health): the outbox's other rows
     "notices", metadata,
@@ -197,17 +202,8 @@ notices = Table(  # messages to the operator no rule made (feed health): the out
 )
 Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
 
-notice_deliveries = Table(  # each attempt to send a notice, as ``deliveries`` for alerts
-    "notice_deliveries", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("notice_id", String(36), ForeignKey("notices.id"), nullable=False, index=True),
-    Column("attempt", Integer, nullable=False),
-    Column("node", String(200), nullable=False, default=""),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("outcome", String(16), nullable=False, default="sending"),
-    Column("detail", Text),
-)
+# each attempt to send a notice, as ``deliveries`` for alerts
+notice_deliveries = _attempts("notice_deliveries", "notice_id", "notices.id")
 
 channel_state = Table(
     "channel_state", metadata,
