@@ -11,13 +11,20 @@ import pytest
 
 from monitor.models import Article
 from monitor.rules import Rule, compile_rules, match_query, parse_query
+from monitor.rules.evaluate import Compiler
 from monitor.rules.normalize import is_plain
-from monitor.rules.triggers import WORD_MARK, rule_keys
+from monitor.rules.triggers import WORD_MARK, Key, rule_keys
+from monitor.rules.variants import Folding
 from monitor.rules.wholewords import word_literal
 
 
 def article(body: str, title: str = "") -> Article:
     return Article(url="https://example.org/news/1", title=title, text=body)
+
+
+def keys(query: str, folding: Folding = Folding()) -> list[Key] | None:
+    compiler = Compiler()
+    return rule_keys(parse_query(query), lambda term: compiler.variant_keys(term, folding))
 
 
 @pytest.mark.parametrize(("pattern", "word"), [
@@ -84,19 +91,25 @@ def test_regex_whole_word_in_other_fields_and_among_many_rules() -> None:
 
 
 def test_regex_keys_use_a_whole_word_when_there_is_one() -> None:
-    assert rule_keys(parse_query(r"/\bdelta\b/")) == [(WORD_MARK + "delta",)]
-    assert rule_keys(parse_query(r"/gamma+x/")) == [("\x00gamm",)]
+    assert keys(r"/\bdelta\b/") == [(WORD_MARK + "delta",)]
+    assert keys(r"/gamma+x/") == [("\x00gamm",)]
 
 
-@pytest.mark.parametrize(("query", "keys"), [
+@pytest.mark.parametrize(("query", "expected"), [
     ("comput* acme", [("acme",)]),  # a rare word needs no prefix scan
     ("comput*", [("comput*",)]),
     ("the comput*", [("comput*", "the")]),  # "the" alone would fire everywhere
-    ('"supply chain risk"', [("chain", "risk")]),  # two words; adjacency is evaluated
+    ('="supply chain risk"', [("chain", "risk")]),  # two words; adjacency is evaluated
     ("title:acme", [("acme",)]),
+    # each variant brings its keys: the phrase closed up, each pair of neighbours closed up
+    ('"supply chain risk"', [("chain", "risk"), ("supplychainrisk",), ("supplychain", "risk"),
+                             ("chainrisk", "supply")]),
+    ("risks", [("risk",), ("risks",)]),  # a slot with two forms: either fires
+    ("U.S.", [("u", "s"), ("us",)]),
+    ("defen?e", [("defen*",)]),  # a wildcard screens on what comes before it
 ])
-def test_rule_keys(query: str, keys: list[tuple[str, ...]]) -> None:
-    assert rule_keys(parse_query(query)) == keys
+def test_rule_keys(query: str, expected: list[tuple[str, ...]]) -> None:
+    assert keys(query) == expected
 
 
 @pytest.mark.parametrize(("query", "body", "expected"), [

@@ -4,18 +4,20 @@ Pure: no I/O.
 
 One dict maps every trigger to the rules keyed on it. Per article:
 
-* word triggers: the article's tokens intersected with the dict's keys (in C);
-* ``prefix*`` triggers: one pyahocorasick scan over the folded fields (only when some key
-  has one: see ``triggers``);
+* word triggers: the article's tokens and their canonical forms (see ``lemmas``)
+  intersected with the dict's keys (in C);
+* ``prefix*`` triggers: one pyahocorasick scan over the folded fields and the canonical
+  forms (only when some key has one: see ``triggers``);
 * regex literals: one pyahocorasick scan over the regex texts;
 * whole words of regexes: as word triggers, plus one pyahocorasick scan over the regex
   texts of the fields that are not plain (see ``wholewords``), if any.
 
 Each entry lists the rules having the trigger first in one of their keys, and those having
-it second, a one-trigger key ``(t,)`` counting as ``(t, t)``. A rule is a candidate when
-some first trigger and some second trigger of its keys fired: a superset of "every trigger
-of one key fired", which evaluation settles. The rule ids of the fired triggers are gathered
-with C iterators only (no Python loop over the triggers).
+it second, a one-trigger key ``(t,)`` counting as ``(t, t)``; a rule's pairs are ordered so
+that a trigger is, where the pairs allow it, first in all of them or second in all. A rule
+is a candidate when some first trigger and some second trigger of its keys fired: a
+superset of "every trigger of one key fired", which evaluation settles. The rule ids of
+the fired triggers are gathered with C iterators only (no Python loop over the triggers).
 
 Case-sensitive rules are keyed by the triggers of their case-insensitive reading: a
 case-sensitive match implies a case-insensitive one (see ``normalize``), so this screening
@@ -45,6 +47,30 @@ def _append(ids: list[int], rid: int) -> None:
         ids.append(rid)
 
 
+def _oriented(keys: list[Key]) -> list[Key]:
+    """``keys`` with each pair ordered so that, where possible, no trigger is first in one
+    key and second in another (which would let it alone make the rule a candidate).
+
+    Two-colours the graph whose edges are the pairs, breadth first from each trigger.
+    """
+    pairs = [k for k in keys if len(k) == 2]
+    partners: dict[str, list[str]] = {}
+    for a, b in pairs:
+        partners.setdefault(a, []).append(b)
+        partners.setdefault(b, []).append(a)
+    side: dict[str, int] = {}
+    for start in partners:
+        if start in side:
+            continue
+        side[start], queue = 0, [start]
+        for trigger in queue:
+            for other in partners[trigger]:
+                if other not in side:
+                    side[other] = 1 - side[trigger]
+                    queue.append(other)
+    return [(k[1], k[0]) if len(k) == 2 and side[k[0]] > side[k[1]] else k for k in keys]
+
+
 class TriggerIndex:
     """Every rule's keys; ``candidates`` picks the rules an article may make true."""
 
@@ -70,7 +96,7 @@ class TriggerIndex:
         if keys is None:
             self.always.append(rid)
             return
-        for key in keys:
+        for key in _oriented(keys) if len(keys) > 1 else keys:
             first, last = map(self._watch, (key[0], key[-1]))
             _append(self._lists(first)[0], rid)
             _append(self._lists(last)[1], rid)
@@ -102,7 +128,10 @@ class TriggerIndex:
     def candidates(self, view: ArticleView, regex: RegexTexts) -> list[int]:
         """Ids of the rules worth evaluating on the article, in rule order."""
         entries = self._entries
-        fired = entries.keys() & view.tokens()
+        tokens, forms = view.tokens()
+        fired = entries.keys() & tokens
+        if forms:
+            fired |= entries.keys() & forms
         if len(self._prefixes):
             fired |= self._scan_prefixes(view)
         if len(self._literals):
@@ -119,6 +148,7 @@ class TriggerIndex:
         """The ``prefix*`` triggers that start some token."""
         iterate = self._prefixes.iter
         scanned = [" " + text.folded for text in view.texts if text.folded]
+        scanned.append(" " + " ".join(view.forms()))
         return {trigger for text in scanned for _, trigger in iterate(text)}
 
     @staticmethod
