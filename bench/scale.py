@@ -309,8 +309,9 @@ def measure(schema: Schema, receiver: Receiver, nodes: int, feeds: int,
         "from feeds where last_polled_at is not null")[0]
     seconds = (last - start).total_seconds() if polled else 0.0
     articles = schema.scalar("select count(*) from articles")
-    doubled = schema.rows("select rule, story_id, channel from alerts "
-                          "group by rule, story_id, channel having count(*) > 1")
+    doubled = schema.rows("select h.rule_id, h.story_id, a.channel from alerts a "
+                          "join hits h on h.id = a.hit_id "
+                          "group by h.rule_id, h.story_id, a.channel having count(*) > 1")
     attempts = dict(schema.rows("select alert_id, count(*) from deliveries group by alert_id"))
     seen = Counter(i for i, _ in receiver.arrivals)
     by_url: dict[str, set[str]] = defaultdict(set)

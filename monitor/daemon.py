@@ -22,28 +22,26 @@ import logging
 import os
 import signal
 import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import sdnotify
-from monitor.alerts.base import Channel
 from monitor.alerts.build import build_channels
+from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
 from monitor.config import RESTART_KEYS, Config, load_config
-from monitor.errors import ConfigError, DeliveryError, MonitorError
+from monitor.errors import ConfigError, MonitorError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
-from monitor.health import FeedHealth, HealthEvent, health_events, typical_gap
 from monitor.metrics import Metrics
-from monitor.models import Alert, Article
-from monitor.pipeline import MAX_BACKOFF, Pipeline, poll_feed
+from monitor.pipeline import Pipeline, poll_feed, record_crash
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
-from monitor.store import FeedState, PollRecord, Store
+from monitor.sources import source_kinds
+from monitor.store import FeedState, Store
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -51,14 +49,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PARALLEL_POLLS = 32
-HEALTH_HISTORY = 20  # entries per feed that tell its usual cadence
 STOP_GRACE = 60.0
 HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
 
 
 def load(path: str) -> Config:
-    """Load and fully validate a config (queries included)."""
-    return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs))
+    """Load and fully validate a config (queries and source kinds included)."""
+    return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs),
+                       source_kinds=source_kinds())
 
 
 def node_name(config: Config) -> str:
@@ -95,8 +93,9 @@ class Daemon:
         self.node = node_name(config)
         store = Store(config.monitor.database)
         store.migrate()
-        self.services = Services(store, make_fetcher(config),
-                                 Extractor(config.monitor.extract_workers))
+        m = config.monitor
+        self.services = Services(store, make_fetcher(config), Extractor(
+            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
@@ -109,9 +108,10 @@ class Daemon:
     def apply(self, config: Config) -> None:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
+        gc.unfreeze()  # the running rules may be dropped now: let the collector see them
         rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
-        gc.freeze()  # the compiled rules live for the whole run: keep them out of GC passes
         s.store.sync_feeds(config.feeds, self.clock())
+        s.store.sync_rules(config.watches, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics)
@@ -119,6 +119,8 @@ class Daemon:
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
+        gc.collect()  # the replaced rules' cycles, before freezing would keep them for good
+        gc.freeze()  # the compiled rules live until the next reload: keep them out of GC passes
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
                  len(config.feeds), len(config.watches), len(config.channels), self.node)
         for warning in config.warnings:  # what `monitor check` warns about, in the journal too
@@ -202,7 +204,7 @@ class Daemon:
         listen = self.config.monitor.web.listen
         if not listen:
             return
-        from monitor.web import create_app, is_loopback, parse_address, serve
+        from monitor.web import HostCheck, create_app, is_loopback, parse_address, serve
 
         host, port = parse_address(listen)
         token = self.config.monitor.web.token
@@ -210,7 +212,8 @@ class Daemon:
                          scheduler_running=lambda: scheduler.running
                          and not self.stopping.is_set(),
                          token=token, require_token=bool(token) or not is_loopback(host),
-                         reload_failure=lambda: self.reload_failed)
+                         reload_failure=lambda: self.reload_failed,
+                         hosts=HostCheck(host, self.config.monitor.web.allowed_hosts))
         self.web = await serve(app, host, port)
         log.info("event=web_listening url=%s", self.web.url)
 
@@ -246,12 +249,8 @@ class Daemon:
             await poll_feed(self.pipeline, feed)
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
-            try:
-                retry = self.clock() + timedelta(seconds=min(
-                    MAX_BACKOFF, feed.interval * 2.0 ** min(feed.error_count, 20)))
-                self.services.store.finish_poll(feed.id, self.node, PollRecord(
-                    "error", retry, error=f"internal error: {type(e).__name__}"),
-                    self.clock())
+            try:  # a failure like any other: the feed backs off as a failing one does
+                record_crash(self.pipeline, feed, e)
             except MonitorError:
                 log.error("event=poll_release_failed feed=%s", feed.name)
 
@@ -265,44 +264,16 @@ class Daemon:
             log.critical("event=deliver_crash", exc_info=e)
 
     async def check_health(self) -> None:
-        """Tell the operator's channel about feeds failing for long, silent, or recovered."""
-        channel = self.outbox.channels.get(self.config.monitor.health.health_channel)
-        if channel is None:  # health_channel = "" (off)
+        """Put notices of feeds failing for long, silent, or recovered in the outbox."""
+        m = self.config.monitor.health
+        if not m.health_channel:  # health_channel = "" (off)
             return
         try:
-            await self._check_health(channel)
+            raise_health_notices(self.services.store, m, m.health_channel, self.clock())
         except MonitorError as e:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=health_crash", exc_info=e)
-
-    async def _check_health(self, channel: Channel) -> None:
-        m, store, now = self.config.monitor.health, self.services.store, self.clock()
-        feeds = store.feeds()
-        history = store.entry_history(HEALTH_HISTORY)
-        states = [_feed_health(f, history.get(f.id)) for f in feeds]
-        raised = store.health_alerted()
-        urls = {f.name: f.url for f in feeds}
-        for event in health_events(states, now, failing_after=m.failing_after,
-                                   silent_factor=m.silent_factor, already_alerted=raised):
-            await self._raise_health(channel, event, raised.get(event.feed),
-                                     urls.get(event.feed, ""), now)
-
-    async def _raise_health(self, channel: Channel, event: HealthEvent, before: str | None,
-                            url: str, now: datetime) -> None:
-        """Record the event first (once across nodes), then send; undo the record on failure."""
-        after = None if event.kind == "recovered" else event.kind
-        store = self.services.store
-        if not store.mark_health(event.feed, before, after, now):
-            return  # another node raised it
-        log.warning("event=feed_health feed=%s kind=%s message=%r", event.feed, event.kind,
-                    event.message)
-        try:
-            await channel.send(health_alert(event, url, channel.name, now))
-        except DeliveryError as e:
-            log.error("event=health_alert_failed feed=%s kind=%s error=%r", event.feed,
-                      event.kind, str(e))
-            store.mark_health(event.feed, after, before, now)  # raised again next check
 
     async def heartbeat(self) -> None:
         """Tell other nodes this one is alive, and keep the leases of the feeds it is
@@ -321,22 +292,6 @@ class Daemon:
         await self.services.fetcher.aclose()
         self.services.extractor.close()
         self.services.store.close()
-
-
-def _feed_health(feed: FeedState,
-                 history: tuple[datetime, list[datetime]] | None) -> FeedHealth:
-    last, times = history or (None, [])
-    return FeedHealth(feed.name, feed.state, feed.failing_since, feed.last_error, last,
-                      typical_gap(times))
-
-
-def health_alert(event: HealthEvent, url: str, channel: str, now: datetime) -> Alert:
-    """An operator alert for ``event``, shaped like any alert so every channel can send it."""
-    key = "\x1f".join((event.feed, event.kind, now.isoformat()))
-    article = Article(url=url, title=event.message, text=event.message, source=event.feed)
-    return Alert(id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)), created_at=now,
-                 rule=f"feed health: {event.kind}", query="", article=article, channel=channel,
-                 notice=event.kind)
 
 
 async def run_daemon(config_path: str, once: bool = False) -> int:

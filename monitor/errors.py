@@ -21,10 +21,15 @@ Every error monitor raises on purpose derives from one root::
 ``NotModified`` is a signal (the server answered 304), not an error; it does not derive
 from ``MonitorError``.
 
-Two exceptions never leave their group, and are converted at its boundary:
-``monitor.opml._Refused`` stops the XML parser and becomes ``ParseError``;
+A few exceptions never leave their group, and are converted at its boundary:
+``monitor.sources.opml._Refused`` stops the XML parser and becomes ``ParseError``;
 ``monitor.netguard.BodyDecodeError`` (a bad content-encoding) becomes ``FetchUnusable`` in
-``fetch``. Every other exception class lives here (tests/test_errors.py checks it).
+``fetch``; ``monitor.rules.regex_chars.Unsupported`` (a construct RE2 cannot run) becomes
+``QueryError``; ``monitor.extractpool.WorkerError`` and its kinds
+``monitor.extractpool.DeadlineExceeded``, ``monitor.extractpool.OutOfMemory`` and
+``monitor.extractpool.WorkerDied`` (an extraction worker was replaced) become
+``ExtractError`` in ``extract``. Every other exception class lives here
+(tests/test_errors.py checks it).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 ``extract_article`` is pure (bytes in, Article out, no I/O) and deterministic: trafilatura's
 duplicate cache is off, so a page extracts the same however often it is seen. ``Extractor``
-runs it in a process pool so the event loop never blocks on lxml.
+runs it in worker processes so the event loop never blocks on lxml, with a deadline and a
+memory bound per page.
 
 Modes were chosen by measurement (``bench/extract.py`` over ``tests/data/pages``):
 ``favor_precision`` because boilerplate that leaks into the text (related headlines, promos)
@@ -17,34 +18,24 @@ date, so it was dropped.
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
-import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from datetime import UTC, date, datetime
-from multiprocessing.context import BaseContext
 
 import lxml.etree  # type: ignore[import-untyped]
 import trafilatura
 from trafilatura.settings import Document
 
 from monitor.errors import ExtractError
+from monitor.extractpool import WORKER_NICENESS as WORKER_NICENESS  # tests, bench
+from monitor.extractpool import WorkerError, WorkerPool
 from monitor.models import Article, Entry
 
 FAVOR_PRECISION = True
 FAST = False
 INCLUDE_TABLES = True
-# Extraction workers run this much nicer than the daemon: when the cores are all busy, the
-# event loop (fetching, matching, storing, delivering, watchdog pings, the dashboard) gets
-# its share first and the workers take the rest, instead of three processes splitting two
-# cores evenly and the loop that feeds the workers falling behind (bench/pipeline.py).
-WORKER_NICENESS = 10
 MIN_TEXT_CHARS = 50  # shorter "articles" are app shells, consent walls or error stubs
 
 _HTML_SNIFF = re.compile(
@@ -145,81 +136,33 @@ def _decode(content: bytes) -> str:
 
 
 class Extractor:
-    """Runs ``extract_article`` in a process pool, so extraction never blocks the event loop.
+    """Runs ``extract_article`` in worker processes, so extraction never blocks the event loop.
 
-    The pool starts on first use (forkserver where available, else spawn: both safe in a
-    process with threads). When a worker dies the pool is replaced and the page tried once
-    more; a page that kills its worker twice fails with ExtractError.
+    Each page gets ``deadline`` seconds and its worker at most ``memory_mb`` of memory: a
+    page over either raises ExtractError (the pipeline then falls back to the feed's text)
+    and only its worker is replaced (``monitor.extractpool``). A page whose worker dies
+    also raises ExtractError. Workers start on first use, with trafilatura imported.
     """
 
-    def __init__(self, workers: int | None = None) -> None:
+    def __init__(self, workers: int | None = None, *, deadline: float = 20.0,
+                 memory_mb: int = 1024) -> None:
         self.workers = workers or min(2, os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: WorkerPool[Article] = WorkerPool(
+            self.workers, deadline=deadline, memory_mb=memory_mb, preload=[__name__])
 
     async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
                       source: str = "") -> Article:
         """``extract_article`` in a worker process."""
         call = functools.partial(extract_article, content, url, entry=entry, source=source)
         try:
-            return await self._run(call)
-        except BrokenProcessPool:  # maybe broken before this page got there: once more
-            try:
-                return await self._run(call)
-            except BrokenProcessPool as e:
-                raise ExtractError(f"extraction worker died on {url or 'input'}") from e
+            return await self._pool.run(call)
+        except WorkerError as e:
+            raise ExtractError(f"extraction of {url or 'input'} failed: {e}") from e
 
     def worker_pids(self) -> tuple[int, ...]:
         """Process ids of the live workers (for metrics and tests); empty before first use."""
-        return tuple(self._pool._processes or ()) if self._pool is not None else ()
+        return self._pool.pids()
 
     def close(self) -> None:
-        """Stop the workers; a later ``extract`` starts a new pool."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=_mp_context(),
-                                             initializer=_exit_with_owner)
-        return self._pool
-
-    async def _run(self, call: functools.partial[Article]) -> Article:
-        pool = self._executor()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(pool, call)
-        except BrokenProcessPool:
-            if self._pool is pool:  # concurrent callers see the same crash; replace it once
-                self._pool = None
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-
-
-def _exit_with_owner() -> None:
-    """Worker initializer: leave as soon as the pool's owner is gone (SIGKILLed, say).
-
-    An orphaned pool worker would otherwise wait forever on its task queue, keeping the
-    forkserver alive with it. The sentinel is a pipe the owner holds: closed when it dies.
-    """
-    try:  # the event loop that feeds the workers goes first (see WORKER_NICENESS)
-        os.nice(WORKER_NICENESS)
-    except OSError:  # a sandbox without setpriority(2): same priority as the daemon
-        pass
-    owner = multiprocessing.parent_process()
-    if owner is None or owner.sentinel is None:
-        return
-    sentinel = owner.sentinel
-
-    def watch() -> None:
-        multiprocessing.connection.wait([sentinel])
-        os._exit(0)
-
-    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
-
-
-def _mp_context() -> BaseContext:
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])  # workers start with trafilatura imported
-        return context
-    return multiprocessing.get_context("spawn")
+        """Stop the workers; a later ``extract`` starts new ones."""
+        self._pool.close()

@@ -1,8 +1,8 @@
 """Source health: which feeds an operator should hear about -- failing, silent, recovered.
 
 Pure decision code: it takes feed states and the time, and returns events. It touches no
-network, database, file or clock; the daemon reads the states from the store, sends the
-events to the operator's channel and remembers what it raised.
+network, database, file or clock; ``monitor.alerts.notices`` reads the states from the
+store and puts each event in the outbox as a notice, with the mark of what it raised.
 
 A feed is, for health purposes, exactly one of:
 

@@ -21,7 +21,9 @@ Gauges read at scrape time::
 
     monitor_store_up                            1 when the database answered this scrape
     monitor_outbox_depth                        pending alerts (due or waiting for a digest)
-    monitor_oldest_pending_alert_age_seconds    how long the oldest due alert has waited
+                                                and notices
+    monitor_oldest_pending_alert_age_seconds    how long the oldest due alert (or notice) has
+                                                waited
     monitor_nodes_live                          daemons with a heartbeat in the last minute
     monitor_feeds{state}                        active feeds by state: new|ok|degraded|failing
                                                 (degraded: ok, but the last parse warned)
@@ -142,14 +144,14 @@ class StoreCollector(Collector):
     def _read(self) -> list[Metric]:
         now = self.clock()
         store = self.store
-        pending = store.count_alerts().get("pending", 0)
+        pending = store.count_alerts().get("pending", 0) + store.count_notices().get("pending", 0)
         oldest = store.oldest_due_alert(now)
         age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
         nodes = len(store.nodes(now, NODE_ALIVE_WITHIN))
         states = Tally(f.health for f in store.feeds())
         return [
-            _gauge("monitor_outbox_depth", "Alerts waiting in the outbox (due or in a digest).",
-                   pending),
+            _gauge("monitor_outbox_depth", "Alerts (due or in a digest) and notices waiting in "
+                   "the outbox.", pending),
             _gauge("monitor_oldest_pending_alert_age_seconds",
                    "Seconds the oldest due, undelivered alert has waited (0 when none).", age),
             _gauge("monitor_nodes_live",

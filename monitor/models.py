@@ -1,13 +1,17 @@
-"""Frozen data passed between the stages, named by pipeline position.
+"""Frozen data passed between the stages, named by pipeline position, and the few
+contracts two stages share.
 
-``FetchResult`` -> ``Entry`` -> ``Article`` -> ``Match`` -> ``Alert``.
+``FetchResult`` -> ``Entry`` -> ``Article`` -> ``Match`` -> ``Alert``; a ``Notice`` is
+what the operator hears that no rule made (a feed failing, silent or recovered).
 Nothing here does I/O or imports from the rest of monitor.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 FIELDS = ("title", "body", "url", "source", "author")
 """Article fields a query can scope to; the default scope is title + body."""
@@ -109,7 +113,6 @@ class Alert:
     terms: tuple[TermHit, ...] = ()
     also_seen_at: tuple[str, ...] = ()
     channel: str = ""
-    notice: str = ""  # a feed-health notice ("failing", "silent", "recovered"), not a match
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +123,38 @@ class Digest:
     created_at: datetime
     channel: str
     alerts: tuple[Alert, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One message to the operator on one channel that no rule made: a feed ``failing``,
+    ``silent`` or ``recovered`` (its ``kind``). Stored in the outbox and delivered like an
+    alert; ``id`` is stable across retries (the webhook-id)."""
+
+    id: str
+    created_at: datetime
+    kind: str
+    feed: str  # the feed's name
+    message: str  # one line
+    url: str = ""  # the feed's URL
+    channel: str = ""
+
+
+# -- what the storing transaction calls (monitor.store calls, monitor.alerts.routing answers)
+
+RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
+"""Rule -> [(channel, digest time, or None to send now)]: where a match's alerts go."""
+
+
+class AlertedSince(Protocol):
+    """How many stories ``rule`` alerted on since ``since``, as the storing transaction
+    sees them (so a rate limit counts what was stored just before, on any node)."""
+
+    def __call__(self, rule: str, since: datetime, /) -> int: ...
+
+
+class Router(Protocol):
+    """Where each matched rule's alerts go, rate limits applied: asked by the store inside
+    the transaction that stores the matches."""
+
+    def __call__(self, matches: Sequence[Match], alerted: AlertedSince, /) -> RuleChannels: ...

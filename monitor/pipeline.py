@@ -15,17 +15,16 @@ postponed, not failed: the feed's error count and state stay as they were.
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
 
-from monitor.config import Config, FeedSettings, WatchSettings, cron_trigger
+from monitor.alerts.routing import Routing, no_alerts
+from monitor.config import Config, FeedSettings
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
@@ -36,17 +35,16 @@ from monitor.errors import (
     ParseError,
 )
 from monitor.extract import article_from_entry
-from monitor.feeds import parse_feed
 from monitor.metrics import Metrics
-from monitor.models import Article, Entry, FetchResult, Match
+from monitor.models import AlertedSince, Article, Entry, FetchResult, Match, RuleChannels
 from monitor.schedule import (
     WINDOW,
     entries_needed,
     next_poll_delay,
     parse_cache_control_max_age,
 )
+from monitor.sources import parse_source
 from monitor.store import (
-    AlertedSince,
     ArticleWriter,
     FeedState,
     NewArticle,
@@ -57,8 +55,6 @@ from monitor.timeutil import utc
 
 log = logging.getLogger(__name__)
 
-MAX_BACKOFF = 6 * 3600.0
-OVERFLOW_DIGEST = "0 * * * *"  # where a rate-limited rule's alerts go when it has no digest
 JITTER = 0.1
 _EPOCH = utc(datetime.min)
 
@@ -97,67 +93,68 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
     metrics: Metrics | None = None
-    watches: dict[str, WatchSettings] = field(init=False)
+    routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.watches = {w.name: w for w in self.config.watches}
-        self.writer = ArticleWriter(self.store, functools.partial(_rule_channels, self))
+        self.routing = Routing.from_config(self.config)
+        self.writer = ArticleWriter(self.store, self.route)
+
+    def route(self, matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+        """Where the alerts of ``matches`` go now (the writer asks in its transaction)."""
+        return self.routing.route(matches, alerted, self.clock())
 
 
-@dataclass(frozen=True, slots=True)
-class PollSummary:
-    """What one poll did, for logs and metrics."""
-
-    feed: str
-    status: str
-    new: int = 0
-    matched: int = 0
-    alerts: int = 0
-    error: str | None = None
-    duration_ms: int = 0
-
-
-async def poll_feed(p: Pipeline, feed: FeedState) -> PollSummary:
-    """Poll ``feed`` once (the caller has claimed it) and record the outcome."""
+async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
+    """Poll ``feed`` once (the caller has claimed it); record the outcome and return it."""
     started = time.monotonic()
-    settings = p.config.feed(feed.name) or FeedSettings(feed.name, feed.url, feed.interval)
+    settings = _settings(p, feed)
     try:
-        summary, record = await _poll(p, feed, settings)
+        record = await _poll(p, feed, settings)
     except FetchPostponed as e:  # the host asked for a pause after another feed's request
-        summary = PollSummary(feed.name, "postponed", error=str(e))
-        record = PollRecord("postponed", p.clock() + timedelta(seconds=e.retry_after or 0))
+        record = PollRecord("postponed", p.clock() + timedelta(seconds=e.retry_after or 0),
+                            error=str(e))
     except MonitorError as e:
-        summary = PollSummary(feed.name, "error", error=str(e))
         retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
         record = PollRecord("error", _next_poll(p, feed, settings, failed=True,
                                                 retry_after=retry_after), error=str(e))
-    summary = _with_duration(summary, started)
+    record = replace(record, duration_ms=int((time.monotonic() - started) * 1000))
     p.store.finish_poll(feed.id, p.node, record, p.clock())
-    _log_summary(summary)
+    _log_outcome(feed.name, record)
     if p.metrics:
-        p.metrics.poll(feed.name, summary.status, summary.duration_ms / 1000)
-    return summary
+        p.metrics.poll(feed.name, record.status, record.duration_ms / 1000)
+    return record
 
 
-async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
-                ) -> tuple[PollSummary, PollRecord]:
+def record_crash(p: Pipeline, feed: FeedState, error: BaseException) -> PollRecord:
+    """Record a poll that raised something unexpected (the daemon logged it): a failure
+    like any other, so the feed backs off as a failing one does (``monitor.schedule``)."""
+    record = PollRecord("error", _next_poll(p, feed, _settings(p, feed), failed=True),
+                        error=f"internal error: {type(error).__name__}")
+    p.store.finish_poll(feed.id, p.node, record, p.clock())
+    return record
+
+
+def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
+    return p.config.feed(feed.name) or FeedSettings(feed.name, feed.url, feed.interval)
+
+
+async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRecord:
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
             max_bytes=p.config.monitor.fetch.max_feed_bytes)
     except NotModified:
-        return PollSummary(feed.name, "not_modified"), PollRecord(
-            "not_modified", _next_poll(p, feed, settings))
+        return PollRecord("not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
     cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
                              "content_hash": digest}
     if digest == feed.content_hash:  # same bytes: the <ttl> stored last time still holds
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
-        return PollSummary(feed.name, "unchanged"), PollRecord(
-            "unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
-    parsed = parse_feed(result.content, result.url, content_type=result.content_type,
-                        max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
+        return PollRecord("unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
+    parsed = parse_source(settings.kind, result.content, result.url,
+                          content_type=result.content_type,
+                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
@@ -171,10 +168,9 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings
         counts = await _backfill(p, feed.id, settings, new + edited)
     else:
         counts = await _process_entries(p, feed.id, settings, new + edited)
-    return PollSummary(feed.name, "first_poll" if first else "ok", new=len(new),
-                       matched=counts[0], alerts=counts[1]), \
-        PollRecord("ok", _next_poll(p, feed, settings, ask=ask), warning=parsed.warning,
-                   new_items=len(new), **cache)
+    return PollRecord("first_poll" if first else "ok", _next_poll(p, feed, settings, ask=ask),
+                      warning=parsed.warning, new_items=len(new), matched=counts[0],
+                      alerts=counts[1], **cache)
 
 
 async def _backfill(p: Pipeline, feed_id: int, feed: FeedSettings,
@@ -218,7 +214,7 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
     alerts = await p.writer.write(feed_id, feed.name, new, p.clock(),
-                                  route=None if alert else _no_alerts)
+                                  route=None if alert else no_alerts)
     for m in matches:
         if p.metrics:
             p.metrics.matched(m.rule)
@@ -251,56 +247,8 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
 
 
 def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
-    watch = p.watches.get(rule)
+    watch = p.routing.watches.get(rule)
     return watch is not None and watch.applies_to(feed)
-
-
-def _rule_channels(p: Pipeline, matches: Sequence[Match], alerted: AlertedSince
-                   ) -> dict[str, list[tuple[str, datetime | None]]]:
-    """Rule -> [(channel, digest time or None for "now")], rate limits applied.
-
-    ``alerted`` counts a rule's stories alerted since a time, as the storing transaction
-    sees them."""
-    out: dict[str, list[tuple[str, datetime | None]]] = {}
-    now = p.clock()
-    for m in matches:
-        watch = p.watches[m.rule]
-        over = _over_rate(watch, now, alerted)
-        targets = []
-        for name in watch.channels:
-            channel = p.config.channels.get(name)
-            cron = watch.digest or (channel.digest if channel else None)
-            if over and not cron:
-                cron = OVERFLOW_DIGEST
-            targets.append((name, digest_time(cron, p.config.monitor.timezone, now)))
-        out[m.rule] = targets
-    return out
-
-
-def _no_alerts(matches: Sequence[Match], alerted: AlertedSince
-               ) -> dict[str, list[tuple[str, datetime | None]]]:
-    return {}
-
-
-def _over_rate(watch: WatchSettings, now: datetime, alerted: AlertedSince) -> bool:
-    """Whether ``watch`` has used up its ``max_alerts_per_hour``: the rest go to a digest."""
-    if not watch.max_alerts_per_hour:
-        return False
-    sent = alerted(watch.name, now - timedelta(hours=1))
-    if sent >= watch.max_alerts_per_hour:
-        log.warning("event=rate_limited rule=%r max_alerts_per_hour=%d", watch.name,
-                    watch.max_alerts_per_hour)
-        return True
-    return False
-
-
-def digest_time(cron: str | None, timezone: str, now: datetime) -> datetime | None:
-    """The next time the digest ``cron`` fires after ``now`` (None: alert immediately)."""
-    if not cron:
-        return None
-    fire: Any = cron_trigger(cron, timezone).get_next_fire_time(
-        None, now.astimezone(ZoneInfo(timezone)))
-    return utc(fire) if fire else None
 
 
 def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: bool = False,
@@ -317,8 +265,8 @@ def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: 
         interval=feed.interval, min_interval=m.min_poll_interval,
         max_interval=m.max_poll_interval, recent_entry_times=history, now=now,
         feed_ttl=feed.publisher_ask if ask is None else ask, retry_after=retry_after,
-        error_count=feed.error_count + 1 if failed else 0, max_backoff=MAX_BACKOFF,
-        jitter=JITTER, ceiling=settings.interval if settings.interval_set else None)
+        error_count=feed.error_count + 1 if failed else 0, jitter=JITTER,
+        ceiling=settings.interval if settings.interval_set else None)
     return now + timedelta(seconds=delay)
 
 
@@ -335,21 +283,16 @@ def _unique(entries: Sequence[Entry]) -> list[Entry]:
     return list(seen.values())
 
 
-def _with_duration(s: PollSummary, started: float) -> PollSummary:
-    ms = int((time.monotonic() - started) * 1000)
-    return PollSummary(s.feed, s.status, s.new, s.matched, s.alerts, s.error, ms)
-
-
-def _log_summary(s: PollSummary) -> None:
-    if s.status == "postponed":
-        log.info("event=poll status=postponed feed=%s reason=%r", s.feed, s.error)
-    elif s.status == "error":
-        log.error("event=poll status=error feed=%s error=%r duration_ms=%d", s.feed, s.error,
-                  s.duration_ms)
+def _log_outcome(feed: str, r: PollRecord) -> None:
+    if r.status == "postponed":
+        log.info("event=poll status=postponed feed=%s reason=%r", feed, r.error)
+    elif r.status == "error":
+        log.error("event=poll status=error feed=%s error=%r duration_ms=%d", feed, r.error,
+                  r.duration_ms)
     else:
         log.info("event=poll status=%s feed=%s new=%d matched=%d alerts=%d duration_ms=%d",
-                 s.status, s.feed, s.new, s.matched, s.alerts, s.duration_ms)
+                 r.status, feed, r.new_items, r.matched, r.alerts, r.duration_ms)
 
 
-__all__ = ["ParseError", "Pipeline", "PollSummary", "digest_time", "fetch_article",
-           "newest_first", "poll_feed", "process_entry"]
+__all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
+           "process_entry", "record_crash"]

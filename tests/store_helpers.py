@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import JSON, DateTime, bindparam, text
 
 from monitor.models import Match
 from monitor.store import (
@@ -31,3 +36,30 @@ def store_article(store: Store, feed_id: int, feed_name: str, new: NewArticle,
 def known_keys(store: Store, feed_id: int, keys: Sequence[str]) -> set[str]:
     """The entry keys of ``feed_id`` among ``keys`` that were seen before."""
     return set(store.known_versions(feed_id, keys))
+
+
+SCHEMA = Path(__file__).parent / "data" / "schema"
+OLD_TYPES = {"terms": JSON, "payload": JSON, **{k: DateTime(timezone=True) for k in (
+    "next_poll_at", "failing_since", "created_at", "seen_at", "published", "sent_at",
+    "next_attempt_at", "started_at", "finished_at", "changed_at", "heartbeat_at",
+    "raised_at", "last_polled_at")}}
+"""How the values of the old schema's columns are bound (JSON, aware datetimes)."""
+
+
+def write_old_database(url: str, version: int, rows: Sequence[tuple[str, dict[str, Any]]]
+                       ) -> None:
+    """A database at an old schema ``version`` (tests/data/schema/v<version>.<dialect>.sql,
+    the DDL that version compiled to) holding ``rows`` as (table, column -> value)."""
+    engine = sqlalchemy.create_engine(url)
+    ddl = "\n".join(line for line in (SCHEMA / f"v{version}.{engine.dialect.name}.sql")
+                     .read_text().splitlines() if not line.startswith("--"))
+    with engine.begin() as conn:
+        for statement in ddl.split(";"):
+            if statement.strip():
+                conn.execute(text(statement))
+        for table, row in rows:
+            stmt = text(f"INSERT INTO {table} ({', '.join(row)}) "
+                        f"VALUES ({', '.join(':' + k for k in row)})")
+            conn.execute(stmt.bindparams(*(bindparam(k, type_=OLD_TYPES[k])
+                                           for k in row if k in OLD_TYPES)), row)
+    engine.dispose()

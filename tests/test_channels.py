@@ -132,7 +132,7 @@ def test_upgrade_from_v3_keeps_a_disabled_channel_disabled(db_url: str) -> None:
         conn.execute(t.schema_version.update().values(version=3))
         conn.execute(sqlalchemy.text(
             "INSERT INTO channel_state (name, disabled, reason) VALUES ('hook', true, '410')"))
-    assert store.migrate() == t.CURRENT_VERSION == 4
+    assert store.migrate() == t.CURRENT_VERSION >= 4
     (state,) = store.channel_states().values()
     assert (state.name, state.disabled, state.reason, state.config_hash) == \
         ("hook", True, "410", None)

@@ -1,4 +1,4 @@
-"""monitor.discover against real aiohttp sites on 127.0.0.1."""
+"""monitor.sources.probe (discovery) against real aiohttp sites on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from monitor.discover import DiscoveredFeed, Via, as_config_snippet, candidate_urls, discover
 from monitor.errors import FetchError, FetchHTTPStatus
-from monitor.feeds import COMMON_FEED_PATHS
 from monitor.fetch import Fetcher
+from monitor.sources.discovery import COMMON_FEED_PATHS
+from monitor.sources.probe import DiscoveredFeed, Via, as_config_snippet, candidate_urls, discover
 
 RSS = ('<?xml version="1.0"?><rss version="2.0"><channel><title>{title}</title>'
        '<link>http://x/</link><item><title>One</title><link>http://x/1</link></item>'

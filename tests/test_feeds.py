@@ -1,4 +1,5 @@
-"""monitor.feeds: golden feed documents, limits, errors and feed discovery."""
+"""monitor.sources.feed, .text and .discovery: golden feed documents, limits, errors and
+feed discovery."""
 
 from __future__ import annotations
 
@@ -15,14 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
-from monitor.feeds import (
-    COMMON_FEED_PATHS,
-    MAX_AUTHOR_CHARS,
-    ParsedFeed,
-    discover_feeds,
-    html_to_text,
-    parse_feed,
-)
+from monitor.sources import ParsedFeed
+from monitor.sources.discovery import COMMON_FEED_PATHS, discover_feeds
+from monitor.sources.feed import parse_feed
+from monitor.sources.feedtrim import MAX_AUTHOR_CHARS
+from monitor.sources.text import html_to_text
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 CORPUS = FEEDS / "corpus"

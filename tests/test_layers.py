@@ -2,11 +2,13 @@
 
 LAYERS below is that drawing: each layer, numbered and named as STYLE.md names it, with the
 groups in it (a module's group is its first dotted part below ``monitor``; ``alerts.outbox``
-is orchestration, the rest of ``alerts/`` are channels). A module may import its own group
-and any lower layer. Inside one layer groups stay apart (stages never import each other),
-except for the few pairs SIDEWAYS names with the reason. Nothing imports upward, and no
-module imports one that imports it back, however long the way round. Imports inside
-functions and under ``TYPE_CHECKING`` count: they are dependencies all the same.
+is orchestration, and so is ``alerts.notices``; the rest of ``alerts/`` are channels and their
+pure routing; ``sources.probe``, discovery that fetches, is orchestration too, in the group
+``discover``). A module may import its own group and any lower layer. Inside one layer
+groups stay apart (stages never import each other), except for the few pairs SIDEWAYS
+names with the reason. Nothing imports upward, and no module imports one that imports it
+back, however long the way round. Imports inside functions and under ``TYPE_CHECKING``
+count: they are dependencies all the same.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
         {"__init__", "errors", "models", "timeutil", "retryafter"}),
     2: ("config, log: layer 1 only",
         {"config", "log", "sdnotify", "jsonshape"}),
-    3: ("stages: fetch, feeds, extract, rules, dedup, store, alerts channels",
-        {"fetch", "netguard", "feeds", "feedencoding", "feedtrim", "opml", "extract", "rules",
+    3: ("stages: fetch, sources, extract, rules, dedup, store, alerts channels",
+        {"fetch", "netguard", "sources", "extract", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
-        {"pipeline", "outbox", "discover", "backtest"}),
+        {"pipeline", "outbox", "notices", "discover", "backtest"}),
     5: ("wiring: daemon, web", {"daemon", "web"}),
-    6: ("entry: cli, __main__ (and the demo, with its test-support servers)",
+    6: ("entry: cli/ (one module per command family), __main__ (and the demo, with its "
+        "test-support servers)",
         {"cli", "__main__", "demo", "testing"}),
 }
 SIDEWAYS = {  # (importer, imported) inside one layer -> why
@@ -39,7 +42,7 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "feedencoding": "feeds", "feedtrim": "feeds"}
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract"}
 
 
 def layer_of(group: str) -> int:
@@ -52,8 +55,10 @@ def group_of(module: str) -> str:
     parts = module.split(".")[1:] or ["__init__"]
     if parts[0] == "__version__":
         return "__init__"
-    if parts[:2] == ["alerts", "outbox"]:
-        return "outbox"
+    if parts[:2] in (["alerts", "outbox"], ["alerts", "notices"]):
+        return parts[1]
+    if parts[:2] == ["sources", "probe"]:
+        return "discover"
     return parts[0]
 
 

@@ -1,4 +1,4 @@
-"""monitor.opml: a golden OPML export, round trips, TOML snippets, hostile documents."""
+"""monitor.sources.opml: a golden OPML export, round trips, TOML snippets, hostile documents."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ParseError
-from monitor.opml import MAX_DEPTH, OpmlFeed, parse_opml, to_opml, to_toml, toml_string
+from monitor.sources.opml import MAX_DEPTH, OpmlFeed, parse_opml, to_opml, to_toml, toml_string
 
 OPML = Path(__file__).parent / "data" / "opml"
 

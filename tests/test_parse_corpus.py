@@ -22,8 +22,9 @@ import feedparser  # type: ignore[import-untyped]
 import pytest
 from pytest_httpserver import HTTPServer
 
-from monitor import feeds
-from monitor.feeds import html_to_text, parse_feed
+from monitor.sources import feed
+from monitor.sources.feed import parse_feed
+from monitor.sources.text import html_to_text
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS = ROOT / "tests" / "data" / "feeds"
@@ -103,7 +104,7 @@ def test_feedparser_gets_the_documents_own_bytes(path: Path,
         seen.append(stream.getvalue())
         return real(stream, **options)
 
-    monkeypatch.setattr(feeds.feedparser, "parse", spy)
+    monkeypatch.setattr(feed.feedparser, "parse", spy)
     parse_feed(path.read_bytes(), BASE)
     assert seen == [path.read_bytes().lstrip(b"\xef\xbb\xbf \t\r\n")]
 

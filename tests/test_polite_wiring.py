@@ -96,18 +96,25 @@ async def test_daemon_raises_failing_once_then_recovered(
         await daemon.run_once()
         assert daemon.services.store.feeds()[0].state == "failing"
         await daemon.check_health()
+        await daemon.deliver()
         assert hook.received == []  # not failing for an hour yet
         clock[0] = NOW + timedelta(hours=2)
         await daemon.check_health()
         await daemon.check_health()
+        store = daemon.services.store
+        (row,) = store.list_notices()  # a notice is an outbox row, raised once
+        assert (row.status, row.notice.kind, row.channel) == ("pending", "failing", "hook")
+        await daemon.deliver()
         (notice,) = hook.bodies()
         assert notice["type"] == "monitor.health" and notice["state"] == "failing"
+        assert notice["id"] == row.id
         assert notice["message"].startswith("feed 'Dead' failing for 2h")
         assert notice["feed"] == {"name": "Dead", "url": "http://127.0.0.1:1/feed.xml"}
-        store = daemon.services.store
+        assert [r.status for r in store.list_notices()] == ["sent"]
         (feed,) = store.claim_due_feeds("fix", clock[0], 10, lease=60, force=True)
         store.finish_poll(feed.id, "fix", PollRecord("ok", clock[0]), clock[0])
         await daemon.check_health()
+        await daemon.deliver()
         assert [(b["state"], b["message"]) for b in hook.bodies()][1:] == [
             ("recovered", "feed 'Dead' recovered (was failing)")]
         assert store.health_alerted() == {}

@@ -2,10 +2,10 @@
 
 The reference parses with the same parser, then walks the syntax tree by brute force over
 each field's token list, literally (so the rules are exact: ``match = "exact"``; that
-folding only adds matches is ``test_rules_fold.py``'s property): every start position for terms, every pair of occurrences for
-NEAR. Both must agree, for many rules compiled together, on whether each rule matches and
-on the set of terms that fired (the terms of true subtrees, not under NOT; for NEAR only
-the occurrences that stand near each other).
+folding only adds matches is ``test_rules_fold.py``'s property): every start position for
+terms, every pair of occurrences for NEAR. Both must agree, for many rules compiled
+together, on whether each rule matches and on the set of terms that fired (the terms of
+true subtrees, not under NOT; for NEAR only the occurrences that stand near each other).
 """
 
 from __future__ import annotations

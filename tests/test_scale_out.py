@@ -302,8 +302,9 @@ async def wait_for_work(db: Db, nodes: Mapping[str, Node], alerts: int) -> None:
 
 def assert_one_alert_per_story(db: Db, site: NewsSite) -> dict[str, str]:
     """Every matching article has exactly one sent alert; return article URL -> alert id."""
-    doubled = db.rows("select rule, story_id, channel, count(*) from alerts "
-                      "group by rule, story_id, channel having count(*) > 1")
+    doubled = db.rows("select h.rule_id, h.story_id, a.channel, count(*) from alerts a "
+                      "join hits h on h.id = a.hit_id "
+                      "group by h.rule_id, h.story_id, a.channel having count(*) > 1")
     assert doubled == []
     rows = db.rows("select a.id, a.status, r.url from alerts a "
                    "join articles r on r.id = a.article_id")

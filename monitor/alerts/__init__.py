@@ -1,9 +1,10 @@
-"""Alert delivery: the channels (email, webhook, apprise) and how alerts are rendered.
+"""Alert delivery: the channels (email, webhook, apprise) and how alerts and notices are
+rendered.
 
-Each channel implements :class:`Channel` (``send(alert)``, ``send_digest(digest)``)
-and raises :class:`~monitor.errors.DeliveryError` classified as transient, permanent
-or disabling; retries and backoff live only in the outbox. Apprise itself is
-imported only when an :class:`AppriseChannel` first sends.
+Each channel implements :class:`Channel` (``send(alert)``, ``send_digest(digest)``,
+``send_notice(notice)``) and raises :class:`~monitor.errors.DeliveryError` classified as
+transient, permanent or disabling; retries and backoff live only in the outbox. Apprise
+itself is imported only when an :class:`AppriseChannel` first sends.
 """
 
 from monitor.alerts.apprise_channel import AppriseChannel
@@ -13,8 +14,10 @@ from monitor.alerts.render import (
     digest_payload,
     highlight_html,
     highlight_text,
+    notice_payload,
     render_digest_email,
     render_email,
+    render_notice_email,
     webhook_payload,
 )
 from monitor.alerts.webhook import WebhookChannel, secret_key, sign, verify
@@ -30,8 +33,10 @@ __all__ = [
     "digest_payload",
     "highlight_html",
     "highlight_text",
+    "notice_payload",
     "render_digest_email",
     "render_email",
+    "render_notice_email",
     "secret_key",
     "sign",
     "verify",

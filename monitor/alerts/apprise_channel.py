@@ -23,11 +23,12 @@ from monitor.alerts.render import (
     header_text,
     highlight,
     human_time,
+    notice_subject,
     plural,
 )
 from monitor.config import AppriseSettings
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, Notice
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,12 @@ def render_digest_markdown(digest: Digest) -> tuple[str, str]:
     return title, "\n".join(body).strip()
 
 
+def render_notice_markdown(notice: Notice) -> tuple[str, str]:
+    """Title and Markdown body of a notice: the message in both, and the feed."""
+    body = [_link(notice.message, notice.url), f"Feed: {md_escape(notice.feed)}"]
+    return notice_subject(notice), "\n".join(body)
+
+
 class AppriseChannel:
     """Notifies every configured Apprise URL with one Markdown message."""
 
@@ -111,6 +118,10 @@ class AppriseChannel:
     async def send_digest(self, digest: Digest) -> None:
         """Notify a digest as one message."""
         await self._notify(digest.id, *render_digest_markdown(digest))
+
+    async def send_notice(self, notice: Notice) -> None:
+        """Notify one notice."""
+        await self._notify(notice.id, *render_notice_markdown(notice))
 
     def _load(self) -> Any:
         """The Apprise object for our URLs, built on first use."""

@@ -1,6 +1,6 @@
 """The channel contract, and the helpers that classify a delivery outcome.
 
-A channel delivers one alert (or one digest) exactly once per call. It never
+A channel delivers one alert (or one digest, or one notice) exactly once per call. It never
 retries, sleeps or backs off: that lives only in the outbox. A call either
 returns (delivered) or raises :class:`~monitor.errors.DeliveryError` saying
 whether another attempt can help::
@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, Notice
 from monitor.retryafter import parse_retry_after
 
 TRANSIENT_HTTP = frozenset({408, 429})
@@ -43,6 +43,9 @@ class Channel(Protocol):
         """Deliver several alerts as one message; raise ``DeliveryError`` as ``send`` does."""
         ...
 
+    async def send_notice(self, notice: Notice) -> None:
+        """Deliver one notice (feed health) once; raise ``DeliveryError`` as ``send`` does."""
+        ...
 
 
 

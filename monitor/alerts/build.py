@@ -22,7 +22,7 @@ from monitor.config import (
     WebhookSettings,
 )
 from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, Notice
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ class UnavailableChannel:
         raise DeliveryError(f"channel {self.name} unavailable: {self.reason}")
 
     async def send_digest(self, digest: Digest) -> None:
+        """Refuse, transiently."""
+        raise DeliveryError(f"channel {self.name} unavailable: {self.reason}")
+
+    async def send_notice(self, notice: Notice) -> None:
         """Refuse, transiently."""
         raise DeliveryError(f"channel {self.name} unavailable: {self.reason}")
 

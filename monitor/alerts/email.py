@@ -16,10 +16,10 @@ from email.message import EmailMessage
 import aiosmtplib
 
 from monitor.alerts.base import classify_smtp_code
-from monitor.alerts.render import render_digest_email, render_email
+from monitor.alerts.render import render_digest_email, render_email, render_notice_email
 from monitor.config import EmailSettings, email_problems
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, Notice
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,11 @@ class EmailChannel:
         """Mail a digest as one message, alerts grouped by rule."""
         msg = render_digest_email(digest, self.sender, self.to, channel=self.name)
         await self._deliver(msg, digest.id)
+
+    async def send_notice(self, notice: Notice) -> None:
+        """Mail one notice, its message in the subject."""
+        msg = render_notice_email(notice, self.sender, self.to, channel=self.name)
+        await self._deliver(msg, notice.id)
 
     async def _deliver(self, msg: EmailMessage, msg_id: str) -> None:
         try:

@@ -1,9 +1,12 @@
-"""The outbox: claim due alerts, send them, record the outcome. Retry lives only here.
+"""The outbox: claim due alerts and notices, send them, record the outcome. Retry lives
+only here.
 
 Store, then send, then record: the alert row exists before any attempt (it was written
-with the match); an attempt is written before sending and its outcome after. A crash
-between the two leaves the row claimed until its lease runs out, then it is sent again
-with the same id, so receivers can drop the duplicate.
+with the match), as a notice's does (written with the health mark that raised it); an
+attempt is written before sending and its outcome after. A crash between the two leaves
+the row claimed until its lease runs out, then it is sent again with the same id, so
+receivers can drop the duplicate. Notices are sent one by one (never in a digest), with
+the same leases, retries, channel states and metrics as alerts.
 
 A receiver that is gone (HTTP 410) disables its channel: its alerts stay pending, unclaimed,
 until ``monitor channels enable NAME`` or a change of the channel's settings (seen when the
@@ -20,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from monitor.alerts.base import Channel
 from monitor.alerts.build import Channels
@@ -27,7 +31,7 @@ from monitor.dedup import strip_tracking
 from monitor.errors import DeliveryError, MonitorError
 from monitor.metrics import Metrics
 from monitor.models import Alert, Digest
-from monitor.store import AlertRow, Store
+from monitor.store import AlertRow, NoticeRow, Store
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +54,17 @@ class RetryPolicy:
         return backoff
 
 
+class Queued(Protocol):
+    """What a failed attempt's outcome depends on, of an alert's or a notice's row."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def created_at(self) -> datetime | None: ...
+
+
 @dataclass
 class Outbox:
     """Delivers what the store holds on the configured channels."""
@@ -70,19 +85,21 @@ class Outbox:
             self.metrics.channel_names = tuple(self.channels)
 
     async def drain(self) -> int:
-        """Deliver every alert due now, batch after batch; return how many were sent."""
+        """Deliver every alert and notice due now, batch after batch; return how many were
+        sent."""
         if not self.settings_checked:
             self.enable_changed_channels()
         sent, due_by = 0, self.clock()  # retries scheduled during this drain wait for the next
         while True:
             rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease)
-            ids = {r.id for r in rows}
+            notices = self.store.claim_due_notices(self.node, due_by, self.batch, self.lease)
+            ids = {r.id for r in rows} | {n.id for n in notices}
             self.holding |= ids
             try:
-                sent += await self.deliver(rows) if rows else 0
+                sent += await self.deliver(rows, notices) if ids else 0
             finally:
                 self.holding -= ids
-            if len(rows) < self.batch:
+            if len(rows) < self.batch and len(notices) < self.batch:
                 return sent
 
     def enable_changed_channels(self) -> None:
@@ -93,14 +110,17 @@ class Outbox:
             log.warning("event=channel_enabled channel=%s reason=settings_changed", name)
         self.settings_checked = True
 
-    async def deliver(self, rows: Sequence[AlertRow]) -> int:
-        """Send claimed rows: digests grouped per channel, the rest one by one."""
+    async def deliver(self, rows: Sequence[AlertRow], notices: Sequence[NoticeRow] = ()
+                      ) -> int:
+        """Send claimed rows: digests grouped per channel, the rest (and every notice) one
+        by one."""
         digests: dict[str, list[AlertRow]] = defaultdict(list)
         single: list[AlertRow] = []
         for row in rows:
             (digests[row.channel] if row.digest_at is not None else single).append(row)
         tasks = [self._send_one(r) for r in single]
         tasks += [self._send_digest(ch, group) for ch, group in digests.items()]
+        tasks += [self._send_notice(n) for n in notices]
         results = await asyncio.gather(*tasks)
         return sum(results)
 
@@ -151,8 +171,48 @@ class Outbox:
                      also_seen_at=tuple(strip_tracking(u) for u in also_seen_at),
                      channel=row.channel)
 
+    async def _send_notice(self, row: NoticeRow) -> int:
+        channel = self.channels.get(row.channel)
+        delivery = self.store.start_notice_delivery(row.id, self.node, self.clock())
+        try:
+            if channel is None:
+                raise DeliveryError(f"no channel named {row.channel!r} in the config",
+                                    permanent=True)
+            await channel.send_notice(row.notice)
+        except Exception as e:  # noqa: BLE001 - every failure is recorded, none is fatal
+            error, ((outcome, retry_at),) = self._judge([row], e)
+            self.store.finish_notice_delivery(delivery, row.id, outcome, self.clock(),
+                                              str(error), retry_at)
+            if self.metrics:
+                self.metrics.delivery(row.channel, outcome)
+            log.error("event=delivery_failed notice=%s channel=%s kind=%s feed=%s "
+                      "outcome=%s error=%r", row.id, row.channel, row.notice.kind,
+                      row.notice.feed, outcome, str(error))
+            return 0
+        self.store.finish_notice_delivery(delivery, row.id, "sent", self.clock())
+        if self.metrics:
+            self.metrics.delivery(row.channel, "sent")
+        log.info("event=delivered notice=%s channel=%s kind=%s feed=%s attempt=%d", row.id,
+                 row.channel, row.notice.kind, row.notice.feed, row.attempts + 1)
+        return 1
+
     def _failed(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
                 error: BaseException) -> None:
+        error, outcomes = self._judge(rows, error)
+        now = self.clock()
+        for row, delivery, (outcome, retry_at) in zip(rows, deliveries, outcomes, strict=True):
+            self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
+            if self.metrics:
+                self.metrics.delivery(row.channel, outcome)
+            log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
+                      "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
+                      row.article.url, outcome, str(error))
+
+    def _judge(self, rows: Sequence[Queued], error: BaseException
+               ) -> tuple[MonitorError, list[tuple[str, datetime | None]]]:
+        """What a failed send of ``rows`` (one channel's) means: the error as a
+        MonitorError, and per row ``failed`` or ``retry`` at a time. A 410 disables the
+        channel first; its rows are due again at once, to wait until it is enabled."""
         now = self.clock()
         if not isinstance(error, MonitorError):
             log.critical("event=delivery_crash channel=%s", rows[0].channel, exc_info=error)
@@ -161,21 +221,17 @@ class Outbox:
         disable = isinstance(error, DeliveryError) and error.disable
         permanent = isinstance(error, DeliveryError) and error.permanent and not disable
         retry_after = error.retry_after if isinstance(error, DeliveryError) else None
-        if disable:  # the alerts wait, unclaimed, until the channel is enabled again
+        if disable:  # the rows wait, unclaimed, until the channel is enabled again
             self._disable(rows[0].channel, str(error), now)
-        for row, delivery in zip(rows, deliveries, strict=True):
+        outcomes: list[tuple[str, datetime | None]] = []
+        for row in rows:
             age = (now - (row.created_at or now)).total_seconds()
             if permanent or age > self.policy.horizon:
-                outcome, retry_at = "failed", None
+                outcomes.append(("failed", None))
             else:
                 delay = 0.0 if disable else self.policy.delay(row.attempts + 1, retry_after)
-                outcome, retry_at = "retry", now + timedelta(seconds=delay)
-            self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
-            if self.metrics:
-                self.metrics.delivery(row.channel, outcome)
-            log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
-                      "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
-                      row.article.url, outcome, str(error))
+                outcomes.append(("retry", now + timedelta(seconds=delay)))
+        return error, outcomes
 
     def _disable(self, name: str, reason: str, now: datetime) -> None:
         hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}

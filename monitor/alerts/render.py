@@ -1,4 +1,4 @@
-"""Alerts as data: webhook payloads, highlighted snippets, and email messages.
+"""Alerts and notices as data: webhook payloads, highlighted snippets, and email messages.
 
 Everything here is pure (no I/O besides reading the package's templates once).
 Feed-derived text is data, never markup and never a template: it is escaped
@@ -23,7 +23,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from monitor.jsonshape import article_json
-from monitor.models import Alert, Article, Digest, Snippet, TermHit
+from monitor.models import Alert, Article, Digest, Notice, Snippet, TermHit
 from monitor.timeutil import human, iso
 
 SUBJECT_LIMIT = 200
@@ -32,23 +32,17 @@ SUBJECT_LIMIT = 200
 LINE_LIMIT = 300
 """Maximum characters of a one-line feed-derived field (title, source, author) in a body."""
 
+HEALTH_KINDS = frozenset({"failing", "silent", "recovered"})
+"""The kinds of notice that tell a feed's health (webhook type ``monitor.health``)."""
+
 _BREAKS = frozenset({"Cc", "Zl", "Zp"})
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _HOSTNAME = re.compile(r"[A-Za-z0-9.-]{1,253}")
 
 
 def webhook_payload(alert: Alert) -> dict[str, Any]:
-    """The JSON body of one alert (DESIGN §6), or of a feed-health notice."""
+    """The JSON body of one alert (DESIGN §6)."""
     article = alert.article
-    if alert.notice:
-        return {
-            "type": "monitor.health",
-            "id": alert.id,
-            "created_at": iso(alert.created_at),
-            "feed": {"name": article.source, "url": article.url},
-            "state": alert.notice,
-            "message": article.title,
-        }
     return {
         "type": "monitor.alert",
         "id": alert.id,
@@ -61,6 +55,29 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         ],
         "also_seen_at": list(alert.also_seen_at),
     }
+
+
+def notice_payload(notice: Notice) -> dict[str, Any]:
+    """The JSON body of a notice: type ``monitor.health`` for a feed's health, its kind as
+    ``state``, so a receiver can route it apart from alerts."""
+    return {
+        "type": "monitor.health" if notice.kind in HEALTH_KINDS else "monitor.notice",
+        "id": notice.id,
+        "created_at": iso(notice.created_at),
+        "feed": {"name": notice.feed, "url": notice.url},
+        "state": notice.kind,
+        "message": notice.message,
+    }
+
+
+def notice_title(notice: Notice) -> str:
+    """What a notice is, for a subject: ``feed health: failing``."""
+    return f"feed health: {notice.kind}" if notice.kind in HEALTH_KINDS else notice.kind
+
+
+def notice_subject(notice: Notice) -> str:
+    """A notice's subject (email) or title (Apprise), one line, at most ``SUBJECT_LIMIT``."""
+    return header_text(f"[monitor] {notice_title(notice)}: {notice.message}")
 
 
 def digest_payload(digest: Digest) -> dict[str, Any]:
@@ -235,6 +252,30 @@ def render_email(alert: Alert, channel_from: str, to: Sequence[str], *,
                    env.get_template("alert.txt").render(ctx),
                    env.get_template("alert.html").render(ctx), now)
     msg["X-Monitor-Alert-Id"] = header_text(alert.id)
+    return msg
+
+
+def notice_context(notice: Notice) -> dict[str, Any]:
+    """The template variables of one notice (its text as plain str)."""
+    linkable = notice.url.lower().startswith(("http://", "https://"))
+    return {"id": notice.id, "title": header_text(notice_title(notice), LINE_LIMIT),
+            "message": header_text(notice.message, LINE_LIMIT * 4),
+            "feed": header_text(notice.feed, LINE_LIMIT),
+            "url": header_text(notice.url, LINE_LIMIT * 4),
+            "link": notice.url if linkable else "", "created": human_time(notice.created_at)}
+
+
+def render_notice_email(notice: Notice, channel_from: str, to: Sequence[str], *,
+                        channel: str = "", now: datetime | None = None) -> EmailMessage:
+    """One notice as a multipart/alternative (text + HTML) email, the message in the
+    subject (``[monitor] feed health: failing: …``) and the body."""
+    ctx = notice_context(notice)
+    env = environment()
+    msg = _message(notice_subject(notice), channel_from, to, channel or notice.channel,
+                   message_id("notice", notice.id, channel_from),
+                   env.get_template("notice.txt").render(ctx),
+                   env.get_template("notice.html").render(ctx), now)
+    msg["X-Monitor-Notice-Id"] = header_text(notice.id)
     return msg
 
 

@@ -2,7 +2,7 @@
 
 Every request carries::
 
-    webhook-id: <alert id>            the same on every retry, so receivers can drop duplicates
+    webhook-id: <alert or notice id>  the same on every retry, so receivers can drop duplicates
     webhook-timestamp: <unix seconds>
     webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<timestamp>.<body>")> [v1,... ...]
 
@@ -29,10 +29,10 @@ import httpx
 
 from monitor import __version__
 from monitor.alerts.base import classify_http_status
-from monitor.alerts.render import digest_payload, header_text, webhook_payload
+from monitor.alerts.render import digest_payload, header_text, notice_payload, webhook_payload
 from monitor.config import WebhookSettings
 from monitor.errors import DeliveryError
-from monitor.models import Alert, Digest
+from monitor.models import Alert, Digest, Notice
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,10 @@ class WebhookChannel:
     async def send_digest(self, digest: Digest) -> None:
         """POST a digest (``type: monitor.digest``); ``webhook-id`` is the digest id."""
         await self._post(digest.id, digest_payload(digest))
+
+    async def send_notice(self, notice: Notice) -> None:
+        """POST a notice (``type: monitor.health``); ``webhook-id`` is the notice id."""
+        await self._post(notice.id, notice_payload(notice))
 
     def headers(self, msg_id: str, body: bytes, timestamp: int) -> dict[str, str]:
         """The request headers, signatures included."""

@@ -14,7 +14,13 @@ Modules, bottom up: ``durations``, ``addresses``, ``secrets`` and ``watchlists``
 This module is the public face: import from ``monitor.config``.
 """
 
-from monitor.config.addresses import database_url, is_loopback, parse_address, sqlite_file
+from monitor.config.addresses import (
+    database_url,
+    is_loopback,
+    parse_address,
+    parse_host,
+    sqlite_file,
+)
 from monitor.config.channels import (
     CHANNEL_TYPES,
     AppriseSettings,
@@ -57,5 +63,5 @@ __all__ = [
     "MonitorSettings", "PollSettings", "QueryChecker", "Secret", "WatchSettings",
     "WebSettings", "WebhookSettings", "check_query_with", "cron_trigger", "database_url",
     "email_problems", "is_loopback", "load_config", "parse_address", "parse_duration",
-    "sqlite_file", "watchlist_lines",
+    "parse_host", "sqlite_file", "watchlist_lines",
 ]

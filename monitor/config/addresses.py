@@ -22,6 +22,27 @@ def parse_address(value: str, key: str = "monitor.web") -> tuple[str, int]:
     return host, int(port_text)
 
 
+def parse_host(value: str) -> tuple[str, int | None]:
+    """``host``, ``host:port`` or ``[v6]:port`` (an ``allowed_hosts`` entry, a Host header)
+    as (lower-case host without a trailing dot, port or None); ValueError if malformed."""
+    text = value.strip().lower()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"expected host, host:port or [v6]:port, got {value!r}")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:  # a name, or a bare IPv6 address (no port)
+        host, port_text = text, ""
+    host = host.removesuffix(".")
+    bad_port = text.endswith(":") or bool(port_text) and not (
+        port_text.isdigit() and int(port_text) <= 65535)
+    if not host or bad_port or any(c in host for c in "/@?#\\ "):
+        raise ValueError(f"expected host, host:port or [v6]:port, got {value!r}")
+    return host, int(port_text) if port_text else None
+
+
 def is_loopback(host: str) -> bool:
     """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":

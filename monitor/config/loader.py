@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import tomllib
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,13 @@ from monitor.errors import ConfigError
 
 
 def load_config(path: str | Path, query_checker: QueryChecker | None = None,
-                environ: dict[str, str] | None = None) -> Config:
-    """Read, merge includes, validate; raise ConfigError listing every problem."""
+                environ: dict[str, str] | None = None, *,
+                source_kinds: Collection[str] | None = None) -> Config:
+    """Read, merge includes, validate; raise ConfigError listing every problem.
+
+    Queries are checked with ``query_checker`` and feeds' ``kind`` against ``source_kinds``
+    when given (the daemon passes both; they live in layers above this package).
+    """
     label = str(path)
     path = Path(os.path.abspath(path))  # relative paths inside resolve against its folder
     data = _read_toml(path, label)
@@ -30,7 +36,8 @@ def load_config(path: str | Path, query_checker: QueryChecker | None = None,
                 documents.append((Path(name), f"{Path(name).name}: ", _read_toml(Path(name), name)))
             except ConfigError as e:
                 problems.extend(e.problems)
-    validator = Validator(query_checker, os.environ if environ is None else environ, problems)
+    validator = Validator(query_checker, os.environ if environ is None else environ, problems,
+                          source_kinds)
     return validator.build(documents, label)
 
 

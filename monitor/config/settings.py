@@ -74,6 +74,11 @@ class WebSettings:
 
     listen: str = setting("127.0.0.1:8080", str, name="web", restart=True)
     token: str | None = setting(None, SECRET, name="web_token", restart=True, repr=False)
+    allowed_hosts: tuple[str, ...] = setting((), list, restart=True)  # Host names it answers
+
+
+MIN_EXTRACT_MEMORY_MB = 128
+"""The least ``extract_memory_mb`` accepted: an extraction worker uses about 40 MB idle."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +89,8 @@ class MonitorSettings:
                             restart=True)
     timezone: str = setting("UTC", str)
     extract_workers: int = setting(2, int, restart=True)
+    extract_timeout: float = setting(20.0, DURATION, restart=True)  # per page, then feed text
+    extract_memory_mb: int = setting(1024, int, restart=True)  # per extraction worker
     fetch: FetchSettings = group(FetchSettings)
     poll: PollSettings = group(PollSettings)
     delivery: DeliverySettings = group(DeliverySettings)
@@ -107,6 +114,7 @@ class FeedSettings:
     name: str = field(metadata=key(str))  # default: the URL
     url: str = field(metadata=key(str, required=True))
     interval: float = field(metadata=key(DURATION))  # default: [monitor] poll_interval
+    kind: str = setting("feed", str)  # its source kind: the parser (monitor.sources.PARSERS)
     tags: tuple[str, ...] = setting((), list)
     allow_private_networks: bool = setting(False, bool)
     alert_on_first_poll: bool = setting(False, bool)
@@ -130,6 +138,7 @@ class WatchSettings:
     case_sensitive: bool = setting(False, bool)
     match: str = setting("variants", str)  # one of MATCH_MODES
     max_alerts_per_hour: int | None = setting(None, int)
+    id: int | None = setting(None, int)  # the rule's stored id, kept whatever else changes
 
     @property
     def exact(self) -> bool:

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import difflib
 import zoneinfo
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.config.addresses import database_url, is_loopback, parse_address
+from monitor.config.addresses import database_url, is_loopback, parse_address, parse_host
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
 from monitor.config.settings import (
     MATCH_MODES,
+    MIN_EXTRACT_MEMORY_MB,
     Config,
     FeedSettings,
     MonitorSettings,
@@ -32,8 +33,10 @@ QueryChecker = Callable[[str, bool], None]
 MONITOR_KEYS = keys_of(MonitorSettings)
 FEED_KEYS = keys_of(FeedSettings)
 WATCH_KEYS = keys_of(WatchSettings)
-WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k != "query"}, "file": str}
+WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k not in ("query", "id")},
+                  "file": str}
 CHANNEL_KEYS = {kind: {"type": str, **keys_of(cls)} for kind, cls in CHANNEL_TYPES.items()}
+ID_MAX = 2**31 - 1  # a rule's id is a database integer
 NO_CHANNELS = ("is required: a rule without channels never alerts "
                "(write channels = [] to only record its matches for the dashboard)")
 
@@ -63,9 +66,10 @@ class Validator(TableReader):
     """Collects problems while building a Config from parsed TOML documents."""
 
     def __init__(self, checker: QueryChecker | None, environ: Mapping[str, str],
-                 problems: list[str]) -> None:
+                 problems: list[str], source_kinds: Collection[str] | None = None) -> None:
         super().__init__(environ, problems)
         self.checker = checker
+        self.source_kinds = source_kinds  # None: kinds are not checked (no parsers at hand)
         self.warnings: list[str] = []
 
     def build(self, documents: list[tuple[Path, str, dict[str, Any]]], path: str) -> Config:
@@ -115,6 +119,11 @@ class Validator(TableReader):
         except ValueError as e:
             self.problem("monitor.database", str(e))
         self.web(settings.web.listen, bool({"web_token_env", "web_token_file"} & set(values)))
+        for i, entry in enumerate(settings.web.allowed_hosts):
+            try:
+                parse_host(entry)
+            except ValueError as e:
+                self.problem(f"monitor.allowed_hosts[{i}]", str(e))
         try:
             zoneinfo.ZoneInfo(settings.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -145,8 +154,12 @@ class Validator(TableReader):
         inherited = {"interval": poll.poll_interval, "backfill": poll.backfill,
                      "alert_on_first_poll": poll.alert_on_first_poll,
                      "allow_private_networks": settings.fetch.allow_private_networks}
-        return build(FeedSettings, v, defaults=inherited, name=str(v.get("name") or url),
+        feed = build(FeedSettings, v, defaults=inherited, name=str(v.get("name") or url),
                      url=url, interval_set="interval" in v)
+        if self.source_kinds is not None and feed.kind not in self.source_kinds:
+            self.problem(f"{path}.kind", f"unknown source kind {feed.kind!r} "
+                         f"(known kinds: {', '.join(self.source_kinds)})")
+        return feed
 
     def watch(self, table: dict[str, Any], path: str) -> WatchSettings:
         v = self.typed(table, WATCH_KEYS, path)
@@ -155,6 +168,8 @@ class Validator(TableReader):
         rule = self.rule(v, str(v.get("name", "")), str(v.get("query", "")), path)
         if complaint := check_query_with(self.checker, rule.query, rule.case_sensitive):
             self.problem(f"{path}.query", complaint)
+        if rule.id is not None and not 1 <= rule.id <= ID_MAX:
+            self.problem(f"{path}.id", f"must be from 1 to {ID_MAX}")
         return rule
 
     def watchlist(self, table: dict[str, Any], path: str, base: Path
@@ -220,6 +235,8 @@ class Validator(TableReader):
         self.unique([(f"{p}.name", f.name) for p, f in parts.feeds], "feed name")
         self.unique([(f"{p}.url", f.url) for p, f in parts.feeds], "feed URL")
         self.unique([(p, r.name) for p, r in parts.rules], "rule name")
+        self.unique([(f"{p.removesuffix('.name')}.id", str(r.id)) for p, r in parts.rules
+                     if r.id is not None], "rule id")
         known = {f.name for _, f in parts.feeds} | {t for _, f in parts.feeds for t in f.tags}
         for path, rule in parts.uses:
             for j, c in enumerate(rule.channels):
@@ -253,3 +270,6 @@ class Validator(TableReader):
                          f"unknown channel {m.health.health_channel!r}")
         if m.health.silent_factor < 1:
             self.problem("monitor.silent_factor", "must be at least 1")
+        if m.extract_memory_mb < MIN_EXTRACT_MEMORY_MB:
+            self.problem("monitor.extract_memory_mb",
+                         f"must be at least {MIN_EXTRACT_MEMORY_MB}")

@@ -14,7 +14,6 @@ becomes one interval spanning both, so NEARs nest.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left, bisect_right
 from typing import Protocol
 
@@ -106,7 +105,7 @@ class CRegex:
     __slots__ = ("fields", "pattern", "text")
 
     def __init__(self, node: Regex) -> None:
-        self.pattern: re.Pattern[str] = compile_regex(node.pattern, node.case_sensitive, 0)
+        self.pattern = compile_regex(node.pattern, node.case_sensitive, 0)
         self.fields = field_indexes(node.fields)
         self.text = node.text
 

@@ -1,19 +1,11 @@
-"""``/regex/`` terms: validation, backtracking guard, and literal prefilters.
+"""``/regex/`` terms: compiling them to run in linear time, and their literal prefilters.
 
-Pure: no I/O. Uses ``re._parser`` (CPython's regex parser) to inspect patterns.
-
-Python's ``re`` has no timeout, so patterns that can backtrack exponentially are refused at
-parse time instead:
-
-* nested variable repetition: a repetition that can repeat a variable number of times
-  (``+ * ? {m,n}``) anywhere inside another one (``(a+)+``, ``(a*)*``, ``(\\s?\\w+)*``);
-  a fixed inner count is fine (``(ab{2})+``), and so is a fixed outer one (``(\\w+\\s+){3}``);
-* alternatives that can start with the same character, or be empty, inside a variable
-  repetition (``(a|a)*``, ``(a|ab)+``, ``(\\w|-)+``; write ``[\\w-]+`` instead);
-* patterns that can match the empty string (they would match every article).
-
-Polynomial blow-ups (``.*a.*b``) stay possible, so each regex also sees at most
-``REGEX_MAX_CHARS`` characters of a field.
+Pure: no I/O. Uses ``re._parser`` (CPython's regex parser) to read patterns: a query regex
+is written and means what it does in Python's ``re``, and runs on RE2 (``linear_regex``),
+which takes time linear in the text whatever the pattern. Patterns that can match the empty
+string are refused (they would match every article), as are the few constructs RE2 cannot
+run (backreferences, lookaround, atomic groups, possessive quantifiers, conditionals):
+``QueryError`` names the construct and its column.
 
 A regex can only match if one of its ``required_literals`` occurs in the text (compared
 after ``prefilter_fold``), which lets the matcher skip most regexes without running them.
@@ -28,12 +20,14 @@ import re._parser as _parser  # type: ignore[import-not-found, unused-ignore]
 from typing import Any
 
 from monitor.errors import QueryError
+from monitor.rules.linear_regex import LinearRegex, Unsupported, translate
 
 __all__ = ["MAX_RANGE", "REGEX_MAX_CHARS", "REPEATS", "compile_regex", "parse_readable",
            "prefilter_fold", "required_literals"]
 
 REGEX_MAX_CHARS = 100_000
-"""A regex is searched in at most this many characters of each field."""
+"""A regex is searched in at most this many characters of each field (bounding each
+regex's work on one article)."""
 
 MIN_LITERAL = 3
 """Shortest literal worth using as a prefilter."""
@@ -46,111 +40,19 @@ MAX_RANGE = 1000
 _Items = Any  # re._parser.SubPattern or a list of (opcode, argument) pairs
 
 
-def compile_regex(pattern: str, case_sensitive: bool, column: int) -> re.Pattern[str]:
+def compile_regex(pattern: str, case_sensitive: bool, column: int) -> LinearRegex:
     """Compile a query regex (``column`` is that of its opening ``/``); raises QueryError."""
-    flags = 0 if case_sensitive else re.IGNORECASE
     try:
-        compiled = re.compile(pattern, flags)
+        parsed = _parser.parse(pattern, 0 if case_sensitive else re.IGNORECASE)
     except re.error as e:
         raise QueryError(f"invalid regex: {e.msg}", column + 1 + (e.pos or 0)) from None
-    parsed = _parser.parse(pattern, flags)
-    if _dangerous(parsed, outer_variable=False):
-        raise QueryError(
-            "regex may backtrack catastrophically (a variable repetition inside another, "
-            "or overlapping alternatives inside a repetition); simplify it",
-            column,
-        )
+    try:
+        compiled = translate(parsed, pattern)
+    except Unsupported as e:
+        raise QueryError(f"invalid regex: {e.message}", column + 1 + e.index) from None
     if parsed.getwidth()[0] == 0:
         raise QueryError("regex can match empty text, so it would match every article", column)
     return compiled
-
-
-def _is_variable(lo: int, hi: int) -> bool:
-    return lo != hi
-
-
-def _dangerous(items: _Items, outer_variable: bool) -> bool:
-    for op, av in items:
-        if op in REPEATS:
-            lo, hi, body = av
-            variable = _is_variable(lo, hi)
-            if variable and outer_variable:
-                return True
-            repeats = variable and hi != 1
-            if repeats and _overlapping_branch(body):
-                return True
-            if _dangerous(body, outer_variable or repeats):
-                return True
-        elif any(_dangerous(sub, outer_variable) for sub in _children(op, av)):
-            return True
-    return False
-
-
-def _children(op: Any, av: Any) -> list[_Items]:
-    """The sub-patterns nested in one item (groups, alternatives, lookarounds)."""
-    if op is _c.SUBPATTERN:
-        return [av[3]]
-    if op is _c.BRANCH:
-        return list(av[1])
-    if op in (_c.ASSERT, _c.ASSERT_NOT):
-        return [av[1]]
-    if op is _c.ATOMIC_GROUP:
-        return [av]
-    if op is _c.GROUPREF_EXISTS:
-        return [x for x in av[1:] if x is not None]
-    return []
-
-
-def _overlapping_branch(items: _Items) -> bool:
-    """Whether any alternation in ``items`` has alternatives that could start alike."""
-    for op, av in items:
-        if op is _c.BRANCH:
-            firsts = [_first_chars(branch) for branch in av[1]]
-            if _overlap(firsts):
-                return True
-        if any(_overlapping_branch(sub) for sub in _children(op, av)):
-            return True
-        if op in REPEATS and _overlapping_branch(av[2]):
-            return True
-    return False
-
-
-def _overlap(firsts: list[frozenset[int] | None]) -> bool:
-    seen: set[int] = set()
-    for first in firsts:
-        if first is None or not seen.isdisjoint(first):
-            return True
-        seen |= first
-    return False
-
-
-def _first_chars(items: _Items) -> frozenset[int] | None:
-    """Characters a match of ``items`` can start with (case-folded); None: unknown or empty."""
-    for op, av in items:
-        if op is _c.AT:
-            continue
-        if op is _c.LITERAL:
-            return frozenset({ord(chr(av).lower())})
-        if op is _c.IN:
-            return _class_chars(av)
-        if op is _c.SUBPATTERN:
-            return _first_chars(av[3])
-        if op in REPEATS and av[0] >= 1:
-            return _first_chars(av[2])
-        return None
-    return None
-
-
-def _class_chars(items: _Items) -> frozenset[int] | None:
-    chars: set[int] = set()
-    for op, av in items:
-        if op is _c.LITERAL:
-            chars.add(av)
-        elif op is _c.RANGE and av[1] - av[0] <= MAX_RANGE:
-            chars.update(range(av[0], av[1] + 1))
-        else:
-            return None
-    return frozenset(ord(chr(c).lower()) for c in chars)
 
 
 def required_literals(pattern: str, case_sensitive: bool) -> frozenset[str] | None:

@@ -3,11 +3,12 @@
 ``Store`` is the only way the rest of monitor touches the database, and this package's
 names are its only public face: nothing outside ``monitor/store/`` imports its modules
 (tests/test_layers.py checks). Every read returns a typed row (``FeedState``,
-``StoredArticle``, ``AlertRow``, ``NodeInfo``, ``ChannelState``) with aware UTC datetimes;
-stored JSON is decoded here. Work is claimed with leases (``claimed_by``,
-``lease_until``); on PostgreSQL the claims use ``FOR UPDATE SKIP LOCKED`` so several
-daemons share feeds and alerts without doubling any. ``ArticleWriter`` stores the
-articles of concurrent polls a few per transaction (group commit).
+``StoredArticle``, ``AlertRow``, ``NoticeRow``, ``RuleRow``, ``HitRow``, ``NodeInfo``,
+``ChannelState``) with aware UTC datetimes; stored JSON is decoded here. Work is claimed
+with leases (``claimed_by``, ``lease_until``); on PostgreSQL the claims use ``FOR UPDATE
+SKIP LOCKED`` so several daemons share feeds and alerts without doubling any.
+``ArticleWriter`` stores the articles of concurrent polls a few per transaction (group
+commit).
 """
 
 from monitor.store.db import Store
@@ -17,11 +18,14 @@ from monitor.store.records import (
     ArticleWrite,
     ChannelState,
     FeedState,
+    HitRow,
     NewArticle,
     NodeInfo,
+    NoticeRow,
     PollRecord,
     Router,
     RuleChannels,
+    RuleRow,
     SameStory,
     StoredArticle,
 )
@@ -34,10 +38,13 @@ __all__ = [
     "ArticleWriter",
     "ChannelState",
     "FeedState",
+    "HitRow",
     "NewArticle",
     "NodeInfo",
+    "NoticeRow",
     "PollRecord",
     "RuleChannels",
+    "RuleRow",
     "Router",
     "SameStory",
     "Store",

@@ -1,18 +1,20 @@
-"""The articles area: entries seen, articles with their stories and matches, and the alerts
-a match creates, all written in one transaction per article (or per group commit).
+"""The articles area: entries seen, articles with their stories and matches, the hits
+(one per rule and story) and the alerts a match creates, all written in one transaction
+per article (or per group commit).
 
 Stories: an article joins the story of a stored article with the same canonical URL, or
-of a recent matched article whose text fingerprint is near enough (``same_story``); the
-outbox key (rule, story, channel) then makes every story alert once per rule and channel.
+of a recent matched article whose text fingerprint is near enough (``same_story``); a
+match adds the story to its rule's hit, and the outbox key (hit, channel) then makes every
+story alert once per rule and channel.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
@@ -20,7 +22,7 @@ from sqlalchemy.engine import Connection
 from monitor.dedup import entry_version, key_hash
 from monitor.models import Entry
 from monitor.store import schema as t
-from monitor.store.base import chunks
+from monitor.store.base import STORY_LOCK, chunks
 from monitor.store.codec import alert_payload, stored_article, terms_to_json, utc_or_none
 from monitor.store.records import (
     ArticleWrite,
@@ -29,20 +31,15 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
+from monitor.store.rules import RulesMixin
 
-if TYPE_CHECKING:
-    from monitor.store.base import StoreBase
-else:
-    StoreBase = object
-
-STORY_LOCK = 4242003  # two nodes must not both start a story, or both insert a URL
 STORY_WINDOW = timedelta(days=7)
 PAGE = 200
 """Articles read per transaction by ``iter_articles``."""
 
 
-class ArticlesMixin(StoreBase):
-    """Entries, articles, stories, matches, and the alerts written with them."""
+class ArticlesMixin(RulesMixin):
+    """Entries, articles, stories, matches, hits, and the alerts written with them."""
 
     def known_versions(self, feed_id: int, keys: Sequence[str]) -> dict[str, str | None]:
         """Entry key -> stored version, for the keys of ``feed_id`` seen before."""
@@ -69,17 +66,20 @@ class ArticlesMixin(StoreBase):
 
     def store_articles(self, batch: Sequence[ArticleWrite],
                        same_story: SameStory | None = None) -> list[list[str]]:
-        """Store each write's entry, article, matches and their alerts, all in ONE
+        """Store each write's entry, article, matches, hits and their alerts, all in ONE
         transaction (one commit, one fsync): all are stored, or none. Returns each one's
-        alert ids, in order; (rule, story, channel) is unique, so a story seen before (same
-        URL, or a near-identical text) adds no second alert.
+        alert ids, in order; a hit is one (rule, story) and (hit, channel) is unique, so a
+        story seen before (same URL, or a near-identical text) adds no second alert.
 
         Each write's router is asked inside the transaction, after the writes before it,
         so a rate limit counts every alert stored before, this batch's included; on
         PostgreSQL the story lock makes that exact across nodes too."""
+        learned: dict[str, int] = {}
         with self._begin() as conn:
             self._lock(conn, STORY_LOCK)
-            return [self._store_one(conn, write, same_story) for write in batch]
+            created = [self._store_one(conn, write, same_story, learned) for write in batch]
+        self._rule_ids.update(learned)
+        return created
 
     def also_seen_at(self, story_id: int, article_id: int) -> list[str]:
         """URLs of the story's other articles, oldest first."""
@@ -115,7 +115,7 @@ class ArticlesMixin(StoreBase):
         """The statements ``store_articles`` runs, built once: values come as parameters,
         so SQLAlchemy finds each compiled form in its cache without rebuilding clauses."""
         a, e = t.articles.c, t.entries
-        entry = self._insert(e)
+        entry, hit = self._insert(e), self._insert(t.hits)
         m = t.matches.c
         return {
             "by_url": select(a.id, a.story_id).where(a.url_hash == bindparam("url_hash_")),
@@ -129,15 +129,19 @@ class ArticlesMixin(StoreBase):
                 set_={"version": entry.excluded.version,
                       "article_id": entry.excluded.article_id}),
             "insert_match": self._insert(t.matches).on_conflict_do_nothing(),
+            "upsert_hit": hit.on_conflict_do_update(
+                index_elements=["rule_id", "story_id"],
+                set_={"last_seen": hit.excluded.last_seen}).returning(t.hits.c.id),
             "insert_alert": self._insert(t.alerts).on_conflict_do_nothing()
                                 .returning(t.alerts.c.id),
         }
 
-    def _store_one(self, conn: Connection, write: ArticleWrite,
-                   same_story: SameStory | None) -> list[str]:
+    def _store_one(self, conn: Connection, write: ArticleWrite, same_story: SameStory | None,
+                   learned: dict[str, int]) -> list[str]:
         sql, new, now = self._article_sql, write.new, write.now
+        rule_ids = {m.rule: self._rule_id(conn, m, now, learned) for m in new.matches}
         rule_channels: RuleChannels = write.route(
-            new.matches, functools.partial(_stories_alerted_since, conn))
+            new.matches, functools.partial(_stories_alerted_since, conn, rule_ids))
         article_id, story_id = self._save_article(conn, new, now, same_story)
         conn.execute(sql["upsert_entry"], {
             "feed_id": write.feed_id, "key_hash": key_hash(new.entry.key),
@@ -146,14 +150,18 @@ class ArticlesMixin(StoreBase):
             "published": utc_or_none(new.entry.published)})
         created: list[str] = []
         for match in new.matches:
+            rule_id = rule_ids[match.rule]
             conn.execute(sql["insert_match"], [{
-                "rule": match.rule, "article_id": article_id, "story_id": story_id,
+                "rule_id": rule_id, "article_id": article_id, "story_id": story_id,
                 "terms": terms_to_json(match.terms), "created_at": now}])
+            hit_id = conn.execute(sql["upsert_hit"], {
+                "rule_id": rule_id, "story_id": story_id, "article_id": article_id,
+                "first_seen": now, "last_seen": now, "state": "new", "note": ""}).scalar_one()
             payload = alert_payload(match.query, new.article, match.terms, match.rule)
             for channel, digest_at in rule_channels.get(match.rule, ()):
                 alert_id = str(uuid.uuid4())
                 inserted = conn.execute(sql["insert_alert"], {
-                    "id": alert_id, "rule": match.rule, "story_id": story_id,
+                    "id": alert_id, "hit_id": hit_id,
                     "article_id": article_id, "feed": write.feed_name, "channel": channel,
                     "payload": payload, "status": "pending", "digest_at": digest_at,
                     "attempts": 0, "next_attempt_at": digest_at or now,
@@ -205,11 +213,14 @@ class ArticlesMixin(StoreBase):
         return None
 
 
-def _stories_alerted_since(conn: Connection, rule: str, since: datetime) -> int:
-    """How many stories ``rule`` alerted on (any channel) since ``since``."""
-    c = t.alerts.c
-    q = select(func.count(func.distinct(c.story_id))).where(c.rule == rule,
-                                                            c.created_at >= since)
+def _stories_alerted_since(conn: Connection, rule_ids: Mapping[str, int], rule: str,
+                           since: datetime) -> int:
+    """How many stories ``rule`` (a matched rule's name) alerted on, on any channel, since
+    ``since``: its hits with an alert made since then."""
+    c, h = t.alerts.c, t.hits.c
+    q = (select(func.count(func.distinct(c.hit_id))).join_from(t.alerts, t.hits,
+                                                               h.id == c.hit_id)
+         .where(h.rule_id == rule_ids.get(rule, 0), c.created_at >= since))
     return int(conn.execute(q).scalar() or 0)
 
 

@@ -20,7 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.errors import StorageError
 from monitor.store import schema as t
 
-MIGRATE_LOCK = 4242001  # pg_advisory_xact_lock keys; the areas hold the others
+MIGRATE_LOCK = 4242001  # pg_advisory_xact_lock keys; the areas hold the others, and
+STORY_LOCK = 4242003  # article writes (stories, URLs) and rule syncs share this one
 CHUNK = 500
 """Bound on the values of one ``IN (...)`` (SQLite allows a few thousand parameters)."""
 
@@ -58,6 +59,8 @@ class StoreBase:
     def migrate(self) -> int:
         """Create or upgrade the schema; safe when several nodes start at once."""
         with self._begin() as conn:
+            if not self.postgres:  # pysqlite runs DDL outside a transaction until the
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # first write: make it all one
             self._lock(conn, MIGRATE_LOCK)
             return t.migrate(conn)
 

@@ -1,5 +1,5 @@
-"""The cluster area: nodes say they are alive, renew the leases they hold on feeds and
-alerts, and leave; any node (or ``monitor nodes``) lists the live ones."""
+"""The cluster area: nodes say they are alive, renew the leases they hold on feeds, alerts
+and notices, and leave; any node (or ``monitor nodes``) lists the live ones."""
 
 from __future__ import annotations
 
@@ -35,8 +35,9 @@ class ClusterMixin(StoreBase):
                      ) -> tuple[int, int]:
         """Extend this node's leases on the feeds and alerts it is still working on, so a
         poll or a delivery that outlasts ``lease`` is not taken over while it runs. A lease
-        that has run out is not renewed: another node may hold the row by now. Returns how
-        many feed and alert leases were renewed."""
+        that has run out is not renewed: another node may hold the row by now. The outbox's
+        ``alert_ids`` may name notices too. Returns how many feed and outbox leases were
+        renewed."""
         if not feed_ids and not alert_ids:
             return 0, 0
         until = now + timedelta(seconds=lease)
@@ -47,7 +48,8 @@ class ClusterMixin(StoreBase):
                     table.c.lease_until >= now).values(lease_until=until)).rowcount
                     for chunk in chunks(ids))
 
-            return renew(t.feeds, feed_ids), renew(t.alerts, alert_ids)
+            return renew(t.feeds, feed_ids), renew(t.alerts, alert_ids) + renew(
+                t.notices, alert_ids)
 
     def forget_node(self, node: str) -> None:
         """A node stopping cleanly leaves the list of live nodes at once."""
@@ -61,7 +63,8 @@ class ClusterMixin(StoreBase):
             rows = conn.execute(select(t.nodes).where(t.nodes.c.heartbeat_at >= cutoff)
                                 .order_by(t.nodes.c.id)).all()
             return [NodeInfo(r.id, as_utc(r.started_at), as_utc(r.heartbeat_at),
-                             _held(conn, t.feeds, r.id, now), _held(conn, t.alerts, r.id, now))
+                             _held(conn, t.feeds, r.id, now),
+                             _held(conn, t.alerts, r.id, now) + _held(conn, t.notices, r.id, now))
                     for r in rows]
 
 

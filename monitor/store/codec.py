@@ -8,8 +8,15 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import Article, Snippet, Span, TermHit
-from monitor.store.records import AlertRow, FeedState, StoredArticle
+from monitor.models import Article, Notice, Snippet, Span, TermHit
+from monitor.store.records import (
+    AlertRow,
+    FeedState,
+    HitRow,
+    NoticeRow,
+    RuleRow,
+    StoredArticle,
+)
 
 RowMap = Mapping[Any, Any]
 """A database row's mapping (``row._mapping``): column name -> value."""
@@ -100,7 +107,42 @@ def alert_row(m: RowMap) -> AlertRow:
                     created_at=utc_or_none(m["created_at"]),
                     digest_at=utc_or_none(m["digest_at"]),
                     sent_at=utc_or_none(m["sent_at"]),
-                    next_attempt_at=utc_or_none(m["next_attempt_at"]))
+                    next_attempt_at=utc_or_none(m["next_attempt_at"]), hit_id=m["hit_id"])
+
+
+def rule_row(m: RowMap) -> RuleRow:
+    """A ``rules`` row as a RuleRow."""
+    return RuleRow(id=m["id"], name=m["name"], query=m["query"],
+                   case_sensitive=bool(m["case_sensitive"]), origin=m["origin"],
+                   enabled=bool(m["enabled"]), created_at=utc_or_none(m["created_at"]),
+                   updated_at=utc_or_none(m["updated_at"]))
+
+
+def hit_row(m: RowMap, alerts: tuple[AlertRow, ...]) -> HitRow:
+    """A ``hits`` row joined with its rule's name, its article and its match (``terms``)."""
+    return HitRow(id=m["id"], rule_id=m["rule_id"], rule=m["rule"], story_id=m["story_id"],
+                  article_id=m["article_id"], article=article_from_row(m),
+                  first_seen=as_utc(m["first_seen"]), last_seen=as_utc(m["last_seen"]),
+                  terms=terms_from_json(m["terms"] or []), state=m["state"],
+                  note=m["note"] or "", alerts=alerts)
+
+
+def notice_to_row(notice: Notice) -> dict[str, Any]:
+    """The columns of a new ``notices`` row for ``notice``: pending, due at once."""
+    return {"id": notice.id, "kind": notice.kind, "feed": notice.feed, "url": notice.url,
+            "message": notice.message, "channel": notice.channel, "status": "pending",
+            "attempts": 0, "next_attempt_at": notice.created_at,
+            "created_at": notice.created_at}
+
+
+def notice_row(m: RowMap) -> NoticeRow:
+    """A ``notices`` row as a NoticeRow."""
+    notice = Notice(id=m["id"], created_at=as_utc(m["created_at"]), kind=m["kind"],
+                    feed=m["feed"], message=m["message"], url=m["url"] or "",
+                    channel=m["channel"])
+    return NoticeRow(notice, attempts=m["attempts"], status=m["status"],
+                     last_error=m["last_error"], sent_at=utc_or_none(m["sent_at"]),
+                     next_attempt_at=utc_or_none(m["next_attempt_at"]))
 
 
 def feed_state(m: RowMap) -> FeedState:

@@ -6,16 +6,20 @@ from monitor.store.articles import ArticlesMixin
 from monitor.store.base import StoreBase
 from monitor.store.cluster import ClusterMixin
 from monitor.store.feeds import FeedsMixin
+from monitor.store.hits import HitsMixin
 from monitor.store.outbox import OutboxMixin
 from monitor.store.stats import StatsMixin
 
 
-class Store(FeedsMixin, ArticlesMixin, OutboxMixin, ClusterMixin, StatsMixin, StoreBase):
+class Store(FeedsMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin, StatsMixin,
+            StoreBase):
     """All reads and writes of monitor's state.
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
-    table, polls, feed health), ``articles`` (entries, articles, stories, matches and the
-    alerts written with them), ``outbox`` (claims, deliveries, the alert listing, channel
-    state), ``cluster`` (nodes, heartbeats, leases) and ``stats`` (counts), over ``base``
-    (engine, transactions, migrate, ping). A new query goes in its area's module.
+    table, polls, feed health), ``rules`` (the rules table, stable ids), ``articles``
+    (entries, articles, stories, matches, hits and the alerts written with them; it
+    builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (alerts and
+    notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
+    heartbeats, leases) and ``stats`` (counts), over ``base`` (engine, transactions,
+    migrate, ping). A new query goes in its area's module.
     """

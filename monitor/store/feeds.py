@@ -8,10 +8,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.engine import Connection
 
 from monitor.config import FeedSettings
+from monitor.models import Notice
 from monitor.store import schema as t
 from monitor.store.codec import as_utc, feed_state
+from monitor.store.outbox import insert_notices
 from monitor.store.records import FeedState, PollRecord
 
 if TYPE_CHECKING:
@@ -64,7 +67,7 @@ class FeedsMixin(StoreBase):
     def finish_poll(self, feed_id: int, node: str, record: PollRecord, now: datetime) -> None:
         """Write what a poll found and release the feed's lease.
 
-        A parse warning is replaced only by a poll that parsed new content (status ``ok``):
+        A parse warning is replaced only by a poll that parsed new content (``parsed``):
         a 304, an unchanged body or an error keep the last one. A ``postponed`` poll (its
         host asked for a pause) only moves the next poll and releases the lease."""
         values: dict[str, Any] = {"next_poll_at": record.next_poll_at, "claimed_by": None,
@@ -77,7 +80,7 @@ class FeedsMixin(StoreBase):
             values.update(state="ok", last_error=None, error_count=0, failing_since=None,
                           first_poll_done=True, last_polled_at=now,
                           items_seen=t.feeds.c.items_seen + record.new_items)
-            if record.status == "ok":
+            if record.parsed:
                 values["warning"] = record.warning
             for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
                 if getattr(record, key) is not None:
@@ -141,17 +144,26 @@ class FeedsMixin(StoreBase):
             return {r.name: r.kind for r in conn.execute(select(t.feed_health))}
 
     def mark_health(self, feed: str, expected: str | None, kind: str | None,
-                    now: datetime) -> bool:
+                    now: datetime, notices: Sequence[Notice] = ()) -> bool:
         """Move ``feed``'s raised event from ``expected`` to ``kind`` (None: none raised) if
-        it still is ``expected``; False when another node moved it first."""
-        h = t.feed_health.c
+        it still is ``expected``, and put ``notices`` in the outbox in the same transaction;
+        False (and no notice) when another node moved it first."""
         with self._begin() as conn:
-            if expected is None:
-                stmt = self._insert(t.feed_health).values(name=feed, kind=kind, raised_at=now)
-                inserted = stmt.on_conflict_do_nothing().returning(h.name)
-                return conn.execute(inserted).first() is not None
-            match = (h.name == feed) & (h.kind == expected)
-            if kind is None:
-                return bool(conn.execute(delete(t.feed_health).where(match)).rowcount == 1)
-            return bool(conn.execute(update(t.feed_health).where(match)
-                                     .values(kind=kind, raised_at=now)).rowcount == 1)
+            moved = _move_mark(self, conn, feed, expected, kind, now)
+            if moved:
+                insert_notices(self, conn, notices)
+            return moved
+
+
+def _move_mark(store: StoreBase, conn: Connection, feed: str, expected: str | None,
+               kind: str | None, now: datetime) -> bool:
+    h = t.feed_health.c
+    if expected is None:
+        stmt = store._insert(t.feed_health).values(name=feed, kind=kind, raised_at=now)
+        inserted = stmt.on_conflict_do_nothing().returning(h.name)
+        return conn.execute(inserted).first() is not None
+    match = (h.name == feed) & (h.kind == expected)
+    if kind is None:
+        return bool(conn.execute(delete(t.feed_health).where(match)).rowcount == 1)
+    return bool(conn.execute(update(t.feed_health).where(match)
+                             .values(kind=kind, raised_at=now)).rowcount == 1)

@@ -1,19 +1,27 @@
-"""The outbox area: alerts claimed for delivery, each attempt written before sending and
-its outcome after, the alert listing, and each channel's state (disabled after a 410)."""
+"""The outbox area: alerts and notices claimed for delivery, each attempt written before
+sending and its outcome after, their listings, and each channel's state (disabled after a
+410).
+
+Alerts (``alerts``, attempts in ``deliveries``) and notices (``notices``, attempts in
+``notice_deliveries``) are two queues with the same columns, claimed, leased, attempted and
+retried by the same code (``_Queue``).
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Select, Table, bindparam, or_, select, update
+from sqlalchemy.engine import Connection, Row
 
+from monitor.models import Notice
 from monitor.store import schema as t
 from monitor.store.base import chunks
-from monitor.store.codec import alert_row, as_utc
-from monitor.store.records import AlertRow, ChannelState
+from monitor.store.codec import alert_row, as_utc, notice_row, notice_to_row
+from monitor.store.records import AlertRow, ChannelState, NoticeRow
 
 if TYPE_CHECKING:
     from monitor.store.base import StoreBase
@@ -21,13 +29,40 @@ else:
     StoreBase = object
 
 
+class _Queue(NamedTuple):
+    """One kind of outbox row: its table, the table of its attempts, the attempts' column
+    naming the row, and what reading a row selects."""
+
+    rows: Table
+    attempts: Table
+    key: str
+    read: Select[Any]
+
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+ALERTS = _Queue(t.alerts, t.deliveries, "alert_id", t.alert_rows)  # with rule and story
+NOTICES = _Queue(t.notices, t.notice_deliveries, "notice_id", select(t.notices))
+
+
 class OutboxMixin(StoreBase):
-    """Alerts, their deliveries, and channel state."""
+    """Alerts and notices, their deliveries, and channel state."""
 
     def claim_due_alerts(self, node: str, now: datetime, limit: int,
                          lease: float) -> list[AlertRow]:
         """Claim up to ``limit`` pending alerts that are due on enabled channels."""
-        c = t.alerts.c
+        rows = [alert_row(r._mapping) for r in self._claim(ALERTS, node, now, limit, lease)]
+        return sorted(rows, key=lambda r: (r.created_at or now, r.id))
+
+    def claim_due_notices(self, node: str, now: datetime, limit: int,
+                          lease: float) -> list[NoticeRow]:
+        """Claim up to ``limit`` pending notices that are due on enabled channels."""
+        rows = [notice_row(r._mapping) for r in self._claim(NOTICES, node, now, limit, lease)]
+        return sorted(rows, key=lambda r: (r.created_at, r.id))
+
+    def _claim(self, q: _Queue, node: str, now: datetime, limit: int,
+               lease: float) -> list[Row[Any]]:
+        c = q.rows.c
         disabled = select(t.channel_state.c.name).where(t.channel_state.c.disabled.is_(True))
         due = select(c.id).where(
             c.status == "pending", c.next_attempt_at <= now,
@@ -36,83 +71,126 @@ class OutboxMixin(StoreBase):
         ).order_by(c.next_attempt_at).limit(limit)
         if self.postgres:
             due = due.with_for_update(skip_locked=True)
-        stmt = (update(t.alerts).where(c.id.in_(due.scalar_subquery()))
+        stmt = (update(q.rows).where(c.id.in_(due.scalar_subquery()))
                 .values(claimed_by=node, lease_until=now + timedelta(seconds=lease))
-                .returning(*t.alerts.c))
+                .returning(c.id))
         with self._begin() as conn:
-            rows = sorted((alert_row(r._mapping) for r in conn.execute(stmt)),
-                          key=lambda r: (r.created_at or now, r.id))
+            claimed = list(conn.execute(stmt).scalars())
+            rows = list(conn.execute(q.read.where(c.id.in_(claimed))))
             # An attempt still "sending" belongs to a node that stopped before it knew the
-            # outcome (its lease ran out): say so, the alert is sent again now.
-            d = t.deliveries.c
+            # outcome (its lease ran out): say so, the row is sent again now.
+            d = q.attempts.c
             for chunk in chunks([r.id for r in rows if r.attempts]):
-                conn.execute(update(t.deliveries).where(
-                    d.alert_id.in_(chunk), d.outcome == "sending").values(
+                conn.execute(update(q.attempts).where(
+                    d[q.key].in_(chunk), d.outcome == "sending").values(
                     outcome="interrupted", finished_at=now,
                     detail="the node stopped before the outcome was known"))
             return rows
 
     @functools.cached_property
-    def _delivery_sql(self) -> dict[str, Any]:
-        """The statements of every delivery attempt, built once (see ``_article_sql``)."""
-        a, d = t.alerts.c, t.deliveries.c
-        return {
-            "count_attempt": update(t.alerts).where(a.id == bindparam("id_"))
-                             .values(attempts=a.attempts + 1).returning(a.attempts),
-            "insert_delivery": t.deliveries.insert().returning(d.id),
-            "finish_delivery": update(t.deliveries).where(d.id == bindparam("id_")),
-            "update_alert": update(t.alerts).where(a.id == bindparam("id_")),
-        }
+    def _delivery_sql(self) -> dict[str, dict[str, Any]]:
+        """The statements of every delivery attempt, per queue, built once (see
+        ``_article_sql``)."""
+        out = {}
+        for q in (ALERTS, NOTICES):
+            a, d = q.rows.c, q.attempts.c
+            out[q.key] = {
+                "count_attempt": update(q.rows).where(a.id == bindparam("id_"))
+                                 .values(attempts=a.attempts + 1).returning(a.attempts),
+                "insert_delivery": q.attempts.insert().returning(d.id),
+                "finish_delivery": update(q.attempts).where(d.id == bindparam("id_")),
+                "update_row": update(q.rows).where(a.id == bindparam("id_")),
+            }
+        return out
 
     def start_delivery(self, alert_id: str, node: str, now: datetime) -> int:
         """Write the attempt before sending; return its id."""
-        sql = self._delivery_sql
+        return self._start(ALERTS, alert_id, node, now)
+
+    def start_notice_delivery(self, notice_id: str, node: str, now: datetime) -> int:
+        """Write the attempt to send a notice before sending; return its id."""
+        return self._start(NOTICES, notice_id, node, now)
+
+    def _start(self, q: _Queue, row_id: str, node: str, now: datetime) -> int:
+        sql = self._delivery_sql[q.key]
         with self._begin() as conn:
-            attempts = conn.execute(sql["count_attempt"], {"id_": alert_id}).scalar_one()
+            attempts = conn.execute(sql["count_attempt"], {"id_": row_id}).scalar_one()
             return int(conn.execute(sql["insert_delivery"], {
-                "alert_id": alert_id, "attempt": attempts, "node": node, "started_at": now,
+                q.key: row_id, "attempt": attempts, "node": node, "started_at": now,
                 "outcome": "sending"}).scalar_one())
 
     def finish_delivery(self, delivery_id: int, alert_id: str, outcome: str, now: datetime,
                         detail: str | None = None, retry_at: datetime | None = None) -> None:
         """Record the outcome (sent | retry | failed) of an attempt; release the claim."""
+        self._finish(ALERTS, delivery_id, alert_id, outcome, now, detail, retry_at)
+
+    def finish_notice_delivery(self, delivery_id: int, notice_id: str, outcome: str,
+                               now: datetime, detail: str | None = None,
+                               retry_at: datetime | None = None) -> None:
+        """Record the outcome of an attempt to send a notice, as ``finish_delivery``."""
+        self._finish(NOTICES, delivery_id, notice_id, outcome, now, detail, retry_at)
+
+    def _finish(self, q: _Queue, delivery_id: int, row_id: str, outcome: str, now: datetime,
+                detail: str | None, retry_at: datetime | None) -> None:
         status = {"sent": "sent", "retry": "pending", "failed": "failed"}[outcome]
-        values: dict[str, Any] = {"id_": alert_id, "status": status, "claimed_by": None,
+        values: dict[str, Any] = {"id_": row_id, "status": status, "claimed_by": None,
                                   "lease_until": None,
                                   "last_error": detail if outcome != "sent" else None}
         if outcome == "sent":
             values["sent_at"] = now
         if retry_at is not None:
             values["next_attempt_at"] = retry_at
-        sql = self._delivery_sql
+        sql = self._delivery_sql[q.key]
         with self._begin() as conn:
             conn.execute(sql["finish_delivery"], {"id_": delivery_id, "outcome": outcome,
                                                   "finished_at": now, "detail": detail})
-            conn.execute(sql["update_alert"], values)
+            conn.execute(sql["update_row"], values)
 
     def list_alerts(self, status: str | Sequence[str] | None = None, limit: int | None = 50,
                     channel: str | None = None, ids: Sequence[str] | None = None
                     ) -> list[AlertRow]:
         """Recent alerts, newest first, optionally of some statuses, one channel or some
         ids: the one alert listing (``monitor alerts``, /api/alerts, the dashboard)."""
-        c = t.alerts.c
-        q = select(t.alerts).order_by(c.created_at.desc(), c.id).limit(limit)
-        if status:
-            q = q.where(c.status.in_([status] if isinstance(status, str) else status))
-        if channel is not None:
-            q = q.where(c.channel == channel)
-        if ids is not None:
-            q = q.where(c.id.in_(ids))
+        q = _listing(ALERTS, status, limit, channel, ids)
         with self._begin() as conn:
             return [alert_row(r._mapping) for r in conn.execute(q)]
 
-    def retry_alert(self, alert_id: str, now: datetime) -> bool:
-        """Put a failed (or pending) alert back in the queue now; False if unknown."""
+    def list_notices(self, status: str | Sequence[str] | None = None, limit: int | None = 50,
+                     channel: str | None = None, ids: Sequence[str] | None = None
+                     ) -> list[NoticeRow]:
+        """Recent notices, newest first, chosen as ``list_alerts`` chooses alerts."""
+        q = _listing(NOTICES, status, limit, channel, ids)
         with self._begin() as conn:
-            result = conn.execute(update(t.alerts).where(
-                t.alerts.c.id == alert_id, t.alerts.c.status != "sent").values(
-                status="pending", next_attempt_at=now, claimed_by=None, lease_until=None))
-            return bool(result.rowcount)
+            return [notice_row(r._mapping) for r in conn.execute(q)]
+
+    def list_outbox(self, status: str | Sequence[str] | None = None, limit: int | None = 50,
+                    channel: str | None = None, ids: Sequence[str] | None = None
+                    ) -> list[AlertRow | NoticeRow]:
+        """Alerts and notices together, newest first, chosen as ``list_alerts`` chooses:
+        every row of the outbox (``monitor alerts``)."""
+        rows: list[AlertRow | NoticeRow] = [*self.list_alerts(status, limit, channel, ids),
+                                            *self.list_notices(status, limit, channel, ids)]
+        rows.sort(key=lambda r: r.id)
+        rows.sort(key=lambda r: r.created_at or _EPOCH, reverse=True)
+        return rows[:limit] if limit is not None else rows
+
+    def enqueue_notices(self, notices: Sequence[Notice]) -> list[str]:
+        """Put ``notices`` in the outbox, due at once; the ids of those that were not there
+        already (a notice's id is its identity: enqueuing it twice sends it once)."""
+        with self._begin() as conn:
+            return insert_notices(self, conn, notices)
+
+    def retry_alert(self, alert_id: str, now: datetime) -> bool:
+        """Put a failed (or pending) alert or notice back in the queue now; False if
+        unknown."""
+        with self._begin() as conn:
+            for table in (t.alerts, t.notices):
+                result = conn.execute(update(table).where(
+                    table.c.id == alert_id, table.c.status != "sent").values(
+                    status="pending", next_attempt_at=now, claimed_by=None, lease_until=None))
+                if result.rowcount:
+                    return True
+            return False
 
     # -- channel state ------------------------------------------------------------------------
 
@@ -160,3 +238,24 @@ class OutboxMixin(StoreBase):
     def disabled_channels(self) -> dict[str, str]:
         """Disabled channels with the reason."""
         return {n: s.reason for n, s in self.channel_states().items() if s.disabled}
+
+
+def insert_notices(store: StoreBase, conn: Connection, notices: Sequence[Notice]) -> list[str]:
+    """``enqueue_notices`` inside the caller's transaction (a health mark's, so the mark
+    and its notice are stored together or not at all)."""
+    stmt = store._insert(t.notices).on_conflict_do_nothing().returning(t.notices.c.id)
+    return [i for n in notices
+            if (i := conn.execute(stmt, notice_to_row(n)).scalar()) is not None]
+
+
+def _listing(queue: _Queue, status: str | Sequence[str] | None, limit: int | None,
+             channel: str | None, ids: Sequence[str] | None) -> Any:
+    c = queue.rows.c
+    q = queue.read.order_by(c.created_at.desc(), c.id).limit(limit)
+    if status:
+        q = q.where(c.status.in_([status] if isinstance(status, str) else status))
+    if channel is not None:
+        q = q.where(c.channel == channel)
+    if ids is not None:
+        q = q.where(c.id.in_(ids))
+    return q

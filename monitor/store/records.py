@@ -6,12 +6,15 @@ UTC, stored JSON is an ``Article`` and its ``TermHit``s again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from monitor.models import Article, Entry, Match, TermHit
+from monitor.models import AlertedSince as AlertedSince
+from monitor.models import Article, Entry, Match, Notice, TermHit
+from monitor.models import Router as Router
+from monitor.models import RuleChannels as RuleChannels
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,17 +49,28 @@ class FeedState:
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
-    """What one poll found, written back to the feed's row."""
+    """What one poll did: the pipeline returns it, the store writes it back to the feed's
+    row, and the poll's log line and metrics read it."""
 
-    status: str  # ok | not_modified | unchanged | error | postponed (the host asked a pause)
+    # ok | first_poll (stored, not alerted) | not_modified | unchanged | error |
+    # postponed (the host asked every client for a pause)
+    status: str
     next_poll_at: datetime
     etag: str | None = None
     last_modified: str | None = None
     content_hash: str | None = None
     error: str | None = None
-    warning: str | None = None  # replaces the stored one only when status is ok (parsed)
+    warning: str | None = None  # replaces the stored one only when the poll parsed the feed
     new_items: int = 0
     publisher_ask: float | None = None  # None: keep what is stored
+    matched: int = 0  # rules matched, over all the items stored
+    alerts: int = 0  # alerts written to the outbox
+    duration_ms: int = 0
+
+    @property
+    def parsed(self) -> bool:
+        """Whether the poll parsed new content (``ok`` or ``first_poll``)."""
+        return self.status in ("ok", "first_poll")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +116,75 @@ class AlertRow:
     last_error: str | None = None
     sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
+    hit_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """A rule as stored: its id is stable (a rename keeps it, see ``Store.sync_rules``),
+    ``origin`` says where it is defined (``config``: the TOML; ``web``: the workspace)
+    and ``enabled`` whether it is still defined there."""
+
+    id: int
+    name: str
+    query: str
+    case_sensitive: bool = False
+    origin: str = "config"
+    enabled: bool = True
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+HIT_STATES = ("new", "relevant", "dismissed")
+"""A hit's triage states; every hit starts ``new``."""
+
+
+@dataclass(frozen=True, slots=True)
+class HitRow:
+    """One (rule, story): when the rule first and last matched the story, its triage, the
+    story's first article the rule matched with the terms that fired there, and its
+    alerts, one per channel."""
+
+    id: int
+    rule_id: int
+    rule: str  # the rule's name today
+    story_id: int
+    article_id: int
+    article: Article
+    first_seen: datetime
+    last_seen: datetime
+    terms: tuple[TermHit, ...] = ()
+    state: str = "new"
+    note: str = ""
+    alerts: tuple[AlertRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeRow:
+    """One outbox row holding a notice (feed health) for one channel, with its delivery
+    state; ``id``, ``channel`` and ``created_at`` are the notice's."""
+
+    notice: Notice
+    attempts: int = 0
+    status: str = "pending"
+    last_error: str | None = None
+    sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+
+    @property
+    def id(self) -> str:
+        """The notice's id (its webhook-id)."""
+        return self.notice.id
+
+    @property
+    def channel(self) -> str:
+        """The channel it goes to."""
+        return self.notice.channel
+
+    @property
+    def created_at(self) -> datetime:
+        """When it was raised."""
+        return self.notice.created_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,19 +206,16 @@ class NodeInfo:
     started_at: datetime
     heartbeat_at: datetime
     feeds_claimed: int = 0
-    alerts_claimed: int = 0
+    alerts_claimed: int = 0  # alerts and notices: the outbox's rows
 
 
 # -- an article write (see monitor.store.writer) ------------------------------------------
 
 SameStory = Callable[[int, int], bool]
 """(fingerprint, fingerprint) -> whether two texts are the same story."""
-RuleChannels = Mapping[str, Sequence[tuple[str, datetime | None]]]
-"""Rule -> [(channel, digest time, or None to send now)]."""
-AlertedSince = Callable[[str, datetime], int]
-"""(rule, since) -> stories the rule alerted on since then, as the transaction sees it."""
-Router = Callable[[Sequence[Match], AlertedSince], RuleChannels]
-"""(matches, alerted since) -> where each matched rule's alerts go (rate limits applied)."""
+# Router, AlertedSince and RuleChannels (what the transaction calls) are defined in
+# monitor.models, below both the store and monitor.alerts.routing, which answers them;
+# they are named here too for the store's modules.
 
 
 class ArticleWrite(NamedTuple):

@@ -2,7 +2,8 @@
 
 The same tables serve SQLite (one node) and PostgreSQL (several nodes). A fresh database
 gets the current schema at once; an older one runs the migrations after its version, in
-order, each in its own transaction. A migration only ever adds: no upgrade drops data.
+order, all in one transaction. No upgrade drops data: a column that goes (a rule's name on
+matches and alerts) has its values moved first (to the rules table).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy import (
     inspect,
     select,
     text,
+    update,
 )
 from sqlalchemy.engine import Connection
 
@@ -102,22 +104,46 @@ articles = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
 )
 
-matches = Table(
+rules = Table(
+    "rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),  # stable: renames keep it
+    Column("name", String(500), nullable=False, index=True),
+    Column("query", Text, nullable=False, default=""),
+    Column("case_sensitive", Boolean, nullable=False, default=False),
+    Column("origin", String(16), nullable=False, default="config"),  # config (TOML) | web
+    Column("enabled", Boolean, nullable=False, default=True),  # false: gone from its origin
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+hits = Table(  # one per (rule, story): what the dashboard lists and alerts hang off
+    "hits", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rule_id", Integer, ForeignKey("rules.id"), nullable=False),
+    Column("story_id", Integer, nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),  # the first
+    Column("first_seen", DateTime(timezone=True), nullable=False, index=True),
+    Column("last_seen", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False, default="new"),  # new | relevant | dismissed
+    Column("note", Text, nullable=False, default=""),
+    UniqueConstraint("rule_id", "story_id", name="uq_hits_rule_story"),
+)
+
+matches = Table(  # one per (rule, article)
     "matches", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("rule", String(500), nullable=False),
+    Column("rule_id", Integer, ForeignKey("rules.id"), nullable=False),
     Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
     Column("story_id", Integer, nullable=False),
     Column("terms", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    UniqueConstraint("rule", "article_id", name="uq_matches_rule_article"),
+    UniqueConstraint("rule_id", "article_id", name="uq_matches_rule_article"),
 )
 
-alerts = Table(
+alerts = Table(  # one per (hit, channel)
     "alerts", metadata,
     Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
-    Column("rule", String(500), nullable=False),
-    Column("story_id", Integer, nullable=False),
+    Column("hit_id", Integer, ForeignKey("hits.id"), nullable=False),
     Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),
     Column("feed", String(500), nullable=False, default=""),
     Column("channel", String(200), nullable=False),
@@ -131,9 +157,13 @@ alerts = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("claimed_by", String(200)),
     Column("lease_until", DateTime(timezone=True)),
-    UniqueConstraint("rule", "story_id", "channel", name="uq_alerts_rule_story_channel"),
+    UniqueConstraint("hit_id", "channel", name="uq_alerts_hit_channel"),
 )
 Index("ix_alerts_due", alerts.c.status, alerts.c.next_attempt_at)
+
+alert_rows = select(alerts, rules.c.name.label("rule"), hits.c.story_id).join_from(
+    alerts, hits, hits.c.id == alerts.c.hit_id).join(rules, rules.c.id == hits.c.rule_id)
+"""The alerts with their rule's name (today's) and their story: what ``AlertRow`` reads."""
 
 deliveries = Table(
     "deliveries", metadata,
@@ -144,6 +174,37 @@ deliveries = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
     # sending | sent | retry | failed | interrupted (its node stopped mid-attempt)
+    Column("outcome", String(16), nullable=False, default="sending"),
+    Column("detail", Text),
+)
+
+notices = Table(  # messages to the operator no rule made (feed health): the outbox's other rows
+    "notices", metadata,
+    Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
+    Column("kind", String(32), nullable=False),  # failing | silent | recovered
+    Column("feed", String(500), nullable=False, default=""),
+    Column("url", Text, nullable=False, default=""),
+    Column("message", Text, nullable=False),
+    Column("channel", String(200), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("lease_until", DateTime(timezone=True)),
+)
+Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
+
+notice_deliveries = Table(  # each attempt to send a notice, as ``deliveries`` for alerts
+    "notice_deliveries", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notice_id", String(36), ForeignKey("notices.id"), nullable=False, index=True),
+    Column("attempt", Integer, nullable=False),
+    Column("node", String(200), nullable=False, default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
     Column("outcome", String(16), nullable=False, default="sending"),
     Column("detail", Text),
 )
@@ -173,6 +234,8 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _add_column(conn, "entries", "version VARCHAR(64)"),
     lambda conn: _polite_polling(conn),
     lambda conn: _channel_config_hash(conn),
+    lambda conn: _notices(conn),
+    lambda conn: _rules_and_hits(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
@@ -195,6 +258,91 @@ def _channel_config_hash(conn: Connection) -> None:
         _add_column(conn, "channel_state", "config_hash VARCHAR(64)")
     else:  # a database made by hand with only some of the tables
         channel_state.create(conn)
+
+
+def _notices(conn: Connection) -> None:
+    """Version 5: notices (feed health) are outbox rows of their own, with their attempts."""
+    notices.create(conn, checkfirst=True)
+    notice_deliveries.create(conn, checkfirst=True)
+
+
+_OLD_ROWS = ("SELECT rule, story_id, article_id, created_at FROM matches UNION ALL "
+             "SELECT rule, story_id, article_id, created_at FROM alerts")
+
+
+def _rules_and_hits(conn: Connection) -> None:
+    """Version 6: rules with stable ids and hits, one per (rule, story); matches and alerts
+    keyed by them instead of a rule's name. Every match and alert is kept, with its id."""
+    found = inspect(conn)
+    if found.has_table("hits"):
+        return  # a database made by hand, its tables already current
+    if not found.has_table("matches") and not found.has_table("alerts"):
+        metadata.create_all(conn)  # a database made by hand with only some of the tables
+        return
+    rules.create(conn)
+    hits.create(conn)
+    conn.execute(text(  # one rule per name seen; the config sync fills in the rest
+        "INSERT INTO rules (name, query, case_sensitive, origin, enabled, created_at, "
+        "updated_at) SELECT rule, '', false, 'config', true, min(created_at), "
+        f"min(created_at) FROM ({_OLD_ROWS}) u GROUP BY rule"))
+    latest = text("SELECT rule, payload FROM alerts a WHERE created_at = "  # its query
+                  "(SELECT max(created_at) FROM alerts b WHERE b.rule = a.rule)"
+                  ).columns(payload=JSON)
+    for name, payload in conn.execute(latest).all():
+        conn.execute(update(rules).where(rules.c.name == name)
+                     .values(query=str(payload.get("query", ""))))
+    conn.execute(text(
+        "INSERT INTO hits (rule_id, story_id, article_id, first_seen, last_seen, state, note) "
+        "SELECT r.id, u.story_id, min(u.article_id), min(u.created_at), max(u.created_at), "
+        f"'new', '' FROM ({_OLD_ROWS}) u JOIN rules r ON r.name = u.rule "
+        "GROUP BY r.id, u.story_id"))
+    (_rebuild_sqlite if conn.dialect.name == "sqlite" else _alter_postgres)(conn)
+
+
+_NEW_KEYS = {  # column -> its value, from the old row ``o``
+    "rule_id": "(SELECT id FROM rules r WHERE r.name = o.rule)",
+    "hit_id": "(SELECT h.id FROM hits h JOIN rules r ON r.id = h.rule_id "
+              "WHERE r.name = o.rule AND h.story_id = o.story_id)",
+}
+
+
+def _rebuild_sqlite(conn: Connection) -> None:
+    """SQLite cannot drop a column of a unique key: the two tables are made anew and
+    filled from the old ones (their children too, so that foreign keys follow)."""
+    found = inspect(conn)  # again: the one before did not know the new tables
+    children = [name for name in found.get_table_names() if name not in ("matches", "alerts")
+                and any(fk["referred_table"] == "alerts" for fk in found.get_foreign_keys(name))]
+    names = ["matches", "alerts", *children]
+    old_columns = {n: {c["name"] for c in found.get_columns(n)} for n in names}
+    for name in names:
+        for index in found.get_indexes(name):
+            conn.execute(text(f"DROP INDEX {index['name']}"))
+        conn.execute(text(f"ALTER TABLE {name} RENAME TO {name}_old"))
+    for name in names:
+        table = metadata.tables[name]
+        table.create(conn)
+        columns = [c.name for c in table.columns
+                   if c.name in old_columns[name] or c.name in _NEW_KEYS]
+        values = [f"o.{c}" if c in old_columns[name] else _NEW_KEYS[c] for c in columns]
+        conn.execute(text(f"INSERT INTO {name} ({', '.join(columns)}) "
+                          f"SELECT {', '.join(values)} FROM {name}_old o"))
+    for name in reversed(names):
+        conn.execute(text(f"DROP TABLE {name}_old"))
+
+
+def _alter_postgres(conn: Connection) -> None:
+    """PostgreSQL alters the two tables in place (dropping a column drops its keys)."""
+    for table, column, refers in (("matches", "rule_id", "rules"), ("alerts", "hit_id", "hits")):
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER "
+                          f"REFERENCES {refers} (id)"))
+        conn.execute(text(f"UPDATE {table} o SET {column} = {_NEW_KEYS[column]}"))
+        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL"))
+    conn.execute(text("ALTER TABLE matches DROP COLUMN rule"))
+    conn.execute(text("ALTER TABLE alerts DROP COLUMN rule, DROP COLUMN story_id"))
+    conn.execute(text("ALTER TABLE matches ADD CONSTRAINT uq_matches_rule_article "
+                      "UNIQUE (rule_id, article_id)"))
+    conn.execute(text("ALTER TABLE alerts ADD CONSTRAINT uq_alerts_hit_channel "
+                      "UNIQUE (hit_id, channel)"))
 
 
 def migrate(conn: Connection) -> int:

@@ -33,6 +33,7 @@ from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
 from monitor.web import views
+from monitor.web.hosts import HostCheck
 from monitor.web.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
@@ -201,12 +202,15 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
                scheduler_running: Callable[[], bool] = lambda: True,
                token: str | None = None, require_token: bool = False,
                clock: Clock = timeutil.now,
-               reload_failure: ReloadFailure = lambda: None) -> Starlette:
+               reload_failure: ReloadFailure = lambda: None,
+               hosts: HostCheck | None = None) -> Starlette:
     """The web app over ``store``; ``config_getter`` returns the running config.
 
     ``metrics`` is the daemon's (a fresh one, with only the store gauges moving, if None).
     ``reload_failure`` says whether the last config reload failed (dashboard, /readyz).
-    With ``require_token`` every route but /healthz needs ``Authorization: Bearer token``.
+    With ``require_token`` every route but /healthz needs ``Authorization: Bearer token``;
+    with ``hosts`` only the Host names (and Origins) it allows are answered (the daemon
+    always passes one).
     """
     if require_token and not token:
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
@@ -220,6 +224,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
         Route("/api/channels", h.api_channels),
     ]
-    middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token)]
+    middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
+                             hosts=hosts)]
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={StorageError: _storage_error})

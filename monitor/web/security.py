@@ -1,9 +1,13 @@
-"""Security for every response: strict headers, and the bearer token when one is required.
+"""Security for every response: strict headers, the names it answers, the bearer token.
 
-A pure ASGI middleware (no buffering, works for any response). With ``require_token``
-every path except the public ones (``/healthz``) needs ``Authorization: Bearer <token>``;
-``Basic`` with the token as the password is accepted too, so a browser can log in.
-Tokens are compared in constant time (as SHA-256 digests, so length leaks nothing).
+A pure ASGI middleware (no buffering, works for any response). With a ``HostCheck``
+(``monitor.web.hosts``) a request whose ``Host`` the dashboard is not reached by gets 400,
+and one other than GET/HEAD from a page of another site (its ``Origin``) gets 403: each is
+one ``event=web_bad_host`` / ``event=web_bad_origin`` line (DNS rebinding, cross-site
+requests). With ``require_token`` every path except the public ones (``/healthz``) needs
+``Authorization: Bearer <token>``; ``Basic`` with the token as the password is accepted too,
+so a browser can log in. Tokens are compared in constant time (as SHA-256 digests, so
+length leaks nothing).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Iterable
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from monitor.web.hosts import HostCheck
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +65,12 @@ class SecurityMiddleware:
     """Adds the security headers to every response; enforces the token when required."""
 
     def __init__(self, app: ASGIApp, token: str | None = None, require_token: bool = False,
-                 public: Iterable[str] = ("/healthz",)) -> None:
+                 public: Iterable[str] = ("/healthz",), hosts: HostCheck | None = None) -> None:
         self.app = app
         self.token = token
         self.require_token = require_token
         self.public = frozenset(public)
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -77,6 +84,10 @@ class SecurityMiddleware:
                     headers[name] = value
             await send(message)
 
+        refusal = self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send_secured)
+            return
         if self.require_token and not self._allowed(scope):
             log.warning("event=web_unauthorized path=%s client=%s", scope.get("path"),
                         (scope.get("client") or ("-",))[0])
@@ -91,3 +102,22 @@ class SecurityMiddleware:
             return True
         header = Headers(scope=scope).get("authorization")
         return bool(self.token) and header is not None and token_matches(header, self.token or "")
+
+    def _refusal(self, scope: Scope) -> JSONResponse | None:
+        """400 for a Host this server is not reached by, 403 for a cross-site change."""
+        if self.hosts is None:
+            return None
+        headers = Headers(scope=scope)
+        host, origin = headers.get("host"), headers.get("origin")
+        port = int((scope.get("server") or ("", 80))[1] or 80)
+        client = (scope.get("client") or ("-",))[0]
+        if not self.hosts.host_allowed(host, port):
+            log.warning("event=web_bad_host host=%r path=%s client=%s", host, scope.get("path"),
+                        client)
+            return JSONResponse({"error": "unknown Host: add the name to allowed_hosts"},
+                                status_code=400)
+        if not self.hosts.origin_allowed(scope.get("method", "GET"), origin, host, port):
+            log.warning("event=web_bad_origin origin=%r method=%s path=%s client=%s", origin,
+                        scope.get("method"), scope.get("path"), client)
+            return JSONResponse({"error": "cross-site request refused"}, status_code=403)
+        return None

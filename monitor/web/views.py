@@ -8,7 +8,7 @@ in a worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -33,15 +33,15 @@ READY_FACTOR = 3.0
 
 
 @dataclass(frozen=True, slots=True)
-class AlertView:
-    """One (rule, story) alert with its delivery on each channel."""
+class HitView:
+    """One hit, a (rule, story), with its alert's delivery on each channel."""
 
     rule: str
     feed: str
     created_at: datetime | None
     article: Article
     terms: tuple[TermHit, ...]
-    deliveries: list[AlertRow] = field(default_factory=list)
+    deliveries: tuple[AlertRow, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,27 +70,23 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class RuleView:
-    """A watch rule with its match counts."""
+    """A config rule with its match counts."""
 
     watch: WatchSettings
     total: int
     recent: int
     bars: tuple[Bar, ...]
+    id: int | None = None  # the stored rule's id (None: not stored yet)
 
 
 # -- alerts ---------------------------------------------------------------------------------
 
 
-def recent_alerts(store: Store, limit: int = 200) -> list[AlertView]:
-    """The newest alerts, one per (rule, story), each with its channels' deliveries."""
-    grouped: dict[tuple[str, int], AlertView] = {}
-    for row in store.list_alerts(limit=limit):
-        key = (row.rule, row.story_id)
-        if key not in grouped:
-            grouped[key] = AlertView(row.rule, row.feed, row.created_at, row.article,
-                                     row.terms)
-        grouped[key].deliveries.append(row)
-    return list(grouped.values())
+def recent_alerts(store: Store, limit: int = 200) -> list[HitView]:
+    """The newest hits that alerted, each with its channels' deliveries."""
+    return [HitView(h.rule, h.alerts[0].feed if h.alerts else h.article.source,
+                    h.first_seen, h.article, h.terms, h.alerts)
+            for h in store.hits(limit, alerted=True)]
 
 
 # -- channels -------------------------------------------------------------------------------
@@ -144,11 +140,13 @@ def rule_views(store: Store, config: Config, now: datetime) -> list[RuleView]:
     since = datetime.combine(start, datetime.min.time(), tzinfo=now.tzinfo)
     per_day = store.match_counts(since)
     totals = store.match_totals()
+    ids = {r.name: r.id for r in store.rules() if r.enabled and r.origin == "config"}
     views = []
     for watch in config.watches:
-        counts = [per_day.get(watch.name, {}).get(day, 0) for day in days]
-        views.append(RuleView(watch, totals.get(watch.name, 0), sum(counts),
-                              tuple(_bars(days, counts))))
+        rule_id = ids.get(watch.name, 0)
+        counts = [per_day.get(rule_id, {}).get(day, 0) for day in days]
+        views.append(RuleView(watch, totals.get(rule_id, 0), sum(counts),
+                              tuple(_bars(days, counts)), rule_id or None))
     return views
 
 
@@ -162,7 +160,7 @@ def _bars(days: list[str], counts: list[int]) -> Iterable[Bar]:
 def rule_json(view: RuleView) -> dict[str, Any]:
     """One rule for /api/rules."""
     w = view.watch
-    return {"name": w.name, "query": w.query, "channels": list(w.channels),
+    return {"id": view.id, "name": w.name, "query": w.query, "channels": list(w.channels),
             "feeds": list(w.feeds), "digest": w.digest, "case_sensitive": w.case_sensitive,
             "matches_total": view.total, "matches_recent": view.recent,
             "matches_by_day": {b.day: b.count for b in view.bars}}

@@ -1,8 +1,7 @@
-"""Feed documents -> entries: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed 1.0/1.1.
+"""The ``feed`` source kind: RSS 0.9x/1.0/2.0 and Atom (feedparser), JSON Feed 1.0/1.1.
 
 Pure: takes bytes and returns data. It touches no network, file or clock beyond
-``now`` (an argument, defaulting to the current time). Feed discovery reads an HTML page
-that the caller fetched and returns candidate URLs for the caller to probe.
+``now`` (an argument, defaulting to the current time).
 """
 
 from __future__ import annotations
@@ -16,29 +15,22 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser  # type: ignore[import-untyped]
-import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
 from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyped]
 
 from monitor.errors import ParseError
-from monitor.feedencoding import feed_charset
-from monitor.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.models import Entry
+from monitor.sources.base import ParsedFeed
+from monitor.sources.feedencoding import feed_charset
+from monitor.sources.feedtrim import MAX_AUTHOR_CHARS, trim_document
+from monitor.sources.text import html_line, html_to_text
 from monitor.timeutil import utc
 
-COMMON_FEED_PATHS = ("/feed", "/rss", "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml",
-                     "/feed.json")
-"""Paths worth probing on a site whose pages advertise no feed."""
-
-FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json",
-                        "application/rdf+xml"})
 MAX_KEY_CHARS = 1_000  # longer guids are replaced by their hash
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
                "yearly": 31536000}
@@ -46,23 +38,6 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592
 _MAIL_NAME = re.compile(r"^\S+@\S+ \((?P<name>[^()]+)\)$")
 _NAME_MAIL = re.compile(r"^(?P<name>[^@]+?) [(<]\S+@\S+[)>]$")
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.IGNORECASE)
-_BLOCK_TAGS = frozenset("address article aside blockquote dd div dl dt figcaption figure footer "
-                        "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tr ul"
-                        .split())
-_WS = re.compile(r"\s+")
-_TAG = re.compile(r"<[A-Za-z!/?]")
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    """One feed document, parsed; ``warning`` says what was wrong with a malformed one."""
-
-    title: str
-    link: str
-    entries: tuple[Entry, ...]
-    warning: str | None = None
-    ttl_seconds: int | None = None  # from <ttl> or sy:updatePeriod/updateFrequency
 
 
 def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
@@ -86,7 +61,7 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     """feedparser reads the document's own bytes, in the charset feed_charset decides.
 
     Entries are at least feedparser's own: the bytes change only when the document has more
-    than ``max_items`` items or an author field feedparser would stall on (monitor.feedtrim).
+    than ``max_items`` items or an author field feedparser would stall on (``feedtrim``).
     """
     charset = feed_charset(content, content_type)
     text = content.decode(charset or "latin-1", "replace")  # latin-1: ASCII, or undecided
@@ -110,7 +85,7 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     entries = _unique(items, max_items)
     if not entries and (warning or not parsed.get("version")):
         raise ParseError(_not_a_feed(content, url, warning))
-    return ParsedFeed(title=_one_line(feed.get("title", "")),
+    return ParsedFeed(title=html_line(feed.get("title", "")),
                       link=_absolute(url, feed.get("link", "")), entries=entries,
                       warning=warning, ttl_seconds=_ttl_seconds(feed))
 
@@ -153,7 +128,7 @@ def _parse_json_feed(content: bytes, url: str, content_type: str, max_items: int
     inherit = _json_author(doc)
     entries = _unique((_json_entry(i, url, inherit, max_chars, now)
                        for i in items[:max_items] if isinstance(i, dict)), max_items)
-    return ParsedFeed(title=_one_line(_str(doc.get("title"))),
+    return ParsedFeed(title=html_line(_str(doc.get("title"))),
                       link=_absolute(url, _str(doc.get("home_page_url"))), entries=entries)
 
 
@@ -184,7 +159,7 @@ def _json_author(node: dict[str, Any]) -> str:
 
 def _make_entry(key: str, link: str, title: str, content: str, author: str,
                 published: datetime | None, max_chars: int, now: datetime) -> Entry | None:
-    title = _one_line(title[:max_chars])
+    title = html_line(title[:max_chars])
     summary = html_to_text(content[:max_chars])
     if not (link or title or summary):
         return None
@@ -192,7 +167,7 @@ def _make_entry(key: str, link: str, title: str, content: str, author: str,
     if len(key) > MAX_KEY_CHARS:
         key = _hash_key(key)
     return Entry(key=key, url=link, title=title, summary=summary,
-                 author=_one_line(author[:MAX_AUTHOR_CHARS]),
+                 author=html_line(author[:MAX_AUTHOR_CHARS]),
                  published=min(published, now) if published else None)
 
 
@@ -202,44 +177,6 @@ def _unique(entries: Iterable[Entry | None], max_items: int) -> tuple[Entry, ...
         if entry is not None and entry.key not in seen:
             seen[entry.key] = entry
     return tuple(itertools.islice(seen.values(), max_items))
-
-
-def html_to_text(markup: str) -> str:
-    """Plain text of an HTML fragment: tags dropped, entities decoded, paragraphs kept."""
-    if not _TAG.search(markup):
-        return _tidy(html.unescape(markup))
-    try:
-        root = lxml.html.fragment_fromstring(markup, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
-        return _tidy(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
-    parts: list[str] = []
-    walker = lxml.etree.iterwalk(root, events=("start", "end"))
-    for event, el in walker:
-        tag = el.tag if isinstance(el.tag, str) else ""  # "" for entities left in the tree
-        skip = not tag or tag in _SKIP_TAGS
-        if event == "start":
-            if skip:
-                walker.skip_subtree()
-            else:
-                parts.append(_break(tag) + _WS.sub(" ", el.text or ""))
-        else:
-            parts.append(("" if skip or tag == "br" else _break(tag)) + _WS.sub(" ", el.tail or ""))
-    return _tidy("".join(parts))
-
-
-def _one_line(markup: str) -> str:
-    return " ".join(html_to_text(markup).split())
-
-
-def _break(tag: str) -> str:
-    return "\n\n" if tag in _BLOCK_TAGS else "\n" if tag == "br" else ""
-
-
-def _tidy(text: str) -> str:
-    """Collapse spaces within lines; keep single line breaks; one blank line between paragraphs."""
-    lines = (" ".join(line.split()) for line in text.splitlines())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def _ttl_seconds(feed: Mapping[str, Any]) -> int | None:
@@ -293,23 +230,3 @@ def _int(value: Any) -> int:
 def _str(value: Any) -> str:
     return value if isinstance(value, str) else "" if value is None else str(value)
 
-
-def discover_feeds(html: bytes, base_url: str) -> list[str]:
-    """Feed URLs a page advertises with ``<link rel="alternate" type="...">``, in page order."""
-    if not html.strip():
-        return []
-    try:
-        root = lxml.html.fromstring(html, base_url=base_url)
-    except (lxml.etree.ParserError, ValueError):
-        return []
-    base = next((b for b in root.xpath("//base/@href") if b.strip()), "")
-    found: list[str] = []
-    for link in root.iter("link"):
-        rels = (link.get("rel") or "").lower().split()
-        kind = (link.get("type") or "").split(";")[0].strip().lower()
-        href = (link.get("href") or "").strip()
-        if "alternate" in rels and kind in FEED_TYPES and href:
-            url = urljoin(urljoin(base_url, base), href)
-            if urlsplit(url).scheme in ("http", "https") and url not in found:
-                found.append(url)
-    return found

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from xml.parsers import expat
 
 from monitor.errors import ParseError
+from monitor.sources.text import one_line
 
 MAX_DEPTH = 100
 """Elements nested deeper than this are refused; real folder trees are a few levels deep."""
@@ -104,7 +105,7 @@ class _Reader:
     def _outline(self, raw: dict[str, str]) -> str | None:
         """Record a feed outline; return a folder outline's title (None for a feed)."""
         attrs = {k.lower(): v for k, v in raw.items()}
-        title = _one_line(attrs.get("title") or attrs.get("text") or "")
+        title = one_line(attrs.get("title") or attrs.get("text") or "")
         url = attrs.get("xmlurl", "").strip()
         if not url:
             return title or None
@@ -131,16 +132,12 @@ class _Reader:
 
 
 def _categories(value: str) -> list[str]:
-    return [_one_line(part) for item in value.split(",") for part in item.split("/")
+    return [one_line(part) for item in value.split(",") for part in item.split("/")
             if part.strip()]
 
 
 def _unique(items: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -198,7 +195,7 @@ def to_toml(feeds: Sequence[OpmlFeed], taken: Collection[str] = ()) -> str:
     used = set(taken)
     blocks = []
     for feed in feeds:
-        name = _unique_name(_one_line(feed.title) or feed.xml_url, used)
+        name = _unique_name(one_line(feed.title) or feed.xml_url, used)
         used.add(name)
         lines = ["[[feeds]]", f"name = {toml_string(name)}", f"url = {toml_string(feed.xml_url)}"]
         if feed.tags:

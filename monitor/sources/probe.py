@@ -2,7 +2,8 @@
 usual paths (``/feed``, ``/rss.xml`` ...) on its origin.
 
 Orchestration, small: it fetches through the caller's fetcher and leaves every decision
-to :mod:`monitor.feeds` (``parse_feed``, ``discover_feeds``). The operator typed the URL,
+to the pure modules of :mod:`monitor.sources` (``parse_feed``, ``discover_feeds``); it sits
+in the orchestration layer, above them (tests/test_layers.py). The operator typed the URL,
 so it is fetched ``trusted``, and so is anything on the same origin; a feed another site
 advertises goes through the fetcher's SSRF guard like any third-party link.
 
@@ -34,9 +35,12 @@ from typing import Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 from monitor.errors import FetchError, FetchHTTPStatus, FetchTooLarge, NotModified, ParseError
-from monitor.feeds import COMMON_FEED_PATHS, ParsedFeed, discover_feeds, parse_feed
 from monitor.models import FetchResult
-from monitor.opml import OpmlFeed, to_toml
+from monitor.sources.base import ParsedFeed
+from monitor.sources.discovery import COMMON_FEED_PATHS, discover_feeds
+from monitor.sources.feed import parse_feed
+from monitor.sources.opml import OpmlFeed, to_toml
+from monitor.sources.text import one_line
 
 MAX_ADVERTISED = 20
 """At most this many advertised feeds are fetched (a page can list hundreds)."""
@@ -85,7 +89,7 @@ def as_config_snippet(feeds: Sequence[DiscoveredFeed], taken: Collection[str] = 
     ``taken`` are feed names already in the config: new names are made unique against them.
     """
     good = [OpmlFeed(f.title or f.url, f.url) for f in feeds if f.error is None]
-    notes = [f"# not added: {_one_line(f.url)} ({_one_line(f.error)})\n"
+    notes = [f"# not added: {one_line(f.url)} ({one_line(f.error)})\n"
              for f in feeds if f.error is not None]
     return "".join(notes) + ("\n" if notes and good else "") + to_toml(good, taken)
 
@@ -178,7 +182,3 @@ def _origin(url: str) -> tuple[str, str, int] | None:
     except ValueError:  # a port out of range or not a number
         return None
     return (scheme, parts.hostname, port) if parts.hostname else None
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())

@@ -1,0 +1,52 @@
+"""Sources: what a feed's fetched document holds, by the feed's ``kind``.
+
+``parse_source(kind, content, url, ...)`` is the one entry point the pipeline calls: it
+looks ``kind`` up in ``PARSERS`` and hands the document to that kind's parser, which
+returns a ``ParsedFeed`` (``monitor.sources.base``) or raises ``ParseError``; an unknown
+kind is a ``ConfigError``. Every parser is pure: bytes in, data out (miniflux's
+``parser.ParseFeed`` dispatches the same way, on the detected format).
+
+Kinds: ``feed`` (RSS 0.9x/1.0/2.0, Atom and JSON Feed; module ``feed``, with
+``feedencoding`` and ``feedtrim``). Beside the parsers: ``text`` (HTML and loose text to
+plain text, for every kind), ``opml`` (subscription lists in and out), ``discovery`` (the
+feeds a page advertises) and ``probe`` (fetching a site to find its feeds: orchestration,
+a layer up, so nothing else here imports it).
+
+**Adding a source kind** is a new module here with a function that fits ``SourceParser``,
+and one line in ``PARSERS``; ``[[feeds]] kind = "..."`` then selects it (the config checks
+kinds against ``source_kinds()``, which the daemon passes in).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from monitor.errors import ConfigError
+from monitor.sources import feed
+from monitor.sources.base import ParsedFeed, SourceParser
+
+PARSERS: dict[str, SourceParser] = {
+    "feed": feed.parse_feed,
+}
+"""Each source kind -> its parser. One line per kind."""
+
+
+def source_kinds() -> tuple[str, ...]:
+    """The kinds ``[[feeds]] kind`` accepts, for the config check."""
+    return tuple(PARSERS)
+
+
+def parse_source(kind: str, content: bytes, url: str, *, content_type: str = "",
+                 max_items: int = 500, now: datetime | None = None) -> ParsedFeed:
+    """The document ``content`` fetched from ``url``, parsed as a source of ``kind``.
+
+    Raises ConfigError when ``kind`` is unknown, ParseError when the document is not of
+    that kind at all.
+    """
+    parser = PARSERS.get(kind)
+    if parser is None:
+        raise ConfigError(f"unknown source kind {kind!r} (known kinds: {', '.join(PARSERS)})")
+    return parser(content, url, content_type=content_type, max_items=max_items, now=now)
+
+
+__all__ = ["PARSERS", "ParsedFeed", "SourceParser", "parse_source", "source_kinds"]
