@@ -42,9 +42,24 @@ Entry = tuple[tuple[int, ...], tuple[int, ...]]
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
-def _append(ids: list[int], rid: int) -> None:
-    if not ids or ids[-1] != rid:
-        ids.append(rid)
+Ids = int | list[int]
+"""Rules keyed on a trigger in one role while building: one rule's id, or a list of them."""
+
+
+def _put(table: dict[str, Ids], trigger: str, rid: int) -> None:
+    """Add rule ``rid`` (rules come in increasing order) to ``trigger`` in ``table``."""
+    found = table.get(trigger)
+    if found is None:
+        table[trigger] = rid
+    elif isinstance(found, int):
+        if found != rid:
+            table[trigger] = [found, rid]
+    elif found[-1] != rid:
+        found.append(rid)
+
+
+def _ids(found: Ids | None) -> tuple[int, ...]:
+    return () if found is None else (found,) if isinstance(found, int) else tuple(found)
 
 
 def _oriented(keys: list[Key]) -> list[Key]:
@@ -76,17 +91,12 @@ class TriggerIndex:
 
     def __init__(self) -> None:
         self.always: list[int] = []
-        self._building: dict[str, tuple[list[int], list[int]]] = {}
+        self._firsts: dict[str, Ids] = {}  # while building
+        self._seconds: dict[str, Ids] = {}
         self._entries: dict[str, Entry] = {}
         self._prefixes = ahocorasick.Automaton()
         self._literals = ahocorasick.Automaton()
         self._words = ahocorasick.Automaton()  # whole words of regexes, as literals
-
-    def _lists(self, trigger: str) -> tuple[list[int], list[int]]:
-        lists = self._building.get(trigger)
-        if lists is None:
-            lists = self._building[trigger] = ([], [])
-        return lists
 
     def add(self, rid: int, keys: list[Key] | None) -> None:
         """Index rule ``rid`` under ``keys`` (None: evaluate it on every article).
@@ -98,8 +108,8 @@ class TriggerIndex:
             return
         for key in _oriented(keys) if len(keys) > 1 else keys:
             first, last = map(self._watch, (key[0], key[-1]))
-            _append(self._lists(first)[0], rid)
-            _append(self._lists(last)[1], rid)
+            _put(self._firsts, first, rid)
+            _put(self._seconds, last, rid)
 
     def _watch(self, trigger: str) -> str:
         """Arrange for ``trigger`` to be detected; the key it is indexed under."""
@@ -117,10 +127,19 @@ class TriggerIndex:
 
     def freeze(self) -> None:
         """Finish building; call once after the last ``add``."""
-        for trigger, (first, second) in self._building.items():
-            first_ids = tuple(first)
-            self._entries[trigger] = (first_ids, first_ids if first == second else tuple(second))
-        self._building = {}
+        alone: dict[int, Entry] = {}  # one entry per rule for the triggers only it has
+        firsts, seconds = self._firsts, self._seconds
+        for trigger in firsts.keys() | seconds.keys():
+            first, second = firsts.get(trigger), seconds.get(trigger)
+            if isinstance(first, int) and first == second:
+                entry = alone.get(first)
+                if entry is None:
+                    entry = alone[first] = ((first,), (first,))
+                self._entries[trigger] = entry
+                continue
+            first_ids = _ids(first)
+            self._entries[trigger] = (first_ids, first_ids if first == second else _ids(second))
+        self._firsts, self._seconds = {}, {}
         for automaton in (self._prefixes, self._literals, self._words):
             if len(automaton):
                 automaton.make_automaton()

@@ -260,10 +260,11 @@ def _atoms(raw: str, column: int, case_sensitive: bool) -> tuple[Atom, ...]:
                              "as in defen?e", column + tokens[n].start)
     if len(tokens) == 1 and raw.isascii() and raw.isalpha():  # the common case: a word
         return (Atom(sys.intern(texts[0]), source=_source(raw)),)
-    dotted = _dotted(raw, tokens)
+    dotted = _dotted(raw, tokens) if "." in raw else set()
+    apostrophes = not _APOSTROPHES.isdisjoint(raw)
     return tuple(
         Atom(sys.intern(text), n in prefixes, "?" in text, _source(raw[t.start : t.end]),
-             _possessive(raw, tokens, n), n in dotted)
+             apostrophes and _possessive(raw, tokens, n), n in dotted)
         for n, (t, text) in enumerate(zip(tokens, texts, strict=True))
     )
 

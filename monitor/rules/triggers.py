@@ -64,7 +64,7 @@ _STOPWORDS = frozenset(
 )
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=4096)
 def rarity(trigger: str) -> float:
     """A guess at the share of articles in which ``trigger`` fires (smaller is rarer)."""
     if trigger.startswith(REGEX_MARK):
@@ -92,7 +92,7 @@ def _keys_cost(keys: list[Key]) -> float:
 
 
 def _has_prefix(keys: list[Key]) -> bool:
-    return any(t.endswith("*") for key in keys for t in key)
+    return any(t[-1] == "*" for key in keys for t in key)
 
 
 def _scan_free(keys: list[Key]) -> bool:
@@ -148,6 +148,8 @@ def _variant_keys(slots: tuple[str, ...]) -> list[Key]:
     """Keys of one variant: its two rarest slots, each standing for any of its triggers."""
     if len(slots) == 1 and FORMS_SEPARATOR not in slots[0]:
         return [screen(slots[0])]
+    if all(map(str.isalnum, slots)):  # plain words, each its own trigger
+        return [_best_two(slots)]
     screens = list(map(screen, slots))
     if all(len(s) == 1 for s in screens):
         return [_best_two(tuple(s[0] for s in screens))]

@@ -130,6 +130,9 @@ def compounds(base: tuple[str, ...], gaps: int,
     whose closed-up slots it accepts (an article's test that the token occurs at all)."""
     if not gaps:
         return []
+    if len(base) == 2 and FORMS_SEPARATOR not in base[0] + base[1]:  # the common case
+        joined = base[0] + base[1]
+        return [] if present is not None and not present(joined) else [(joined,)]
     every = [g for g in range(len(base) - 1) if gaps >> g & 1]
     closings = [every] + ([[g] for g in every] if 1 < len(every) <= MAX_PAIRS else [])
     found = [_closed(base, closing, present) for closing in closings]

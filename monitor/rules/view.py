@@ -122,7 +122,7 @@ class ArticleView:
     def has(self, key: str) -> bool:
         """Whether some token of the article, or a canonical form of one, is one of the
         forms of a folded word's slot key (a quick test before looking for positions)."""
-        tokens, rev = self._tokens(), self._reverse()
+        tokens, rev = self._distinct or self._tokens(), self._rev or self._reverse()
         if FORMS_SEPARATOR not in key:
             return key in tokens or key in rev
         return any(f in tokens or f in rev for f in key.split(FORMS_SEPARATOR))
