@@ -57,7 +57,7 @@ _LOOKUP = DictionaryLookupStrategy(LOW_MEMORY_DICTIONARY_FACTORY)
 class _Lexicon:
     """One language's dictionary: simplemma's compact stream (about 1 MB for English,
     slow to search), and the sorted hashes of its words in lower case, which answer "not
-    in it" (most words of news text, and names) without searching the stream."""
+    in it" (names, rare words) without searching the stream."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang

@@ -8,6 +8,10 @@ no phrase or NEAR can span two fields. Positions (with where each token starts i
 folded text, for spans) are indexed in one pass for every word the candidate rules use
 (``prepare``); phrase starts and regex results are computed on first use and memoised for
 the other rules. Hits are ``SpanTuple``s until a match is reported.
+
+Each distinct word also has a canonical form in the article's language (``lemmas``; from
+its original spelling when that has accents); a folded slot key (``variants``) takes the
+words whose form, as written or canonical, is one of its forms.
 """
 
 from __future__ import annotations
