@@ -39,6 +39,7 @@ INFLECTION = [
     ("plural-in-query", "risks", "one risk", ["risk"]),
     ("possessive", "risk", "the risk's size", ["risk"]),
     ("possessive-in-query", "risk's", "many risks", ["risks"]),
+    ("contraction-is-not-possessive", "it's", "it was", None),
     ("irregular-plural", "crisis", "two crises", ["crises"]),
     ("irregular-plural-in-query", "crises", "a crisis", ["crisis"]),
     ("ies-plural", "policy", "new policies", ["policies"]),

@@ -47,6 +47,8 @@ MIN_PREFIX = 3
 """Characters a prefix term needs before its ``*``; a token with ``?`` needs as many others."""
 
 _APOSTROPHES = frozenset("'\u2019\u02bc")
+_CONTRACTED = frozenset("it that he she let what there here who where how".split())
+"""Words whose ``'s`` is a verb (``it's``), not a possessive."""
 
 MAX_DEPTH = 100
 """Deepest nesting of parentheses and operators accepted."""
@@ -278,10 +280,11 @@ def _source(written: str) -> str:
 
 
 def _possessive(raw: str, tokens: list[Token], n: int) -> bool:
-    """Whether token ``n`` is the ``s`` of a possessive (``risk's``)."""
+    """Whether token ``n`` is the ``s`` of a possessive (``risk's``, not ``it's``)."""
     t = tokens[n]
     return (n > 0 and t.end - t.start == 1 and raw[t.start] in "sS"
-            and tokens[n - 1].end == t.start - 1 and raw[t.start - 1] in _APOSTROPHES)
+            and tokens[n - 1].end == t.start - 1 and raw[t.start - 1] in _APOSTROPHES
+            and tokens[n - 1].text.lower() not in _CONTRACTED)
 
 
 def _dotted(raw: str, tokens: list[Token]) -> set[int]:
