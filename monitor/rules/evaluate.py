@@ -17,6 +17,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Protocol
 
+from monitor.rules.lemmas import Folds, base_language
 from monitor.rules.nodes import And, Near, Node, Not, Regex, Term
 from monitor.rules.regexes import compile_regex
 from monitor.rules.variants import Folding, Variants, compounds, term_variants
@@ -231,6 +232,7 @@ class Compiler:
         self._terms: dict[Folding, dict[Term, CTerm]] = {}
         self._regexes: dict[Regex, CRegex] = {}
         self.seen: dict[int, CTerm] = {}  # id of each Term node compiled -> its CTerm
+        self._folds: dict[Folding, tuple[Folds, ...]] = {}  # the query's words' forms
 
     def variant_keys(self, term: Term, folding: Folding) -> tuple[tuple[str, ...], ...]:
         """The slot keys of each variant of ``term`` (see ``variants``)."""
@@ -247,7 +249,17 @@ class Compiler:
             terms = self._terms[folding] = {}
         found = terms.get(term)
         if found is None:
-            found = terms[term] = CTerm(term, term_variants(term, folding))
+            found = terms[term] = CTerm(term, term_variants(term, folding, self.folds(folding)))
+        return found
+
+    def folds(self, folding: Folding) -> tuple[Folds, ...]:
+        """Forms of the query's words, one ``Folds`` per language: the compiler's own, gone
+        with it, so that the shared ones (kept while the daemon runs) hold articles' words
+        only."""
+        found = self._folds.get(folding)
+        if found is None:
+            found = self._folds[folding] = tuple(
+                Folds(base_language(lang), folding.case_sensitive) for lang in folding.languages)
         return found
 
     def compile(self, node: Node, folding: Folding) -> CNode:

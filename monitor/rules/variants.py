@@ -101,12 +101,14 @@ class Variants(NamedTuple):
         return tuple(dict.fromkeys((*self.stored, *closed)))
 
 
-def term_variants(term: Term, folding: Folding) -> Variants:
-    """The variants of ``term`` under ``folding``."""
+def term_variants(term: Term, folding: Folding,
+                  folds: tuple[Folds, ...] | None = None) -> Variants:
+    """The variants of ``term`` under ``folding`` (its words' forms from ``folds``, one per
+    language of ``folding``; default: the shared ones)."""
     atoms = list(term.atoms)
     if folding.exact or term.exact:
         return Variants((Variant(tuple(EXACT_MARK + str(a) for a in atoms)),))
-    folds = _folds(folding)
+    folds = folds or _folds(folding)
     slots = [_folded(a, folds) for a in atoms]
     if len(atoms) == 1 and atoms[0].text.isalpha() and not atoms[0].source:
         return Variants((Variant(tuple(slots)),))  # the common case: a word
@@ -116,7 +118,7 @@ def term_variants(term: Term, folding: Folding) -> Variants:
         atoms, slots = [atoms[i] for i in kept], [slots[i] for i in kept]
         found.append(Variant(tuple(slots), "possessive"))
     found += _acronyms(atoms, slots, folding)
-    found += _opened(atoms, slots, folding)
+    found += _opened(atoms, slots, folds)
     gaps = sum(1 << g for g in range(len(atoms) - 1) if _joinable(atoms, g))
     bare = tuple(slots)
     base = next((v.keys for v in found if v.keys == bare), bare)  # shared, not copied
@@ -234,7 +236,7 @@ def _joinable(atoms: list[Atom], gap: int) -> bool:
             and not (gap > 0 and atoms[gap - 1].dotted))
 
 
-def _opened(atoms: list[Atom], slots: list[str], folding: Folding) -> list[Variant]:
+def _opened(atoms: list[Atom], slots: list[str], folds: tuple[Folds, ...]) -> list[Variant]:
     """Words of letters and digits opened up (``covid19`` -> ``covid 19``)."""
     if all(a.text.isalpha() for a in atoms):
         return []
@@ -243,7 +245,7 @@ def _opened(atoms: list[Atom], slots: list[str], folding: Folding) -> list[Varia
         return []
     keys: list[str] = []
     for slot, pieces in zip(slots, parts, strict=True):
-        keys += [_word(p, p, _folds(folding)) for p in pieces] if len(pieces) > 1 else [slot]
+        keys += [_word(p, p, folds) for p in pieces] if len(pieces) > 1 else [slot]
     return [Variant(tuple(keys), "compound")]
 
 
