@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from monitor.config import load_config
 from monitor.errors import ConfigError
 from monitor.models import Article
-from monitor.rules import Rule, compile_rules, match_query
+from monitor.rules import Rule, Term, compile_rules, match_query, parse_query
 from monitor.rules.lemmas import base_language, canonical, fold_kind
+from monitor.rules.variants import Folding, term_variants
 
 
 def article(body: str, title: str = "", language: str | None = None) -> Article:
@@ -376,3 +377,19 @@ def test_cli_match_exact(tmp_path: Path) -> None:
     exact = subprocess.run([*command, "--exact"], capture_output=True, text=True, timeout=60)
     assert folded.returncode == 0 and '"supply chain risk"' in folded.stdout
     assert exact.returncode == 1 and exact.stdout == "" and exact.stderr == ""
+
+
+def test_variants_say_what_kind_they_are() -> None:
+    term = parse_query('"U.S. supply chain\u2019s risks"')
+    assert isinstance(term, Term)
+    kinds = [(v.kind, v.keys) for v in term_variants(term, Folding()).all()]
+    assert kinds == [
+        ("", ("u", "s", "supply", "chain", "s", "risk|risks")),
+        ("possessive", ("u", "s", "supply", "chain", "risk|risks")),
+        ("acronym", ("^us", "supply", "chain", "risk|risks")),
+        ("compound", ("u", "s", "supplychainrisk|supplychainrisks")),
+        ("compound", ("u", "s", "supplychain", "risk|risks")),
+        ("compound", ("u", "s", "supply", "chainrisk|chainrisks")),
+    ]
+    exact = term_variants(term, Folding(exact=True)).all()
+    assert [v.keys for v in exact] == [("=u", "=s", "=supply", "=chain", "=s", "=risks")]
