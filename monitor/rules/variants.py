@@ -110,8 +110,9 @@ def term_variants(term: Term, folding: Folding,
         return Variants((Variant(tuple(EXACT_MARK + str(a) for a in atoms)),))
     folds = folds or _folds(folding)
     slots = [_folded(a, folds) for a in atoms]
-    if len(atoms) == 1 and atoms[0].text.isalpha() and not atoms[0].source:
-        return Variants((Variant(tuple(slots)),))  # the common case: a word
+    if all(map(_simple, atoms)):  # the common cases: a word, or a phrase of words
+        keys = tuple(slots)
+        return Variants((Variant(keys),), keys, (1 << len(keys) - 1) - 1)
     found = [Variant(tuple(slots))]
     if any(a.possessive for a in atoms):
         kept = [i for i, a in enumerate(atoms) if not a.possessive]
@@ -247,6 +248,12 @@ def _opened(atoms: list[Atom], slots: list[str], folds: tuple[Folds, ...]) -> li
     for slot, pieces in zip(slots, parts, strict=True):
         keys += [_word(p, p, folds) for p in pieces] if len(pieces) > 1 else [slot]
     return [Variant(tuple(keys), "compound")]
+
+
+def _simple(atom: Atom) -> bool:
+    """A word of letters, none of them capitals to spell out: no variant but compounds."""
+    return atom.text.isalpha() and not (atom.source or atom.prefix or atom.wildcard
+                                         or atom.possessive or atom.dotted)
 
 
 def _plain(atom: Atom) -> bool:
