@@ -1,7 +1,9 @@
-"""Queries that parse but are probably not meant: lowercase operators; ``?`` refused."""
+"""Queries that parse but are probably not meant: lowercase operators; where ``?`` is a
+wildcard and where it is punctuation."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -44,13 +46,21 @@ def test_a_query_that_does_not_parse_gets_no_advice() -> None:
     assert query_warnings('tariffs or "sanctions') == []
 
 
-@pytest.mark.parametrize(("query", "column"), [
-    ("defen?e", 6), ("title:colo?r", 11), ('"supply cha?n risk"', 12), ("a?b", 2),
-], ids=["word", "field", "phrase", "short"])
-def test_question_mark_inside_a_word_is_refused(query: str, column: int) -> None:
-    with pytest.raises(QueryError, match=r"\? inside a word is not supported") as e:
+@pytest.mark.parametrize(("query", "column", "message"), [
+    ("a?b", 1, "a word with ? needs at least 3 other characters"),
+    ('"supply c?n risk"', 9, "a word with ? needs at least 3 other characters"),
+    ("defen?e*", 1, "a word cannot hold both ? and *"),
+], ids=["short", "short-in-phrase", "with-prefix"])
+def test_question_mark_wildcard_needs_enough_letters(query: str, column: int,
+                                                    message: str) -> None:
+    with pytest.raises(QueryError, match=re.escape(message)) as e:
         check_query(query)
     assert e.value.column == column
+
+
+@pytest.mark.parametrize("query", ["defen?e", "title:colo?r", '"supply cha?n risk"', "colo??r"])
+def test_question_mark_inside_a_word_is_a_wildcard(query: str) -> None:
+    check_query(query)
 
 
 @pytest.mark.parametrize("query", ["what?", '"who is next?"', "tariffs? sanctions"])
@@ -70,11 +80,17 @@ def test_match_warns_on_stderr_and_still_runs() -> None:
     assert line.startswith("monitor: warning: query column 11: 'or' is searched as a word")
 
 
-def test_match_refuses_a_question_mark_with_exit_2() -> None:
+def test_match_takes_a_question_mark_as_one_character() -> None:
     result = monitor("match", "-q", "defen?e", str(SEED))
+    assert result.returncode == 0 and result.stderr == ""
+    assert '"term": "defen?e"' in result.stdout
+
+
+def test_match_refuses_a_short_wildcard_word_with_exit_2() -> None:
+    result = monitor("match", "-q", "a?b", str(SEED))
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == ("monitor: ? inside a word is not supported; spell the "
-                                     "variants out, as in (defence OR defense) at column 6")
+    assert result.stderr.strip() == ("monitor: a word with ? needs at least 3 other "
+                                     "characters, as in defen?e at column 1")
 
 
 def test_check_warns_naming_the_rule(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def terms(match: Match | None) -> dict[str, int]:
 ROWS = [
     # word: a whole token
     ("word", "risk", "", "a supply chain risk", {"risk": 1}),
-    ("word-not-inside-token", "Act", "", "Action was taken, an actor acted", None),
+    ("word-not-inside-token", "Act", "", "Action was taken by an actor", None),
     ("word-whole-token", "Act", "", "the Defense Production Act.", {"act": 1}),
     # phrase: the tokens consecutively
     ("phrase", '"supply chain risk"', "", "deem them a supply chain risk",

@@ -1,10 +1,11 @@
 """Property tests: the compiled RuleSet agrees with a slow, obviously correct evaluator.
 
 The reference parses with the same parser, then walks the syntax tree by brute force over
-each field's token list: every start position for terms, every pair of occurrences for
-NEAR. Both must agree, for many rules compiled together, on whether each rule matches and
-on the set of terms that fired (the terms of true subtrees, not under NOT; for NEAR only
-the occurrences that stand near each other).
+each field's token list, literally (so the rules are exact: ``match = "exact"``; that
+folding only adds matches is ``test_rules_fold.py``'s property): every start position for
+terms, every pair of occurrences for NEAR. Both must agree, for many rules compiled
+together, on whether each rule matches and on the set of terms that fired (the terms of
+true subtrees, not under NOT; for NEAR only the occurrences that stand near each other).
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def _valid(query: str, case_sensitive: bool) -> bool:
        samples=st.lists(articles, min_size=1, max_size=3))
 def test_ruleset_agrees_with_reference(rules: list[tuple[str, bool]],
                                        samples: list[Article]) -> None:
-    valid = [Rule(f"r{i}", q, cs) for i, (q, cs) in enumerate(rules) if _valid(q, cs)]
+    valid = [Rule(f"r{i}", q, cs, exact=True) for i, (q, cs) in enumerate(rules)
+             if _valid(q, cs)]
     assume(valid)
     ruleset = compile_rules(valid)
     for article in samples:
@@ -188,7 +190,7 @@ def test_ruleset_agrees_with_reference(rules: list[tuple[str, bool]],
 @given(query=positional, article=articles)
 def test_spans_point_at_the_words(query: str, article: Article) -> None:
     assume(_valid(query, False))
-    ruleset = compile_rules([Rule("q", query)])
+    ruleset = compile_rules([Rule("q", query, exact=True)])
     for match in ruleset.match(article):
         for hit in match.terms:
             atoms = hit.term.split(" ")

@@ -7,17 +7,29 @@ phrases keyed on two of their words).
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
+from monitor.errors import QueryError
 from monitor.models import Article
 from monitor.rules import Rule, compile_rules, match_query, parse_query
+from monitor.rules.evaluate import Compiler
+from monitor.rules.index import TriggerIndex
 from monitor.rules.normalize import is_plain
-from monitor.rules.triggers import WORD_MARK, rule_keys
+from monitor.rules.triggers import WORD_MARK, Key, rule_keys
+from monitor.rules.variants import Folding
+from monitor.rules.view import ArticleView, RegexTexts
 from monitor.rules.wholewords import word_literal
 
 
 def article(body: str, title: str = "") -> Article:
     return Article(url="https://example.org/news/1", title=title, text=body)
+
+
+def keys(query: str, folding: Folding = Folding()) -> list[Key] | None:
+    compiler = Compiler()
+    return rule_keys(parse_query(query), lambda term: compiler.variant_keys(term, folding))
 
 
 @pytest.mark.parametrize(("pattern", "word"), [
@@ -84,19 +96,25 @@ def test_regex_whole_word_in_other_fields_and_among_many_rules() -> None:
 
 
 def test_regex_keys_use_a_whole_word_when_there_is_one() -> None:
-    assert rule_keys(parse_query(r"/\bdelta\b/")) == [(WORD_MARK + "delta",)]
-    assert rule_keys(parse_query(r"/gamma+x/")) == [("\x00gamm",)]
+    assert keys(r"/\bdelta\b/") == [(WORD_MARK + "delta",)]
+    assert keys(r"/gamma+x/") == [("\x00gamm",)]
 
 
-@pytest.mark.parametrize(("query", "keys"), [
+@pytest.mark.parametrize(("query", "expected"), [
     ("comput* acme", [("acme",)]),  # a rare word needs no prefix scan
     ("comput*", [("comput*",)]),
     ("the comput*", [("comput*", "the")]),  # "the" alone would fire everywhere
-    ('"supply chain risk"', [("chain", "risk")]),  # two words; adjacency is evaluated
+    ('="supply chain risk"', [("chain", "risk")]),  # two words; adjacency is evaluated
     ("title:acme", [("acme",)]),
+    # each variant brings its keys: the phrase closed up, each pair of neighbours closed up
+    ('"supply chain risk"', [("chain", "risk"), ("supplychainrisk",), ("supplychain", "risk"),
+                             ("chainrisk", "supply")]),
+    ("risks", [("risk",), ("risks",)]),  # a slot with two forms: either fires
+    ("U.S.", [("u", "s"), ("us",)]),
+    ("defen?e", [("defen*",)]),  # a wildcard screens on what comes before it
 ])
-def test_rule_keys(query: str, keys: list[tuple[str, ...]]) -> None:
-    assert rule_keys(parse_query(query)) == keys
+def test_rule_keys(query: str, expected: list[tuple[str, ...]]) -> None:
+    assert keys(query) == expected
 
 
 @pytest.mark.parametrize(("query", "body", "expected"), [
@@ -111,3 +129,34 @@ def test_screened_rules_still_evaluate_exactly(query: str, body: str,
                                                expected: dict[str, int] | None) -> None:
     found = match_query(query, article(body))
     assert (None if found is None else {t.term: t.count for t in found.terms}) == expected
+
+
+def test_a_trigger_first_in_one_key_and_second_in_another_does_not_fire_alone() -> None:
+    # keys (alpha, beta) and (beta, gamma): unordered, "beta" would be first in one key and
+    # second in the other, and so make the rule a candidate on its own
+    index = TriggerIndex()
+    index.add(0, [("alpha", "beta"), ("beta", "gamma")])
+    index.freeze()
+
+    def candidates(text: str) -> list[int]:
+        regex = RegexTexts(article(text))
+        return index.candidates(ArticleView(article(text), False, regex), regex)
+
+    assert candidates("beta") == []
+    assert candidates("alpha beta") == [0]
+    assert candidates("beta gamma") == [0]
+
+
+def test_compiling_pauses_the_garbage_collector_and_restores_it() -> None:
+    assert gc.isenabled()
+    compile_rules([Rule("a", '"supply chain" risk')])
+    assert gc.isenabled()
+    with pytest.raises(QueryError):
+        compile_rules([Rule("bad", '"unbalanced')])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        compile_rules([Rule("a", "risk")])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

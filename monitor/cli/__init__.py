@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     match.add_argument("-q", "--query", required=True, help="the watch-rule query")
     match.add_argument("--case-sensitive", action="store_true",
                        help="compare tokens and regexes without case folding")
+    match.add_argument("--exact", action="store_true",
+                       help="match every term literally (no plurals, spellings … folded)")
     match.add_argument("files", nargs="*", metavar="FILE",
                        help="text or HTML files (default: stdin)")
     match.set_defaults(func=cmd_match)

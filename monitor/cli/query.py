@@ -24,7 +24,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     matched = False
     for name in sources:
         article = _read_article(name)
-        match = match_query(args.query, article, case_sensitive=args.case_sensitive)
+        match = match_query(args.query, article, case_sensitive=args.case_sensitive,
+                            exact=args.exact)
         if match is None:
             continue
         matched = True

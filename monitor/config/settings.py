@@ -122,6 +122,10 @@ class FeedSettings:
     interval_set: bool = False  # ``interval`` was set for this feed: a ceiling on its cadence
 
 
+MATCH_MODES = ("variants", "exact")
+"""``match`` of a watch rule: fold variants (plurals, spellings …) or match literally."""
+
+
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
     """One watch rule (a ``[[watch]]`` table or a line of a watchlist)."""
@@ -132,8 +136,14 @@ class WatchSettings:
     feeds: tuple[str, ...] = setting((), list)  # feed names or tags; empty = every feed
     digest: str | None = setting(None, CRON)
     case_sensitive: bool = setting(False, bool)
+    match: str = setting("variants", str)  # one of MATCH_MODES
     max_alerts_per_hour: int | None = setting(None, int)
     id: int | None = setting(None, int)  # the rule's stored id, kept whatever else changes
+
+    @property
+    def exact(self) -> bool:
+        """Whether every term of the query matches literally (``match = "exact"``)."""
+        return self.match == "exact"
 
     def applies_to(self, feed: FeedSettings) -> bool:
         """Whether this rule watches ``feed``."""

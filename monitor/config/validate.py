@@ -17,6 +17,7 @@ from monitor.config.addresses import database_url, is_loopback, parse_address, p
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
 from monitor.config.settings import (
+    MATCH_MODES,
     MIN_EXTRACT_MEMORY_MB,
     Config,
     FeedSettings,
@@ -164,7 +165,7 @@ class Validator(TableReader):
         v = self.typed(table, WATCH_KEYS, path)
         self.required(v, required_of(WatchSettings), path)
         self.has_channels(table, path)
-        rule = self.rule(v, str(v.get("name", "")), str(v.get("query", "")))
+        rule = self.rule(v, str(v.get("name", "")), str(v.get("query", "")), path)
         if complaint := check_query_with(self.checker, rule.query, rule.case_sensitive):
             self.problem(f"{path}.query", complaint)
         if rule.id is not None and not 1 <= rule.id <= ID_MAX:
@@ -177,7 +178,7 @@ class Validator(TableReader):
         v = self.typed(table, WATCHLIST_KEYS, path)
         self.required(v, ("name", "file"), path)
         self.has_channels(table, path)
-        shared = self.rule(v, str(v.get("name", "")), "")
+        shared = self.rule(v, str(v.get("name", "")), "", path)
         if "file" not in v:
             return shared, []
         file = base / str(v["file"])
@@ -200,7 +201,10 @@ class Validator(TableReader):
         if "channels" not in table and not difflib.get_close_matches("channels", list(table)):
             self.problem(f"{path}.channels", NO_CHANNELS)
 
-    def rule(self, v: dict[str, Any], name: str, query: str) -> WatchSettings:
+    def rule(self, v: dict[str, Any], name: str, query: str, path: str = "") -> WatchSettings:
+        if path and v.get("match", MATCH_MODES[0]) not in MATCH_MODES:
+            self.problem(f"{path}.match", f"must be one of {', '.join(map(repr, MATCH_MODES))}, "
+                                          f"not {v['match']!r}")
         return build(WatchSettings, v, name=name, query=query)
 
     def channel(self, name: str, table: object, path: str, folder: Path) -> ChannelSettings:

@@ -4,8 +4,12 @@ Pure: nothing in this package does I/O.
 
 Pipeline::
 
-    query --lex/parse--> Node (nodes.py) --compile--> RuleSet (matcher.py)
+    query --lex/parse--> Node (nodes.py) --variants (variants.py)--> RuleSet (matcher.py)
     article --fold/tokenize (normalize.py)--> ArticleView (view.py) --match--> [Match]
+
+Variants are folded on both sides (``variants``, ``lemmas``): a term matches its words'
+inflections, British/American spellings, compounds and acronyms; ``=term`` and
+``Rule(..., exact=True)`` (``match = "exact"``) match literally.
 
 Typical use::
 

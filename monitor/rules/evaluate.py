@@ -17,8 +17,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Protocol
 
+from monitor.rules.lemmas import Folds, base_language
 from monitor.rules.nodes import And, Near, Node, Not, Regex, Term
 from monitor.rules.regexes import compile_regex
+from monitor.rules.variants import Folding, Variants, compounds, term_variants
 from monitor.rules.view import ArticleView, SpanTuple, field_indexes, field_range, map_span
 
 __all__ = ["CNode", "Compiler", "Hits"]
@@ -38,27 +40,64 @@ class CNode(Protocol):
 
 
 class CTerm:
-    """A word, prefix or phrase in a scope."""
+    """A word, prefix or phrase in a scope: true where any of its variants occurs.
 
-    __slots__ = ("hi", "length", "lo", "text", "triggers")
+    ``keys`` are the slot keys of the first variant, ``more`` those of the other stored
+    ones (usually none: the empty tuple is shared); compounds are closed up from ``base``
+    at the ``gaps`` when evaluated (see ``variants.Variants``), not kept.
+    """
 
-    def __init__(self, term: Term) -> None:
-        self.triggers = tuple(str(a) for a in term.atoms)
-        self.length = len(self.triggers)
+    __slots__ = ("base", "gaps", "hi", "keys", "lo", "more", "text")
+
+    def __init__(self, term: Term, variants: Variants) -> None:
         self.lo, self.hi = field_range(term.fields)
+        self.keys = variants.stored[0].keys
+        self.more = tuple(v.keys for v in variants.stored[1:])
+        self.base, self.gaps = variants.base, variants.gaps
         self.text = term.text
 
+    @property
+    def variants(self) -> tuple[tuple[str, ...], ...]:
+        """The slot keys of every variant, the first one first."""
+        return (self.keys, *self.more, *compounds(self.base, self.gaps))
+
+    def _starts(self, view: ArticleView, keys: tuple[str, ...]) -> list[int]:
+        found = view.term_starts(keys)
+        if not found or (self.lo <= found[0] and found[-1] < self.hi):
+            return found
+        return found[bisect_left(found, self.lo) : bisect_left(found, self.hi)]
+
+    def _others(self, view: ArticleView) -> list[tuple[str, ...]]:
+        """The variants after the first that may occur in the article."""
+        return [*self.more, *compounds(self.base, self.gaps, view.has)]
+
     def test(self, view: ArticleView) -> bool:
-        return bool(view.term_starts(self))
+        if self._starts(view, self.keys):
+            return True
+        if self.more or self.gaps:
+            for keys in self._others(view):
+                if self._starts(view, keys):
+                    return True
+        return False
+
+    def occurrences(self, view: ArticleView) -> list[tuple[int, int]]:
+        """``(first, last)`` token positions of every occurrence, sorted."""
+        last = len(self.keys) - 1
+        found = [(p, p + last) for p in self._starts(view, self.keys)]
+        if not (self.more or self.gaps):
+            return found
+        found += [(p, p + len(keys) - 1) for keys in self._others(view)
+                  for p in self._starts(view, keys)]
+        return sorted(set(found))
 
     def collect(self, view: ArticleView, hits: Hits) -> None:
         found = hits.setdefault(self.text, set())
-        extra, span = self.length - 1, view.span
-        found.update([span(p, p + extra) for p in view.term_starts(self)])
+        span = view.span
+        found.update([span(first, last) for first, last in self.occurrences(view)])
 
     def intervals(self, view: ArticleView) -> list[Interval]:
-        extra = self.length - 1
-        return [(p, p + extra, ((self.text, p, p + extra),)) for p in view.term_starts(self)]
+        text = self.text
+        return [(first, last, ((text, first, last),)) for first, last in self.occurrences(view)]
 
 
 class CRegex:
@@ -190,24 +229,53 @@ class Compiler:
     """Compiles syntax trees, sharing identical terms and regexes between rules."""
 
     def __init__(self) -> None:
-        self._terms: dict[Term, CTerm] = {}
+        self._terms: dict[Folding, dict[Term, CTerm]] = {}
         self._regexes: dict[Regex, CRegex] = {}
+        self.seen: dict[int, CTerm] = {}  # id of each Term node compiled -> its CTerm
+        self._folds: dict[Folding, tuple[Folds, ...]] = {}  # the query's words' forms
 
-    def compile(self, node: Node) -> CNode:
+    def variant_keys(self, term: Term, folding: Folding) -> tuple[tuple[str, ...], ...]:
+        """The slot keys of each variant of ``term`` (see ``variants``)."""
+        return self.term(term, folding).variants
+
+    def stored_keys(self, term: Term, folding: Folding) -> tuple[tuple[str, ...], ...]:
+        """The slot keys of the variants of ``term`` that are kept (not the compounds)."""
+        found = self.term(term, folding)
+        return (found.keys, *found.more)
+
+    def term(self, term: Term, folding: Folding) -> CTerm:
+        terms = self._terms.get(folding)
+        if terms is None:
+            terms = self._terms[folding] = {}
+        found = terms.get(term)
+        if found is None:
+            found = terms[term] = CTerm(term, term_variants(term, folding, self.folds(folding)))
+        return found
+
+    def folds(self, folding: Folding) -> tuple[Folds, ...]:
+        """Forms of the query's words, one ``Folds`` per language: the compiler's own, gone
+        with it, so that the shared ones (kept while the daemon runs) hold articles' words
+        only."""
+        found = self._folds.get(folding)
+        if found is None:
+            found = self._folds[folding] = tuple(
+                Folds(base_language(lang), folding.case_sensitive) for lang in folding.languages)
+        return found
+
+    def compile(self, node: Node, folding: Folding) -> CNode:
         if isinstance(node, Term):
-            if node not in self._terms:
-                self._terms[node] = CTerm(node)
-            return self._terms[node]
+            found = self.seen[id(node)] = self.term(node, folding)
+            return found
         if isinstance(node, Regex):
             if node not in self._regexes:
                 self._regexes[node] = CRegex(node)
             return self._regexes[node]
         if isinstance(node, Not):
-            return CNot(self.compile(node.child))
+            return CNot(self.compile(node.child, folding))
         if isinstance(node, Near):
-            left, right = self.compile(node.left), self.compile(node.right)
+            left, right = self.compile(node.left, folding), self.compile(node.right, folding)
             return CNear(left, right, node.distance, node.ordered)
-        children = [self.compile(c) for c in node.children]
+        children = [self.compile(c, folding) for c in node.children]
         return CAnd(_cheap_first(children)) if isinstance(node, And) else COr(children)
 
 

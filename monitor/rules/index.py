@@ -4,18 +4,20 @@ Pure: no I/O.
 
 One dict maps every trigger to the rules keyed on it. Per article:
 
-* word triggers: the article's tokens intersected with the dict's keys (in C);
-* ``prefix*`` triggers: one pyahocorasick scan over the folded fields (only when some key
-  has one: see ``triggers``);
+* word triggers: the article's tokens and their canonical forms (see ``lemmas``)
+  intersected with the dict's keys (in C);
+* ``prefix*`` triggers: one pyahocorasick scan over the folded fields and the canonical
+  forms (only when some key has one: see ``triggers``);
 * regex literals: one pyahocorasick scan over the regex texts;
 * whole words of regexes: as word triggers, plus one pyahocorasick scan over the regex
   texts of the fields that are not plain (see ``wholewords``), if any.
 
 Each entry lists the rules having the trigger first in one of their keys, and those having
-it second, a one-trigger key ``(t,)`` counting as ``(t, t)``. A rule is a candidate when
-some first trigger and some second trigger of its keys fired: a superset of "every trigger
-of one key fired", which evaluation settles. The rule ids of the fired triggers are gathered
-with C iterators only (no Python loop over the triggers).
+it second, a one-trigger key ``(t,)`` counting as ``(t, t)``; a rule's pairs are ordered so
+that a trigger is, where the pairs allow it, first in all of them or second in all. A rule
+is a candidate when some first trigger and some second trigger of its keys fired: a
+superset of "every trigger of one key fired", which evaluation settles. The rule ids of
+the fired triggers are gathered with C iterators only (no Python loop over the triggers).
 
 Case-sensitive rules are keyed by the triggers of their case-insensitive reading: a
 case-sensitive match implies a case-insensitive one (see ``normalize``), so this screening
@@ -40,9 +42,48 @@ Entry = tuple[tuple[int, ...], tuple[int, ...]]
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
-def _append(ids: list[int], rid: int) -> None:
-    if not ids or ids[-1] != rid:
-        ids.append(rid)
+Ids = int | list[int]
+"""Rules keyed on a trigger in one role while building: one rule's id, or a list of them."""
+
+
+def _put(table: dict[str, Ids], trigger: str, rid: int) -> None:
+    """Add rule ``rid`` (rules come in increasing order) to ``trigger`` in ``table``."""
+    found = table.get(trigger)
+    if found is None:
+        table[trigger] = rid
+    elif isinstance(found, int):
+        if found != rid:
+            table[trigger] = [found, rid]
+    elif found[-1] != rid:
+        found.append(rid)
+
+
+def _ids(found: Ids | None) -> tuple[int, ...]:
+    return () if found is None else (found,) if isinstance(found, int) else tuple(found)
+
+
+def _oriented(keys: list[Key]) -> list[Key]:
+    """``keys`` with each pair ordered so that, where possible, no trigger is first in one
+    key and second in another (which would let it alone make the rule a candidate).
+
+    Two-colours the graph whose edges are the pairs, breadth first from each trigger.
+    """
+    pairs = [k for k in keys if len(k) == 2]
+    partners: dict[str, list[str]] = {}
+    for a, b in pairs:
+        partners.setdefault(a, []).append(b)
+        partners.setdefault(b, []).append(a)
+    side: dict[str, int] = {}
+    for start in partners:
+        if start in side:
+            continue
+        side[start], queue = 0, [start]
+        for trigger in queue:
+            for other in partners[trigger]:
+                if other not in side:
+                    side[other] = 1 - side[trigger]
+                    queue.append(other)
+    return [(k[1], k[0]) if len(k) == 2 and side[k[0]] > side[k[1]] else k for k in keys]
 
 
 class TriggerIndex:
@@ -50,17 +91,12 @@ class TriggerIndex:
 
     def __init__(self) -> None:
         self.always: list[int] = []
-        self._building: dict[str, tuple[list[int], list[int]]] = {}
+        self._firsts: dict[str, Ids] = {}  # while building
+        self._seconds: dict[str, Ids] = {}
         self._entries: dict[str, Entry] = {}
         self._prefixes = ahocorasick.Automaton()
         self._literals = ahocorasick.Automaton()
         self._words = ahocorasick.Automaton()  # whole words of regexes, as literals
-
-    def _lists(self, trigger: str) -> tuple[list[int], list[int]]:
-        lists = self._building.get(trigger)
-        if lists is None:
-            lists = self._building[trigger] = ([], [])
-        return lists
 
     def add(self, rid: int, keys: list[Key] | None) -> None:
         """Index rule ``rid`` under ``keys`` (None: evaluate it on every article).
@@ -70,10 +106,10 @@ class TriggerIndex:
         if keys is None:
             self.always.append(rid)
             return
-        for key in keys:
+        for key in _oriented(keys) if len(keys) > 1 else keys:
             first, last = map(self._watch, (key[0], key[-1]))
-            _append(self._lists(first)[0], rid)
-            _append(self._lists(last)[1], rid)
+            _put(self._firsts, first, rid)
+            _put(self._seconds, last, rid)
 
     def _watch(self, trigger: str) -> str:
         """Arrange for ``trigger`` to be detected; the key it is indexed under."""
@@ -91,10 +127,19 @@ class TriggerIndex:
 
     def freeze(self) -> None:
         """Finish building; call once after the last ``add``."""
-        for trigger, (first, second) in self._building.items():
-            first_ids = tuple(first)
-            self._entries[trigger] = (first_ids, first_ids if first == second else tuple(second))
-        self._building = {}
+        alone: dict[int, Entry] = {}  # one entry per rule for the triggers only it has
+        firsts, seconds = self._firsts, self._seconds
+        for trigger in firsts.keys() | seconds.keys():
+            first, second = firsts.get(trigger), seconds.get(trigger)
+            if isinstance(first, int) and first == second:
+                entry = alone.get(first)
+                if entry is None:
+                    entry = alone[first] = ((first,), (first,))
+                self._entries[trigger] = entry
+                continue
+            first_ids = _ids(first)
+            self._entries[trigger] = (first_ids, first_ids if first == second else _ids(second))
+        self._firsts, self._seconds = {}, {}
         for automaton in (self._prefixes, self._literals, self._words):
             if len(automaton):
                 automaton.make_automaton()
@@ -102,7 +147,10 @@ class TriggerIndex:
     def candidates(self, view: ArticleView, regex: RegexTexts) -> list[int]:
         """Ids of the rules worth evaluating on the article, in rule order."""
         entries = self._entries
-        fired = entries.keys() & view.tokens()
+        tokens, forms = view.tokens()
+        fired = entries.keys() & tokens
+        if forms:
+            fired |= entries.keys() & forms
         if len(self._prefixes):
             fired |= self._scan_prefixes(view)
         if len(self._literals):
@@ -119,6 +167,7 @@ class TriggerIndex:
         """The ``prefix*`` triggers that start some token."""
         iterate = self._prefixes.iter
         scanned = [" " + text.folded for text in view.texts if text.folded]
+        scanned.append(" " + " ".join(view.forms()))
         return {trigger for text in scanned for _, trigger in iterate(text)}
 
     @staticmethod

@@ -3,7 +3,8 @@
 Pure: no I/O. Columns are 1-based character positions in the query as written.
 
 Lexemes: ``(`` ``)``, ``"phrase"``, ``/regex/``, ``field:`` (only at the start of a term;
-the value after it is lexed as a plain term), the operators ``AND`` ``OR`` ``NOT`` ``-``
+the value after it is lexed as a plain term), ``=`` right before a word or phrase (exact:
+``=risk``, ``="supply chain risk"``), the operators ``AND`` ``OR`` ``NOT`` ``-``
 ``NEAR/n`` ``ONEAR/n`` (capitals only), and bare words (any run of other characters up to
 whitespace, a parenthesis or a double quote). Typographic double quotes delimit phrases
 too, so a query pasted from a word processor still works.
@@ -38,6 +39,7 @@ class Lexeme:
     column: int
     distance: int = 0
     ordered: bool = False
+    exact: bool = False
 
 
 class _Lexer:
@@ -63,8 +65,8 @@ class _Lexer:
         return self.i < len(self.q)
 
     def _emit(self, kind: str, text: str, start: int, distance: int = 0,
-              ordered: bool = False) -> None:
-        self.out.append(Lexeme(kind, text, start + 1, distance, ordered))
+              ordered: bool = False, exact: bool = False) -> None:
+        self.out.append(Lexeme(kind, text, start + 1, distance, ordered, exact))
 
     def _lexeme(self) -> bool:
         """Lex one lexeme at a term start; True if it was a ``field:``."""
@@ -84,7 +86,9 @@ class _Lexer:
     def _value(self) -> None:
         """Lex a phrase, a regex or a bare word (what may follow ``field:``)."""
         ch = self.q[self.i]
-        if ch == '"':
+        if ch == "=":
+            self._exact()
+        elif ch == '"':
             self._phrase()
         elif ch == "/":
             self._regex()
@@ -114,11 +118,23 @@ class _Lexer:
         if nxt == "-":
             raise QueryError(f"put NOT before the field, as in -{name}:word", self.i + 1)
 
-    def _phrase(self) -> None:
+    def _exact(self) -> None:
+        """``=word`` or ``="a phrase"``: matched literally."""
+        nxt = self.q[self.i + 1 : self.i + 2]
+        if not nxt or nxt.isspace() or nxt in '()=/':
+            raise QueryError('= needs a word or a quoted phrase right after it, as in '
+                             '="supply chain risk"', self.i + 1)
+        self.i += 1
+        if nxt == '"':
+            self._phrase(exact=True)
+        else:
+            self._word(exact=True)
+
+    def _phrase(self, exact: bool = False) -> None:
         end = self.q.find('"', self.i + 1)
         if end < 0:
             raise QueryError("unbalanced quote", self.i + 1)
-        self._emit("PHRASE", self.q[self.i + 1 : end], self.i)
+        self._emit("PHRASE", self.q[self.i + 1 : end], self.i, exact=exact)
         self.i = end + 1
 
     def _regex(self) -> None:
@@ -132,12 +148,14 @@ class _Lexer:
         self._emit("REGEX", self.q[self.i + 1 : j], self.i)
         self.i = j + 1
 
-    def _word(self) -> None:
+    def _word(self, exact: bool = False) -> None:
         start = self.i
         while self.i < len(self.q) and self.q[self.i] not in _STOP:
             self.i += 1
         word = self.q[start : self.i]
-        if self.out and self.out[-1].kind == "FIELD":
+        if exact:
+            self._emit("WORD", word, start, exact=True)
+        elif self.out and self.out[-1].kind == "FIELD":
             self._emit("WORD", word, start)
         elif word in _OPERATORS:
             self._emit(_OPERATORS[word], word, start)

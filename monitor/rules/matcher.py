@@ -13,17 +13,20 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.errors import QueryError
 from monitor.models import Article, Match
-from monitor.rules.evaluate import CNode, Compiler, Hits
+from monitor.rules.evaluate import CNode, Compiler, CTerm, Hits
 from monitor.rules.index import TriggerIndex
-from monitor.rules.nodes import Atom, Node, Regex, iter_terms
+from monitor.rules.lemmas import DEFAULT_LANGUAGE
+from monitor.rules.nodes import Node, iter_terms
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import build_match
-from monitor.rules.triggers import rule_keys
+from monitor.rules.triggers import rarity, rule_keys
+from monitor.rules.variants import Folding
 from monitor.rules.view import ArticleView, RegexTexts
 
 __all__ = ["Rule", "RuleSet", "compile_rules", "match_query"]
@@ -31,11 +34,21 @@ __all__ = ["Rule", "RuleSet", "compile_rules", "match_query"]
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """A named watch rule."""
+    """A named watch rule.
+
+    ``exact``: every term is matched literally (``match = "exact"``); otherwise variants
+    are folded (see ``variants``), the query's words read in ``languages``.
+    """
 
     name: str
     query: str
     case_sensitive: bool = False
+    exact: bool = False
+    languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)
+
+    @property
+    def folding(self) -> Folding:
+        return Folding(self.exact, self.languages, self.case_sensitive)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +56,8 @@ class _Compiled:
     rule: Rule
     root: CNode
     order: tuple[str, ...]  # texts of the terms that may fire, in query order
-    words: tuple[str, ...]  # the whole-word atoms of its terms
-    prefixes: tuple[str, ...]  # its ``prefix*`` atoms
+    words: tuple[str, ...]  # slot keys of its terms that are one word (see ``variants``)
+    others: tuple[str, ...]  # its other slot keys: patterns, exact, capitals, several forms
 
 
 class RuleSet:
@@ -92,7 +105,7 @@ class RuleSet:
 def _prepared(view: ArticleView, candidates: list[_Compiled]) -> ArticleView:
     """``view`` with the positions of every word the ``candidates`` use indexed."""
     view.prepare(set().union(*[item.words for item in candidates]),
-                 [prefix for item in candidates for prefix in item.prefixes])
+                 [key for item in candidates for key in item.others])
     return view
 
 
@@ -102,10 +115,20 @@ def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) 
     except QueryError as e:
         raise QueryError(f"rule {rule.name!r}: {e.message}", e.column) from None
     order = tuple(dict.fromkeys(t.text for t, negated in iter_terms(node) if not negated))
-    screen = _insensitive(rule.query) if rule.case_sensitive else node
-    keys = None if screen is None else rule_keys(screen)
+    folding = rule.folding
+    compiler.seen.clear()
+    root = compiler.compile(node, folding)
+    cterms = list(compiler.seen.values())
+    if rule.case_sensitive:  # keyed by its case-insensitive reading (see ``index``)
+        screen, ci = _insensitive(rule.query), replace(folding, case_sensitive=False)
+        keys = None if screen is None else rule_keys(
+            screen, lambda term: compiler.variant_keys(term, ci))
+    else:
+        seen = compiler.seen
+        keys = rule_keys(node, lambda term: seen[id(term)].variants)
     index.add(rid, keys)
-    return _Compiled(rule, compiler.compile(node), order, _word_atoms(node), _prefix_atoms(node))
+    words, others = _slot_keys(cterms)
+    return _Compiled(rule, root, order, words, others)
 
 
 def _insensitive(query: str) -> Node | None:
@@ -115,27 +138,35 @@ def _insensitive(query: str) -> Node | None:
         return None
 
 
-def _atoms(node: Node) -> list[Atom]:
-    return [a for t, _ in iter_terms(node) if not isinstance(t, Regex) for a in t.atoms]
-
-
-def _prefix_atoms(node: Node) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(str(a) for a in _atoms(node) if a.prefix))
-
-
-def _word_atoms(node: Node) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(a.text for a in _atoms(node) if not a.prefix))
+def _slot_keys(cterms: list[CTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The slot keys of the stored variants of ``cterms``: one-word ones, and the others."""
+    keys = dict.fromkeys(key for t in cterms for slots in (t.keys, *t.more) for key in slots)
+    words = tuple(k for k in keys if k.isalnum())
+    return words, tuple(k for k in keys if not k.isalnum())
 
 
 def compile_rules(rules: Iterable[Rule]) -> RuleSet:
-    """Compile ``rules`` into one ``RuleSet``; raises QueryError naming the first bad rule."""
-    compiler, index = Compiler(), TriggerIndex()
-    compiled = [_compile_one(rule, compiler, index, rid) for rid, rule in enumerate(rules)]
-    index.freeze()
+    """Compile ``rules`` into one ``RuleSet``; raises QueryError naming the first bad rule.
+
+    Compiling makes many small objects and no reference cycles, so the cyclic garbage
+    collector, which would scan the growing rule set again and again, is paused
+    meanwhile.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        compiler, index = Compiler(), TriggerIndex()
+        compiled = [_compile_one(rule, compiler, index, rid) for rid, rule in enumerate(rules)]
+        index.freeze()
+    finally:
+        rarity.cache_clear()  # a help while compiling, not worth its memory after
+        if paused:
+            gc.enable()
     return RuleSet(compiled, index)
 
 
-def match_query(query: str, article: Article, *, case_sensitive: bool = False) -> Match | None:
+def match_query(query: str, article: Article, *, case_sensitive: bool = False,
+                exact: bool = False) -> Match | None:
     """Match one query (the match's rule name is the query itself); None if it is false."""
-    found = compile_rules([Rule(query, query, case_sensitive)]).match(article)
+    found = compile_rules([Rule(query, query, case_sensitive, exact)]).match(article)
     return found[0] if found else None

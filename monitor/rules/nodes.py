@@ -15,27 +15,47 @@ DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
 
 @dataclass(frozen=True, slots=True)
 class Atom:
-    """One token of a term: a whole normalised token, or a prefix (``comput*``)."""
+    """One token of a term: a whole normalised token, or a prefix (``comput*``).
+
+    ``text`` may hold ``?`` wildcards, each one character (``wildcard``). ``source`` is the
+    token as written in the query where folding loses what variants need: accents (for
+    dictionaries) or capitals (for acronyms); ``""`` otherwise. ``possessive``: an ``s``
+    right after an apostrophe (``risk's``). ``dotted``: a letter joined to the next one by
+    a dot, as in ``U.S.``.
+    """
 
     text: str
     prefix: bool = False
+    wildcard: bool = False
+    source: str = ""
+    possessive: bool = False
+    dotted: bool = False
 
     def __str__(self) -> str:
         return self.text + "*" if self.prefix else self.text
 
+    @property
+    def written(self) -> str:
+        """The token as written (``text`` when unknown)."""
+        return self.source or self.text
+
 
 @dataclass(frozen=True, slots=True)
 class Term:
-    """Consecutive tokens (one for a word or prefix, several for a phrase) in ``fields``."""
+    """Consecutive tokens (one for a word or prefix, several for a phrase) in ``fields``.
+
+    ``exact`` (``=word``, ``="a b"``): matched literally, without variant folding.
+    """
 
     atoms: tuple[Atom, ...]
     fields: tuple[str, ...] = DEFAULT_FIELDS
     column: int = field(default=0, compare=False)
+    exact: bool = False
 
     @property
     def text(self) -> str:
         """The term as reported in a match: normalised tokens joined by spaces."""
-        return " ".join(map(str, self.atoms))
+        return ("=" if self.exact else "") + " ".join(map(str, self.atoms))
 
 
 @dataclass(frozen=True, slots=True)

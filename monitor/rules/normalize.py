@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 
-__all__ = ["Token", "TokenText", "is_plain", "normalize", "regex_text", "token_text", "tokenize"]
+__all__ = ["Token", "TokenText", "fold_word", "is_plain", "normalize", "regex_text", "token_text",
+           "tokenize"]
 
 _PLAIN = str.maketrans(
     {
@@ -269,3 +270,9 @@ def normalize(text: str, *, case_sensitive: bool = False) -> str:
 def regex_text(text: str) -> tuple[str, list[int] | None]:
     """The text a ``/regex/`` searches (NFKC, quotes and dashes plain) and its offset map."""
     return _REGEX.fold(text)
+
+
+def fold_word(word: str, *, case_sensitive: bool = False) -> str:
+    """``word`` folded as a token is; ``""`` unless it is exactly one token."""
+    folded = _WORDS[case_sensitive].fold(word)[0].split()
+    return folded[0] if len(folded) == 1 else ""

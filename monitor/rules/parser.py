@@ -13,6 +13,8 @@ Grammar, loosest binding first (precedence NOT > AND > OR; NEAR binds tightest):
 
 A bare word that folds to several tokens (``supply-chain``, ``U.S.``) is a phrase of them.
 ``*`` right after a token makes it a prefix (at least 3 characters), also inside phrases.
+``?`` between letters or digits is one character of the token (``defen?e``); elsewhere it is
+punctuation, as before. ``=`` before a word or phrase makes the term exact.
 NEAR sides must be positional: words, phrases, prefixes, NEARs, or OR-groups of those.
 A query must contain a term that is not negated (``NOT x`` alone is an error).
 """
@@ -20,6 +22,7 @@ A query must contain a term that is not negated (``NOT x`` alone is an error).
 from __future__ import annotations
 
 import sys
+import unicodedata
 
 from monitor.errors import QueryError
 from monitor.rules.lexer import Lexeme, lex
@@ -35,13 +38,17 @@ from monitor.rules.nodes import (
     Term,
     is_positional,
 )
-from monitor.rules.normalize import tokenize
+from monitor.rules.normalize import Token, tokenize
 from monitor.rules.regexes import compile_regex
 
 __all__ = ["MIN_PREFIX", "parse_query"]
 
 MIN_PREFIX = 3
-"""Characters a prefix term needs before its ``*``."""
+"""Characters a prefix term needs before its ``*``; a token with ``?`` needs as many others."""
+
+_APOSTROPHES = frozenset("'\u2019\u02bc")
+_CONTRACTED = frozenset("it that he she let what there here who where how".split())
+"""Words whose ``'s`` is a verb (``it's``), not a possessive."""
 
 MAX_DEPTH = 100
 """Deepest nesting of parentheses and operators accepted."""
@@ -180,19 +187,58 @@ class _Parser:
 
     def term(self, lexeme: Lexeme) -> Term:
         offset = lexeme.column + (1 if lexeme.kind == "PHRASE" else 0)
-        _refuse_wildcard(lexeme.text, offset)
         atoms = _atoms(lexeme.text, offset, self.case_sensitive)
         if not atoms and lexeme.kind == "PHRASE":
             raise QueryError("empty phrase", lexeme.column)
         if not atoms:
             raise QueryError(f"{lexeme.text!r} has no letters or digits to search for",
                              lexeme.column)
-        return Term(atoms, self.fields(), lexeme.column)
+        return Term(atoms, self.fields(), lexeme.column, lexeme.exact)
+
+
+def _wildcards(raw: str) -> set[int]:
+    """Indexes of the ``?`` that stand for one character: runs of ``?`` between two
+    letters or digits."""
+    found: set[int] = set()
+    if "?" not in raw:
+        return found
+    i = 0
+    while (i := raw.find("?", i)) >= 0:
+        j = i
+        while j < len(raw) and raw[j] == "?":
+            j += 1
+        if i > 0 and raw[i - 1].isalnum() and j < len(raw) and raw[j].isalnum():
+            found.update(range(i, j))
+        i = j
+    return found
+
+
+def _token_texts(raw: str, case_sensitive: bool) -> tuple[list[Token], list[str]]:
+    """The tokens of ``raw`` (``?`` wildcards inside them) and their texts, ``?`` kept."""
+    wild = _wildcards(raw)
+    if not wild:
+        tokens = tokenize(raw, case_sensitive=case_sensitive)
+        return tokens, [t.text for t in tokens]
+    stand_in = "".join("a" if i in wild else ch for i, ch in enumerate(raw))
+    tokens = tokenize(stand_in, case_sensitive=case_sensitive)
+    texts = []
+    for t in tokens:
+        pieces, piece = [], ""
+        for i in range(t.start, t.end):
+            if i in wild:
+                pieces.append(piece)
+                piece = ""
+            else:
+                piece += raw[i]
+        pieces.append(piece)
+        texts.append("?".join("".join(w.text for w in tokenize(p, case_sensitive=case_sensitive))
+                              for p in pieces))
+    return tokens, texts
 
 
 def _atoms(raw: str, column: int, case_sensitive: bool) -> tuple[Atom, ...]:
     """The atoms of a word or phrase; ``column`` is that of ``raw[0]`` in the query."""
-    tokens = tokenize(raw, case_sensitive=case_sensitive)
+    tokens, texts = _token_texts(raw, case_sensitive)
     ends = {t.end: n for n, t in enumerate(tokens)}
     prefixes: set[int] = set()
     for i, ch in enumerate(raw):
@@ -202,22 +248,52 @@ def _atoms(raw: str, column: int, case_sensitive: bool) -> tuple[Atom, ...]:
         followed = i + 1 < len(raw) and (i + 1) in {t.start for t in tokens}
         if n is None or followed:
             raise QueryError("* may only end a word, as in comput*", column + i)
-        if len(tokens[n].text) < MIN_PREFIX:
+        if "?" in texts[n]:
+            raise QueryError("a word cannot hold both ? and *", column + tokens[n].start)
+        if len(texts[n]) < MIN_PREFIX:
             raise QueryError(
                 f"a prefix needs at least {MIN_PREFIX} characters before *, as in comput*",
                 column + tokens[n].start,
             )
         prefixes.add(n)
-    return tuple(Atom(sys.intern(t.text), n in prefixes) for n, t in enumerate(tokens))
+    for n, text in enumerate(texts):
+        if "?" in text and len(text) - text.count("?") < MIN_PREFIX:
+            raise QueryError(f"a word with ? needs at least {MIN_PREFIX} other characters, "
+                             "as in defen?e", column + tokens[n].start)
+    if len(tokens) == 1 and raw.isascii() and raw.isalpha():  # the common case: a word
+        return (Atom(sys.intern(texts[0]), source=_source(raw)),)
+    dotted = _dotted(raw, tokens) if "." in raw else set()
+    apostrophes = not _APOSTROPHES.isdisjoint(raw)
+    return tuple(
+        Atom(sys.intern(text), n in prefixes, "?" in text, _source(raw[t.start : t.end]),
+             apostrophes and _possessive(raw, tokens, n), n in dotted)
+        for n, (t, text) in enumerate(zip(tokens, texts, strict=True))
+    )
 
 
-def _refuse_wildcard(raw: str, column: int) -> None:
-    """``?`` inside a word would split it and match nothing; refuse it until it means
-    "one character" (``defen?e``)."""
-    for i, ch in enumerate(raw):
-        if ch == "?" and 0 < i < len(raw) - 1 and raw[i - 1].isalnum() and raw[i + 1].isalnum():
-            raise QueryError("? inside a word is not supported; spell the variants out, as "
-                             "in (defence OR defense)", column + i)
+def _source(written: str) -> str:
+    """What an atom keeps of the token as written: all of it where folding loses something
+    that variants need (accents for dictionaries, capitals for acronyms), else nothing."""
+    if written.isascii() and not (len(written) > 1 and written.isupper()):
+        return ""
+    return unicodedata.normalize("NFC", written)
+
+
+def _possessive(raw: str, tokens: list[Token], n: int) -> bool:
+    """Whether token ``n`` is the ``s`` of a possessive (``risk's``, not ``it's``)."""
+    t = tokens[n]
+    return (n > 0 and t.end - t.start == 1 and raw[t.start] in "sS"
+            and tokens[n - 1].end == t.start - 1 and raw[t.start - 1] in _APOSTROPHES
+            and tokens[n - 1].text.lower() not in _CONTRACTED)
+
+
+def _dotted(raw: str, tokens: list[Token]) -> set[int]:
+    """Tokens that are single letters joined to the next one by a dot (``U.S.``)."""
+    return {n for n in range(len(tokens) - 1)
+            if tokens[n].end - tokens[n].start == 1 and raw[tokens[n].start].isalpha()
+            and tokens[n + 1].end - tokens[n + 1].start == 1
+            and raw[tokens[n + 1].start].isalpha()
+            and raw[tokens[n].end : tokens[n + 1].start] == "."}
 
 
 def _require_positional(node: Node, column: int, op: str) -> None:

@@ -15,11 +15,13 @@ true unless every trigger of at least one key was detected. So a rule is evaluat
 one of its keys fired, and rules without keys (``x OR NOT y``, a regex without a usable
 literal) are evaluated on every article.
 
-Keys are chosen to be rare: a phrase contributes its two rarest tokens (that they stand
-next to each other is left to evaluation: checking it on every article would cost more than
-the few extra candidates it saves), a word or prefix itself, ``AND`` takes the cheapest
-child and pairs it with a second child when that keeps the key count small, ``OR`` needs a
-key from every child, ``NEAR`` needs both sides, ``NOT`` gives nothing. Rarity is guessed
+A term's keys are those of its variants (see ``variants``), a slot standing for any of its
+screen triggers (``risk|risks``: either). Keys are chosen to be rare: a phrase contributes
+its two rarest tokens (that they stand next to each other is left to evaluation: checking
+it on every article would cost more than the few extra candidates it saves), a word or
+prefix itself, ``AND`` takes the cheapest child and pairs it with a second child when that
+keeps the key count small, ``OR`` needs a key from every child, ``NEAR`` needs both sides,
+``NOT`` gives nothing. Rarity is guessed
 from the trigger alone: stop words are common, longer words rarer, short prefixes common.
 
 Words are found by a set intersection, but ``prefix*`` triggers need a scan of every
@@ -30,13 +32,20 @@ whole words alone make a key at least ``SCAN_WORTH`` rare (``comput* Acme`` is k
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import lru_cache
+from itertools import product
+
 from monitor.rules.nodes import And, Near, Node, Not, Or, Regex, Term
 from monitor.rules.regexes import required_literals
+from monitor.rules.variants import FORMS_SEPARATOR, screen
 from monitor.rules.wholewords import word_literal
 
 __all__ = ["SCAN_WORTH", "WORD_MARK", "Key", "REGEX_MARK", "rarity", "rule_keys"]
 
 Key = tuple[str, ...]
+VariantKeys = Callable[[Term], tuple[tuple[str, ...], ...]]
+"""The slot keys of each variant of a term."""
 REGEX_MARK = "\x00"
 WORD_MARK = "\x01"
 MAX_PRODUCT = 8
@@ -45,6 +54,9 @@ MAX_PRODUCT = 8
 SCAN_WORTH = 0.02
 """A key without ``prefix*`` triggers this rare is preferred to any key with one."""
 
+LONG_WORD = 10
+"""Words this long are guessed rarer than others."""
+
 _STOPWORDS = frozenset(
     "a an and are as at be but by for from has have he her his i in is it its of on or our "
     "she that the their them they this to was we were will with you not no said new also "
@@ -52,6 +64,7 @@ _STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=4096)
 def rarity(trigger: str) -> float:
     """A guess at the share of articles in which ``trigger`` fires (smaller is rarer)."""
     if trigger.startswith(REGEX_MARK):
@@ -62,6 +75,8 @@ def rarity(trigger: str) -> float:
         return min(0.5, 2.0 ** (3 - len(trigger)))
     if trigger in _STOPWORDS:
         return 0.5
+    if len(trigger) >= LONG_WORD:  # closed compounds (``supplychain``) are among these
+        return 0.005
     return 0.02 if len(trigger) >= 4 else 0.1
 
 
@@ -77,7 +92,7 @@ def _keys_cost(keys: list[Key]) -> float:
 
 
 def _has_prefix(keys: list[Key]) -> bool:
-    return any(t.endswith("*") for key in keys for t in key)
+    return any(t[-1] == "*" for key in keys for t in key)
 
 
 def _scan_free(keys: list[Key]) -> bool:
@@ -86,6 +101,10 @@ def _scan_free(keys: list[Key]) -> bool:
 
 
 def _best_two(triggers: set[str] | tuple[str, ...]) -> Key:
+    if len(triggers) == 2 and isinstance(triggers, tuple):  # the common case: two words
+        a, b = triggers
+        if a != b and not (a.endswith("*") or b.endswith("*")):
+            return (a, b) if (rarity(a), a) < (rarity(b), b) else (b, a)
     ranked = sorted(set(triggers), key=lambda t: (rarity(t), t))
     plain = tuple(t for t in ranked if not t.endswith("*"))[:2]
     return plain if _scan_free([plain]) else tuple(ranked[:2])
@@ -99,10 +118,10 @@ def _conj(left: list[Key], right: list[Key]) -> list[Key]:
     return _dedupe([_best_two(set(a) | set(b)) for a in left for b in right])
 
 
-def rule_keys(node: Node) -> list[Key] | None:
+def rule_keys(node: Node, variants: VariantKeys) -> list[Key] | None:
     """The keys of ``node``; None when it can be true without any trigger."""
     if isinstance(node, Term):
-        return [_term_key(node)]
+        return _term_keys(variants(node))
     if isinstance(node, Regex):
         word = word_literal(node.pattern, node.case_sensitive)
         if word is not None:
@@ -112,30 +131,46 @@ def rule_keys(node: Node) -> list[Key] | None:
     if isinstance(node, Not):
         return None
     if isinstance(node, Near):
-        left, right = rule_keys(node.left), rule_keys(node.right)
+        left, right = rule_keys(node.left, variants), rule_keys(node.right, variants)
         assert left is not None and right is not None  # NEAR sides are positional
         return _conj(left, right)
     if isinstance(node, Or):
-        return _or_keys(node)
-    return _and_keys(node)
+        return _or_keys(node, variants)
+    return _and_keys(node, variants)
 
 
-def _term_key(term: Term) -> Key:
-    return _best_two(tuple(str(a) for a in term.atoms))
+def _term_keys(variants: tuple[tuple[str, ...], ...]) -> list[Key]:
+    """Keys of a term: those of each of its variants."""
+    return _dedupe([key for slots in variants for key in _variant_keys(slots)])
 
 
-def _or_keys(node: Or) -> list[Key] | None:
+def _variant_keys(slots: tuple[str, ...]) -> list[Key]:
+    """Keys of one variant: its two rarest slots, each standing for any of its triggers."""
+    if len(slots) == 1 and FORMS_SEPARATOR not in slots[0]:
+        return [screen(slots[0])]
+    if all(map(str.isalnum, slots)):  # plain words, each its own trigger
+        return [_best_two(slots)]
+    screens = list(map(screen, slots))
+    if all(len(s) == 1 for s in screens):
+        return [_best_two(tuple(s[0] for s in screens))]
+    ranked = sorted(set(screens), key=lambda s: (sum(map(rarity, s)), s))
+    plain = [s for s in ranked if not any(t.endswith("*") for t in s)][:2]
+    chosen = plain if plain and _scan_free(list(product(*plain))) else ranked[:2]
+    return _dedupe([tuple(dict.fromkeys(combo)) for combo in product(*chosen)])
+
+
+def _or_keys(node: Or, variants: VariantKeys) -> list[Key] | None:
     keys: list[Key] = []
     for child in node.children:
-        child_keys = rule_keys(child)
+        child_keys = rule_keys(child, variants)
         if child_keys is None:
             return None
         keys.extend(child_keys)
     return _dedupe(keys)
 
 
-def _and_keys(node: And) -> list[Key] | None:
-    options = [k for k in map(rule_keys, node.children) if k is not None]
+def _and_keys(node: And, variants: VariantKeys) -> list[Key] | None:
+    options = [k for c in node.children if (k := rule_keys(c, variants)) is not None]
     if not options:
         return None
     options.sort(key=lambda keys: (not _scan_free(keys), _keys_cost(keys)))

@@ -8,19 +8,25 @@ no phrase or NEAR can span two fields. Positions (with where each token starts i
 folded text, for spans) are indexed in one pass for every word the candidate rules use
 (``prepare``); phrase starts and regex results are computed on first use and memoised for
 the other rules. Hits are ``SpanTuple``s until a match is reported.
+
+Each distinct word also has a canonical form in the article's language (``lemmas``; from
+its original spelling when that has accents); a folded slot key (``variants``) takes the
+words whose form, as written or canonical, is one of its forms.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Collection, Iterable, Iterator
+import re
+from collections.abc import Callable, Collection, Iterable
 from functools import cache
-from itertools import chain
-from typing import Protocol
+from itertools import chain, compress
+from operator import ne
 
 from monitor.models import FIELDS, Article
-from monitor.rules.normalize import TokenText, is_plain, regex_text
+from monitor.rules.lemmas import folds_for
+from monitor.rules.normalize import TokenText, fold_word, is_plain, regex_text
 from monitor.rules.regexes import REGEX_MAX_CHARS, prefilter_fold
+from monitor.rules.variants import EXACT_MARK, FORMS_SEPARATOR, UPPER_MARK, is_pattern
 
 __all__ = ["STRIDE", "ArticleView", "RegexTexts", "SpanTuple", "field_range"]
 
@@ -29,6 +35,7 @@ _FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 _NOWHERE: list[int] = []  # shared: never modified
 _SHORT = 8  # a list this short is searched as fast as a set
+_ACCENTED_RUN = re.compile(r"\w*[^\W\x00-\x7f]\w*")  # a word with a non-ASCII letter
 
 SpanTuple = tuple[int, int, int]
 """A hit before it becomes a ``Span``: (index of the field in ``FIELDS``, start, end)."""
@@ -45,14 +52,6 @@ def field_range(fields: tuple[str, ...]) -> tuple[int, int]:
 def field_indexes(fields: tuple[str, ...]) -> tuple[int, ...]:
     """Indexes of ``fields`` in ``models.FIELDS``."""
     return tuple(_FIELD_INDEX[f] for f in fields)
-
-
-class TermLike(Protocol):
-    """What the view needs of a compiled term."""
-
-    triggers: tuple[str, ...]
-    lo: int
-    hi: int
 
 
 class RegexTexts:
@@ -94,27 +93,77 @@ class ArticleView:
 
     Positions are indexed only for the words the candidate rules need (``prepare``, one
     pass over the tokens in C for all of them); any other word is indexed on first use.
+    Slot keys (see ``variants``) resolve to the positions of the words they take.
     """
 
-    __slots__ = ("_chars", "_index", "_memo", "_prepared", "_sets", "raw", "regex", "texts")
+    __slots__ = ("_chars", "_distinct", "_index", "_memo", "_prepared", "_rev", "_sets",
+                 "_words", "folds", "raw", "regex", "texts")
 
     def __init__(self, article: Article, case_sensitive: bool, regex: RegexTexts) -> None:
         self.raw = tuple(article.field(name) for name in FIELDS)
         self.texts = [TokenText(text, case_sensitive) for text in self.raw]
         self.regex = regex
-        self._index: dict[str, list[int]] = {}
-        self._prepared: set[str] = set()  # words indexed (absent from ``_index``: nowhere)
+        self.folds = folds_for(article.language, case_sensitive)
+        self._words: dict[str, list[int]] = {}  # word as written -> positions
+        self._prepared: set[str] = set()  # words indexed (absent from ``_words``: nowhere)
+        self._index: dict[str, list[int]] = {}  # slot key -> positions
         self._chars: dict[int, tuple[int, int]] = {}  # position -> start, end in ``folded``
         self._sets: dict[str, set[int]] = {}
-        self._memo: dict[TermLike, list[int]] = {}  # by identity: terms are shared
+        self._memo: dict[tuple[str, ...], list[int]] = {}  # slot keys -> phrase starts
+        self._rev: dict[str, list[str]] | None = None
+        self._distinct: set[str] | None = None
 
-    def tokens(self) -> Iterator[str]:
-        """Every token of every field."""
-        return chain.from_iterable(text.words for text in self.texts)
+    def tokens(self) -> tuple[set[str], Collection[str]]:
+        """Every token of every field, and the canonical forms that differ from the tokens
+        having them (together, what fires triggers)."""
+        return self._tokens(), self._reverse().keys()
 
-    def _prefixed(self, trigger: str) -> list[str]:
-        """The distinct tokens that start with the stem of ``trigger`` (``stem*``)."""
-        stem = trigger[:-1]
+    def _tokens(self) -> set[str]:
+        if self._distinct is None:
+            self._distinct = set(chain.from_iterable(text.words for text in self.texts))
+        return self._distinct
+
+    def has(self, key: str) -> bool:
+        """Whether some token of the article, or a canonical form of one, is one of the
+        forms of a folded word's slot key (a quick test before looking for positions)."""
+        tokens, rev = self._distinct or self._tokens(), self._rev or self._reverse()
+        if FORMS_SEPARATOR not in key:
+            return key in tokens or key in rev
+        return any(f in tokens or f in rev for f in key.split(FORMS_SEPARATOR))
+
+    def forms(self) -> list[str]:
+        """The canonical forms that differ from the tokens having them."""
+        return list(self._reverse())
+
+    def _reverse(self) -> dict[str, list[str]]:
+        """Canonical form -> the tokens that have it, where it differs from them."""
+        if self._rev is not None:
+            return self._rev
+        words = list(self._tokens())
+        forms = self.folds.forms_of(words)
+        canon = dict(compress(zip(words, forms, strict=True), map(ne, words, forms)))
+        canon.update(self._accented())
+        rev: dict[str, list[str]] = {}
+        for word, form in canon.items():
+            if form != word:
+                rev.setdefault(form, []).append(word)
+        self._rev = rev
+        return rev
+
+    def _accented(self) -> dict[str, str]:
+        """Canonical forms of the words written with accents (from the original spelling)."""
+        found: dict[str, str] = {}
+        for raw in self.raw:
+            if is_plain(raw):
+                continue
+            for run in set(_ACCENTED_RUN.findall(raw)):
+                word = fold_word(run, case_sensitive=self.folds.case_sensitive)
+                if word:
+                    found[word] = self.folds.of_source(word, run)
+        return found
+
+    def _starting(self, stem: str) -> list[str]:
+        """The distinct tokens that start with ``stem``."""
         found: dict[str, None] = {}
         for text in self.texts:
             folded = text.folded
@@ -126,13 +175,46 @@ class ArticleView:
                 i = folded.find(stem, i + 1)
         return list(found)
 
-    def prepare(self, words: set[str], prefixes: Iterable[str] = ()) -> None:
-        """Index the positions of ``words`` and of the tokens of ``prefixes`` in one pass."""
-        wanted = words.union(*map(self._prefixed, prefixes)).difference(self._prepared)
+    def _matching(self, pattern: str, folded: bool) -> list[str]:
+        """Tokens fitting a prefix or wildcard ``pattern`` (or whose form does, if ``folded``)."""
+        stem = pattern.split("?")[0].rstrip("*")
+        fits = _fitter(pattern)
+        words = [w for w in self._starting(stem) if fits(w)]
+        if folded:
+            rev = self._reverse()
+            words += [w for form in rev if form.startswith(stem) and fits(form) for w in rev[form]]
+        return list(dict.fromkeys(words))
+
+    def _key_words(self, key: str) -> list[str]:
+        """The tokens a slot key takes (see ``variants``)."""
+        if key[0] == UPPER_MARK:
+            return [key[1:]]
+        if key[0] == EXACT_MARK:
+            rest = key[1:]
+            return self._matching(rest, False) if is_pattern(rest) else [rest]
+        if is_pattern(key):
+            return self._matching(key, True)
+        rev = self._reverse()
+        forms = key.split(FORMS_SEPARATOR)
+        return forms + [w for form in forms for w in rev.get(form, ())]
+
+    def prepare(self, words: set[str], keys: Iterable[str] = ()) -> None:
+        """Index, in one pass, the positions of the tokens that the single-form slot keys
+        ``words`` and any other slot ``keys`` take."""
+        rev = self._reverse()
+        wanted = set(words)
+        for form in wanted & rev.keys():
+            wanted.update(rev[form])
+        for key in keys:
+            wanted.update(self._key_words(key))
+        self._locate(wanted)
+
+    def _locate(self, wanted: set[str]) -> None:
+        wanted = wanted.intersection(self._tokens()).difference(self._prepared)
         if not wanted:
             return
         self._prepared |= wanted
-        index, chars = self._index, self._chars
+        index, chars = self._words, self._chars
         for f, text in enumerate(self.texts):
             base = f * STRIDE
             for word, i, start in text.locate(wanted.__contains__):
@@ -143,44 +225,57 @@ class ArticleView:
                     found.append(base + i)
                 chars[base + i] = (start, start + len(word))
 
-    def positions(self, trigger: str) -> list[int]:
-        """Sorted positions of the tokens a word or ``prefix*`` trigger matches."""
-        found = self._index.get(trigger)
-        if found is not None:
-            return found
-        if trigger.endswith("*"):
-            tokens = self._prefixed(trigger)
-            self.prepare(set(tokens))
-            found = self._index[trigger] = sorted(chain.from_iterable(map(self.positions, tokens)))
-            return found
-        if trigger not in self._prepared:
-            self.prepare({trigger})
-        return self._index.get(trigger, _NOWHERE)
+    def _written(self, word: str) -> list[int]:
+        """Sorted positions of the token ``word`` as written."""
+        if word not in self._prepared:
+            if word not in self._tokens():
+                return _NOWHERE
+            self._locate({word})
+        return self._words.get(word, _NOWHERE)
 
-    def position_set(self, trigger: str) -> set[int]:
-        found = self._sets.get(trigger)
+    def positions(self, key: str) -> list[int]:
+        """Sorted positions of the tokens a slot key takes."""
+        found = self._index.get(key)
         if found is None:
-            found = self._sets[trigger] = set(self.positions(trigger))
+            if key[0] == UPPER_MARK:
+                found = [p for p in self._written(key[1:]) if self._capitals(p)]
+            elif key.isalnum() and key not in self._reverse():  # the common case: one word
+                found = self._written(key)
+            else:
+                words = self._key_words(key)
+                self._locate(set(words))
+                found = (self._written(words[0]) if len(words) == 1
+                         else sorted(chain.from_iterable(map(self._written, words))))
+            self._index[key] = found
         return found
 
-    def term_starts(self, term: TermLike) -> list[int]:
-        """Positions where every token of ``term`` occurs consecutively, in its scope."""
-        found = self._memo.get(term)
+    def _capitals(self, position: int) -> bool:
+        """Whether the token at ``position`` is written in capitals."""
+        field = position >> 32
+        start, end = self.texts[field].original(*self._chars[position])
+        return self.raw[field][start:end].isupper()
+
+    def position_set(self, key: str) -> set[int]:
+        found = self._sets.get(key)
         if found is None:
-            found = self._memo[term] = self._starts(term)
+            found = self._sets[key] = set(self.positions(key))
         return found
 
-    def _starts(self, term: TermLike) -> list[int]:
-        first = self.positions(term.triggers[0])
-        if not first:
-            return first
-        starts = first[bisect_left(first, term.lo) : bisect_left(first, term.hi)]
-        for offset, trigger in enumerate(term.triggers[1:], 1):
+    def term_starts(self, keys: tuple[str, ...]) -> list[int]:
+        """Sorted positions where the slots ``keys`` occur consecutively (in one field)."""
+        found = self._memo.get(keys)
+        if found is None:
+            found = self._memo[keys] = self._starts(keys)
+        return found
+
+    def _starts(self, keys: tuple[str, ...]) -> list[int]:
+        starts = self.positions(keys[0])
+        for offset, key in enumerate(keys[1:], 1):
             if not starts:
                 break
-            where: Collection[int] = self.positions(trigger)
+            where: Collection[int] = self.positions(key)
             if len(where) > _SHORT:
-                where = self.position_set(trigger)
+                where = self.position_set(key)
             starts = [p for p in starts if p + offset in where]
         return starts
 
@@ -189,6 +284,16 @@ class ArticleView:
         field = first >> 32
         start, end = self.texts[field].original(self._chars[first][0], self._chars[last][1])
         return field, start, end
+
+
+@cache
+def _fitter(pattern: str) -> Callable[[str], bool]:
+    """Whether a token fits a prefix (``pre*``) or wildcard (``de?ense``) pattern."""
+    if "?" not in pattern:
+        stem = pattern.rstrip("*")
+        return lambda word: word.startswith(stem)
+    regex = re.compile(".".join(map(re.escape, pattern.split("?"))))
+    return lambda word: regex.fullmatch(word) is not None
 
 
 def map_span(origin: list[int] | None, start: int, end: int) -> tuple[int, int]:

@@ -1,0 +1,1 @@
+"""Data tables for watch-rule folding (vendored, with their sources and licences)."""
