@@ -120,7 +120,8 @@ class Daemon:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        rules = compile_rules(Rule(w.name, w.query, w.case_sensitive) for w in config.watches)
+        rules = compile_rules(Rule(w.name, w.query, w.case_sensitive, w.exact)
+                              for w in config.watches)
         s.store.sync_feeds(config.feeds, self.clock())
         s.store.sync_rules(config.watches, self.clock())
         self.config = config

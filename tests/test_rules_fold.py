@@ -393,3 +393,23 @@ def test_variants_say_what_kind_they_are() -> None:
     ]
     exact = term_variants(term, Folding(exact=True)).all()
     assert [v.keys for v in exact] == [("=u", "=s", "=supply", "=chain", "=s", "=risks")]
+
+
+def test_the_daemon_compiles_a_match_exact_rule_literally(tmp_path: Path) -> None:
+    """``match = "exact"`` reaches the rule set the daemon matches with."""
+    from monitor.daemon import Daemon, load
+    from monitor.models import Article
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'[monitor]\ndatabase = "sqlite:///{tmp_path / "m.db"}"\nweb = ""\n'
+                    '[[feeds]]\nurl = "http://127.0.0.1/feed"\n'
+                    '[[watch]]\nname = "folded"\nquery = \'"supply chain risk"\'\nchannels = []\n'
+                    '[[watch]]\nname = "literal"\nquery = \'"supply chain risk"\'\n'
+                    'match = "exact"\nchannels = []\n')
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        article = Article("http://127.0.0.1/a", "Supply-chain risks grow", "Nothing else.")
+        assert {m.rule for m in daemon.pipeline.rules.match(article)} == {"folded"}
+    finally:
+        daemon.services.extractor.close()
+        daemon.services.store.close()
