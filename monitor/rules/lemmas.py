@@ -27,11 +27,11 @@ from __future__ import annotations
 import unicodedata
 from array import array
 from bisect import bisect_left
+from importlib.resources import files
 
 from simplemma.strategies import DictionaryLookupStrategy
 from simplemma.strategies.dictionaries import LOW_MEMORY_DICTIONARY_FACTORY
 
-from monitor.rules.data.spellings import PAIRS
 from monitor.rules.normalize import fold_word
 
 __all__ = ["DEFAULT_LANGUAGE", "LEMMA_LANGUAGES", "Folds", "base_language", "canonical",
@@ -49,7 +49,9 @@ MAX_CACHED = 200_000
 MIN_SHARED = 3
 """Letters a lemma must share with the start of its word (see the module docstring)."""
 
-_SPELLINGS = dict(line.split() for line in PAIRS.split("\n") if line)
+_SPELLINGS = dict(  # British -> American, vendored from breame (see the file's header)
+    line.split() for line in files("monitor.rules.data").joinpath("spellings.txt")
+    .read_text(encoding="utf-8").splitlines() if line and not line.startswith("#"))
 
 _LOOKUP = DictionaryLookupStrategy(LOW_MEMORY_DICTIONARY_FACTORY)
 
