@@ -140,6 +140,20 @@ matches = Table(  # one per (rule, article)
     UniqueConstraint("rule_id", "article_id", name="uq_matches_rule_article"),
 )
 
+def _delivery_state() -> list[Column[object]]:
+    """The outbox's columns, alike for alerts and notices: status, retries, claim."""
+    return [
+        Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+        Column("last_error", Text),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True)),
+        Column("claimed_by", String(200)),
+        Column("lease_until", DateTime(timezone=True)),
+    ]
+
+
 alerts = Table(  # one per (hit, channel)
     "alerts", metadata,
     Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
@@ -148,15 +162,8 @@ alerts = Table(  # one per (hit, channel)
     Column("feed", String(500), nullable=False, default=""),
     Column("channel", String(200), nullable=False),
     Column("payload", JSON, nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
     Column("digest_at", DateTime(timezone=True)),  # set: wait for this digest time
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
-    Column("claimed_by", String(200)),
-    Column("lease_until", DateTime(timezone=True)),
+    *_delivery_state(),
     UniqueConstraint("hit_id", "channel", name="uq_alerts_hit_channel"),
 )
 Index("ix_alerts_due", alerts.c.status, alerts.c.next_attempt_at)
@@ -191,14 +198,7 @@ notices = Table(  # messages to the operator no rule made (feed health): the out
     Column("url", Text, nullable=False, default=""),
     Column("message", Text, nullable=False),
     Column("channel", String(200), nullable=False),
-    Column("status", String(16), nullable=False, default="pending"),  # pending|sent|failed
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("last_error", Text),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("sent_at", DateTime(timezone=True)),
-    Column("claimed_by", String(200)),
-    Column("lease_until", DateTime(timezone=True)),
+    *_delivery_state(),
 )
 Index("ix_notices_due", notices.c.status, notices.c.next_attempt_at)
 
