@@ -14,10 +14,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from aiohttp import web
 
+from monitor.daemon import Daemon, load
 from monitor.testing import MailServer, NewsServer, WebhookReceiver, start_app
+from tests.helpers import SECRET, write_config
 
 PG_URL = os.environ.get("MONITOR_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -140,3 +143,25 @@ async def serve_app() -> AsyncIterator[ServeApp]:
     yield serve
     for runner in runners:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """One plain HTTP client for channels under test (no proxies from the environment)."""
+    async with httpx.AsyncClient(trust_env=False) as c:
+        yield c
+
+
+@pytest.fixture
+async def ran_once(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Daemon, Path]]:
+    """A daemon that polled the seed feed once (articles stored, alerts delivered to the
+    webhook receiver), and its config file."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    path = write_config(tmp_path, news, None, hook)
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        await daemon.run_once()
+        yield daemon, path
+    finally:
+        await daemon.close()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
 
@@ -73,3 +77,24 @@ def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
     expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     return any(sig == f"v1,{expected}" for sig in headers["webhook-signature"].split())
+
+
+class Clock:
+    """A clock that moves only when a test sets ``now`` (by default, when it was made)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def start_daemon(config: Path, env: dict[str, str], log: IO[bytes]
+                       ) -> asyncio.subprocess.Process:
+    """``monitor run -c config`` as a real process (for crash tests), stderr to ``log``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", "run", "-c", str(config), cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=log)

@@ -7,7 +7,6 @@ renderer, and delivered through the outbox to a real webhook receiver.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -103,11 +102,6 @@ def test_every_renderer_gets_the_stripped_links(tmp_path: Path) -> None:
         assert f"({CLEAN})" in markdown
         assert "utm_" not in markdown and "fbclid" not in markdown and "gclid" not in markdown
 
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
 
 
 async def test_webhook_receiver_gets_the_stripped_links(

@@ -74,11 +74,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     await runner.cleanup()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(trust_env=False) as c:
-        yield c
-
 
 def make_alert(alert_id: str = "01JWEBHOOK") -> Alert:
     text = "officials may invoke the Defense Production Act, he wrote"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,26 +13,10 @@ import pytest
 
 from monitor.backtest import Backtest
 from monitor.cli import main
-from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
+from monitor.daemon import Daemon
 from monitor.errors import QueryError
 from monitor.rules import matcher
 from monitor.web import create_app
-from tests.helpers import SECRET, write_config
-
-
-@pytest.fixture
-async def polled(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
-                 monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Daemon, Path]]:
-    """A daemon that polled the seed feed once (its articles stored) and its config."""
-    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
-    path = write_config(tmp_path, news, None, hook)
-    daemon = Daemon(load(str(path)), str(path))
-    try:
-        await daemon.run_once()
-        yield daemon, path
-    finally:
-        await daemon.close()
 
 
 def cli_backtest(path: Path, query: str, capsys: pytest.CaptureFixture[str]
@@ -56,8 +39,8 @@ async def api_search(daemon: Daemon, query: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("query", ['"supply chain"', "/./"], ids=["phrase", "every"])
 async def test_the_cli_and_the_search_box_find_the_same_hits(
-        polled: tuple[Daemon, Path], query: str, capsys: pytest.CaptureFixture[str]) -> None:
-    daemon, path = polled
+        ran_once: tuple[Daemon, Path], query: str, capsys: pytest.CaptureFixture[str]) -> None:
+    daemon, path = ran_once
     code, lines, err = cli_backtest(path, query, capsys)
     api = await api_search(daemon, query)
     assert code == 0 and lines and lines == api["hits"]  # same hits, same order, same shape
@@ -72,10 +55,10 @@ async def test_the_cli_and_the_search_box_find_the_same_hits(
 
 
 async def test_the_query_is_compiled_once_per_backtest(
-        polled: tuple[Daemon, Path], capsys: pytest.CaptureFixture[str],
+        ran_once: tuple[Daemon, Path], capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     """`monitor backtest` used to compile the query again for every stored article."""
-    daemon, path = polled
+    daemon, path = ran_once
     compiled: list[str] = []
     real = matcher._compile_one
 
@@ -92,8 +75,8 @@ async def test_the_query_is_compiled_once_per_backtest(
 
 
 async def test_a_backtest_is_lazy_and_counts_what_it_read(
-        polled: tuple[Daemon, Path]) -> None:
-    daemon, _ = polled
+        ran_once: tuple[Daemon, Path]) -> None:
+    daemon, _ = ran_once
     store = daemon.services.store
     backtest = Backtest("/./")
     hits = backtest.run(store, scan=2)

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import sys
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from monitor.config import FeedSettings
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from tests.conftest import ServeApp
-from tests.helpers import SECRET
+from tests.helpers import SECRET, start_daemon
 from tests.store_helpers import store_article
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,15 +100,11 @@ secret_env = "E2E_WEBHOOK_SECRET"
     env = {**os.environ, "E2E_WEBHOOK_SECRET": SECRET}
     log = (tmp_path / "daemon.log").open("ab")
 
-    async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "run", "-c", str(config), cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log)
 
     try:
         kills = 0
         while kills < KILLS and sent(db) < ALERTS:
-            proc = await start()
+            proc = await start_daemon(config, env, log)
             before = len(receiver.arrivals)
             for _ in range(100):  # wait until this run is delivering
                 if len(receiver.arrivals) > before:
@@ -119,7 +114,7 @@ secret_env = "E2E_WEBHOOK_SECRET"
             proc.send_signal(signal.SIGKILL)
             await proc.wait()
             kills += 1
-        final = await start()
+        final = await start_daemon(config, env, log)
         for _ in range(300):
             if sent(db) == ALERTS:
                 break

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sqlite3
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,7 @@ from aiohttp import web
 from monitor.config import FeedSettings
 from monitor.store import PollRecord, Store
 from tests.conftest import ServeApp
-from tests.helpers import SECRET
+from tests.helpers import SECRET, start_daemon
 
 ROOT = Path(__file__).resolve().parent.parent
 DEAD = "http://127.0.0.1:1/feed.xml"
@@ -108,13 +107,9 @@ secret_env = "E2E_WEBHOOK_SECRET"
     env = {**os.environ, "E2E_WEBHOOK_SECRET": SECRET}
     log = (tmp_path / "daemon.log").open("ab")
 
-    async def start() -> asyncio.subprocess.Process:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "monitor", "run", "-c", str(config), cwd=ROOT, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log)
 
     try:
-        first = await start()
+        first = await start_daemon(config, env, log)
         try:
             assert await until(lambda: receiver.held, 30), (tmp_path / "daemon.log").read_text()
         finally:
@@ -125,7 +120,7 @@ secret_env = "E2E_WEBHOOK_SECRET"
         assert notice_rows(db) == [(held_id, "pending", 1)]  # claimed, attempted, not done
         assert attempts(db) == ["sending"]
         receiver.holding = False
-        second = await start()
+        second = await start_daemon(config, env, log)
         try:
             assert await until(lambda: receiver.delivered and notice_rows(db)[0][1] == "sent",
                                30), (tmp_path / "daemon.log").read_text()

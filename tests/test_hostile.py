@@ -14,7 +14,7 @@ from aiohttp import web
 from monitor.daemon import Daemon, load
 from monitor.testing import NewsServer, WebhookReceiver
 from tests.conftest import ServeApp
-from tests.helpers import SECRET, write_config
+from tests.helpers import SECRET, Clock, write_config
 
 MB = 1 << 20
 
@@ -25,13 +25,6 @@ def rss_mb() -> float:
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def rss(base: str, items: list[tuple[str, datetime]]) -> str:

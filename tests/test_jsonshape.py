@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,13 @@ import httpx
 import pytest
 
 from monitor.cli import main
-from monitor.daemon import Daemon, load
-from monitor.demo import NewsServer, WebhookReceiver
+from monitor.daemon import Daemon
+from monitor.demo import WebhookReceiver
 from monitor.jsonshape import alert_json, article_json, hit_json, iso, term_json
 from monitor.models import Article, Snippet, Span, TermHit
 from monitor.store import AlertRow, NodeInfo
 from monitor.web import create_app
 from monitor.web.views import node_json
-from tests.helpers import SECRET, write_config
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 WHEN = datetime(2026, 2, 26, 14, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -75,26 +73,13 @@ def test_the_readme_writes_every_shape_down() -> None:
         assert not missing, f"README: the {name} shape does not name {missing}"
 
 
-@pytest.fixture
-async def delivered(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
-                    monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Daemon, Path]]:
-    """A real run whose alerts were delivered to the webhook receiver."""
-    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
-    path = write_config(tmp_path, news, None, hook)
-    daemon = Daemon(load(str(path)), str(path))
-    try:
-        await daemon.run_once()
-        yield daemon, path
-    finally:
-        await daemon.close()
-
 
 async def test_one_alert_listing_and_one_article_shape(
-        delivered: tuple[Daemon, Path], hook: WebhookReceiver,
+        ran_once: tuple[Daemon, Path], hook: WebhookReceiver,
         capsys: pytest.CaptureFixture[str]) -> None:
     """`monitor alerts`, /api/alerts and the webhook describe the same alerts: the same
     rows in the same order, and each alert's article in the same shape as the webhook's."""
-    daemon, path = delivered
+    daemon, path = ran_once
     app = create_app(daemon.services.store, lambda: daemon.config)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://testserver") as http:

@@ -4,7 +4,6 @@ same leases, retries, channel states and metrics as alerts, listed by ``monitor 
 from __future__ import annotations
 
 import email
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -24,6 +23,7 @@ from monitor.metrics import Metrics
 from monitor.models import Article, Entry, Match, Notice, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import WebhookReceiver
+from tests.helpers import Clock
 from tests.store_helpers import store_article
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -35,18 +35,6 @@ def notice(ident: str = "n-1", kind: str = "failing", at: datetime = NOW,
     return Notice(ident, at, kind, "Dead", message, URL, "hook")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
 
 
 def test_a_health_mark_and_its_notice_are_stored_together(db_url: str) -> None:
@@ -92,7 +80,7 @@ async def test_notices_are_delivered_with_leases_retries_and_metrics(
     store = Store(db_url)
     store.migrate()
     store.enqueue_notices([notice()])
-    clock, metrics = Clock(), Metrics(store, clock=Clock())
+    clock, metrics = Clock(NOW), Metrics(store, clock=Clock(NOW))
     outbox = Outbox(store, {"hook": WebhookChannel("hook", hook.url, ["s"], client)},
                     node="b", policy=RetryPolicy(base=60.0), clock=clock, metrics=metrics)
     assert b"monitor_outbox_depth 1.0" in metrics.render()
@@ -131,7 +119,7 @@ async def test_a_gone_receiver_disables_the_channel_and_the_notice_waits(
     store.enqueue_notices([notice()])
     hook.script = [410]
     outbox = Outbox(store, {"hook": WebhookChannel("hook", hook.url, [], client)},
-                    clock=Clock())
+                    clock=Clock(NOW))
     await outbox.drain()
     (row,) = store.list_notices()
     assert row.status == "pending" and store.disabled_channels() == {"hook": row.last_error}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -20,23 +19,12 @@ from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import MailServer, WebhookReceiver
 from tests.conftest import ServeApp
+from tests.helpers import Clock
 from tests.store_helpers import store_article
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as c:
-        yield c
 
 
 def store_with_alert(url: str, channel: str) -> tuple[Store, str]:
@@ -83,7 +71,7 @@ async def test_webhook_status_policy(tmp_path: Path, client: httpx.AsyncClient,
     base = await serve_app(app)
     store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
     channel = WebhookChannel("hook", f"{base}/hook", ["s"], client)
-    await Outbox(store, {"hook": channel}, policy=RetryPolicy(base=1.0), clock=Clock()).drain()
+    await Outbox(store, {"hook": channel}, policy=RetryPolicy(base=1.0), clock=Clock(NOW)).drain()
     (row,) = store.list_alerts()
     assert row.status == outcome
     if min_delay is not None:
@@ -110,7 +98,7 @@ async def test_webhook_timeout_retries(tmp_path: Path, client: httpx.AsyncClient
     base = await serve_app(app)
     store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
     channel = WebhookChannel("hook", f"{base}/hook", [], client, timeout=0.3)
-    await Outbox(store, {"hook": channel}, clock=Clock()).drain()
+    await Outbox(store, {"hook": channel}, clock=Clock(NOW)).drain()
     (row,) = store.list_alerts()
     assert row.status == "pending" and row.attempts == 1
 
@@ -125,7 +113,7 @@ async def test_smtp_reply_policy(tmp_path: Path, mail: MailServer, reply: str | 
     store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "mail")
     channel = EmailChannel("mail", ["desk@example.org"], "monitor@example.org", "127.0.0.1",
                            mail.port)
-    await Outbox(store, {"mail": channel}, clock=Clock()).drain()
+    await Outbox(store, {"mail": channel}, clock=Clock(NOW)).drain()
     (row,) = store.list_alerts()
     assert row.status == outcome
     assert len(mail.messages) == (1 if outcome == "sent" else 0)
@@ -135,7 +123,7 @@ async def test_gives_up_after_the_horizon(tmp_path: Path, hook: WebhookReceiver,
                                           client: httpx.AsyncClient) -> None:
     hook.script = [503] * 10
     store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
-    clock = Clock()
+    clock = Clock(NOW)
     outbox = Outbox(store, {"hook": WebhookChannel("hook", hook.url, [], client)},
                     policy=RetryPolicy(base=1.0, horizon=3600), clock=clock)
     await outbox.drain()
@@ -150,6 +138,6 @@ async def test_gives_up_after_the_horizon(tmp_path: Path, hook: WebhookReceiver,
 
 async def test_unknown_channel_fails_with_its_name(tmp_path: Path) -> None:
     store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "gone")
-    await Outbox(store, {}, clock=Clock()).drain()
+    await Outbox(store, {}, clock=Clock(NOW)).drain()
     (row,) = store.list_alerts()
     assert row.status == "failed" and "gone" in (row.last_error or "")
