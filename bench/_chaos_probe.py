@@ -28,6 +28,13 @@ def postgres_available() -> bool:
         return False
 
 
+def free_port() -> int:
+    """A loopback port free now (for the daemon's web listener)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Heartbeat(threading.Thread):
     """Times GET ``url`` at 20 Hz, one request at a time, from a thread of its own: a request
     that waits on a stalled event loop takes as long as the stall."""

@@ -76,7 +76,7 @@ from _chaos_servers import (
 from _common import write_watchlist
 from scale import Schema
 
-from monitor.testing import MailServer, _free_port
+from monitor.testing import MailServer
 from monitor.timeutil import parse_iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -171,7 +171,7 @@ class Chaos:
         self.faults = multiprocessing.Array("d", 5)
         self.requests = multiprocessing.Value("q", 0)
         self.proxy_mode = multiprocessing.Value("i", REFUSE)
-        self.web = _free_port()
+        self.web = probe.free_port()
         self.base = f"http://127.0.0.1:{self.web}"
         self.log_path = tmp / "daemon.log"
         self.children: list[multiprocessing.Process] = []
@@ -421,7 +421,6 @@ class Chaos:
         for name, phase in self.phases.items():
             phase.update(probe.summary(latencies[name]))
             phase["longest_stall_s"] = heartbeat.longest(*self.windows[name])
-            phase["healthz_p50_s"] = heartbeat.p50(*self.windows[name])
             for key in ("p50_s", "p99_s"):
                 if phase.get(key) is not None and base.get(key):
                     phase[key.replace("_s", "_ratio")] = round(phase[key] / base[key], 2)
@@ -430,6 +429,7 @@ class Chaos:
         delivered = self.delivered()
         lost = self.expected - delivered
         result = {"phases": self.phases, "longest_stall_s": heartbeat.longest(0, time.time()),
+                  "baseline_healthz_p50_s": heartbeat.p50(*self.windows["baseline"]),
                   "alerts_expected": len(self.expected), "alerts_delivered": len(
                       delivered & self.expected), "alerts_lost": len(lost),
                   "lost_sample": sorted(lost)[:5],
