@@ -20,8 +20,9 @@ Phases, in order, each measured apart:
 - ``regex`` (fault 2): an article with a 20,000-digit run appears;
 - ``bombs`` (fault 3): two 2 MB pages of ``<p>x</p>`` appear; polls completed and extraction
   fallbacks (``/metrics``) during it against the baseline's rate;
-- ``db_freeze`` (fault 4): the proxy holds every byte for ``freeze`` seconds; /healthz
-  latency and /readyz statuses during it; then ``recover``;
+- ``settle`` (no fault: the alerts of the phases before are out before the freeze holds
+  them), then ``db_freeze`` (fault 4): the proxy holds every byte for ``freeze`` seconds;
+  /healthz latency and /readyz statuses during it; then ``recover``;
 - ``drain``: the feeds stop growing; the run ends when every alerting item reached ``good``.
 
 Per phase: the good channel's latency (alert ``created_at`` to receipt) p50/p99 and their
@@ -32,6 +33,7 @@ site served minus those that reached ``good``; must be 0) and duplicates with di
 (one (rule, article) under two webhook-ids, on either webhook; must be 0).
 
     python bench/chaos.py [--quick] [--feeds 200] [--rules 1000] [--every 4] [--sqlite]
+                          [--keep-log PATH]
 
 Prints one JSON object; exits 1 if an alert was lost, duplicated under distinct ids, or
 the daemon exited before it was told to. About 4 minutes; ``--quick`` about a minute
@@ -46,6 +48,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -95,6 +98,7 @@ class Plan:
     webhook_silent: float = 25
     regex: float = 15
     bombs: float = 30
+    settle: float = 5
     freeze: float = 20
     recover: float = 10
     drain: float = 60  # at most
@@ -105,7 +109,7 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(db_down=3, warmup=6, baseline=6, smtp_silent=6, webhook_silent=6, regex=4, bombs=7,
-             freeze=5, recover=2, drain=30, period=12, interval=8, extract_timeout=4)
+             settle=3, freeze=5, recover=2, drain=30, period=12, interval=8, extract_timeout=4)
 
 
 def write_config(path: Path, database: str, site: str, web: int, plan: Plan,
@@ -319,6 +323,9 @@ class Chaos:
         return {"bomb_pages_fetched": self.faults[BOMBS_FETCHED] > 0}
 
     async def fault4(self) -> dict[str, Any]:
+        # a few seconds without a fault first, so the alerts of the phase before are out
+        # before the freeze holds them (the settle phase's own are held: it says so)
+        await self.phase("settle", self.plan.settle)
         freeze = self.plan.freeze
         healthz: list[probe.Check] = []
         readyz: list[probe.Check] = []
@@ -408,6 +415,7 @@ class Chaos:
 
     def report(self, heartbeat: probe.Heartbeat) -> dict[str, Any]:
         latencies: dict[str, list[float]] = defaultdict(list)
+        slowest: dict[str, tuple[float, str]] = {}  # phase -> (latency, article URL)
         seen: set[str] = set()
         for a in self.good.arrivals:
             if a.rule != "dpa" or a.url in seen:
@@ -416,10 +424,13 @@ class Chaos:
             created = parse_iso(a.created_at).timestamp()
             when = next((n for n, (s, e) in self.windows.items() if s <= created < e), "other")
             latencies[when].append(a.at - created)
+            slowest[when] = max(slowest.get(when, (0.0, "")), (a.at - created, a.url))
         base = probe.summary(latencies["baseline"])
         base_stall = heartbeat.longest(*self.windows["baseline"])
         for name, phase in self.phases.items():
             phase.update(probe.summary(latencies[name]))
+            if name in slowest:
+                phase["slowest_url"] = slowest[name][1]
             phase["longest_stall_s"] = heartbeat.longest(*self.windows[name])
             for key in ("p50_s", "p99_s"):
                 if phase.get(key) is not None and base.get(key):
@@ -506,7 +517,11 @@ def duplicates(hook: Hook) -> int:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="monitor-chaos-") as tmp:
-        return await Chaos(args, Path(tmp)).run()
+        try:
+            return await Chaos(args, Path(tmp)).run()
+        finally:
+            if args.keep_log:
+                shutil.copyfile(Path(tmp) / "daemon.log", args.keep_log)
 
 
 def main() -> None:
@@ -515,6 +530,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=200)
     parser.add_argument("--rules", type=int, default=1000, help="generated rules besides two")
     parser.add_argument("--every", type=int, default=4, help="one item in N alerts")
+    parser.add_argument("--keep-log", type=Path, help="copy the daemon's log here")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL answers")
     args = parser.parse_args()
     result = asyncio.run(bench(args))
