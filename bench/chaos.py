@@ -15,7 +15,7 @@ Phases, in order, each measured apart:
 
 - ``fault6``: the proxy refuses connections at start, then forwards: the daemon must wait
   (``event=database_wait`` lines), not exit, and start once the database answers;
-- ``warmup`` (first polls, not reported), then ``baseline``: no fault;
+- ``warmup`` (first polls), then ``baseline``: no fault, every channel answers;
 - ``smtp_silent`` and ``webhook_silent`` (fault 1): one bad channel each;
 - ``regex`` (fault 2): an article with a 20,000-digit run appears;
 - ``bombs`` (fault 3): two 2 MB pages of ``<p>x</p>`` appear; polls completed and extraction
@@ -404,6 +404,8 @@ class Chaos:
         except Exception as e:  # the partial result is still worth printing
             result["error"] = f"{type(e).__name__}: {e}"
         finally:
+            proc = getattr(self, "proc", None)
+            result["exited_early"] = proc is not None and proc.returncode is not None
             result["daemon_exit"] = await self.stop()
         result["load_at_end"] = round(os.getloadavg()[0], 1)
         log = self.log()
@@ -536,7 +538,7 @@ def main() -> None:
     result = asyncio.run(bench(args))
     print(json.dumps(result))
     bad = ("error" in result or result["alerts_lost"] or result["duplicates_distinct_ids"]
-           or not result["fault6"]["started"])
+           or result["exited_early"])
     raise SystemExit(1 if bad else 0)
 
 
