@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from monitor.alerts.routing import Routing, no_alerts
 from monitor.config import Config, FeedSettings
+from monitor.config.requestopts import request_options
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
@@ -39,7 +40,15 @@ from monitor.errors import (
 )
 from monitor.extract import article_from_entry
 from monitor.metrics import Metrics
-from monitor.models import AlertedSince, Article, Entry, FetchResult, Match, RuleChannels
+from monitor.models import (
+    AlertedSince,
+    Article,
+    Entry,
+    FetchResult,
+    Match,
+    RequestOptions,
+    RuleChannels,
+)
 from monitor.schedule import (
     WINDOW,
     entries_needed,
@@ -68,7 +77,8 @@ class FetcherLike(Protocol):
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
                     trusted: bool = False, allow_private: bool | None = None,
-                    html_only: bool = False, max_bytes: int | None = None) -> FetchResult: ...
+                    html_only: bool = False, max_bytes: int | None = None,
+                    options: RequestOptions | None = None) -> FetchResult: ...
 
 
 class ExtractorLike(Protocol):
@@ -160,7 +170,7 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=p.config.monitor.fetch.max_feed_bytes)
+            max_bytes=p.config.monitor.fetch.max_feed_bytes, options=request_options(settings))
     except NotModified:
         return PollRecord("not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
@@ -249,7 +259,8 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
     try:
         page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
                                      html_only=True,
-                                     max_bytes=p.config.monitor.fetch.max_article_bytes)
+                                     max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                     options=request_options(feed))
         started = time.monotonic()
         article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
     except (FetchError, ExtractError, NotModified) as e:

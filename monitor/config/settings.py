@@ -12,6 +12,7 @@ from typing import Any
 
 from monitor.config.channels import ChannelSettings
 from monitor.config.keys import CRON, DURATION, SECRET, declared, group, key, lookup, setting
+from monitor.config.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,12 @@ class FeedSettings:
     allow_private_networks: bool = setting(False, bool)
     alert_on_first_poll: bool = setting(False, bool)
     backfill: int = setting(50, int)  # items the first poll stores, newest first, without alerting
+    # its own requests (monitor.config.requestopts): None/empty = the [monitor] settings
+    headers: tuple[tuple[str, str], ...] = setting((), dict)
+    user_agent: str = setting("", str)
+    cookies: Secret | None = setting(None, SECRET, repr=False)
+    max_bytes: int | None = setting(None, int)  # feed and article byte cap
+    timeout: float | None = setting(None, DURATION)  # the whole-request deadline
     interval_set: bool = False  # ``interval`` was set for this feed: a ceiling on its cadence
 
 
