@@ -99,6 +99,7 @@ class Article:
     language: str | None = None
     source: str = ""  # the feed's name
     from_feed: bool = False  # True: page unusable, text is the feed item's own content
+    partial: bool = False  # True: the page was a consent wall or paywall teaser (from_feed too)
 
     def field(self, name: str) -> str:
         """The text of one query field (``title``, ``body``, ``url``, ``source``, ``author``)."""

@@ -39,6 +39,7 @@ from monitor.errors import (
     StorageError,
 )
 from monitor.extract import article_from_entry
+from monitor.hardpages import past_the_wall
 from monitor.metrics import Metrics
 from monitor.models import (
     AlertedSince,
@@ -269,8 +270,11 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
         if p.metrics:
             p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)
+    article, wall = past_the_wall(article, entry)
+    if wall:
+        log.info("event=article_partial feed=%s url=%s reason=%s", feed.name, entry.url, wall)
     if p.metrics:
-        p.metrics.extracted("page", time.monotonic() - started)
+        p.metrics.extracted("partial" if wall else "page", time.monotonic() - started)
     return article
 
 

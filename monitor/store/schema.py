@@ -99,6 +99,7 @@ articles = Table(
     Column("source", Text, nullable=False, default=""),
     Column("text", Text, nullable=False, default=""),
     Column("from_feed", Boolean, nullable=False, default=False),
+    Column("partial", Boolean, nullable=False, default=False),  # a walled page: feed text
     Column("fingerprint", BigInteger),  # signed 64-bit form of the content fingerprint
     Column("story_id", Integer, index=True),  # id of the first article of its story
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
@@ -232,6 +233,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _channel_config_hash(conn),
     lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
+    lambda conn: _add_column(conn, "articles", "partial BOOLEAN NOT NULL DEFAULT FALSE"),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
