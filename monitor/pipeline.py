@@ -89,6 +89,13 @@ class ExtractorLike(Protocol):
                       source: str = "") -> Article: ...
 
 
+class RendererLike(Protocol):
+    """What the pipeline needs of ``monitor.browser.Renderer``."""
+
+    async def render(self, url: str, *, allow_private: bool | None = None,
+                     options: RequestOptions | None = None) -> FetchResult: ...
+
+
 class RuleSetLike(Protocol):
     """What the pipeline needs of ``monitor.rules.RuleSet``."""
 
@@ -108,6 +115,7 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
     metrics: Metrics | None = None
+    renderer: RendererLike | None = None  # for feeds with render = "browser"
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
 
@@ -258,10 +266,14 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
             p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)
     try:
-        page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
-                                     html_only=True,
-                                     max_bytes=p.config.monitor.fetch.max_article_bytes,
-                                     options=request_options(feed))
+        if feed.render == "browser" and p.renderer:
+            page = await p.renderer.render(entry.url, allow_private=feed.allow_private_networks,
+                                           options=request_options(feed))
+        else:
+            page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
+                                         html_only=True,
+                                         max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                         options=request_options(feed))
         started = time.monotonic()
         article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
     except (FetchError, ExtractError, NotModified) as e:

@@ -43,7 +43,7 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
 SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract",
-              "hardpages": "extract"}
+              "hardpages": "extract", "browser": "fetch"}
 
 
 def layer_of(group: str) -> int:

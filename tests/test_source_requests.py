@@ -196,9 +196,10 @@ url = "https://news.example/feed.xml"
     ('timeout = "soon"', "feeds[0].timeout:"),
     ('user_agent = 5', "feeds[0].user_agent: expected a string"),
     ('cookies_file = "bad.txt"', "feeds[0].cookies_file: line 1: expected 7"),
+    ('render = "chrome"', "feeds[0].render: must be one of 'none', 'browser', not 'chrome'"),
 ], ids=["headers-not-table", "cookie-header", "ua-header", "auth-header", "bad-name",
         "not-string", "inline-cookies", "zero-bytes", "bytes-string", "bad-timeout", "ua-int",
-        "bad-cookies-file"])
+        "bad-cookies-file", "bad-render"])
 def test_bad_request_settings_name_the_key(tmp_path: Path, extra: str, problem: str) -> None:
     (tmp_path / "bad.txt").write_text("news.example\tFALSE\t/\n")
     with pytest.raises(ConfigError) as caught:

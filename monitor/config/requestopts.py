@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from monitor.config.settings import FeedSettings
+from monitor.config.settings import RENDER_MODES, FeedSettings
 from monitor.errors import ConfigError
 from monitor.models import Cookie, RequestOptions
 
@@ -112,6 +112,9 @@ def check_request_settings(feed: FeedSettings) -> list[tuple[str, str]]:
         out.append(("max_bytes", "must be at least 1"))
     if feed.timeout is not None and not feed.timeout > 0:
         out.append(("timeout", "must be more than 0s"))
+    if feed.render not in RENDER_MODES:
+        out.append(("render", f"must be one of {', '.join(map(repr, RENDER_MODES))}, "
+                              f"not {feed.render!r}"))
     return out
 
 
