@@ -233,13 +233,20 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _channel_config_hash(conn),
     lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
-    lambda conn: _add_column(conn, "articles", "partial BOOLEAN NOT NULL DEFAULT FALSE"),
+    lambda conn: _article_partial(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
 
 def _add_column(conn: Connection, table: str, column: str) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
+def _article_partial(conn: Connection) -> None:
+    """Version 7: ``articles.partial``, a walled page read from the feed's text (kept when
+    a database made by hand has it already)."""
+    if "partial" not in {c["name"] for c in inspect(conn).get_columns("articles")}:
+        _add_column(conn, "articles", "partial BOOLEAN NOT NULL DEFAULT FALSE")
 
 
 def _polite_polling(conn: Connection) -> None:
