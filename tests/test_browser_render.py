@@ -21,13 +21,13 @@ from pytest_httpserver import HTTPServer
 from monitor import netguard
 from monitor.browser import CHROMIUM, Renderer
 from monitor.daemon import Daemon, load
-from monitor.errors import FetchBlocked
+from monitor.errors import FetchBlocked, FetchUnusable
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.testing import NewsServer, WebhookReceiver
 from tests.helpers import SECRET, write_config
 
-pytestmark = pytest.mark.skipif(
+needs_chromium = pytest.mark.skipif(
     not Path(CHROMIUM).exists(),
     reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)")
 
@@ -63,6 +63,12 @@ for (const url of ['http://10.0.0.1:8080/secret', 'http://intranet.test/secret']
     results.appendChild(p);
   });
 }
+const socket = new WebSocket('ws://10.0.0.1:8080/socket');
+socket.onclose = () => {
+  const p = document.createElement('p');
+  p.textContent = 'socket closed';
+  results.appendChild(p);
+};
 """
 
 
@@ -86,11 +92,25 @@ def feed_xml(base: str) -> str:
             f"</channel></rss>")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def playwright_installed() -> None:
     pytest.importorskip("playwright.async_api", reason="needs playwright (monitor[browser])")
 
 
+async def test_without_chromium_a_page_is_unusable_and_says_why() -> None:
+    fetcher = Fetcher(user_agent=UA)
+    made = Renderer(fetcher, chromium="/nonexistent/chromium")
+    try:
+        with pytest.raises(FetchUnusable, match="needs Chromium at /nonexistent/chromium") as e:
+            await made.render("http://127.0.0.1:9/story.html")
+        assert e.value.reason == "browser"
+    finally:
+        await made.aclose()
+        await fetcher.aclose()
+
+
+@needs_chromium
+@pytest.mark.usefixtures("playwright_installed")
 async def test_a_javascript_only_page_is_rendered_and_alerts(
         tmp_path: Path, httpserver: HTTPServer, news: NewsServer, hook: WebhookReceiver,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,7 +121,7 @@ async def test_a_javascript_only_page_is_rendered_and_alerts(
     monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
     path = write_config(tmp_path, news, None, hook, extra_monitor=f'user_agent = "{UA}"',
                         feeds=f'[[feeds]]\nname = "Ledger"\nurl = "{base}/feed.xml"\n'
-                              'render = "browser"\n')
+                              'render = "browser"\nheaders = { "X-Source" = "ledger" }\n')
     daemon = Daemon(load(str(path)), str(path))
     try:
         await daemon.run_once()
@@ -112,7 +132,7 @@ async def test_a_javascript_only_page_is_rendered_and_alerts(
     assert "Defense Production Act" in body["matches"][0]["snippets"][0]
     # the script's own request went out through the fetcher: its user agent, not Chromium's
     [api] = [r for r, _ in httpserver.log if r.path == "/api/story.json"]
-    assert api.headers["User-Agent"] == UA
+    assert api.headers["User-Agent"] == UA and api.headers["X-Source"] == "ledger"
 
 
 class Resolver:
@@ -144,7 +164,8 @@ async def renderer() -> AsyncIterator[tuple[Renderer, Resolver]]:
     await fetcher.aclose()
 
 
-@pytest.mark.usefixtures("loopback_is_public")
+@needs_chromium
+@pytest.mark.usefixtures("playwright_installed", "loopback_is_public")
 async def test_the_browsers_requests_to_private_addresses_are_aborted(
         httpserver: HTTPServer, renderer: tuple[Renderer, Resolver]) -> None:
     made, resolver = renderer
@@ -157,10 +178,13 @@ async def test_the_browsers_requests_to_private_addresses_are_aborted(
     text = result.content.decode()
     assert "http://10.0.0.1:8080/secret refused" in text
     assert "http://intranet.test/secret refused" in text
+    assert "socket closed" in text
     assert sorted(made.blocked) == ["http://10.0.0.1:8080/secret", "http://intranet.test/secret"]
     assert resolver.asked == ["intranet.test"]  # decided on its address, never dialled
 
 
+@needs_chromium
+@pytest.mark.usefixtures("playwright_installed")
 async def test_a_page_at_a_private_address_is_refused_before_the_browser_loads_it(
         renderer: tuple[Renderer, Resolver]) -> None:
     made, _ = renderer
@@ -169,7 +193,8 @@ async def test_a_page_at_a_private_address_is_refused_before_the_browser_loads_i
     assert made.blocked == ["http://intranet.test/story.html"]
 
 
-@pytest.mark.usefixtures("loopback_is_public")
+@needs_chromium
+@pytest.mark.usefixtures("playwright_installed", "loopback_is_public")
 async def test_the_rendered_dom_extracts_as_a_page(
         httpserver: HTTPServer, renderer: tuple[Renderer, Resolver]) -> None:
     made, _ = renderer
