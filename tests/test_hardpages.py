@@ -10,16 +10,19 @@ partial in the stored article, the webhook body and the dashboard.
 from __future__ import annotations
 
 import html
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
 
+from monitor.alerts.render import render_email
 from monitor.daemon import Daemon, load
 from monitor.extract import extract_article
 from monitor.hardpages import judge_page, past_the_wall
-from monitor.models import Entry
+from monitor.models import Alert, Article, Entry
 from monitor.testing import NewsServer, WebhookReceiver, article_page, load_seeds
 from monitor.web import create_app
 from tests.helpers import SECRET, write_config
@@ -135,6 +138,8 @@ async def test_a_consent_wall_alerts_with_the_feeds_text_marked_partial(
         assert row.article.partial and row.article.from_feed and row.article.text == FEED_TEXT
         page = await dashboard(daemon)
         assert '<span class="partial"' in page
+        assert daemon.metrics.registry.get_sample_value(
+            "monitor_articles_extracted_total", {"mode": "partial"}) == 1
     finally:
         await daemon.close()
 
@@ -144,3 +149,19 @@ async def dashboard(daemon: Daemon) -> str:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://testserver") as c:
         return (await c.get("/")).text
+
+
+def test_an_alert_email_says_the_article_is_partial() -> None:
+    article = Article(url="https://news.example/a", title="Terminal sale", text=FEED_TEXT,
+                      source="Ledger", from_feed=True, partial=True)
+    alert = Alert(id="01JPARTIAL", created_at=datetime(2026, 3, 2, tzinfo=UTC), rule="dpa",
+                  query='"Defense Production Act"', article=article, terms=(),
+                  channel="mail")
+    message = render_email(alert, "monitor@example.org", ["desk@example.org"])
+    text, html_part = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html_part is not None
+    assert "Partial: the page was a consent wall or paywall" in text.get_content()
+    assert "partial: the page was a consent wall or paywall" in html_part.get_content()
+    whole = render_email(replace(alert, article=replace(article, partial=False)),
+                         "monitor@example.org", ["desk@example.org"])
+    assert "artial" not in str(whole.get_body(("plain",)))
