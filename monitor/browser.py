@@ -13,12 +13,12 @@ checked when resolved, redirects hop by hop), byte caps, per-host limits, Retry-
 the source's headers and cookies apply to the browser's requests exactly as to the
 daemon's; a refused request is aborted in the page (``blockedbyclient``) and logged as
 ``event=browser_blocked``. Only GET and HEAD go out (a monitor reads; it never posts a
-form); images, media, fonts and stylesheets are not fetched at all (the text needs none);
-web sockets are closed; service workers are blocked; and Chromium's own network (should
-anything escape the route) goes to a dead proxy on loopback. At most ``pages`` pages
-render at once, each in a fresh browser context (no cookies or storage shared between
-pages) under a ``deadline`` for the whole page; the browser starts on first use and is
-started again if it died.
+form), at most ``MAX_REQUESTS`` a page; images, media, fonts and stylesheets are not
+fetched at all (the text needs none); web sockets are closed; service workers are
+blocked; and Chromium's own network (should anything escape the route) goes to a dead
+proxy on loopback. At most ``pages`` pages render at once, each in a fresh browser
+context (no cookies or storage shared between pages) under a ``deadline`` for the whole
+page; the browser starts on first use and is started again if it died.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ SKIPPED_TYPES = frozenset({"image", "media", "font", "stylesheet"})
 _DROPPED_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding",
                               "set-cookie", "connection"})
 SETTLE = 2.0  # seconds to wait for the network to go quiet after load, within the deadline
+MAX_REQUESTS = 200  # requests one page may make; the rest are aborted
 
 
 @dataclass
@@ -58,6 +59,7 @@ class _Page:
 
     document: FetchResult | None = None
     error: FetchError | None = None
+    requests: int = 0
 
 
 class PageFetcher(Protocol):
@@ -132,7 +134,9 @@ class Renderer:
     async def _route(self, route: Route, request: Request, allow_private: bool | None,
                      options: RequestOptions | None, state: _Page) -> None:
         url, navigation = request.url, request.is_navigation_request()
-        if request.method not in ("GET", "HEAD") or request.resource_type in SKIPPED_TYPES:
+        state.requests += 1
+        if (request.method not in ("GET", "HEAD") or request.resource_type in SKIPPED_TYPES
+                or state.requests > MAX_REQUESTS):
             await route.abort("blockedbyclient")
             return
         try:
