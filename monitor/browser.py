@@ -117,7 +117,7 @@ class Renderer:
         await context.route_web_socket("**/*", _close_socket)
         page = await context.new_page()
         try:
-            await page.goto(url, wait_until="load", timeout=self.deadline * 1000)
+            await page.goto(url, wait_until="load", timeout=0)  # the deadline is ours
         except Exception as e:  # Playwright's Error: the document itself failed
             raise state.error or FetchUnusable(f"browser: {_first_line(e)}", url,
                                                reason="browser") from e

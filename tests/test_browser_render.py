@@ -12,16 +12,18 @@ why, only when it or Playwright is absent.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from monitor import netguard
 from monitor.browser import CHROMIUM, Renderer
 from monitor.daemon import Daemon, load
-from monitor.errors import FetchBlocked, FetchUnusable
+from monitor.errors import FetchBlocked, FetchTimeout, FetchUnusable
 from monitor.extract import extract_article
 from monitor.fetch import Fetcher
 from monitor.testing import NewsServer, WebhookReceiver
@@ -191,6 +193,27 @@ async def test_a_page_at_a_private_address_is_refused_before_the_browser_loads_i
     with pytest.raises(FetchBlocked):
         await made.render("http://intranet.test/story.html")
     assert made.blocked == ["http://intranet.test/story.html"]
+
+
+@needs_chromium
+@pytest.mark.usefixtures("playwright_installed", "loopback_is_public")
+async def test_a_page_past_its_deadline_is_a_timeout(httpserver: HTTPServer) -> None:
+    def slow(_: Request) -> Response:
+        time.sleep(2)
+        return Response("document.title = 'late';", content_type="application/javascript")
+
+    httpserver.expect_request("/slow.html").respond_with_data(
+        '<html><body><p>Loading</p><script src="/slow.js"></script></body></html>',
+        content_type="text/html")
+    httpserver.expect_request("/slow.js").respond_with_handler(slow)
+    fetcher = Fetcher(user_agent=UA)
+    made = Renderer(fetcher, pages=1, deadline=0.5)
+    try:
+        with pytest.raises(FetchTimeout, match=r"not rendered within 0\.5s"):
+            await made.render(f"http://127.0.0.1:{httpserver.port}/slow.html")
+    finally:
+        await made.aclose()
+        await fetcher.aclose()
 
 
 @needs_chromium
