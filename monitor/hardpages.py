@@ -30,6 +30,7 @@ NOTICE_SHARE = 0.4  # notice paragraphs' share of the text that makes it a wall
 TEASER_CHARS = 1500  # a text this short that ends in a paywall notice is a teaser
 SHORT_FACTOR = 0.5  # page text under this share of the feed's text is a teaser
 MIN_FEED_CHARS = 400  # the feed's text must be this long for the length test to apply
+MAX_WALL_CHARS = 20_000  # a longer text is read as the article: notices are short
 
 CONSENT = (
     "we use cookies", "this site uses cookies", "this website uses cookies",
@@ -83,7 +84,19 @@ _PAYWALL = _phrases(PAYWALL, PAYWALL_BUTTONS)
 
 def judge_page(text: str, feed_text: str = "") -> str | None:
     """Why ``text`` (a page's extracted text) is not the article: ``"consent"``,
-    ``"paywall"`` or ``"short"``; None when it reads as the article."""
+    ``"paywall"`` or ``"short"``; None when it reads as the article.
+
+    A text over ``MAX_WALL_CHARS`` is never read for notices (walls are short), so a huge
+    page costs the event loop no scan."""
+    if len(text) <= MAX_WALL_CHARS and (wall := _notice(text)):
+        return wall
+    feed = len(" ".join(feed_text.split()))
+    if feed < MIN_FEED_CHARS or len(text) >= 2 * feed:  # long enough, whitespace aside
+        return None
+    return "short" if len(" ".join(text.split())) < SHORT_FACTOR * feed else None
+
+
+def _notice(text: str) -> str | None:
     paragraphs = [" ".join(p.split()).casefold() for p in text.splitlines()]
     paragraphs = [p for p in paragraphs if p]
     total = sum(len(p) for p in paragraphs)
@@ -95,9 +108,6 @@ def judge_page(text: str, feed_text: str = "") -> str | None:
         return "consent" if consent >= paywall else "paywall"
     if total < TEASER_CHARS and _PAYWALL.search(paragraphs[-1]):
         return "paywall"
-    feed = len(" ".join(feed_text.split()))
-    if feed >= MIN_FEED_CHARS and total < SHORT_FACTOR * feed:
-        return "short"
     return None
 
 

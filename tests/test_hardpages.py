@@ -78,9 +78,10 @@ LONG_STORY = ("The council approved the budget on Tuesday after a four-hour deba
     ("Short brief about the budget.", "Short feed text.", None),
     (LONG_STORY, LONG_STORY, None),
     ("", "", None),
+    ("We use cookies.\n" * 2000, "", None),  # over MAX_WALL_CHARS: never scanned
 ], ids=["fr-consent", "it-consent", "de-button", "fr-paywall", "de-paywall", "shorter-than-feed",
         "cookies-in-passing", "subscribe-in-passing", "accepter-in-prose", "assassine-in-prose",
-        "short-feed-too", "same-as-feed", "empty"])
+        "short-feed-too", "same-as-feed", "empty", "huge"])
 def test_detection_table(text: str, feed_text: str, verdict: str | None) -> None:
     assert judge_page(text, feed_text) == verdict
 
