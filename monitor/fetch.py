@@ -23,7 +23,8 @@ hop only. The deadline starts when the first hop gets its connection slots (queu
 behind fetches to the same host does not count) and covers every later hop and body.
 Hosts are keyed ``host:port``. While a host's Retry-After runs, ``fetch`` raises without
 connecting (callers may ask ``host_delay`` first); a 429 without Retry-After backs off
-60 s, a 503 without one not at all. Cookies are never kept; environment proxies are ignored.
+60 s, a 503 without one not at all. Cookies are never kept (a source's own, from its
+``RequestOptions``, are chosen anew at each hop); environment proxies are ignored.
 """
 
 from __future__ import annotations
