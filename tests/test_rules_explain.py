@@ -36,6 +36,7 @@ def explained(query: str, text: str, *, exact: bool = False, language: str | Non
     ("crisis", "two crises", [("crises", "crisis", "lemma")]),
     ("policy", "new policies", [("policies", "policy", "lemma")]),
     ("Lieferkette", "die Lieferketten", [("Lieferketten", "lieferkette", "lemma")]),
+    ("Haus", "zwei Häuser", [("Häuser", "haus", "lemma")]),  # read with its accent
     ("defense", "the Defence Production Act", [("Defence", "defense", "spelling")]),
     ("defence", "the defense budget", [("defense", "defense", "spelling")]),
     ("organization", "two organisations", [("organisations", "organization",
@@ -59,14 +60,14 @@ def explained(query: str, text: str, *, exact: bool = False, language: str | Non
     ("=comput*", "computer", [("computer", "comput*", "prefix")]),
     ("/ri.ks/", "risks", [("risks", "/ri.ks/", "regex")]),
 ], ids=["exact-word", "exact-phrase", "lemma", "lemma-query", "lemma-irregular",
-        "lemma-y", "lemma-german", "spelling", "spelling-query", "lemma-spelling",
+        "lemma-y", "lemma-german", "lemma-accented", "spelling", "spelling-query", "lemma-spelling",
         "possessive", "compound-closed", "compound-hyphen-lemma", "compound-hyphen-query",
         "compound-opened", "compound-closed-digits", "acronym-closed", "acronym-dotted",
         "acronym-spelt", "acronym-as-written", "exact-literal", "prefix", "wildcard",
         "wildcard-folded", "exact-prefix", "regex"])
 def test_each_kind_of_variant(query: str, text: str, expected: list[tuple[str, str, str]]
                               ) -> None:
-    language = "de" if query == "Lieferkette" else None
+    language = "de" if query in ("Lieferkette", "Haus") else None
     assert explained(query, text, language=language) == expected
 
 

@@ -81,7 +81,7 @@ class _Context:
         for variant in term_variants(term, self.folding).all():
             if len(variant.keys) != len(tokens):
                 continue
-            fits = [self._fit(key, tok, text[tok.start : tok.end])
+            fits = [self._fit(key, tok, _source(tok, text))
                     for key, tok in zip(variant.keys, tokens, strict=True)]
             if any(f is None for f in fits):
                 continue
@@ -105,7 +105,7 @@ class _Context:
             if is_pattern(rest):
                 return (rest, [_pattern_kind(rest)]) if _fits(rest, word) else None
             return (word, []) if word == rest else None
-        canon = self.folds.of_source(word, unicodedata.normalize("NFC", source))
+        canon = self.folds.of_source(word, source)
         if is_pattern(key):
             kind = _pattern_kind(key)
             if _fits(key, word):
@@ -124,7 +124,7 @@ class _Context:
     def _how(self, word: str, source: str) -> list[str]:
         """The kinds of folding that take an article's ``word`` to its canonical form."""
         plain = fold_word(word) if self.folding.case_sensitive else word
-        how = fold_kind(plain, self.folds.lang, unicodedata.normalize("NFC", source))[1]
+        how = fold_kind(plain, self.folds.lang, source)[1]
         return how.split("+") if how else []
 
     def _query_how(self, forms: Sequence[str], canon: str) -> list[str]:
@@ -155,6 +155,13 @@ class _Context:
 def _gaps(text: str, tokens: list[Token]) -> list[bool]:
     """Whether each gap between consecutive ``tokens`` of ``text`` is a hyphen."""
     return [_hyphen(text[a.end : b.start]) for a, b in zip(tokens, tokens[1:], strict=False)]
+
+
+def _source(token: Token, text: str) -> str:
+    """The token as the article's view reads it for dictionaries: as written (NFC) when it
+    has accents or other non-ASCII letters, else its folded text (``view``)."""
+    written = text[token.start : token.end]
+    return token.text if written.isascii() else unicodedata.normalize("NFC", written)
 
 
 def _query_run(query: str, term: Term) -> list[Token] | None:
