@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.alerts.apprise_channel import render_markdown
 from monitor.alerts.render import (
     MAX_VARIANTS,
     matched_variants,
@@ -129,3 +130,10 @@ def test_email_and_digest_name_the_variant_escaped() -> None:
     quiet = render_email(alert(Explanation("risk", "risk", "exact")), "monitor@example.org",
                          ["desk@example.org"])
     assert "matched" not in quiet.get_body(("plain",)).get_content()
+
+
+def test_apprise_markdown_names_the_variant_escaped() -> None:
+    _, body = render_markdown(alert(Explanation("*risks*", "risk", "lemma")))
+    assert "matched \\*risks\\* (inflection of risk)\n> two **risks**" in body
+    _, plain = render_markdown(alert())
+    assert "matched" not in plain
