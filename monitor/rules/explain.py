@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from functools import cache
+from functools import cache, lru_cache
+from types import MappingProxyType
 
 from monitor.models import Article, Explanation, Match, TermHit
 from monitor.rules.lemmas import Folds, base_language, fold_kind, folds_for
@@ -36,6 +37,7 @@ from monitor.rules.variants import (
     FORMS_SEPARATOR,
     UPPER_MARK,
     Folding,
+    Variant,
     is_pattern,
     term_variants,
 )
@@ -48,16 +50,25 @@ KINDS = ("exact", "acronym", "compound", "possessive", "prefix", "wildcard", "le
 
 _ORDER = {kind: i for i, kind in enumerate(KINDS)}
 
+MAX_CACHED_QUERIES = 4096
+"""Queries (the rules that alert) whose terms, and where the query writes them, are kept."""
+
 
 def explain_match(match: Match, article: Article, folding: Folding) -> Match:
     """``match`` with each term's hits explained (``TermHit.explained``), its rule's terms
     read under ``folding`` and the article's words in the article's language."""
-    node = parse_query(match.query, case_sensitive=folding.case_sensitive)
-    terms = {t.text: t for t, _ in iter_terms(node)}
+    terms = _terms_of(match.query, folding.case_sensitive)
     context = _Context(match.query, folding, folds_for(article.language, folding.case_sensitive))
     return replace(match, terms=tuple(
         replace(hit, explained=context.hits(terms.get(hit.term), hit, article))
         for hit in match.terms))
+
+
+@lru_cache(maxsize=MAX_CACHED_QUERIES)
+def _terms_of(query: str, case_sensitive: bool) -> Mapping[str, Term | Regex]:
+    """The terms of a (valid) query by the text a match reports them under."""
+    node = parse_query(query, case_sensitive=case_sensitive)
+    return MappingProxyType({t.text: t for t, _ in iter_terms(node)})
 
 
 class _Context:
@@ -66,6 +77,7 @@ class _Context:
     def __init__(self, query: str, folding: Folding, folds: Folds) -> None:
         self.query, self.folding, self.folds = query, folding, folds
         self.query_lang = base_language(folding.languages[0] if folding.languages else None)
+        self._variants: dict[Term, tuple[Variant, ...]] = {}
 
     def hits(self, term: Term | Regex | None, hit: TermHit, article: Article
              ) -> tuple[Explanation, ...]:
@@ -78,7 +90,10 @@ class _Context:
         if isinstance(term, Regex):
             return Explanation(text, term.text, "regex")
         tokens = tokenize(text, case_sensitive=self.folding.case_sensitive)
-        for variant in term_variants(term, self.folding).all():
+        variants = self._variants.get(term)
+        if variants is None:
+            variants = self._variants[term] = term_variants(term, self.folding).all()
+        for variant in variants:
             if len(variant.keys) != len(tokens):
                 continue
             fits = [self._fit(key, tok, _source(tok, text))
@@ -138,12 +153,12 @@ class _Context:
 
     def _rejoined(self, term: Term, text: str, tokens: list[Token]) -> bool:
         """Whether the hit is hyphenated where the query's phrase is not, or the reverse."""
-        run = _query_run(self.query, term)
+        run = _query_run(self.query, term, term.column)
         return run is not None and _gaps(text, tokens) != _gaps(self.query, run)
 
     def written(self, term: Term) -> str:
         """``term`` as the query writes it (``supply-chain``, ``U.S.``, ``comput*``)."""
-        run = _query_run(self.query, term)
+        run = _query_run(self.query, term, term.column)
         if run is None:
             return display(term)
         end = run[-1].end
@@ -152,7 +167,7 @@ class _Context:
         return self.query[run[0].start : end]
 
 
-def _gaps(text: str, tokens: list[Token]) -> list[bool]:
+def _gaps(text: str, tokens: Sequence[Token]) -> list[bool]:
     """Whether each gap between consecutive ``tokens`` of ``text`` is a hyphen."""
     return [_hyphen(text[a.end : b.start]) for a, b in zip(tokens, tokens[1:], strict=False)]
 
@@ -164,16 +179,18 @@ def _source(token: Token, text: str) -> str:
     return token.text if written.isascii() else unicodedata.normalize("NFC", written)
 
 
-def _query_run(query: str, term: Term) -> list[Token] | None:
-    """The tokens of ``query`` that wrote ``term`` (None: a pattern, or not found)."""
+@lru_cache(maxsize=MAX_CACHED_QUERIES)
+def _query_run(query: str, term: Term, column: int) -> tuple[Token, ...] | None:
+    """The tokens of ``query`` that wrote ``term`` at ``column`` (None: a pattern, or not
+    found); the column is an argument since terms equal but for it are equal."""
     if any(a.prefix or a.wildcard for a in term.atoms):
         return None
     words = [a.text for a in term.atoms]
-    tokens = [t for t in tokenize(query) if t.start >= term.column - 1]
+    tokens = [t for t in tokenize(query) if t.start >= column - 1]
     for i in range(len(tokens) - len(words) + 1):
         run = tokens[i : i + len(words)]
         if [t.text for t in run] == words:
-            return run
+            return tuple(run)
     return None
 
 
