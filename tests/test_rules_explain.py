@@ -84,6 +84,8 @@ def test_an_exact_rule_says_exact() -> None:
 def test_case_sensitive_rule_is_explained_in_its_case() -> None:
     assert explained("Crisis", "two Crises", case_sensitive=True) == [
         ("Crises", "Crisis", "lemma")]
+    assert explained('"Supply-Chain Crisis"', "Supply Chain Crises", case_sensitive=True) == [
+        ("Supply Chain Crises", "Supply-Chain Crisis", "compound+lemma")]
 
 
 def test_near_and_or_explain_each_term() -> None:

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from functools import cache, lru_cache
+from functools import lru_cache
 from types import MappingProxyType
 
 from monitor.models import Article, Explanation, Match, TermHit
@@ -160,7 +160,7 @@ class _Context:
         """``term`` as the query writes it (``supply-chain``, ``U.S.``, ``comput*``)."""
         run = _query_run(self.query, term, term.column)
         if run is None:
-            return display(term)
+            return _display(term)
         end = run[-1].end
         if any(a.dotted for a in term.atoms) and self.query[end : end + 1] == ".":
             end += 1
@@ -185,7 +185,7 @@ def _query_run(query: str, term: Term, column: int) -> tuple[Token, ...] | None:
     found); the column is an argument since terms equal but for it are equal."""
     if any(a.prefix or a.wildcard for a in term.atoms):
         return None
-    words = [a.text for a in term.atoms]
+    words = [a.text.casefold() for a in term.atoms]  # a case-sensitive rule's keep their case
     tokens = [t for t in tokenize(query) if t.start >= column - 1]
     for i in range(len(tokens) - len(words) + 1):
         run = tokens[i : i + len(words)]
@@ -198,7 +198,7 @@ def _hyphen(gap: str) -> bool:
     return normalize(gap).strip() == "-"
 
 
-@cache
+@lru_cache(maxsize=MAX_CACHED_QUERIES)
 def _fitter(pattern: str) -> re.Pattern[str]:
     """A token fits a prefix (``pre*``) or wildcard (``de?ense``) pattern (as ``view`` does)."""
     stem = pattern.rstrip("*")
@@ -218,7 +218,7 @@ def _joined(kinds: set[str]) -> str:
     return "+".join(sorted(kinds, key=_ORDER.__getitem__)) if kinds else "exact"
 
 
-def display(term: Term) -> str:
+def _display(term: Term) -> str:
     """A term as a reader knows it, when the query does not show it: dotted acronyms in
     capitals (``U.S.``), words as written, prefixes with their ``*``."""
     parts: list[str] = []
