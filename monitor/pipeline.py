@@ -101,6 +101,8 @@ class RuleSetLike(Protocol):
 
     def match(self, article: Article) -> list[Match]: ...
 
+    def explain(self, article: Article, matches: Sequence[Match]) -> list[Match]: ...
+
 
 @dataclass
 class Pipeline:
@@ -244,7 +246,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
-    matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    watching = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    matches = p.rules.explain(article, watching)  # which variant fired, for alerts and hits
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
