@@ -46,7 +46,8 @@ from monitor.schedule import (
     next_poll_delay,
     parse_cache_control_max_age,
 )
-from monitor.sources import parse_source
+from monitor.sources import is_opaque, parse_source
+from monitor.sources.follow import resolve_opaque
 from monitor.store import (
     ArticleWriter,
     FeedState,
@@ -171,7 +172,8 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
         return PollRecord("unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
     parsed = parse_source(settings.kind, result.content, result.url,
                           content_type=result.content_type,
-                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
+                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+                          options=settings.options)
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
@@ -241,8 +243,12 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
 
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
-    """The entry's page as an Article; the feed item's own text when the page fails."""
-    if not entry.url:
+    """The entry's page as an Article; the feed item's own text when the page fails, or
+    when its link is an opaque redirect (``resolve_redirects`` off, or it failed)."""
+    if is_opaque(entry.url) and feed.options.resolve_redirects:
+        entry = await resolve_opaque(p.fetcher, entry, allow_private=feed.allow_private_networks,
+                                     max_bytes=p.config.monitor.fetch.max_article_bytes)
+    if not entry.url or is_opaque(entry.url):
         if p.metrics:
             p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)

@@ -30,7 +30,7 @@ URL = "https://example.org/feed"
 
 
 def parse_links(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
-                now: datetime | None = None) -> ParsedFeed:
+                now: datetime | None = None, options: object = None) -> ParsedFeed:
     """A tiny source kind: one link per line, ``TITLE | URL``."""
     lines = [line.split(" | ") for line in content.decode().splitlines() if " | " in line]
     entries = tuple(Entry(key=link, url=link, title=title, published=now)

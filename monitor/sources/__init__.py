@@ -19,11 +19,14 @@ kinds against ``source_kinds()``, which the daemon passes in).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
+from monitor.config import SourceOptions
 from monitor.errors import ConfigError
 from monitor.sources import feed
-from monitor.sources.base import ParsedFeed, SourceParser
+from monitor.sources.base import NO_OPTIONS, ParsedFeed, SourceParser
+from monitor.sources.redirects import is_opaque, unwrap_entry, unwrap_url
 
 PARSERS: dict[str, SourceParser] = {
     "feed": feed.parse_feed,
@@ -37,8 +40,10 @@ def source_kinds() -> tuple[str, ...]:
 
 
 def parse_source(kind: str, content: bytes, url: str, *, content_type: str = "",
-                 max_items: int = 500, now: datetime | None = None) -> ParsedFeed:
-    """The document ``content`` fetched from ``url``, parsed as a source of ``kind``.
+                 max_items: int = 500, now: datetime | None = None,
+                 options: SourceOptions = NO_OPTIONS) -> ParsedFeed:
+    """The document ``content`` fetched from ``url``, parsed as a source of ``kind`` with
+    the feed's ``options``; every entry's link unwrapped (``monitor.sources.redirects``).
 
     Raises ConfigError when ``kind`` is unknown, ParseError when the document is not of
     that kind at all.
@@ -46,7 +51,10 @@ def parse_source(kind: str, content: bytes, url: str, *, content_type: str = "",
     parser = PARSERS.get(kind)
     if parser is None:
         raise ConfigError(f"unknown source kind {kind!r} (known kinds: {', '.join(PARSERS)})")
-    return parser(content, url, content_type=content_type, max_items=max_items, now=now)
+    parsed = parser(content, url, content_type=content_type, max_items=max_items, now=now,
+                    options=options)
+    return replace(parsed, entries=tuple(unwrap_entry(e) for e in parsed.entries))
 
 
-__all__ = ["PARSERS", "ParsedFeed", "SourceParser", "parse_source", "source_kinds"]
+__all__ = ["PARSERS", "ParsedFeed", "SourceParser", "is_opaque", "parse_source",
+           "source_kinds", "unwrap_url"]

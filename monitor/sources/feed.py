@@ -23,9 +23,10 @@ from urllib.parse import urljoin
 import feedparser  # type: ignore[import-untyped]
 from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyped]
 
+from monitor.config import SourceOptions
 from monitor.errors import ParseError
 from monitor.models import Entry
-from monitor.sources.base import ParsedFeed
+from monitor.sources.base import NO_OPTIONS, ParsedFeed
 from monitor.sources.feedencoding import feed_charset
 from monitor.sources.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.sources.text import html_line, html_to_text
@@ -41,11 +42,13 @@ _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.
 
 
 def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
-               max_field_chars: int = 100_000, now: datetime | None = None) -> ParsedFeed:
+               max_field_chars: int = 100_000, now: datetime | None = None,
+               options: SourceOptions = NO_OPTIONS) -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
 
     Keeps the first ``max_items`` items and truncates any text longer than
-    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all.
+    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all. The
+    ``feed`` kind has no options of its own.
     """
     now = now or datetime.now(UTC)
     body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
