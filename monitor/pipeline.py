@@ -248,22 +248,23 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
     if is_opaque(entry.url) and feed.options.resolve_redirects:
         entry = await resolve_opaque(p.fetcher, entry, allow_private=feed.allow_private_networks,
                                      max_bytes=p.config.monitor.fetch.max_article_bytes)
+    source = entry.source or feed.name  # the publisher a search feed names, else the feed
     if not entry.url or is_opaque(entry.url):
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
     try:
         page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
                                      html_only=True,
                                      max_bytes=p.config.monitor.fetch.max_article_bytes)
         started = time.monotonic()
-        article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
+        article = await p.extractor.extract(page.content, page.url, entry=entry, source=source)
     except (FetchError, ExtractError, NotModified) as e:
         log.warning("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
                     str(e) or type(e).__name__)
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
     if p.metrics:
         p.metrics.extracted("page", time.monotonic() - started)
     return article

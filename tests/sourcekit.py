@@ -4,6 +4,7 @@ with their fictional site swapped for a local server, and a daemon polled once."
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import pytest
@@ -30,8 +31,35 @@ def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def document(name: str, site: str = SITE) -> bytes:
-    """``tests/data/sources/NAME`` with its news site moved to ``site``."""
-    return (SOURCES / name).read_text(encoding="utf-8").replace(SITE, site).encode()
+    """``tests/data/sources/NAME`` with its news site moved to ``site``, inside Google News
+    tokens too."""
+    text = (SOURCES / name).read_text(encoding="utf-8")
+    text = _TOKEN.sub(lambda m: m[1] + _moved_token(m[2], site), text)
+    return text.replace(SITE, site).encode()
+
+
+_TOKEN = re.compile(r"(/rss/articles/)([A-Za-z0-9_-]+)")
+
+
+def _moved_token(token: str, site: str) -> str:
+    data = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    fields, i = [], 3  # b"\x08\x13\x22", then field 4 and maybe field 26
+    while i < len(data):
+        size, i = _read_varint(data, i)
+        fields.append(data[i:i + size].decode())
+        i += size + 2  # the next field's two tag bytes (\xd2\x01)
+    moved = [f.replace(SITE, site) for f in fields]
+    return google_news_token(moved[0], *moved[1:2])
+
+
+def _read_varint(data: bytes, i: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        value |= (data[i] & 0x7F) << shift
+        i += 1
+        if not data[i - 1] & 0x80:
+            return value, i
+        shift += 7
 
 
 def varint(n: int) -> bytes:
@@ -63,3 +91,16 @@ async def poll_once(path: Path, times: int = 1) -> None:
 def alerted(hook: WebhookReceiver) -> list[tuple[str, str]]:
     """(rule, article URL) of every alert the webhook received."""
     return sorted((b["rule"]["name"], b["article"]["url"]) for b in hook.bodies())
+
+
+def monitor_parse(*args: str, stdin: bytes = b"") -> tuple[int, list[dict[str, object]], str]:
+    """``monitor parse ARGS`` as a process: exit code, the JSON lines, stderr."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "monitor", "parse", *args], cwd=root,
+                          input=stdin, capture_output=True, timeout=60)
+    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    return done.returncode, lines, done.stderr.decode()

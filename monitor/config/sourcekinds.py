@@ -8,13 +8,14 @@ reported at load, not at the first poll. Pure.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 import re2  # type: ignore[import-untyped]
 from cssselect import GenericTranslator, SelectorError
 
-from monitor.config.keys import keys_of
+from monitor.config.keys import build, keys_of
 from monitor.config.settings import JSON_PRESETS, KIND_OPTIONS, SourceOptions
+from monitor.errors import ConfigError
 
 OPTION_KEYS = tuple(keys_of(SourceOptions))
 COMMON_OPTIONS = ("resolve_redirects",)
@@ -67,3 +68,29 @@ def _json_problems(options: SourceOptions) -> list[tuple[str, str]]:
     if not paths.get("link") and not paths.get("title"):
         return [("link", 'kind = "json" needs a preset, or link or title (the item paths)')]
     return []
+
+
+def options_from_pairs(kind: str, pairs: Sequence[str]) -> SourceOptions:
+    """The options ``KEY=VALUE`` (as ``monitor parse --option`` takes them) of a source of
+    ``kind``, checked as a ``[[feeds]]`` table's are; ConfigError naming each bad one."""
+    values: dict[str, object] = {}
+    problems = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        kinds = keys_of(SourceOptions)
+        if not sep or key not in kinds:
+            problems.append(f"--option {pair}: expected KEY=VALUE with KEY one of "
+                            f"{', '.join(OPTION_KEYS)}")
+        elif kinds[key] is bool:
+            values[key] = value.lower() in ("true", "1", "yes")
+        else:
+            values[key] = value
+    options = build(SourceOptions, values)
+    problems += [f"--option {k}: {m}" for k, m in source_problems(kind, values, options)
+                 if k in values]  # a document at hand needs no query to find it
+    if kind not in KIND_OPTIONS:
+        problems.append(f"--kind: unknown source kind {kind!r} (known kinds: "
+                        f"{', '.join(KIND_OPTIONS)})")
+    if problems:
+        raise ConfigError(problems)
+    return options

@@ -7,10 +7,12 @@ kind is a ``ConfigError``. Every parser is pure: bytes in, data out (miniflux's
 ``parser.ParseFeed`` dispatches the same way, on the detected format).
 
 Kinds: ``feed`` (RSS 0.9x/1.0/2.0, Atom and JSON Feed; module ``feed``, with
-``feedencoding`` and ``feedtrim``). Beside the parsers: ``text`` (HTML and loose text to
-plain text, for every kind), ``opml`` (subscription lists in and out), ``discovery`` (the
-feeds a page advertises) and ``probe`` (fetching a site to find its feeds: orchestration,
-a layer up, so nothing else here imports it).
+``feedencoding`` and ``feedtrim``), ``google-news`` (a search feed: publishers from
+``<source>``). Every kind's links are unwrapped (``redirects``); what a document leads to
+is fetched by ``follow`` (orchestration, like ``probe``). Beside the parsers: ``text``
+(HTML and loose text to plain text, for every kind), ``opml`` (subscription lists in
+and out), ``discovery`` (the feeds a page advertises) and ``probe`` (fetching a site to
+find its feeds: orchestration, a layer up, so nothing else here imports it).
 
 **Adding a source kind** is a new module here with a function that fits ``SourceParser``,
 and one line in ``PARSERS``; ``[[feeds]] kind = "..."`` then selects it (the config checks
@@ -24,12 +26,13 @@ from datetime import datetime
 
 from monitor.config import SourceOptions
 from monitor.errors import ConfigError
-from monitor.sources import feed
+from monitor.sources import feed, google_news
 from monitor.sources.base import NO_OPTIONS, ParsedFeed, SourceParser
 from monitor.sources.redirects import is_opaque, unwrap_entry, unwrap_url
 
 PARSERS: dict[str, SourceParser] = {
     "feed": feed.parse_feed,
+    "google-news": google_news.parse_google_news,
 }
 """Each source kind -> its parser. One line per kind."""
 
