@@ -47,7 +47,7 @@ from monitor.schedule import (
     parse_cache_control_max_age,
 )
 from monitor.sources import is_opaque, parse_source
-from monitor.sources.follow import resolve_opaque
+from monitor.sources.follow import read_children, resolve_opaque
 from monitor.store import (
     ArticleWriter,
     FeedState,
@@ -158,10 +158,11 @@ def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
 
 
 async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRecord:
+    fetch = p.config.monitor.fetch
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=p.config.monitor.fetch.max_feed_bytes)
+            max_bytes=fetch.max_feed_bytes)
     except NotModified:
         return PollRecord("not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
@@ -174,6 +175,12 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
                           content_type=result.content_type,
                           max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
                           options=settings.options)
+    if parsed.children:  # an index: its children are read on every poll, so it keeps no cache
+        cache = {"publisher_ask": None}
+        parsed = await read_children(
+            p.fetcher, parsed, kind=settings.kind, options=settings.options,
+            allow_private=settings.allow_private_networks, max_bytes=fetch.max_feed_bytes,
+            max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)

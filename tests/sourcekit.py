@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,12 +79,14 @@ def google_news_token(payload: str, amp: str = "") -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
-async def poll_once(path: Path, times: int = 1) -> None:
-    """Run the daemon of the config at ``path`` once (or ``times`` times), then close it."""
+async def poll_once(path: Path, times: int = 1) -> list[Any]:
+    """Run the daemon of the config at ``path`` once (or ``times`` times), close it, and
+    return the feeds' stored states (``FeedState``: warning, error, …)."""
     daemon = Daemon(load(str(path)), str(path))
     try:
         for _ in range(times):
             await daemon.run_once()
+        return list(daemon.services.store.feeds())
     finally:
         await daemon.close()
 

@@ -8,11 +8,12 @@ kind is a ``ConfigError``. Every parser is pure: bytes in, data out (miniflux's
 
 Kinds: ``feed`` (RSS 0.9x/1.0/2.0, Atom and JSON Feed; module ``feed``, with
 ``feedencoding`` and ``feedtrim``), ``google-news`` (a search feed: publishers from
-``<source>``). Every kind's links are unwrapped (``redirects``); what a document leads to
-is fetched by ``follow`` (orchestration, like ``probe``). Beside the parsers: ``text``
-(HTML and loose text to plain text, for every kind), ``opml`` (subscription lists in
-and out), ``discovery`` (the feeds a page advertises) and ``probe`` (fetching a site to
-find its feeds: orchestration, a layer up, so nothing else here imports it).
+``<source>``), ``sitemap`` (sitemaps, news sitemaps, indexes). Every kind's links are
+unwrapped (``redirects``); ``dates`` reads the dates sources write. Beside the parsers:
+``text`` (HTML and loose text to plain text, for every kind), ``opml`` (subscription lists
+in and out), ``discovery`` (the feeds a page advertises), and, fetching, so a layer up
+(orchestration) and imported by nothing here: ``probe`` (a site's feeds) and ``follow``
+(what a document leads to: an index's children, an opaque redirect's target).
 
 **Adding a source kind** is a new module here with a function that fits ``SourceParser``,
 and one line in ``PARSERS``; ``[[feeds]] kind = "..."`` then selects it (the config checks
@@ -26,13 +27,14 @@ from datetime import datetime
 
 from monitor.config import SourceOptions
 from monitor.errors import ConfigError
-from monitor.sources import feed, google_news
+from monitor.sources import feed, google_news, sitemap
 from monitor.sources.base import NO_OPTIONS, ParsedFeed, SourceParser
 from monitor.sources.redirects import is_opaque, unwrap_entry, unwrap_url
 
 PARSERS: dict[str, SourceParser] = {
     "feed": feed.parse_feed,
     "google-news": google_news.parse_google_news,
+    "sitemap": sitemap.parse_sitemap,
 }
 """Each source kind -> its parser. One line per kind."""
 
