@@ -8,8 +8,9 @@ kind is a ``ConfigError``. Every parser is pure: bytes in, data out (miniflux's
 
 Kinds: ``feed`` (RSS 0.9x/1.0/2.0, Atom and JSON Feed; module ``feed``, with
 ``feedencoding`` and ``feedtrim``), ``google-news`` (a search feed: publishers from
-``<source>``), ``sitemap`` (sitemaps, news sitemaps, indexes). Every kind's links are
-unwrapped (``redirects``); ``dates`` reads the dates sources write. Beside the parsers:
+``<source>``), ``sitemap`` (sitemaps, news sitemaps, indexes), ``page`` (the article
+links of an HTML listing page). Every kind's links are unwrapped (``redirects``);
+``dates`` reads the dates sources write. Beside the parsers:
 ``text`` (HTML and loose text to plain text, for every kind), ``opml`` (subscription lists
 in and out), ``discovery`` (the feeds a page advertises), and, fetching, so a layer up
 (orchestration) and imported by nothing here: ``probe`` (a site's feeds) and ``follow``
@@ -27,7 +28,7 @@ from datetime import datetime
 
 from monitor.config import SourceOptions
 from monitor.errors import ConfigError
-from monitor.sources import feed, google_news, sitemap
+from monitor.sources import feed, google_news, page, sitemap
 from monitor.sources.base import NO_OPTIONS, ParsedFeed, SourceParser
 from monitor.sources.redirects import is_opaque, unwrap_entry, unwrap_url
 
@@ -35,6 +36,7 @@ PARSERS: dict[str, SourceParser] = {
     "feed": feed.parse_feed,
     "google-news": google_news.parse_google_news,
     "sitemap": sitemap.parse_sitemap,
+    "page": page.parse_page,
 }
 """Each source kind -> its parser. One line per kind."""
 
