@@ -31,12 +31,12 @@ def webhook_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
 
 
-def document(name: str, site: str = SITE) -> bytes:
-    """``tests/data/sources/NAME`` with its news site moved to ``site``, inside Google News
-    tokens too."""
+def document(name: str, site: str = SITE, original: str = SITE) -> bytes:
+    """``tests/data/sources/NAME`` with its site ``original`` (the news site) moved to
+    ``site``, inside Google News tokens too."""
     text = (SOURCES / name).read_text(encoding="utf-8")
     text = _TOKEN.sub(lambda m: m[1] + _moved_token(m[2], site), text)
-    return text.replace(SITE, site).encode()
+    return text.replace(original, site).encode()
 
 
 _TOKEN = re.compile(r"(/rss/articles/)([A-Za-z0-9_-]+)")

@@ -148,9 +148,11 @@ KIND_OPTIONS: dict[str, tuple[str, ...]] = {
 JSON_PRESETS: dict[str, dict[str, str]] = {
     "federal-register": {"items": "results", "title": "title", "link": "html_url",
                          "published": "publication_date", "text": "abstract"},
-    "gdelt": {"items": "articles", "title": "title", "link": "url", "published": "seendate"},
+    "gdelt": {"items": "articles", "title": "title", "link": "url", "published": "seendate",
+              "source": "domain"},
 }
-"""``preset`` of a ``json`` source -> its paths (keys written in the table win)."""
+"""``preset`` of a ``json`` source -> its paths (keys written in the table win; ``source``,
+the publisher's path, is a preset's only)."""
 
 
 @dataclass(frozen=True, slots=True)

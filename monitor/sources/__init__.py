@@ -9,7 +9,8 @@ kind is a ``ConfigError``. Every parser is pure: bytes in, data out (miniflux's
 Kinds: ``feed`` (RSS 0.9x/1.0/2.0, Atom and JSON Feed; module ``feed``, with
 ``feedencoding`` and ``feedtrim``), ``google-news`` (a search feed: publishers from
 ``<source>``), ``sitemap`` (sitemaps, news sitemaps, indexes), ``page`` (the article
-links of an HTML listing page). Every kind's links are unwrapped (``redirects``);
+links of an HTML listing page), ``json`` (a JSON API's items by paths; module
+``jsonapi``). Every kind's links are unwrapped (``redirects``);
 ``dates`` reads the dates sources write. Beside the parsers:
 ``text`` (HTML and loose text to plain text, for every kind), ``opml`` (subscription lists
 in and out), ``discovery`` (the feeds a page advertises), and, fetching, so a layer up
@@ -28,7 +29,7 @@ from datetime import datetime
 
 from monitor.config import SourceOptions
 from monitor.errors import ConfigError
-from monitor.sources import feed, google_news, page, sitemap
+from monitor.sources import feed, google_news, jsonapi, page, sitemap
 from monitor.sources.base import NO_OPTIONS, ParsedFeed, SourceParser
 from monitor.sources.redirects import is_opaque, unwrap_entry, unwrap_url
 
@@ -37,6 +38,7 @@ PARSERS: dict[str, SourceParser] = {
     "google-news": google_news.parse_google_news,
     "sitemap": sitemap.parse_sitemap,
     "page": page.parse_page,
+    "json": jsonapi.parse_json_api,
 }
 """Each source kind -> its parser. One line per kind."""
 
