@@ -50,7 +50,8 @@ def test_the_search_url_is_built_from_the_options(tmp_path: Path, options: str,
 
 
 @pytest.mark.parametrize(("feed", "expected"), [
-    ('name = "gn"', "feeds[0].query: is required for kind = \"google-news\" (the search)"),
+    ('name = "gn"', 'feeds[0].query: is required for kind = "google-news" without a url '
+                    "(the search)"),
     ('query = "x"\nlinks = "a"',
      "feeds[0].links: not an option of kind = 'google-news' (only of kind = 'page')"),
 ], ids=["no-query", "page-option"])
@@ -58,6 +59,12 @@ def test_google_news_config_problems(tmp_path: Path, feed: str, expected: str) -
     with pytest.raises(ConfigError) as caught:
         load_config(feed_config(tmp_path, feed), source_kinds=tuple(PARSERS))
     assert caught.value.problems == [expected]
+
+
+def test_a_google_news_feed_url_needs_no_query(tmp_path: Path) -> None:
+    topic = "https://news.google.com/rss/topics/CAAqJggKIiBDQkFTRWdvSUwyMHZNRGRqTVhZU0FtVnVHZ0pWVXlnQVAB"
+    config = load_config(feed_config(tmp_path, f'url = "{topic}"'), source_kinds=tuple(PARSERS))
+    assert config.feeds[0].url == topic
 
 
 def test_entries_carry_their_publisher_and_unwrapped_link() -> None:

@@ -152,3 +152,19 @@ async def test_opaque_links_use_the_feed_text_unless_resolve_redirects(
                                  feeds=feed + "resolve_redirects = true\n"))
     assert alerted(hook) == [("dpa", f"{news.base}/articles/anthropic-pentagon.html")]
     assert any(r.path == opaque for r, _ in httpserver.log)
+
+
+async def test_resolve_redirects_follows_a_landing_page_to_its_article(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, httpserver: HTTPServer) -> None:
+    opaque = f"/rss/articles/{NEW_TOKEN}"
+    target = f"{news.base}/articles/anthropic-pentagon.html"
+    httpserver.expect_request("/rss.xml").respond_with_data(
+        '<rss version="2.0"><channel><title>t</title><item><title>Pentagon weighs Defense '
+        f"Production Act</title><link>{httpserver.url_for(opaque)}</link></item></channel></rss>")
+    httpserver.expect_request(opaque).respond_with_data(  # Google's page, which scripts away
+        f'<html><body><c-wiz><div jscontroller="x" data-n-au="{target}"></div></c-wiz>'
+        "<script>window.location.replace(...)</script></body></html>", content_type="text/html")
+    feed = f'[[feeds]]\nname = "N"\nurl = "{httpserver.url_for("/rss.xml")}"\n' \
+           "resolve_redirects = true\n"
+    await poll_once(write_config(tmp_path, news, None, hook, feeds=feed, watches=DPA_RULE))
+    assert alerted(hook) == [("dpa", target)]

@@ -24,13 +24,15 @@ COMMON_OPTIONS = ("resolve_redirects",)
 def source_problems(kind: str, written: Collection[str], options: SourceOptions
                     ) -> list[tuple[str, str]]:
     """``(key, message)`` for each problem with the source options of a feed of ``kind``
-    (an unknown kind is the caller's problem: nothing is said about it here)."""
+    whose table wrote the keys ``written`` (an unknown kind is the caller's problem: nothing
+    is said about it here)."""
     if kind not in KIND_OPTIONS:
         return []
     allowed = set(KIND_OPTIONS[kind]) | set(COMMON_OPTIONS)
     out = [(k, _misplaced(k, kind)) for k in OPTION_KEYS if k in written and k not in allowed]
-    if kind == "google-news" and not options.query.strip():
-        out.append(("query", 'is required for kind = "google-news" (the search)'))
+    if kind == "google-news" and "url" not in written and not options.query.strip():
+        out.append(("query", 'is required for kind = "google-news" without a url (the '
+                             "search)"))
     if kind == "page":
         out += _page_problems(options)
     if kind == "json":
