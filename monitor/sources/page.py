@@ -69,6 +69,7 @@ def parse_page(content: bytes, url: str, *, content_type: str = "", max_items: i
     base = urljoin(_home(root, url), next((b for b in root.xpath("//base/@href") if b.strip()),
                                           ""))
     chosen = _chosen(root, options)
+    home = _site(urlsplit(base).hostname or "")
     pattern = re2.compile(options.url_pattern) if options.url_pattern else None
     found: dict[str, tuple[str, datetime | None]] = {}
     for link in chosen:
@@ -77,7 +78,7 @@ def parse_page(content: bytes, url: str, *, content_type: str = "", max_items: i
             continue
         title = _link_text(link)
         if not (options.links or options.url_pattern) and not (
-                len(title) >= MIN_TEXT and same_site(target, base)
+                len(title) >= MIN_TEXT and _site(urlsplit(target).hostname or "") == home
                 and looks_like_article(urlsplit(target).path)):
             continue
         known = found.get(target)
@@ -154,7 +155,8 @@ def _chosen(root: lxml.html.HtmlElement, options: SourceOptions) -> Iterable[
         lxml.html.HtmlElement]:
     if options.links:
         return _links_in(root.cssselect(options.links))
-    return (a for a in root.iter("a") if not _in_boilerplate(a))
+    verdicts: dict[lxml.html.HtmlElement, bool] = {}
+    return (a for a in root.iter("a") if not _in_boilerplate(a, verdicts))
 
 
 def _links_in(elements: Iterable[lxml.html.HtmlElement]) -> Iterator[lxml.html.HtmlElement]:
@@ -165,19 +167,32 @@ def _links_in(elements: Iterable[lxml.html.HtmlElement]) -> Iterator[lxml.html.H
             yield from element.iter("a")
 
 
-def _in_boilerplate(link: lxml.html.HtmlElement) -> bool:
-    in_article = any(a.tag == "article" for a in link.iterancestors())
+def _in_boilerplate(link: lxml.html.HtmlElement,
+                    verdicts: dict[lxml.html.HtmlElement, bool]) -> bool:
+    """Whether ``link`` sits in the page's boilerplate; ``verdicts`` caches each ancestor's
+    own verdict (the elements are kept alive by it, so lxml hands back the same ones)."""
+    in_article = False
     for node in link.iterancestors():
         if node.tag in ("body", "html"):
             return False
-        if node.tag in _BOILERPLATE_TAGS or (node.tag == "header" and not in_article):
+        if node.tag == "article":
+            in_article = True
+        if node.tag == "header" and not in_article and not any(
+                a.tag == "article" for a in node.iterancestors()):
             return True
-        if (node.get("role") or "").lower() in _BOILERPLATE_ROLES:
-            return True
-        names = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
-        if (names.strip() and _BOX.search(names)) or _box_heading(node):
+        if node not in verdicts:
+            verdicts[node] = _is_boilerplate(node)
+        if verdicts[node]:
             return True
     return False
+
+
+def _is_boilerplate(node: lxml.html.HtmlElement) -> bool:
+    """Whether ``node`` itself is boilerplate, whatever is around it (``header`` aside)."""
+    if node.tag in _BOILERPLATE_TAGS or (node.get("role") or "").lower() in _BOILERPLATE_ROLES:
+        return True
+    names = f"{node.get('class') or ''} {node.get('id') or ''}".lower()
+    return bool(names.strip() and _BOX.search(names)) or _box_heading(node)
 
 
 def _box_heading(node: lxml.html.HtmlElement) -> bool:

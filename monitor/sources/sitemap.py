@@ -85,22 +85,24 @@ def _root(data: bytes) -> tuple[lxml.etree._Element, str | None]:
 
 
 def _entry(node: lxml.etree._Element, base: str, now: datetime) -> Entry | None:
-    loc = _text(node, "loc")
-    link = urljoin(base, loc) if loc else ""
+    fields = _fields(node)
+    loc = _text(fields.get("loc"))
+    link = loc if loc.startswith(("http://", "https://")) else urljoin(base, loc) if loc else ""
     if not link.startswith(("http://", "https://")) or len(link) > MAX_URL_CHARS:
         return None
-    news = next(_named(node, "news"), None)
-    title, published = "", parse_date(_text(node, "lastmod"))
-    if news is not None:
-        title = html_line(_text(news, "title"))
-        published = parse_date(_text(news, "publication_date")) or published
+    title, published = "", parse_date(_text(fields.get("lastmod")))
+    if (news := fields.get("news")) is not None:
+        inner = _fields(news)
+        title = html_line(_text(inner.get("title")))
+        published = parse_date(_text(inner.get("publication_date"))) or published
     return Entry(key=link, url=link, title=title,
                  published=min(published, now) if published else None)
 
 
 def _children(root: lxml.etree._Element, base: str) -> tuple[str, ...]:
-    found = [(urljoin(base, loc), parse_date(_text(node, "lastmod")))
-             for node in _named(root, "sitemap") if (loc := _text(node, "loc"))]
+    found = [(urljoin(base, loc), parse_date(_text(fields.get("lastmod"))))
+             for fields in map(_fields, _named(root, "sitemap"))
+             if (loc := _text(fields.get("loc")))]
     found = [(u, d) for u, d in found if u.startswith(("http://", "https://"))]
     dated = sorted((c for c in found if c[1]), key=lambda c: c[1] or _EPOCH, reverse=True)
     return tuple(u for u, _ in (dated + [c for c in found if not c[1]])[:MAX_CHILDREN])
@@ -110,11 +112,18 @@ def _named(node: lxml.etree._Element, name: str) -> Iterator[lxml.etree._Element
     return (child for child in node if _local(child) == name)
 
 
+def _fields(node: lxml.etree._Element) -> dict[str, lxml.etree._Element]:
+    """The first child of ``node`` by each local name."""
+    out: dict[str, lxml.etree._Element] = {}
+    for child in node:
+        out.setdefault(_local(child), child)
+    return out
+
+
 def _local(node: lxml.etree._Element) -> str:
     tag = node.tag
-    return lxml.etree.QName(tag).localname if isinstance(tag, str) else ""
+    return tag.rpartition("}")[2] if isinstance(tag, str) else ""
 
 
-def _text(node: lxml.etree._Element, name: str) -> str:
-    found = next(_named(node, name), None)
-    return "".join(found.itertext()).strip() if found is not None else ""
+def _text(node: lxml.etree._Element | None) -> str:
+    return "".join(node.itertext()).strip() if node is not None else ""
