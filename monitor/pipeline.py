@@ -257,6 +257,9 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
                                      max_bytes=p.config.monitor.fetch.max_article_bytes)
     source = entry.source or feed.name  # the publisher a search feed names, else the feed
     if not entry.url or is_opaque(entry.url):
+        if entry.url:
+            log.info("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
+                     "opaque redirect link")
         if p.metrics:
             p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, source)
