@@ -1,5 +1,6 @@
 """The source options of a ``[[feeds]]`` table: each kind accepts its own, one clear line
-names any other (monitor.config.sourcekinds)."""
+names any other (monitor.config.sourcekinds); and every kind, on every document (the others'
+and hostile ones), yields entries or one clear ParseError line, nothing else."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import KIND_OPTIONS, load_config
-from monitor.errors import ConfigError
-from monitor.sources import PARSERS
+from monitor.config import JSON_PRESETS, KIND_OPTIONS, SourceOptions, load_config
+from monitor.errors import ConfigError, ParseError
+from monitor.sources import PARSERS, parse_source
+from tests.sourcekit import SOURCES
 
 RULE = '[[watch]]\nname = "r"\nquery = "x"\nchannels = []\n'
 
@@ -46,3 +48,24 @@ def test_a_misplaced_option_is_one_line_naming_it(tmp_path: Path, feed: str,
 def test_resolve_redirects_is_an_option_of_every_kind(tmp_path: Path) -> None:
     config = load(tmp_path, 'url = "https://example.org/rss"\nresolve_redirects = true')
     assert config.feeds[0].options.resolve_redirects  # type: ignore[attr-defined]
+
+
+HOSTILE = [b"", b"\x00\xff" * 100, b"{" * 100_000, b"[" * 100_000, b"<a>" * 50_000,
+           b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;'
+           b'&a;&a;&a;&a;&a;&a;&a;">]><urlset><url><loc>&b;</loc></url></urlset>',
+           b"\x1f\x8b\x08\x00" + b"\x00" * 50, b"null", b'{"results": [1, null, "x", []]}']
+
+
+@pytest.mark.parametrize("kind", sorted(KIND_OPTIONS))
+def test_every_kind_reads_every_document_or_says_it_cannot(kind: str) -> None:
+    options = SourceOptions(preset=next(iter(JSON_PRESETS))) if kind == "json" else \
+        SourceOptions()
+    documents = [p.read_bytes() for p in sorted(SOURCES.iterdir())] + HOSTILE
+    for content in documents:
+        try:
+            parsed = parse_source(kind, content, "https://www.example-news.com/x",
+                                  options=options)
+        except ParseError as e:
+            assert str(e) and "\n" not in str(e)
+            continue
+        assert all(e.key for e in parsed.entries)
