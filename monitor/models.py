@@ -85,6 +85,7 @@ class Entry:
     summary: str = ""  # the item's own content or summary, as plain text
     author: str = ""
     published: datetime | None = None
+    source: str = ""  # the publisher, when the source names one per item (Google News)
 
 
 @dataclass(frozen=True, slots=True)

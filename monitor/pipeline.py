@@ -56,7 +56,8 @@ from monitor.schedule import (
     next_poll_delay,
     parse_cache_control_max_age,
 )
-from monitor.sources import parse_source
+from monitor.sources import is_opaque, parse_source
+from monitor.sources.follow import read_children, resolve_opaque
 from monitor.store import (
     ArticleWriter,
     FeedState,
@@ -178,10 +179,11 @@ def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
 
 
 async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRecord:
+    fetch = p.config.monitor.fetch
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=p.config.monitor.fetch.max_feed_bytes, options=request_options(settings))
+            max_bytes=fetch.max_feed_bytes, options=request_options(settings))
     except NotModified:
         return PollRecord("not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
@@ -192,7 +194,15 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
         return PollRecord("unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
     parsed = parse_source(settings.kind, result.content, result.url,
                           content_type=result.content_type,
-                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
+                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+                          options=settings.options)
+    if parsed.children:  # an index: its children are read on every poll, so it keeps no cache
+        cache = {"publisher_ask": None}
+        parsed = await read_children(
+            p.fetcher, parsed, kind=settings.kind, options=settings.options,
+            allow_private=settings.allow_private_networks, max_bytes=fetch.max_feed_bytes,
+            max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+            request=request_options(settings))
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
@@ -263,11 +273,20 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
 
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
-    """The entry's page as an Article; the feed item's own text when the page fails."""
-    if not entry.url:
+    """The entry's page as an Article; the feed item's own text when the page fails, or
+    when its link is an opaque redirect (``resolve_redirects`` off, or it failed)."""
+    if is_opaque(entry.url) and feed.options.resolve_redirects:
+        entry = await resolve_opaque(p.fetcher, entry, allow_private=feed.allow_private_networks,
+                                     max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                     request=request_options(feed))
+    source = entry.source or feed.name  # the publisher a search feed names, else the feed
+    if not entry.url or is_opaque(entry.url):
+        if entry.url:
+            log.info("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
+                     "opaque redirect link")
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
     try:
         if feed.render == "browser" and p.renderer:
             page = await p.renderer.render(entry.url, allow_private=feed.allow_private_networks,
@@ -278,13 +297,13 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
                                          max_bytes=p.config.monitor.fetch.max_article_bytes,
                                          options=request_options(feed))
         started = time.monotonic()
-        article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
+        article = await p.extractor.extract(page.content, page.url, entry=entry, source=source)
     except (FetchError, ExtractError, NotModified) as e:
         log.warning("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
                     str(e) or type(e).__name__)
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
     article, wall = past_the_wall(article, entry)
     if wall:
         log.info("event=article_partial feed=%s url=%s reason=%s", feed.name, entry.url, wall)

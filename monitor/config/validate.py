@@ -25,6 +25,7 @@ from monitor.config.settings import (
     MonitorSettings,
     WatchSettings,
 )
+from monitor.config.sourcekinds import source_problems
 from monitor.config.tables import TOP_KEYS, TableReader
 from monitor.config.watchlists import watchlist_lines
 from monitor.errors import ConfigError, QueryError
@@ -149,7 +150,9 @@ class Validator(TableReader):
     def feed(self, table: dict[str, Any], path: str, settings: MonitorSettings,
              base: Path = Path()) -> FeedSettings:
         v = self.typed(table, FEED_KEYS, path)
-        self.required(v, required_of(FeedSettings), path)
+        searched = v.get("kind") == "google-news" and "url" not in v  # the URL is the query's
+        self.required(v, tuple(k for k in required_of(FeedSettings)
+                               if not (searched and k == "url")), path)
         if "headers" in v:
             try:
                 v["headers"] = check_headers(v["headers"])
@@ -165,6 +168,11 @@ class Validator(TableReader):
                      "allow_private_networks": settings.fetch.allow_private_networks}
         feed = build(FeedSettings, v, folder=base, defaults=inherited,
                      name=str(v.get("name") or url), url=url, interval_set="interval" in v)
+        if searched and feed.options.query:
+            url = feed.options.google_news_url()
+            feed = replace(feed, url=url, name=str(v.get("name") or url))
+        for key, message in source_problems(feed.kind, v, feed.options):
+            self.problem(f"{path}.{key}", message)
         if self.source_kinds is not None and feed.kind not in self.source_kinds:
             self.problem(f"{path}.kind", f"unknown source kind {feed.kind!r} "
                          f"(known kinds: {', '.join(self.source_kinds)})")
