@@ -162,3 +162,17 @@ async def test_children_at_private_addresses_are_refused_end_to_end(
     assert [r.path for r, _ in httpserver.log] == ["/sitemap_index.xml"]
     assert state.warning and state.warning.count("non-public address 127.0.0.1") == 3
     assert hook.received == []
+
+
+async def test_an_index_s_children_carry_the_sources_request_settings(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, httpserver: HTTPServer) -> None:
+    serve_site(httpserver, news, [])
+    feed = f'[[feeds]]\nname = "Site"\nkind = "sitemap"\nuser_agent = "sitemap-reader/1.0"\n' \
+           f'headers = {{ "X-Api-Key" = "public-key" }}\n' \
+           f'url = "{httpserver.url_for("/sitemap_index.xml")}"\n'
+    await poll_once(write_config(tmp_path, news, None, hook, feeds=feed, watches=DPA_RULE))
+    asked = [r for r, _ in httpserver.log]
+    assert {r.path for r in asked} >= {"/sitemap_index.xml", "/sitemap-news.xml.gz"}
+    for req in asked:  # the index and every child it led to
+        assert req.headers["User-Agent"] == "sitemap-reader/1.0", req.path
+        assert req.headers["X-Api-Key"] == "public-key", req.path
