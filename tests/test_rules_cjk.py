@@ -8,6 +8,7 @@ Includes one end-to-end poll through the real pipeline (local feed server, webho
 
 from __future__ import annotations
 
+import re
 import string
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from monitor.errors import QueryError
 from monitor.models import Article
 from monitor.rules import Rule, compile_rules, match_query, parse_query, tokenize
 from monitor.rules.evaluate import Compiler
-from monitor.rules.normalize import BREAK, TokenText
+from monitor.rules.normalize import BREAK, CJK, TokenText, _has_cjk
 from monitor.rules.triggers import rule_keys
 from monitor.rules.variants import Folding
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
@@ -169,6 +170,14 @@ def test_tokens_and_breaks() -> None:
     assert TokenText(text, False).pairs == {"苹果", "手机"}
     assert TokenText("plain ASCII text", False).pairs == frozenset()
     assert [t.text for t in tokenize("供应链。")] == ["供", "应", "链"]  # none at the end
+
+
+def test_the_fast_cjk_check_misses_no_cjk_character() -> None:
+    pattern = re.compile(f"[{CJK}]")
+    chars = [chr(c) for c in range(0x3000, 0x31350) if pattern.match(chr(c))]
+    assert len(chars) > 90_000
+    assert all(_has_cjk(c) for c in chars)
+    assert not _has_cjk("Цепочка поставок, ελληνικά, café, 공급망, ห่วงโซ่อุปทาน \u2014 \U0001f600")
 
 
 def test_term_text_shows_the_word_as_written() -> None:

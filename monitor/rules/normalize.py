@@ -62,6 +62,7 @@ _CJK_RUN = re.compile(f"[{CJK}]+")
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _KANA_MARKS = frozenset("\u3099\u309a")  # combining voicing marks: ``パ`` stays ``パ``
 _NO_PAIRS: frozenset[str] = frozenset()
+_NOT_CJK_LEADS = bytes(b for b in range(256) if not (0xE3 <= b <= 0xE9 or b in (0xEF, 0xF0)))
 _ASCII_BYTES = bytes(range(128))
 
 
@@ -246,6 +247,13 @@ def _whole_word(folded: str, word: str, start: int) -> int:
     return start
 
 
+def _has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a ``CJK`` character (first a fast look at its UTF-8 for the
+    lead bytes of every ``CJK`` range, which other scripts' letters lack)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return bool(raw.translate(None, _NOT_CJK_LEADS)) and _CJK_CHAR.search(text) is not None
+
+
 def _split_cjk(folded: str, origin: list[int] | None
                ) -> tuple[str, list[int], frozenset[str]]:
     """``folded`` with a space before every ``CJK`` character and a ``BREAK`` after each
@@ -283,7 +291,7 @@ class TokenText:
     def __init__(self, text: str, case_sensitive: bool) -> None:
         folded, origin = _WORDS[case_sensitive].fold(text)
         self.pairs = _NO_PAIRS
-        if not folded.isascii() and _CJK_CHAR.search(folded) is not None:
+        if not folded.isascii() and _has_cjk(folded):
             folded, origin, self.pairs = _split_cjk(folded, origin)
         self.folded, self.origin = folded, origin
         self.words = folded.split()
