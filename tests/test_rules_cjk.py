@@ -96,6 +96,9 @@ def test_cjk_table(query: str, body: str, matched: bool) -> None:
     ('"供应 链"', "供应，链", "供应 链", ["供应，链"]),
     ("=供应链", ZH, "=供应链", ["供应链"]),
     ("サイト", "ｻｲﾄを見る", "サイト", ["ｻｲﾄ"]),
+    # characters that fold to several (ß, ﬁ) or none (a combining accent) before them
+    ('"strasse 供应链"', "ﬁne Straße供应链", "strasse 供应链", ["Straße供应链"]),
+    ("供应链", "Cafe\u0301 ﬁ 供应链", "供应链", ["供应链"]),
 ])
 def test_spans_are_the_original_characters(query: str, body: str, term: str,
                                            spans: list[str]) -> None:
