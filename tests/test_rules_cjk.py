@@ -1,7 +1,7 @@
 """Chinese and Japanese: words match inside sentences written without spaces.
 
 Every Han, Hiragana or Katakana character is a token of its own and a word is the phrase of
-its characters; a ``BREAK`` token after each run of them keeps phrases inside one run; the
+its characters; a ``BREAK`` token between two runs of them keeps phrases inside one run; the
 trigger index screens such phrases by their character bigrams (see ``rules.normalize``).
 Includes one end-to-end poll through the real pipeline (local feed server, webhook, SQLite).
 """
@@ -148,7 +148,7 @@ def test_exact_terms(query: str, body: str, matched: bool) -> None:
     ("供应链 NEAR/1 安全", "供应链的安全", True),
     ("供应链 NEAR/2 安全", "供应链与其安全", True),
     ("供应链 NEAR/1 安全", "供应链与其安全", False),
-    # a break between runs counts as one more
+    # a break between two runs counts as one more
     ("供应链 NEAR/0 安全", "供应链，安全", False),
     ("供应链 NEAR/1 安全", "供应链，安全", True),
     ("安全 ONEAR/5 供应链", ZH, False),
@@ -158,19 +158,21 @@ def test_exact_terms(query: str, body: str, matched: bool) -> None:
     ("risk NEAR/2 供应链", "supply chain risk 供应链", True),
     ("risk NEAR/0 供应链", "supply chain risk 供应链", True),
     ("供应链 NEAR/0 risk", "供应链的 risk", False),
+    ("中国 NEAR/0 iPhone", "中国iPhone", True),  # no break between CJK and other words
+    ("中国 NEAR/0 iPhone", "中国，iPhone", True),
 ])
 def test_near_counts_characters(query: str, body: str, matched: bool) -> None:
     assert (hits(query, body) is not None) is matched, query
 
 
 def test_tokens_and_breaks() -> None:
-    text = "苹果iPhone手机，2024年"
+    text = "苹果iPhone手机，电脑 2024年"
     tokens = tokenize(text)
-    assert [t.text for t in tokens] == ["苹", "果", BREAK, "iphone", "手", "机", BREAK,
+    assert [t.text for t in tokens] == ["苹", "果", "iphone", "手", "机", BREAK, "电", "脑",
                                         "2024", "年"]
     words = [text[t.start : t.end] for t in tokens if t.text != BREAK]
-    assert words == ["苹", "果", "iPhone", "手", "机", "2024", "年"]
-    assert TokenText(text, False).pairs == {"苹果", "手机"}
+    assert words == ["苹", "果", "iPhone", "手", "机", "电", "脑", "2024", "年"]
+    assert TokenText(text, False).pairs == {"苹果", "手机", "电脑"}
     assert TokenText("plain ASCII text", False).pairs == frozenset()
     assert [t.text for t in tokenize("供应链。")] == ["供", "应", "链"]  # none at the end
 

@@ -11,11 +11,12 @@ tokens ``supply`` and ``chain`` and ``Act`` is never found inside ``Action``.
 
 Chinese and Japanese (Han, Hiragana, Katakana: ``CJK``) are written without spaces, so
 every such character is a token of its own, and a word is a phrase of its characters
-(``供应链`` = ``供 应 链``), as Lucene's standard analyser does. A ``BREAK`` token follows
-each run of them that more text follows, so that a phrase never spans two runs (``供应，链``
-is not ``供应链``). Each pair of neighbours in a run is a bigram (``TokenText.pairs``), which
-the trigger index uses to screen phrases of such characters (as Lucene's CJK analyser
-indexes bigrams). Kana keep their voicing marks (``パ`` is not ``ハ``).
+(``供应链`` = ``供 应 链``), as Lucene's standard analyser does. A ``BREAK`` token stands
+between two runs of them that only spaces or punctuation separate, so that a phrase never
+spans two runs (``供应，链`` is not ``供应链``). Each pair of neighbours in a run is a
+bigram (``TokenText.pairs``), which the trigger index uses to screen phrases of such
+characters (as Lucene's CJK analyser indexes bigrams). Kana keep their voicing marks
+(``パ`` is not ``ハ``).
 
 Most text is ASCII or nearly so; both cases avoid a Python-level loop over characters.
 When a character folds to more or fewer than one character (``ß`` -> ``ss``, the ligature
@@ -55,8 +56,8 @@ CJK = ("\u3005-\u3007\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-
 """Han ideographs, Hiragana and Katakana (a regex character range): one token per character."""
 
 BREAK = "\ue000"
-"""The token after a run of ``CJK`` characters that more text follows (a private-use
-character: no folded text holds one otherwise)."""
+"""The token between two runs of ``CJK`` characters that no other word separates (a
+private-use character: no folded text holds one otherwise)."""
 
 _CJK_RUN = re.compile(f"[{CJK}]+")
 _CJK_CHAR = re.compile(f"[{CJK}]")
@@ -256,13 +257,14 @@ def _has_cjk(text: str) -> bool:
 
 def _split_cjk(folded: str, origin: list[int] | None
                ) -> tuple[str, list[int], frozenset[str]]:
-    """``folded`` with a space before every ``CJK`` character and a ``BREAK`` after each
-    run of them that more words follow; its offset map; the bigrams of the runs."""
+    """``folded`` with a space before every ``CJK`` character and a ``BREAK`` between two
+    runs of them that no other word separates; its offset map; the bigrams of the runs."""
     parts: list[str] = []
     where: list[int] = []  # output index -> index in ``folded``
     pairs: set[str] = set()
-    last, words_end = 0, len(folded.rstrip())
-    for m in _CJK_RUN.finditer(folded):
+    last = 0
+    runs = list(_CJK_RUN.finditer(folded))
+    for m, after in zip(runs, [*runs[1:], None], strict=True):
         start, end = m.span()
         run = m.group()
         parts += (folded[last:start], " ", " ".join(run))
@@ -270,8 +272,12 @@ def _split_cjk(folded: str, origin: list[int] | None
         each = [0] * (2 * len(run))  # a space and a character, both from that character
         each[0::2] = each[1::2] = range(start, end)
         where.extend(each)
-        parts.append(" " + BREAK + " " if end < words_end else " ")
-        where.extend([end] * (3 if end < words_end else 1))
+        if after is not None and folded[end : after.start()].isspace():  # no word between
+            parts.append(" " + BREAK + " ")
+            where += (end, end, end)
+        else:
+            parts.append(" ")
+            where.append(end)
         if len(run) > 1:
             pairs.update(map(operator.add, run, run[1:]))
         last = end

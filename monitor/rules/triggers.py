@@ -82,7 +82,7 @@ def rarity(trigger: str) -> float:
     if trigger in _STOPWORDS:
         return 0.5
     if not trigger.isascii():
-        if trigger == BREAK:  # after nearly every run of CJK characters
+        if trigger == BREAK:  # between nearly every two runs of CJK characters
             return 1.0
         if len(trigger) == 2 and is_cjk(trigger[0]) and is_cjk(trigger[1]):
             return CJK_PAIR
