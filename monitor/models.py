@@ -45,6 +45,7 @@ class Entry:
     summary: str = ""  # the item's own content or summary, as plain text
     author: str = ""
     published: datetime | None = None
+    language: str | None = None  # as the item or the feed declares it (xml:lang, <language>)
 
 
 @dataclass(frozen=True, slots=True)

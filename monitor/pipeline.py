@@ -38,6 +38,7 @@ from monitor.errors import (
     StorageError,
 )
 from monitor.extract import article_from_entry
+from monitor.language import article_language
 from monitor.metrics import Metrics
 from monitor.models import AlertedSince, Article, Entry, FetchResult, Match, RuleChannels
 from monitor.schedule import (
@@ -225,6 +226,7 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
+    article = replace(article, language=article_language(article, entry))
     matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
