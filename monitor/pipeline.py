@@ -227,7 +227,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
     article = replace(article, language=article_language(article, entry))
-    matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    dated = article if article.published else replace(article, published=p.clock())
+    matches = [m for m in p.rules.match(dated) if _watches_feed(p, m.rule, feed)]
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
