@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from monitor.alerts.routing import Routing, no_alerts
-from monitor.config import Config, FeedSettings
+from monitor.alerts.routing import Routing, no_alerts, too_old
+from monitor.config import Config, FeedSettings, WatchSettings
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
@@ -40,7 +40,16 @@ from monitor.errors import (
 from monitor.extract import article_from_entry
 from monitor.language import article_language
 from monitor.metrics import Metrics
-from monitor.models import AlertedSince, Article, Entry, FetchResult, Match, RuleChannels
+from monitor.models import (
+    AlertedSince,
+    Article,
+    Entry,
+    FetchResult,
+    Match,
+    Router,
+    RuleChannels,
+)
+from monitor.rules import Rule
 from monitor.schedule import (
     WINDOW,
     entries_needed,
@@ -233,8 +242,9 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
-    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(),
-                                  route=None if alert else no_alerts)
+    old = _too_old(p, feed, article, matches) if alert else set()
+    route = no_alerts if not alert else _except(p.route, old) if old else None
+    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(), route=route)
     for m in matches:
         if p.metrics:
             p.metrics.matched(m.rule)
@@ -264,6 +274,34 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
     if p.metrics:
         p.metrics.extracted("page", time.monotonic() - started)
     return article
+
+
+def _too_old(p: Pipeline, feed: FeedSettings, article: Article,
+             matches: Sequence[Match]) -> set[str]:
+    """The matched rules for which ``article`` is too old to alert (``max_age``)."""
+    now = p.clock()
+    old = {m.rule for m in matches if (watch := p.routing.watches.get(m.rule)) is not None
+           and too_old(watch, feed, article.published, now)}
+    if old:
+        log.info("event=too_old feed=%s url=%s published=%s rules=%s", feed.name, article.url,
+                 article.published.isoformat() if article.published else "", ",".join(old))
+    return old
+
+
+def _except(route: Router, rules: set[str]) -> Router:
+    """``route`` for the matches of rules other than ``rules``."""
+    def routed(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+        return route([m for m in matches if m.rule not in rules], alerted)
+    return routed
+
+
+def watch_rule(watch: WatchSettings) -> Rule:
+    """The matcher's rule of a ``[[watch]]``: with ``languages``, it matches only articles in
+    them and reads its query's words in them too."""
+    rule = Rule(watch.name, watch.query, watch.case_sensitive, watch.exact)
+    if watch.languages:
+        rule = replace(rule, languages=watch.languages, article_languages=watch.languages)
+    return rule
 
 
 def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
@@ -315,4 +353,4 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
 
 
 __all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
-           "process_entry", "record_crash", "release_after_store_error"]
+           "process_entry", "record_crash", "release_after_store_error", "watch_rule"]
