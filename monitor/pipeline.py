@@ -284,7 +284,7 @@ def _too_old(p: Pipeline, feed: FeedSettings, article: Article,
            and too_old(watch, feed, article.published, now)}
     if old:
         log.info("event=too_old feed=%s url=%s published=%s rules=%s", feed.name, article.url,
-                 article.published.isoformat() if article.published else "", ",".join(old))
+                 article.published.isoformat() if article.published else "", ",".join(sorted(old)))
     return old
 
 
