@@ -235,7 +235,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
-    article = replace(article, language=article_language(article, entry))
+    # in a thread: the detector's first call loads its model (half a second)
+    article = replace(article, language=await asyncio.to_thread(article_language, article, entry))
     dated = article if article.published else replace(article, published=p.clock())
     matches = [m for m in p.rules.match(dated) if _watches_feed(p, m.rule, feed)]
     # only matched articles are compared for stories (the store says why); skip the rest
