@@ -73,3 +73,26 @@ PLAIN = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
 def test_feeds_declare_languages(document: bytes, expected: list[str | None]) -> None:
     entries = parse_feed(document, "https://example.org/feed").entries
     assert [e.language for e in entries] == expected
+
+
+# -- the language drives lemmatisation --------------------------------------------------------
+
+
+def test_the_detected_language_picks_the_dictionary() -> None:
+    from monitor.rules import match_query
+
+    undeclared = Article(url="u", title="", text=GERMAN)
+    assert "Lieferketten" in GERMAN and "Lieferkette " not in GERMAN
+    assert match_query("Lieferkette", undeclared) is None  # read as English: no lemma
+    detected = Article(url="u", title="", text=GERMAN, language=article_language(undeclared))
+    found = match_query("Lieferkette", detected)
+    assert found is not None and found.terms[0].count == 1
+
+
+def test_languages_without_a_dictionary_share_one_cache() -> None:
+    from monitor.rules.lemmas import folds_for
+
+    assert folds_for("it", False) is folds_for("pt-BR", False)
+    assert folds_for("it", False) is not folds_for("de", False)
+    assert folds_for("it", False)["risks"] == "risks"  # no English lemma in Italian text
+    assert folds_for(None, False)["risks"] == "risk"  # unknown: English
