@@ -144,3 +144,10 @@ def test_a_rule_limited_to_languages_skips_other_articles() -> None:
     assert [m.rule for m in rules.match(article("en"))] == ["any"]
     assert [m.rule for m in rules.match(article("fr"))] == ["any", "fr"]
     assert [m.rule for m in rules.match(article(None))] == ["any"]
+
+
+def test_a_lowercase_operator_after_a_filter_is_warned_about() -> None:
+    from monitor.rules import query_warnings
+
+    assert any("did you mean OR?" in w for w in query_warnings("lang:de or Zoll"))
+    assert query_warnings("lang:(de OR fr) Zoll") == []
