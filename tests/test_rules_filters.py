@@ -107,6 +107,8 @@ EVALUATE = [
     ("lang-group", "lang:(de OR fr) risk", article("fr"), True),
     ("lang-group-no", "lang:(de OR fr) risk", article("es"), False),
     ("not-lang", "risk NOT lang:en", article("en"), False),
+    ("minus-lang", "risk -lang:en", article("en"), False),
+    ("minus-lang-other", "risk -lang:en", article("de"), True),
     ("or-lang", "nothing OR lang:de", article("de"), True),
     ("after-no", "published:>2026-03-01 risk", article(published=MARCH_1), False),
     ("after-yes", "published:>2026-02-28 risk", article(published=MARCH_1), True),
