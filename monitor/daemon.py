@@ -39,6 +39,7 @@ from monitor import sdnotify
 from monitor.alerts.build import build_channels
 from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.browser import Renderer
 from monitor.config import RESTART_KEYS, Config, load_config
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
@@ -95,6 +96,7 @@ class Services:
     store: Store
     fetcher: Fetcher
     extractor: Extractor
+    renderer: Renderer  # feeds with render = "browser"; Chromium starts on first use
 
 
 class Daemon:
@@ -111,8 +113,11 @@ class Daemon:
             store = Store(config.monitor.database)
             store.migrate()
         m = config.monitor
-        self.services = Services(store, make_fetcher(config), Extractor(
-            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
+        fetcher = make_fetcher(config)
+        self.services = Services(store, fetcher, Extractor(
+            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb),
+            Renderer(fetcher, pages=m.browser_pages, deadline=m.browser_timeout,
+                     chromium=m.browser_path, max_bytes=m.fetch.max_article_bytes))
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
@@ -131,7 +136,8 @@ class Daemon:
         s.store.sync_rules(config.watches, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
-                                 node=self.node, clock=self.clock, metrics=self.metrics)
+                                 node=self.node, clock=self.clock, metrics=self.metrics,
+                                 renderer=s.renderer)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
@@ -331,6 +337,7 @@ class Daemon:
 
     async def close(self) -> None:
         """Release the fetcher, the extraction pool and the database."""
+        await self.services.renderer.aclose()
         await self.services.fetcher.aclose()
         self.services.extractor.close()
         self.services.store.close()

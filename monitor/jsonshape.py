@@ -3,7 +3,9 @@ wherever they describe the same thing. Pure; README.md ("JSON shapes") writes th
 
 Datetimes are ISO-8601 in UTC with a ``Z`` (or null)::
 
-    article  {"url", "title", "source", "published", "author", "language"}
+    article  {"url", "title", "source", "published", "author", "language", "partial"}
+             ("partial": true when the page was a consent wall or paywall teaser and
+             the text matched is the feed item's own)
              (+ "text" where the text itself is the point: ``monitor extract``)
     term     {"term", "count", "spans": [{"field", "start", "end"}],
               "snippets": [{"text", "marks": [[start, end], ...]}]}
@@ -31,7 +33,8 @@ def article_json(article: Article, *, text: bool = False) -> dict[str, Any]:
     """An article; with ``text``, its text too."""
     out: dict[str, Any] = {"url": article.url, "title": article.title,
                            "source": article.source, "published": iso(article.published),
-                           "author": article.author, "language": article.language}
+                           "author": article.author, "language": article.language,
+                           "partial": article.partial}
     if text:
         out["text"] = article.text
     return out

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from monitor.alerts.routing import Routing, no_alerts, too_old
 from monitor.config import Config, FeedSettings, WatchSettings
+from monitor.config.requestopts import request_options
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
@@ -38,6 +39,7 @@ from monitor.errors import (
     StorageError,
 )
 from monitor.extract import article_from_entry
+from monitor.hardpages import past_the_wall
 from monitor.language import article_language
 from monitor.metrics import Metrics
 from monitor.models import (
@@ -46,6 +48,7 @@ from monitor.models import (
     Entry,
     FetchResult,
     Match,
+    RequestOptions,
     Router,
     RuleChannels,
 )
@@ -78,7 +81,8 @@ class FetcherLike(Protocol):
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
                     trusted: bool = False, allow_private: bool | None = None,
-                    html_only: bool = False, max_bytes: int | None = None) -> FetchResult: ...
+                    html_only: bool = False, max_bytes: int | None = None,
+                    options: RequestOptions | None = None) -> FetchResult: ...
 
 
 class ExtractorLike(Protocol):
@@ -86,6 +90,13 @@ class ExtractorLike(Protocol):
 
     async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
                       source: str = "") -> Article: ...
+
+
+class RendererLike(Protocol):
+    """What the pipeline needs of ``monitor.browser.Renderer``."""
+
+    async def render(self, url: str, *, allow_private: bool | None = None,
+                     options: RequestOptions | None = None) -> FetchResult: ...
 
 
 class RuleSetLike(Protocol):
@@ -107,6 +118,7 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
     metrics: Metrics | None = None
+    renderer: RendererLike | None = None  # for feeds with render = "browser"
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
 
@@ -170,7 +182,7 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=p.config.monitor.fetch.max_feed_bytes)
+            max_bytes=p.config.monitor.fetch.max_feed_bytes, options=request_options(settings))
     except NotModified:
         return PollRecord("not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
@@ -261,9 +273,14 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
             p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)
     try:
-        page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
-                                     html_only=True,
-                                     max_bytes=p.config.monitor.fetch.max_article_bytes)
+        if feed.render == "browser" and p.renderer:
+            page = await p.renderer.render(entry.url, allow_private=feed.allow_private_networks,
+                                           options=request_options(feed))
+        else:
+            page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
+                                         html_only=True,
+                                         max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                         options=request_options(feed))
         started = time.monotonic()
         article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
     except (FetchError, ExtractError, NotModified) as e:
@@ -272,8 +289,11 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
         if p.metrics:
             p.metrics.extracted("feed_fallback")
         return article_from_entry(entry, feed.name)
+    article, wall = past_the_wall(article, entry)
+    if wall:
+        log.info("event=article_partial feed=%s url=%s reason=%s", feed.name, entry.url, wall)
     if p.metrics:
-        p.metrics.extracted("page", time.monotonic() - started)
+        p.metrics.extracted("partial" if wall else "page", time.monotonic() - started)
     return article
 
 

@@ -42,7 +42,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract"}
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract",
+              "hardpages": "extract", "browser": "fetch"}
 
 
 def layer_of(group: str) -> int:

@@ -193,7 +193,7 @@ def _article(article: Article) -> dict[str, Any]:
             "link": article.url if linkable else "",
             "source": header_text(article.source, LINE_LIMIT),
             "author": header_text(article.author, LINE_LIMIT),
-            "published": human_time(article.published)}
+            "published": human_time(article.published), "partial": article.partial}
 
 
 def alert_context(alert: Alert) -> dict[str, Any]:

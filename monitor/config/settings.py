@@ -22,6 +22,7 @@ from monitor.config.keys import (
     lookup,
     setting,
 )
+from monitor.config.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,9 @@ class MonitorSettings:
     extract_workers: int = setting(2, int, restart=True)
     extract_timeout: float = setting(20.0, DURATION, restart=True)  # per page, then feed text
     extract_memory_mb: int = setting(1024, int, restart=True)  # per extraction worker
+    browser_pages: int = setting(2, int, restart=True)  # render = "browser": pages at once
+    browser_timeout: float = setting(30.0, DURATION, restart=True)  # per rendered page
+    browser_path: str = setting("/usr/bin/chromium", str, restart=True)
     fetch: FetchSettings = group(FetchSettings)
     poll: PollSettings = group(PollSettings)
     delivery: DeliverySettings = group(DeliverySettings)
@@ -131,8 +135,18 @@ class FeedSettings:
     alert_on_first_poll: bool = setting(False, bool)
     backfill: int = setting(50, int)  # items the first poll stores, newest first, without alerting
     max_age: float = setting(7 * 86400.0, AGE)  # default: [monitor] max_age; 0: off
+    # its own requests (monitor.config.requestopts): None/empty = the [monitor] settings
+    headers: tuple[tuple[str, str], ...] = setting((), dict)
+    user_agent: str = setting("", str)
+    cookies: Secret | None = setting(None, SECRET, repr=False)
+    max_bytes: int | None = setting(None, int)  # feed and article byte cap
+    timeout: float | None = setting(None, DURATION)  # the whole-request deadline
+    render: str = setting("none", str)  # one of RENDER_MODES: "browser" runs its scripts
     interval_set: bool = False  # ``interval`` was set for this feed: a ceiling on its cadence
 
+
+RENDER_MODES = ("none", "browser")
+"""``render`` of a feed: its article pages as fetched, or rendered in headless Chromium."""
 
 MATCH_MODES = ("variants", "exact")
 """``match`` of a watch rule: fold variants (plurals, spellings …) or match literally."""

@@ -42,7 +42,7 @@ def article_to_json(article: Article) -> dict[str, Any]:
     return {"url": article.url, "title": article.title, "text": article.text,
             "author": article.author, "published": dt_to_str(article.published),
             "language": article.language, "source": article.source,
-            "from_feed": article.from_feed}
+            "from_feed": article.from_feed, "partial": article.partial}
 
 
 def article_from_json(data: dict[str, Any]) -> Article:
@@ -50,7 +50,8 @@ def article_from_json(data: dict[str, Any]) -> Article:
     return Article(url=data["url"], title=data["title"], text=data.get("text", ""),
                    author=data.get("author", ""), published=dt_from_str(data.get("published")),
                    language=data.get("language"), source=data.get("source", ""),
-                   from_feed=bool(data.get("from_feed", False)))
+                   from_feed=bool(data.get("from_feed", False)),
+                   partial=bool(data.get("partial", False)))
 
 
 def terms_to_json(terms: tuple[TermHit, ...]) -> list[dict[str, Any]]:
@@ -86,7 +87,8 @@ def article_from_row(m: RowMap) -> Article:
     """The Article of an ``articles`` row, its date aware UTC."""
     return Article(url=m["url"], title=m["title"], text=m["text"], author=m["author"] or "",
                    published=utc_or_none(m["published"]), language=m["language"],
-                   source=m["source"] or "", from_feed=bool(m["from_feed"]))
+                   source=m["source"] or "", from_feed=bool(m["from_feed"]),
+                   partial=bool(m.get("partial", False)))
 
 
 def stored_article(m: RowMap) -> StoredArticle:
