@@ -45,13 +45,7 @@ from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
-from monitor.pipeline import (
-    Pipeline,
-    poll_feed,
-    record_crash,
-    release_after_store_error,
-    watch_rule,
-)
+from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error, rule_for
 from monitor.rules import check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
 from monitor.store import FeedState, Store, hide_password, wait_for_database
@@ -131,7 +125,7 @@ class Daemon:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        rules = compile_rules(map(watch_rule, config.watches))
+        rules = compile_rules(map(rule_for, config.watches))
         s.store.sync_feeds(config.feeds, self.clock())
         s.store.sync_rules(config.watches, self.clock())
         self.config = config

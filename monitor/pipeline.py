@@ -316,7 +316,7 @@ def _except(route: Router, rules: set[str]) -> Router:
     return routed
 
 
-def watch_rule(watch: WatchSettings) -> Rule:
+def rule_for(watch: WatchSettings) -> Rule:
     """The matcher's rule of a ``[[watch]]``: with ``languages``, it matches only articles in
     them and reads its query's words in them too."""
     rule = Rule(watch.name, watch.query, watch.case_sensitive, watch.exact)
@@ -374,4 +374,4 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
 
 
 __all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
-           "process_entry", "record_crash", "release_after_store_error", "watch_rule"]
+           "process_entry", "record_crash", "release_after_store_error", "rule_for"]
