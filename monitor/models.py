@@ -125,13 +125,30 @@ class Snippet:
 
 
 @dataclass(frozen=True, slots=True)
+class Explanation:
+    """Which variant of a term one hit is: the original ``text`` at the span, the ``form``
+    of the term it counts as, and the ``kind`` of variant: ``exact`` (as written), or
+    ``lemma``, ``spelling``, ``possessive``, ``compound``, ``acronym``, ``prefix``,
+    ``wildcard`` (several joined by ``+``: ``compound+lemma``), or ``regex``."""
+
+    text: str
+    form: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class TermHit:
-    """One term of a rule that fired on an article, with where and how often."""
+    """One term of a rule that fired on an article, with where and how often.
+
+    ``explained``: when asked for (alerts, ``monitor match --explain``), one
+    ``Explanation`` per span, in the same order; empty otherwise.
+    """
 
     term: str
     count: int
     spans: tuple[Span, ...] = ()
     snippets: tuple[Snippet, ...] = ()
+    explained: tuple[Explanation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,6 +104,8 @@ class RuleSetLike(Protocol):
 
     def match(self, article: Article) -> list[Match]: ...
 
+    def explain(self, article: Article, matches: Sequence[Match]) -> list[Match]: ...
+
 
 @dataclass
 class Pipeline:
@@ -250,7 +252,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     # in a thread: the detector's first call loads its model (half a second)
     article = replace(article, language=await asyncio.to_thread(article_language, article, entry))
     dated = article if article.published else replace(article, published=p.clock())
-    matches = [m for m in p.rules.match(dated) if _watches_feed(p, m.rule, feed)]
+    watching = [m for m in p.rules.match(dated) if _watches_feed(p, m.rule, feed)]
+    matches = p.rules.explain(dated, watching)  # which variant fired, for alerts and hits
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="compare tokens and regexes without case folding")
     match.add_argument("--exact", action="store_true",
                        help="match every term literally (no plurals, spellings … folded)")
+    match.add_argument("--explain", action="store_true",
+                       help="say which variant of each term fired at each hit (lemma, "
+                            "spelling, compound, acronym …)")
     match.add_argument("files", nargs="*", metavar="FILE",
                        help="text or HTML files (default: stdin)")
     match.set_defaults(func=cmd_match)

@@ -25,7 +25,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     for name in sources:
         article = _read_article(name)
         match = match_query(args.query, article, case_sensitive=args.case_sensitive,
-                            exact=args.exact)
+                            exact=args.exact, explain=args.explain)
         if match is None:
             continue
         matched = True
