@@ -38,7 +38,8 @@ __all__ = ["DEFAULT_LANGUAGE", "LEMMA_LANGUAGES", "Folds", "base_language", "can
            "fold_kind", "folds_for"]
 
 DEFAULT_LANGUAGE = "en"
-"""The language of an article that declares none, and of a rule's query words."""
+"""The language of an article whose language is unknown (neither declared nor detected,
+see ``monitor.language``), and of a rule's query words unless the rule sets ``languages``."""
 
 LEMMA_LANGUAGES = frozenset({"de", "en", "es", "fr", "ru"})
 """Languages whose inflections are folded by lemma."""
