@@ -45,8 +45,8 @@ from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
-from monitor.rules import Rule, check_query, compile_rules, query_warnings
+from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error, rule_for
+from monitor.rules import check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
 from monitor.store import FeedState, Store, hide_password, wait_for_database
 
@@ -125,8 +125,7 @@ class Daemon:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        rules = compile_rules(Rule(w.name, w.query, w.case_sensitive, w.exact)
-                              for w in config.watches)
+        rules = compile_rules(map(rule_for, config.watches))
         s.store.sync_feeds(config.feeds, self.clock())
         s.store.sync_rules(config.watches, self.clock())
         self.config = config

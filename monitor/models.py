@@ -86,6 +86,7 @@ class Entry:
     author: str = ""
     published: datetime | None = None
     source: str = ""  # the publisher, when the source names one per item (Google News)
+    language: str | None = None  # as the item or the feed declares it (xml:lang, <language>)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from monitor.alerts.routing import Routing, no_alerts
-from monitor.config import Config, FeedSettings
+from monitor.alerts.routing import Routing, no_alerts, too_old
+from monitor.config import Config, FeedSettings, WatchSettings
 from monitor.config.requestopts import request_options
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
@@ -40,6 +40,7 @@ from monitor.errors import (
 )
 from monitor.extract import article_from_entry
 from monitor.hardpages import past_the_wall
+from monitor.language import article_language
 from monitor.metrics import Metrics
 from monitor.models import (
     AlertedSince,
@@ -48,8 +49,10 @@ from monitor.models import (
     FetchResult,
     Match,
     RequestOptions,
+    Router,
     RuleChannels,
 )
+from monitor.rules import Rule
 from monitor.schedule import (
     WINDOW,
     entries_needed,
@@ -256,14 +259,18 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
-    watching = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
-    matches = p.rules.explain(article, watching)  # which variant fired, for alerts and hits
+    # in a thread: the detector's first call loads its model (half a second)
+    article = replace(article, language=await asyncio.to_thread(article_language, article, entry))
+    dated = article if article.published else replace(article, published=p.clock())
+    watching = [m for m in p.rules.match(dated) if _watches_feed(p, m.rule, feed)]
+    matches = p.rules.explain(dated, watching)  # which variant fired, for alerts and hits
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
-    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(),
-                                  route=None if alert else no_alerts)
+    old = _too_old(p, feed, article, matches) if alert else set()
+    route = no_alerts if not alert else _except(p.route, old) if old else None
+    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(), route=route)
     for m in matches:
         if p.metrics:
             p.metrics.matched(m.rule)
@@ -310,6 +317,34 @@ async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Articl
     if p.metrics:
         p.metrics.extracted("partial" if wall else "page", time.monotonic() - started)
     return article
+
+
+def _too_old(p: Pipeline, feed: FeedSettings, article: Article,
+             matches: Sequence[Match]) -> set[str]:
+    """The matched rules for which ``article`` is too old to alert (``max_age``)."""
+    now = p.clock()
+    old = {m.rule for m in matches if (watch := p.routing.watches.get(m.rule)) is not None
+           and too_old(watch, feed, article.published, now)}
+    if old:
+        log.info("event=too_old feed=%s url=%s published=%s rules=%s", feed.name, article.url,
+                 article.published.isoformat() if article.published else "", ",".join(sorted(old)))
+    return old
+
+
+def _except(route: Router, rules: set[str]) -> Router:
+    """``route`` for the matches of rules other than ``rules``."""
+    def routed(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+        return route([m for m in matches if m.rule not in rules], alerted)
+    return routed
+
+
+def rule_for(watch: WatchSettings) -> Rule:
+    """The matcher's rule of a ``[[watch]]``: with ``languages``, it matches only articles in
+    them and reads its query's words in them too."""
+    rule = Rule(watch.name, watch.query, watch.case_sensitive, watch.exact)
+    if watch.languages:
+        rule = replace(rule, languages=watch.languages, article_languages=watch.languages)
+    return rule
 
 
 def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
@@ -361,4 +396,4 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
 
 
 __all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
-           "process_entry", "record_crash", "release_after_store_error"]
+           "process_entry", "record_crash", "release_after_store_error", "rule_for"]

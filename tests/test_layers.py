@@ -25,7 +25,7 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
     2: ("config, log: layer 1 only",
         {"config", "log", "sdnotify", "jsonshape"}),
     3: ("stages: fetch, sources, extract, rules, dedup, store, alerts channels",
-        {"fetch", "netguard", "sources", "extract", "rules",
+        {"fetch", "netguard", "sources", "extract", "language", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
         {"pipeline", "outbox", "notices", "discover", "backtest"}),

@@ -35,6 +35,16 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def _read_article(name: str) -> Any:
+    """The article in a file (or stdin), its language declared or detected."""
+    from dataclasses import replace
+
+    from monitor.language import article_language
+
+    article = _read_document(name)
+    return replace(article, language=article_language(article))
+
+
+def _read_document(name: str) -> Any:
     from monitor.extract import article_from_text, extract_article
 
     try:

@@ -12,7 +12,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 from monitor.config.channels import ChannelSettings
-from monitor.config.keys import CRON, DURATION, SECRET, declared, group, key, lookup, setting
+from monitor.config.keys import (
+    AGE,
+    CRON,
+    DURATION,
+    SECRET,
+    declared,
+    group,
+    key,
+    lookup,
+    setting,
+)
 from monitor.config.secrets import Secret
 
 
@@ -42,6 +52,7 @@ class PollSettings:
     max_items_per_feed: int = setting(500, int)
     alert_on_first_poll: bool = setting(False, bool)
     backfill: int = setting(50, int)  # items of a new feed stored (not alerted) by its first poll
+    max_age: float = setting(7 * 86400.0, AGE)  # older items alert nobody (feeds inherit it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +182,7 @@ class FeedSettings:
     allow_private_networks: bool = setting(False, bool)
     alert_on_first_poll: bool = setting(False, bool)
     backfill: int = setting(50, int)  # items the first poll stores, newest first, without alerting
+    max_age: float = setting(7 * 86400.0, AGE)  # default: [monitor] max_age; 0: off
     # its own requests (monitor.config.requestopts): None/empty = the [monitor] settings
     headers: tuple[tuple[str, str], ...] = setting((), dict)
     user_agent: str = setting("", str)
@@ -201,12 +213,19 @@ class WatchSettings:
     case_sensitive: bool = setting(False, bool)
     match: str = setting("variants", str)  # one of MATCH_MODES
     max_alerts_per_hour: int | None = setting(None, int)
+    languages: tuple[str, ...] = setting((), list)  # 2-letter codes; empty = any language
+    max_age: float | None = setting(None, AGE)  # None: each feed's max_age; 0: off
     id: int | None = setting(None, int)  # the rule's stored id, kept whatever else changes
 
     @property
     def exact(self) -> bool:
         """Whether every term of the query matches literally (``match = "exact"``)."""
         return self.match == "exact"
+
+    def age_limit(self, feed: FeedSettings) -> float:
+        """Seconds since publication past which an item of ``feed`` does not alert for this
+        rule (0: no limit): the rule's ``max_age``, else the feed's."""
+        return feed.max_age if self.max_age is None else self.max_age
 
     def applies_to(self, feed: FeedSettings) -> bool:
         """Whether this rule watches ``feed``."""

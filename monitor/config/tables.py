@@ -10,8 +10,8 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitor.config.durations import check_cron, parse_duration
-from monitor.config.keys import CRON, DURATION
+from monitor.config.durations import check_cron, parse_age, parse_duration
+from monitor.config.keys import AGE, CRON, DURATION
 from monitor.config.secrets import Secret
 from monitor.errors import ConfigError
 
@@ -43,6 +43,8 @@ class TableReader:
         try:
             if kind == DURATION:
                 return (parse_duration(value),)
+            if kind == AGE:
+                return (parse_age(value),)
             if kind == CRON:
                 return (check_cron(value),)
             if kind is int and isinstance(value, int) and not isinstance(value, bool):

@@ -164,6 +164,7 @@ class Validator(TableReader):
             self.problem(f"{path}.url", "must start with http:// or https://")
         poll = settings.poll
         inherited = {"interval": poll.poll_interval, "backfill": poll.backfill,
+                     "max_age": poll.max_age,
                      "alert_on_first_poll": poll.alert_on_first_poll,
                      "allow_private_networks": settings.fetch.allow_private_networks}
         feed = build(FeedSettings, v, folder=base, defaults=inherited,
@@ -227,7 +228,13 @@ class Validator(TableReader):
         if path and v.get("match", MATCH_MODES[0]) not in MATCH_MODES:
             self.problem(f"{path}.match", f"must be one of {', '.join(map(repr, MATCH_MODES))}, "
                                           f"not {v['match']!r}")
-        return build(WatchSettings, v, name=name, query=query)
+        rule = build(WatchSettings, v, name=name, query=query)
+        for i, code in enumerate(rule.languages if path else ()):
+            if not (len(code) == 2 and code.isascii() and code.isalpha()):
+                self.problem(f"{path}.languages[{i}]", f"{code!r} is not a 2-letter language "
+                             "code such as en, de or fr")
+        languages = tuple(dict.fromkeys(code.lower() for code in rule.languages))
+        return replace(rule, languages=languages) if languages != rule.languages else rule
 
     def channel(self, name: str, table: object, path: str, folder: Path) -> ChannelSettings:
         """The settings of one ``[channels.NAME]`` table, as its ``type``'s class declares."""

@@ -21,6 +21,7 @@ from monitor.errors import QueryError
 from monitor.models import Article, Match
 from monitor.rules.evaluate import CNode, Compiler, CTerm, Hits
 from monitor.rules.explain import explain_match
+from monitor.rules.filters import language_of
 from monitor.rules.index import TriggerIndex
 from monitor.rules.lemmas import DEFAULT_LANGUAGE
 from monitor.rules.nodes import Node, iter_terms
@@ -39,6 +40,8 @@ class Rule:
 
     ``exact``: every term is matched literally (``match = "exact"``); otherwise variants
     are folded (see ``variants``), the query's words read in ``languages``.
+    ``article_languages``: the rule is true only on articles in one of these languages
+    (2-letter codes; empty: any article, of known language or not).
     """
 
     name: str
@@ -46,6 +49,7 @@ class Rule:
     case_sensitive: bool = False
     exact: bool = False
     languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)
+    article_languages: tuple[str, ...] = ()
 
     @property
     def folding(self) -> Folding:
@@ -67,6 +71,7 @@ class RuleSet:
     def __init__(self, compiled: list[_Compiled], index: TriggerIndex) -> None:
         self._compiled = compiled
         self._index = index
+        self._limited = any(item.rule.article_languages for item in compiled)
         self._named: dict[str, Rule] | None = None
 
     def __len__(self) -> int:
@@ -96,6 +101,10 @@ class RuleSet:
         regex = RegexTexts(article)
         view = ArticleView(article, False, regex)
         candidates = [self._compiled[rid] for rid in self._index.candidates(view, regex)]
+        if self._limited:
+            language = language_of(article.language)
+            candidates = [item for item in candidates if not item.rule.article_languages
+                          or language in item.rule.article_languages]
         views = {False: view}
         sensitive = [item for item in candidates if item.rule.case_sensitive]
         if sensitive:

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from itertools import product
 
-from monitor.rules.nodes import And, Near, Node, Not, Or, Regex, Term
+from monitor.rules.nodes import And, Lang, Near, Node, Not, Or, Published, Regex, Term
 from monitor.rules.normalize import BREAK, is_cjk
 from monitor.rules.regexes import required_literals
 from monitor.rules.variants import EXACT_MARK, FORMS_SEPARATOR, screen
@@ -139,7 +139,7 @@ def rule_keys(node: Node, variants: VariantKeys) -> list[Key] | None:
             return [(WORD_MARK + word,)]
         literals = required_literals(node.pattern, node.case_sensitive)
         return None if literals is None else [(REGEX_MARK + lit,) for lit in sorted(literals)]
-    if isinstance(node, Not):
+    if isinstance(node, Not | Lang | Published):  # a filter on metadata holds no word
         return None
     if isinstance(node, Near):
         left, right = rule_keys(node.left, variants), rule_keys(node.right, variants)

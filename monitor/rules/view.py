@@ -68,6 +68,11 @@ class RegexTexts:
     def __len__(self) -> int:
         return len(FIELDS)
 
+    @property
+    def article(self) -> Article:
+        """The article (its metadata, for ``lang:`` and ``published:``)."""
+        return self._article
+
     def get(self, field: int) -> tuple[str, list[int] | None]:
         """Folded text (capped at ``REGEX_MAX_CHARS``) and its offset map."""
         found = self._texts.get(field)
