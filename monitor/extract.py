@@ -149,7 +149,8 @@ class Extractor:
                  memory_mb: int = 1024) -> None:
         self.workers = workers or min(2, os.cpu_count() or 1)
         self._pool: WorkerPool[Article] = WorkerPool(
-            self.workers, deadline=deadline, memory_mb=memory_mb, preload=[__name__])
+            self.workers, deadline=deadline, memory_mb=memory_mb,
+            preload=["monitor.extractprelude", __name__])
 
     async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
                       source: str = "") -> Article:

@@ -17,6 +17,7 @@ nicer than their owner and leave as soon as it is gone (SIGKILLed, say).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -127,7 +128,8 @@ class WorkerPool(Generic[T]):
                 return self._idle.pop(), True
         ours, theirs = _context(self.preload).Pipe()
         process = _context(self.preload).Process(
-            target=_serve, args=(theirs, self.memory_mb), name="monitor-worker", daemon=True)
+            target=_serve, args=(theirs, self.memory_mb, tuple(self.preload)),
+            name="monitor-worker", daemon=True)
         process.start()
         theirs.close()
         worker = _Worker(process, ours)
@@ -169,9 +171,14 @@ class WorkerPool(Generic[T]):
         worker.conn.close()
 
 
-def _serve(conn: Connection, memory_mb: int) -> None:
-    """A worker: run each call received, send back ``(status, value)``, until told to stop."""
+def _serve(conn: Connection, memory_mb: int, preload: tuple[str, ...] = ()) -> None:
+    """A worker: run each call received, send back ``(status, value)``, until told to stop.
+
+    ``preload`` is imported first, in order, also when the forkserver was started by a pool
+    with other preloads (the forkserver is one per process): a prelude module stays first."""
     _leave_with_owner()
+    for module in preload:
+        importlib.import_module(module)
     try:  # the event loop that feeds the workers goes first (see WORKER_NICENESS)
         os.nice(WORKER_NICENESS)
     except OSError:  # a sandbox without setpriority(2): same priority as the daemon

@@ -178,3 +178,16 @@ def test_the_limits_are_config_keys(tmp_path: Path) -> None:
     path.write_text("[monitor]\nextract_memory_mb = 64\n" + feed)
     with pytest.raises(ConfigError, match="monitor.extract_memory_mb: must be at least 128"):
         load_config(path)
+
+
+async def test_workers_leave_out_the_language_detector_and_numpy() -> None:
+    # trafilatura would import py3langid (and numpy's ~80 MB of thread-pool mappings, which
+    # count against RLIMIT_DATA); the daemon detects languages itself, never in a worker
+    pool: WorkerPool[list[str]] = WorkerPool(
+        1, deadline=60, memory_mb=1024, preload=["monitor.extractprelude", "monitor.extract"])
+    loaded = functools.partial(eval, "[m for m in ('trafilatura', 'py3langid', 'numpy') "
+                                     "if __import__('sys').modules.get(m)]")
+    try:
+        assert await pool.run(loaded) == ["trafilatura"]
+    finally:
+        pool.close()
