@@ -45,6 +45,7 @@ from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
+from monitor.retention import Retention
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
 from monitor.store import FeedState, Store, hide_password, wait_for_database
@@ -112,6 +113,7 @@ class Daemon:
         self.background: set[asyncio.Future[None]] = set()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
+        self.retention = Retention(store, clock, self.metrics)
         self.web: WebServer | None = None
         self.reload_failed: tuple[str, datetime] | None = None  # error, when; None: fine
         self.apply(config)
@@ -185,6 +187,8 @@ class Daemon:
         scheduler.add_job(self.check_health, "interval", id="health",
                           seconds=self.config.monitor.health.health_interval,
                           max_instances=1, coalesce=True)
+        scheduler.add_job(self.prune, "interval", id="retention", max_instances=1,
+                          seconds=self.config.monitor.retention.retention_interval)
         await self.start_web(scheduler)
         scheduler.start()
         watchdog = asyncio.create_task(sdnotify.watchdog_loop())
@@ -311,6 +315,10 @@ class Daemon:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=health_crash", exc_info=e)
+
+    async def prune(self) -> None:
+        """Prune old article text and entries, in small batches (``monitor.retention``)."""
+        await self.retention.run(self.config.monitor.retention, self.stopping)
 
     async def heartbeat(self) -> None:
         """Tell other nodes this one is alive, and keep the leases of the feeds it is

@@ -42,6 +42,7 @@ from monitor.config.settings import (
     HealthSettings,
     MonitorSettings,
     PollSettings,
+    RetentionSettings,
     WatchSettings,
     WebSettings,
 )
@@ -60,8 +61,8 @@ __all__ = [
     "CHANNEL_KEYS", "CHANNEL_TYPES", "FEED_KEYS", "MONITOR_KEYS", "RESTART_KEYS", "WATCHLIST_KEYS",
     "WATCH_KEYS", "AppriseSettings", "ChannelSettings", "ClusterSettings", "Config",
     "DeliverySettings", "EmailSettings", "FeedSettings", "FetchSettings", "HealthSettings",
-    "MonitorSettings", "PollSettings", "QueryChecker", "Secret", "WatchSettings",
-    "WebSettings", "WebhookSettings", "check_query_with", "cron_trigger", "database_url",
-    "email_problems", "is_loopback", "load_config", "parse_address", "parse_duration",
-    "parse_host", "sqlite_file", "watchlist_lines",
+    "MonitorSettings", "PollSettings", "QueryChecker", "RetentionSettings", "Secret",
+    "WatchSettings", "WebSettings", "WebhookSettings", "check_query_with", "cron_trigger",
+    "database_url", "email_problems", "is_loopback", "load_config", "parse_address",
+    "parse_duration", "parse_host", "sqlite_file", "watchlist_lines",
 ]

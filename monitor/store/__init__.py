@@ -29,6 +29,7 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
+from monitor.store.retention import LEAD as TEXT_LEAD
 from monitor.store.startwait import hide_password, wait_for_database
 from monitor.store.writer import ArticleWriter
 
@@ -50,6 +51,7 @@ __all__ = [
     "SameStory",
     "Store",
     "StoredArticle",
+    "TEXT_LEAD",
     "hide_password",
     "wait_for_database",
 ]

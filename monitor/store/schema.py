@@ -76,9 +76,13 @@ entries = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Column("version", String(64)),  # hash of what the feed said: changes when edited in place
     Column("published", DateTime(timezone=True)),  # the feed's date for it, if any
+    Column("content_key", String(32)),  # link + title (monitor.dedup.content_key)
+    Column("last_seen", DateTime(timezone=True)),  # last listed (to a day): retention's key
     UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
 )
 Index("ix_entries_feed_seen", entries.c.feed_id, entries.c.seen_at)
+Index("ix_entries_feed_content", entries.c.feed_id, entries.c.content_key)
+Index("ix_entries_feed_last_seen", entries.c.feed_id, entries.c.last_seen)
 
 feed_health = Table(
     "feed_health", metadata,
@@ -139,6 +143,7 @@ matches = Table(  # one per (rule, article)
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     UniqueConstraint("rule_id", "article_id", name="uq_matches_rule_article"),
 )
+Index("ix_matches_article", matches.c.article_id)
 
 def _delivery_state() -> list[Column[object]]:
     """The outbox's columns, alike for alerts and notices: status, retries, claim."""
@@ -232,6 +237,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _channel_config_hash(conn),
     lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
+    lambda conn: _content_keys(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
@@ -260,6 +266,24 @@ def _notices(conn: Connection) -> None:
     """Version 5: notices (feed health) are outbox rows of their own, with their attempts."""
     notices.create(conn, checkfirst=True)
     notice_deliveries.create(conn, checkfirst=True)
+
+
+def _content_keys(conn: Connection) -> None:
+    """Version 7: entries' content keys and when they were last listed (retention), and
+    the index retention asks whether an article matched. Idempotent: version 6 may have
+    made the new index already, from today's tables."""
+    found = inspect(conn)
+    columns = {c["name"] for c in found.get_columns("entries")}
+    if "content_key" not in columns:
+        _add_column(conn, "entries", "content_key VARCHAR(32)")
+    if "last_seen" not in columns:
+        _add_column(conn, "entries", "last_seen TIMESTAMP WITH TIME ZONE")
+        conn.execute(text("UPDATE entries SET last_seen = seen_at"))
+    for table in (entries, matches):
+        have = {i["name"] for i in found.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(conn)
 
 
 _OLD_ROWS = ("SELECT rule, story_id, article_id, created_at FROM matches UNION ALL "
