@@ -1,10 +1,10 @@
-"""The retention job: prune old article text and old entries, a small batch at a time.
+"""The retention job: prune old unmatched articles and old entries, a batch at a time.
 
 The daemon runs ``Retention.run`` every ``retention_interval``. Each batch is one short
 transaction in a worker thread (``monitor.store`` says what is kept and why), so the
 event loop never waits on it and no lock is held for long; the job stops between batches
 when the daemon stops. Pruned rows are counted in ``/metrics``
-(``monitor_retention_pruned_total{kind}``) and logged once per run.
+(``monitor_retention_pruned_total{kind="articles"|"entries"}``) and logged once per run.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ PAUSE = 0.02
 class Pruned:
     """What one run pruned."""
 
-    article_text: int = 0
+    articles: int = 0
     entries: int = 0
 
 
@@ -48,17 +48,18 @@ class Retention:
     async def run(self, settings: RetentionSettings,
                   stopping: asyncio.Event | None = None) -> Pruned:
         """Prune what ``settings`` says has expired; never raises (a failure is logged and
-        the next run tries again)."""
+        the next run tries again), and a cancelled run just ends."""
         pruned = Pruned()
         try:
             await self._run(settings, stopping or asyncio.Event(), pruned)
+        except asyncio.CancelledError:  # the daemon stopping: the batch under way finishes
+            log.info("event=retention_stopped")
         except MonitorError as e:
             log.error("event=retention_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=retention_crash", exc_info=e)
-        if pruned.article_text or pruned.entries:
-            log.info("event=retention article_text=%d entries=%d", pruned.article_text,
-                     pruned.entries)
+        if pruned.articles or pruned.entries:
+            log.info("event=retention articles=%d entries=%d", pruned.articles, pruned.entries)
         return pruned
 
     async def _run(self, s: RetentionSettings, stopping: asyncio.Event, pruned: Pruned) -> None:
@@ -66,13 +67,13 @@ class Retention:
         if s.article_text_days:
             before = now - timedelta(days=s.article_text_days)
             while not stopping.is_set():
-                n, last = await asyncio.to_thread(self.store.prune_article_text, before,
+                n, last = await asyncio.to_thread(self.store.prune_articles, before,
                                                   self.cursor, s.retention_batch)
                 if last is None:
                     break
                 self.cursor = last
-                pruned.article_text += n
-                self._count("article_text", n)
+                pruned.articles += n
+                self._count("articles", n)
                 await asyncio.sleep(PAUSE)
         if not s.entries_days:
             return

@@ -1,5 +1,5 @@
-"""Retention: old article text and old entries are pruned in small batches, keeping the
-text hits and alerts point at and every item a feed still lists; /metrics shows the
+"""Retention: old unmatched articles and old entries are pruned in small batches, keeping
+the articles hits and alerts point at and every item a feed still lists; /metrics shows the
 database's size and the rows pruned; the daemon runs the job on its own."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import pytest
 
 from monitor.daemon import Daemon, load
 from monitor.retention import Retention
-from monitor.store import TEXT_LEAD as LEAD
 from monitor.store import Store
 from monitor.testing import NewsServer, WebhookReceiver
 from tests.helpers import SECRET, Clock, write_config
@@ -43,7 +42,7 @@ async def started(tmp_path: Path, news: NewsServer, hook: WebhookReceiver, db_ur
     return daemon
 
 
-async def test_old_text_goes_in_batches_but_matched_articles_keep_theirs(
+async def test_old_unmatched_articles_go_in_batches_matched_ones_stay_whole(
         tmp_path: Path, news: NewsServer, hook: WebhookReceiver, db_url: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     clock = Clock()
@@ -53,40 +52,42 @@ async def test_old_text_goes_in_batches_but_matched_articles_keep_theirs(
         before = texts(store)
         alerted = {a.article_id for a in store.list_alerts(None, None, "hook")}
         assert len(before) == 4 and len(alerted) == 1  # one article matched both rules
-        assert all(len(t) > LEAD + 1 for t in before.values())
         settings = replace(daemon.config.monitor.retention, retention_batch=1)
         calls: list[tuple[int, int | None]] = []
-        prune = store.prune_article_text
+        prune = store.prune_articles
 
         def counted(*args: Any) -> tuple[int, int | None]:
             calls.append(result := prune(*args))
             return result
 
-        monkeypatch.setattr(store, "prune_article_text", counted)
+        monkeypatch.setattr(store, "prune_articles", counted)
         job = Retention(store, clock, daemon.metrics)
         clock.now += 29 * DAY
-        assert (await job.run(settings)).article_text == 0  # not 30 days old yet
+        assert (await job.run(settings)).articles == 0  # not 30 days old yet
         assert texts(store) == before
         clock.now += 2 * DAY
         calls.clear()
-        assert (await job.run(settings)).article_text == 3
+        assert (await job.run(settings)).articles == 3
 
-        after = texts(store)
-        for article_id, text in before.items():
-            kept = text if article_id in alerted else text[:LEAD] + "…"
-            assert after[article_id] == kept
+        assert texts(store) == {i: text for i, text in before.items() if i in alerted}
         # one article looked at per transaction, then one that finds none left
         assert [last for _, last in calls] == [*sorted(before), None]
         assert [n for n, _ in calls] == [int(i not in alerted) for i in sorted(before)] + [0]
-        assert metric(daemon, 'monitor_retention_pruned_total{kind="article_text"}') == 3
+        assert metric(daemon, 'monitor_retention_pruned_total{kind="articles"}') == 3
         assert metric(daemon, "monitor_database_bytes") > 0
 
         job = Retention(store, clock, daemon.metrics)  # as after a restart: all looked at again
-        assert (await job.run(settings)).article_text == 0
-        assert texts(store) == after
+        assert (await job.run(settings)).articles == 0
         alerts = store.list_alerts(None, None, "hook")
-        assert {a.article_id for a in alerts} == alerted and all(
-            after[a.article_id] == before[a.article_id] for a in alerts)
+        assert {a.article_id for a in alerts} == alerted
+        assert [a.id for a in store.iter_articles()] == sorted(alerted)
+
+        news.articles = [*news.articles]  # a new document, the same items: none is new
+        news.articles.append(replace(news.articles[0], slug="x", title="Other", body="Other."))
+        asked = len(news.requests)
+        await daemon.run_once()
+        assert news.requests[asked:] == ["/feed.xml", "/articles/x.html"]
+        assert len(store.list_alerts(None, None, "hook")) == len(alerts)
     finally:
         await daemon.close()
 
@@ -144,12 +145,13 @@ async def test_the_daemon_runs_the_retention_job(
     try:
         for _ in range(200):
             now = texts(store)
-            if sum(now[i] != text for i, text in before.items()) == 3:
+            if len(now) == 1:
                 break
             await asyncio.sleep(0.05)
-        pruned = [i for i, text in texts(store).items() if text != before[i]]
-        assert len(pruned) == 3 and all(texts(store)[i].endswith("…") for i in pruned)
-        assert metric(daemon, 'monitor_retention_pruned_total{kind="article_text"}') == 3
+        (kept,) = texts(store)
+        assert {a.article_id for a in store.list_alerts(None, None, "hook")} == {kept}
+        assert texts(store)[kept] == before[kept]
+        assert metric(daemon, 'monitor_retention_pruned_total{kind="articles"}') == 3
     finally:
         daemon.stopping.set()
         assert await asyncio.wait_for(running, 30) == 0

@@ -29,7 +29,6 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
-from monitor.store.retention import LEAD as TEXT_LEAD
 from monitor.store.startwait import hide_password, wait_for_database
 from monitor.store.writer import ArticleWriter
 
@@ -51,7 +50,6 @@ __all__ = [
     "SameStory",
     "Store",
     "StoredArticle",
-    "TEXT_LEAD",
     "hide_password",
     "wait_for_database",
 ]

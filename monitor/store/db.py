@@ -23,6 +23,6 @@ class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, Clu
     builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (alerts and
     notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
     heartbeats, leases), ``entries`` (items seen, by GUID or content), ``retention``
-    (pruning old text and entries, the database's size) and ``stats`` (counts), over
+    (pruning old articles and entries, the database's size) and ``stats`` (counts), over
     ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """

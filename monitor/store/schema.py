@@ -83,6 +83,7 @@ entries = Table(
 Index("ix_entries_feed_seen", entries.c.feed_id, entries.c.seen_at)
 Index("ix_entries_feed_content", entries.c.feed_id, entries.c.content_key)
 Index("ix_entries_feed_last_seen", entries.c.feed_id, entries.c.last_seen)
+Index("ix_entries_article", entries.c.article_id)
 
 feed_health = Table(
     "feed_health", metadata,
@@ -270,7 +271,8 @@ def _notices(conn: Connection) -> None:
 
 def _content_keys(conn: Connection) -> None:
     """Version 7: entries' content keys and when they were last listed (retention), and
-    the index retention asks whether an article matched. Idempotent: version 6 may have
+    the indexes retention asks whether an article matched and which entries point at it
+    by. Idempotent: version 6 may have
     made the new index already, from today's tables."""
     found = inspect(conn)
     columns = {c["name"] for c in found.get_columns("entries")}
