@@ -12,8 +12,8 @@ What is kept:
   point at matched articles only). Any other article older than the cutoff is deleted,
   row and text: its entry stays (without the article), so the item never comes back as
   new. Deleting whole rows, oldest first, frees whole database pages, which SQLite reuses
-  for new rows; cutting each text short in place left the pages two-thirds empty and
-  saved a fifth of the space (bench/retention.py).
+  for new rows; cutting each text short in place left the article pages 60% empty and
+  saved under a fifth of the space (bench/retention.py).
 * an entry (the dedup key of a feed item) is deleted once not listed by its feed for the
   cutoff, never while the feed still lists it: each poll that lists an entry moves its
   ``last_seen`` forward (``monitor.store.entries``), and entries listed within
