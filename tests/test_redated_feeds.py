@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import html
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -14,12 +15,14 @@ import pytest
 from aiohttp import web
 
 from monitor.daemon import Daemon, load
-from monitor.dedup import content_key, entry_version
+from monitor.dedup import content_key, dated_entry_version, entry_version, key_hash
 from monitor.models import Entry
+from monitor.store import Store
 from monitor.sources import parse_source
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver, article_page, load_seeds
 from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config
+from tests.store_helpers import write_old_database
 
 CORPUS = Path(__file__).parent / "data" / "feeds" / "corpus"
 NEW = SeedArticle("port-strike", "Dockworkers strike at three ports",
@@ -132,3 +135,29 @@ def test_content_keys_tell_items_apart_by_link_and_title() -> None:
     assert content_key(linkless) != content_key(Entry("h", "", "Daily briefing",
                                                       "Tuesday's briefing"))
     assert content_key(Entry("g", "")) is None
+
+
+def test_entries_stored_before_the_upgrade_are_known_by_content_and_unedited(
+        db_url: str) -> None:
+    """Schema 7 fills the content keys of the entries stored before it, and a version
+    stored with the item's date still counts as unedited: no re-fetch after an upgrade."""
+    t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    one = Entry("guid-1", "https://ex.org/a", "Storm closes schools", "Schools shut.", "", t0)
+    two = Entry("guid-2", "https://ex.org/b", "Stocks edge higher", "Oil falls.", "", t0)
+    write_old_database(db_url, 4, [
+        ("schema_version", {"version": 4}),
+        ("feeds", {"name": "wire", "url": "https://ex.org/rss", "interval": 600.0,
+                   "state": "ok", "error_count": 0, "items_seen": 2, "first_poll_done": True,
+                   "active": True}),
+        *(("entries", {"feed_id": 1, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
+                       "title": e.title, "seen_at": t0, "version": dated_entry_version(e)})
+          for e in (one, two))])
+    store = Store(db_url)
+    try:
+        store.migrate()
+        renamed = replace(two, key="guid-2-again", published=t0 + timedelta(hours=1))
+        found = store.seen_entries(1, [one, renamed], t0 + timedelta(days=2))
+        assert found == {one.key: entry_version(one), renamed.key: entry_version(renamed)}
+        assert store.seen_entries(1, [replace(one, key="new", title="Other")], t0) == {}
+    finally:
+        store.close()

@@ -25,12 +25,16 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     inspect,
     select,
     text,
     update,
 )
 from sqlalchemy.engine import Connection
+
+from monitor.dedup import content_key
+from monitor.models import Entry
 
 metadata = MetaData()
 
@@ -270,14 +274,13 @@ def _notices(conn: Connection) -> None:
 
 
 def _content_keys(conn: Connection) -> None:
-    """Version 7: entries' content keys and when they were last listed (retention), and
-    the indexes retention asks whether an article matched and which entries point at it
-    by. Idempotent: version 6 may have
-    made the new index already, from today's tables."""
+    """Version 7: entries' content keys and when last listed (retention), and the indexes
+    retention reads by; idempotent (version 6 may have made an index from today's tables)."""
     found = inspect(conn)
     columns = {c["name"] for c in found.get_columns("entries")}
     if "content_key" not in columns:
         _add_column(conn, "entries", "content_key VARCHAR(32)")
+        _fill_content_keys(conn)
     if "last_seen" not in columns:
         _add_column(conn, "entries", "last_seen TIMESTAMP WITH TIME ZONE")
         conn.execute(text("UPDATE entries SET last_seen = seen_at"))
@@ -286,6 +289,17 @@ def _content_keys(conn: Connection) -> None:
         for index in table.indexes:
             if index.name not in have:
                 index.create(conn)
+
+
+def _fill_content_keys(conn: Connection) -> None:
+    """Stored entries' content keys from link and title (without a link: none, no summary)."""
+    after, e = 0, entries.c
+    while rows := conn.execute(select(e.id, e.url, e.title).where(
+            e.id > after, e.url.is_not(None), e.url != "").order_by(e.id).limit(5000)).all():
+        conn.execute(update(entries).where(e.id == bindparam("id_")), [
+            {"id_": i, "content_key": content_key(Entry("", url, title or ""))}
+            for i, url, title in rows])
+        after = rows[-1].id
 
 
 _OLD_ROWS = ("SELECT rule, story_id, article_id, created_at FROM matches UNION ALL "
