@@ -17,8 +17,8 @@ from aiohttp import web
 from monitor.daemon import Daemon, load
 from monitor.dedup import content_key, dated_entry_version, entry_version, key_hash
 from monitor.models import Entry
-from monitor.store import Store
 from monitor.sources import parse_source
+from monitor.store import Store
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver, article_page, load_seeds
 from tests.conftest import ServeApp
 from tests.helpers import SECRET, write_config
