@@ -30,6 +30,7 @@ from sqlalchemy import delete, exists, func, select, text, update
 from sqlalchemy.engine import Connection
 
 from monitor.store import schema as t
+from monitor.store.base import STORY_LOCK
 from monitor.store.codec import as_utc
 from monitor.store.entries import TOUCH_EVERY
 
@@ -54,6 +55,7 @@ class RetentionMixin(StoreBase):
         with self._begin() as conn:
             if not self._try_lock(conn):
                 return 0, None
+            self._lock(conn, STORY_LOCK)  # no article write adds a match meanwhile
             ids = list(conn.execute(
                 select(a.id).where(a.id > after_id, a.created_at < before)
                 .order_by(a.id).limit(batch)).scalars())
@@ -107,7 +109,10 @@ class RetentionMixin(StoreBase):
             return int(pages) * int(size)
 
     def _try_lock(self, conn: Connection) -> bool:
-        if not self.postgres:  # one writer at a time already
+        """Start the batch: SQLite takes its write lock at once (a read turned write could
+        fail on a busy database); PostgreSQL tries ``RETENTION_LOCK``."""
+        if not self.postgres:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
             return True
         return bool(conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
                                  {"k": RETENTION_LOCK}).scalar())
