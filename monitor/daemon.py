@@ -39,6 +39,7 @@ from monitor import sdnotify
 from monitor.alerts.build import build_channels
 from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.browser import Renderer
 from monitor.config import RESTART_KEYS, Config, load_config
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
@@ -90,6 +91,7 @@ class Services:
     store: Store
     fetcher: Fetcher
     extractor: Extractor
+    renderer: Renderer  # feeds with render = "browser"; Chromium starts on first use
 
 
 class Daemon:
@@ -106,8 +108,11 @@ class Daemon:
             store = Store(config.monitor.database)
             store.migrate()
         m = config.monitor
-        self.services = Services(store, make_fetcher(config), Extractor(
-            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
+        fetcher = make_fetcher(config)
+        self.services = Services(store, fetcher, Extractor(
+            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb),
+            Renderer(fetcher, pages=m.browser_pages, deadline=m.browser_timeout,
+                     chromium=m.browser_path, max_bytes=m.fetch.max_article_bytes))
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
@@ -128,7 +133,8 @@ class Daemon:
         s.store.sync_rules(config.watches, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
-                                 node=self.node, clock=self.clock, metrics=self.metrics)
+                                 node=self.node, clock=self.clock, metrics=self.metrics,
+                                 renderer=s.renderer)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
@@ -187,8 +193,7 @@ class Daemon:
         scheduler.add_job(self.check_health, "interval", id="health",
                           seconds=self.config.monitor.health.health_interval,
                           max_instances=1, coalesce=True)
-        scheduler.add_job(self.prune, "interval", id="retention", max_instances=1,
-                          seconds=self.config.monitor.retention.retention_interval)
+        self.retention.schedule(scheduler, lambda: self.config.monitor.retention, self.stopping)
         await self.start_web(scheduler)
         scheduler.start()
         watchdog = asyncio.create_task(sdnotify.watchdog_loop())
@@ -316,10 +321,6 @@ class Daemon:
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=health_crash", exc_info=e)
 
-    async def prune(self) -> None:
-        """Prune old article text and entries, in small batches (``monitor.retention``)."""
-        await self.retention.run(self.config.monitor.retention, self.stopping)
-
     async def heartbeat(self) -> None:
         """Tell other nodes this one is alive, and keep the leases of the feeds it is
         polling and the alerts it is delivering, however long those take."""
@@ -334,6 +335,7 @@ class Daemon:
 
     async def close(self) -> None:
         """Release the fetcher, the extraction pool and the database."""
+        await self.services.renderer.aclose()
         await self.services.fetcher.aclose()
         self.services.extractor.close()
         self.services.store.close()

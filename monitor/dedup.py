@@ -168,7 +168,7 @@ def entry_version(entry: Entry) -> str:
 
 
 def dated_entry_version(entry: Entry) -> str:
-    """``entry_version`` as stored before version 7 of the schema (the date included): a
+    """``entry_version`` as stored before version 8 of the schema (the date included): a
     stored version equal to it is the same item, unedited."""
     published = entry.published.isoformat() if entry.published else ""
     return key_hash("\x1f".join((entry.title, entry.summary, published)))[:32]

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from monitor.alerts.routing import Routing, no_alerts
 from monitor.config import Config, FeedSettings
+from monitor.config.requestopts import request_options
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
@@ -38,15 +39,25 @@ from monitor.errors import (
     StorageError,
 )
 from monitor.extract import article_from_entry
+from monitor.hardpages import past_the_wall
 from monitor.metrics import Metrics
-from monitor.models import AlertedSince, Article, Entry, FetchResult, Match, RuleChannels
+from monitor.models import (
+    AlertedSince,
+    Article,
+    Entry,
+    FetchResult,
+    Match,
+    RequestOptions,
+    RuleChannels,
+)
 from monitor.schedule import (
     WINDOW,
     entries_needed,
     next_poll_delay,
     parse_cache_control_max_age,
 )
-from monitor.sources import parse_source
+from monitor.sources import is_opaque, parse_source
+from monitor.sources.follow import read_children, resolve_opaque
 from monitor.store import (
     ArticleWriter,
     FeedState,
@@ -68,7 +79,8 @@ class FetcherLike(Protocol):
 
     async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
                     trusted: bool = False, allow_private: bool | None = None,
-                    html_only: bool = False, max_bytes: int | None = None) -> FetchResult: ...
+                    html_only: bool = False, max_bytes: int | None = None,
+                    options: RequestOptions | None = None) -> FetchResult: ...
 
 
 class ExtractorLike(Protocol):
@@ -78,10 +90,19 @@ class ExtractorLike(Protocol):
                       source: str = "") -> Article: ...
 
 
+class RendererLike(Protocol):
+    """What the pipeline needs of ``monitor.browser.Renderer``."""
+
+    async def render(self, url: str, *, allow_private: bool | None = None,
+                     options: RequestOptions | None = None) -> FetchResult: ...
+
+
 class RuleSetLike(Protocol):
     """What the pipeline needs of ``monitor.rules.RuleSet``."""
 
     def match(self, article: Article) -> list[Match]: ...
+
+    def explain(self, article: Article, matches: Sequence[Match]) -> list[Match]: ...
 
 
 @dataclass
@@ -97,6 +118,7 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
     metrics: Metrics | None = None
+    renderer: RendererLike | None = None  # for feeds with render = "browser"
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
 
@@ -157,10 +179,11 @@ def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
 
 
 async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRecord:
+    fetch = p.config.monitor.fetch
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=p.config.monitor.fetch.max_feed_bytes)
+            max_bytes=fetch.max_feed_bytes, options=request_options(settings))
     except NotModified:
         return PollRecord("not_modified", _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
@@ -171,7 +194,15 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
         return PollRecord("unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
     parsed = parse_source(settings.kind, result.content, result.url,
                           content_type=result.content_type,
-                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
+                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+                          options=settings.options)
+    if parsed.children:  # an index: its children are read on every poll, so it keeps no cache
+        cache = {"publisher_ask": None}
+        parsed = await read_children(
+            p.fetcher, parsed, kind=settings.kind, options=settings.options,
+            allow_private=settings.allow_private_networks, max_bytes=fetch.max_feed_bytes,
+            max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+            request=request_options(settings))
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
@@ -225,7 +256,8 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
-    matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    watching = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    matches = p.rules.explain(article, watching)  # which variant fired, for alerts and hits
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
@@ -241,25 +273,42 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
 
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
-    """The entry's page as an Article; the feed item's own text when the page fails."""
-    if not entry.url:
+    """The entry's page as an Article; the feed item's own text when the page fails, or
+    when its link is an opaque redirect (``resolve_redirects`` off, or it failed)."""
+    if is_opaque(entry.url) and feed.options.resolve_redirects:
+        entry = await resolve_opaque(p.fetcher, entry, allow_private=feed.allow_private_networks,
+                                     max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                     request=request_options(feed))
+    source = entry.source or feed.name  # the publisher a search feed names, else the feed
+    if not entry.url or is_opaque(entry.url):
+        if entry.url:
+            log.info("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
+                     "opaque redirect link")
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
     try:
-        page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
-                                     html_only=True,
-                                     max_bytes=p.config.monitor.fetch.max_article_bytes)
+        if feed.render == "browser" and p.renderer:
+            page = await p.renderer.render(entry.url, allow_private=feed.allow_private_networks,
+                                           options=request_options(feed))
+        else:
+            page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
+                                         html_only=True,
+                                         max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                         options=request_options(feed))
         started = time.monotonic()
-        article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
+        article = await p.extractor.extract(page.content, page.url, entry=entry, source=source)
     except (FetchError, ExtractError, NotModified) as e:
         log.warning("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
                     str(e) or type(e).__name__)
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
+    article, wall = past_the_wall(article, entry)
+    if wall:
+        log.info("event=article_partial feed=%s url=%s reason=%s", feed.name, entry.url, wall)
     if p.metrics:
-        p.metrics.extracted("page", time.monotonic() - started)
+        p.metrics.extracted("partial" if wall else "page", time.monotonic() - started)
     return article
 
 

@@ -1,9 +1,9 @@
 """The retention job: prune old unmatched articles and old entries, a batch at a time.
 
-The daemon runs ``Retention.run`` every ``retention_interval``. Each batch is one short
-transaction in a worker thread (``monitor.store`` says what is kept and why), so the
-event loop never waits on it and no lock is held for long; the job stops between batches
-when the daemon stops. Pruned rows are counted in ``/metrics``
+The daemon has ``Retention.schedule`` run it every ``retention_interval``. Each batch is
+one short transaction in a worker thread (``monitor.store`` says what is kept and why),
+so the event loop never waits on it and no lock is held for long; the job stops between
+batches when the daemon stops. Pruned rows are counted in ``/metrics``
 (``monitor_retention_pruned_total{kind="articles"|"entries"}``) and logged once per run.
 """
 
@@ -14,11 +14,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from monitor.config import RetentionSettings
 from monitor.errors import MonitorError
 from monitor.metrics import Metrics
 from monitor.store import Store
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,16 @@ class Retention:
         self.clock = clock
         self.metrics = metrics
         self.cursor = 0  # the last article id looked at
+
+    def schedule(self, scheduler: AsyncIOScheduler, settings: Callable[[], RetentionSettings],
+                 stopping: asyncio.Event) -> None:
+        """Run every ``retention_interval`` (as at start), each time with ``settings()`` (the
+        running config's), until ``stopping``."""
+        async def job() -> None:
+            await self.run(settings(), stopping)
+
+        scheduler.add_job(job, "interval", id="retention", max_instances=1, coalesce=True,
+                          seconds=settings().retention_interval)
 
     async def run(self, settings: RetentionSettings,
                   stopping: asyncio.Event | None = None) -> Pruned:

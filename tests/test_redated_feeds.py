@@ -139,7 +139,7 @@ def test_content_keys_tell_items_apart_by_link_and_title() -> None:
 
 def test_entries_stored_before_the_upgrade_are_known_by_content_and_unedited(
         db_url: str) -> None:
-    """Schema 7 fills the content keys of the entries stored before it, and a version
+    """Schema 8 fills the content keys of the entries stored before it, and a version
     stored with the item's date still counts as unedited: no re-fetch after an upgrade."""
     t0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
     one = Entry("guid-1", "https://ex.org/a", "Storm closes schools", "Schools shut.", "", t0)

@@ -16,7 +16,7 @@ from monitor.config.secrets import Secret
 from monitor.errors import ConfigError
 
 TOP_KEYS = {"monitor", "feeds", "watch", "watchlist", "channels", "include"}
-_SECRET_KEYS = {"password", "secret", "token", "urls"}
+_SECRET_KEYS = {"password", "secret", "token", "urls", "cookies"}
 
 
 class TableReader:
@@ -114,5 +114,5 @@ class TableReader:
 
 def _kind_name(kind: object) -> str:
     names: dict[object, str] = {str: "a string", int: "an integer", bool: "true or false",
-                                list: "an array"}
+                                list: "an array", dict: "a table"}
     return names.get(kind, str(kind))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
+from monitor.rules.normalize import BREAK, is_cjk
+
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
 """The scope of a term without a ``field:`` prefix."""
 
@@ -54,8 +56,23 @@ class Term:
 
     @property
     def text(self) -> str:
-        """The term as reported in a match: normalised tokens joined by spaces."""
-        return ("=" if self.exact else "") + " ".join(map(str, self.atoms))
+        """The term as reported in a match: normalised tokens joined by spaces (none
+        between two CJK characters; a ``BREAK`` shows as a space)."""
+        return ("=" if self.exact else "") + _joined([str(a) for a in self.atoms])
+
+
+def _joined(words: list[str]) -> str:
+    if all(map(str.isascii, words)):  # the common case
+        return " ".join(words)
+    out = ""
+    for word in words:
+        if word == BREAK:
+            out += " "
+        elif out and not out.endswith(" ") and not (is_cjk(out[-1]) and is_cjk(word[0])):
+            out += " " + word
+        else:
+            out += word
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,9 +24,10 @@ from urllib.parse import urljoin
 import feedparser  # type: ignore[import-untyped]
 from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyped]
 
+from monitor.config import SourceOptions
 from monitor.errors import ParseError
 from monitor.models import Entry
-from monitor.sources.base import ParsedFeed
+from monitor.sources.base import NO_OPTIONS, ParsedFeed
 from monitor.sources.feedencoding import feed_charset
 from monitor.sources.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.sources.text import html_line, html_to_text
@@ -41,11 +43,14 @@ _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.
 
 
 def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
-               max_field_chars: int = 100_000, now: datetime | None = None) -> ParsedFeed:
+               max_field_chars: int = 100_000, now: datetime | None = None,
+               options: SourceOptions = NO_OPTIONS, publishers: bool = False) -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
 
     Keeps the first ``max_items`` items and truncates any text longer than
-    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all.
+    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all. The
+    ``feed`` kind has no options of its own; ``publishers``: each entry's ``source`` is
+    the title of its item's RSS ``<source>`` (an aggregator's publisher).
     """
     now = now or datetime.now(UTC)
     body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -53,11 +58,11 @@ def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: i
         raise ParseError("not a feed: empty document")
     if body.startswith(b"{") or ("json" in content_type.lower() and not body.startswith(b"<")):
         return _parse_json_feed(body, url, content_type, max_items, max_field_chars, now)
-    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now)
+    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now, publishers)
 
 
 def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
-                    max_field_chars: int, now: datetime) -> ParsedFeed:
+                    max_field_chars: int, now: datetime, publishers: bool = False) -> ParsedFeed:
     """feedparser reads the document's own bytes, in the charset feed_charset decides.
 
     Entries are at least feedparser's own: the bytes change only when the document has more
@@ -81,7 +86,9 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     warning = None if exc is None or isinstance(exc, NonXMLContentType) else _bozo_message(exc)
     feed = parsed.get("feed", {})
     inherit = _author(feed) if parsed.get("version", "").startswith("atom") else ""
-    items = (_item_entry(item, url, inherit, max_field_chars, now) for item in parsed.entries)
+    items = (_with_publisher(_item_entry(item, url, inherit, max_field_chars, now), item)
+             if publishers else _item_entry(item, url, inherit, max_field_chars, now)
+             for item in parsed.entries)
     entries = _unique(items, max_items)
     if not entries and (warning or not parsed.get("version")):
         raise ParseError(_not_a_feed(content, url, warning))
@@ -98,6 +105,12 @@ def _item_entry(item: Mapping[str, Any], url: str, inherit: str, max_chars: int,
     return _make_entry(item.get("id", ""), _absolute(url, item.get("link", "")),
                        item.get("title", ""), contents[0] if contents else item.get("summary", ""),
                        _author(item) or inherit, published, max_chars, now)
+
+
+def _with_publisher(entry: Entry | None, item: Mapping[str, Any]) -> Entry | None:
+    source = item.get("source")
+    name = html_line(str(source.get("title", ""))) if isinstance(source, Mapping) else ""
+    return replace(entry, source=name[:MAX_AUTHOR_CHARS]) if entry and name else entry
 
 
 def _utc(stamp: time.struct_time) -> datetime:

@@ -38,7 +38,7 @@ class EntriesMixin(StoreBase):
                      now: datetime) -> dict[str, str | None]:
         """Entry key -> stored version, for the ``entries`` of ``feed_id`` seen before: by
         key, or (a new GUID, the same link and title) by content key, which counts as
-        unedited. A version stored before schema 7 (date included) that still fits is
+        unedited. A version stored before schema 8 (date included) that still fits is
         given as today's. Marks every one of them as still listed (``last_seen``)."""
         by_hash = {key_hash(e.key): e for e in entries}
         e = t.entries.c

@@ -25,7 +25,6 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
-    bindparam,
     inspect,
     select,
     text,
@@ -33,8 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from monitor.dedup import content_key
-from monitor.models import Entry
+from monitor.store.upgrades import content_keys
 
 metadata = MetaData()
 
@@ -108,6 +106,7 @@ articles = Table(
     Column("source", Text, nullable=False, default=""),
     Column("text", Text, nullable=False, default=""),
     Column("from_feed", Boolean, nullable=False, default=False),
+    Column("partial", Boolean, nullable=False, default=False),  # a walled page: feed text
     Column("fingerprint", BigInteger),  # signed 64-bit form of the content fingerprint
     Column("story_id", Integer, index=True),  # id of the first article of its story
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
@@ -242,13 +241,21 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _channel_config_hash(conn),
     lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
-    lambda conn: _content_keys(conn),
+    lambda conn: _article_partial(conn),
+    lambda conn: content_keys(conn, entries, matches),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
 
 def _add_column(conn: Connection, table: str, column: str) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
+def _article_partial(conn: Connection) -> None:
+    """Version 7: ``articles.partial``, a walled page read from the feed's text (kept when
+    a database made by hand has it already)."""
+    if "partial" not in {c["name"] for c in inspect(conn).get_columns("articles")}:
+        _add_column(conn, "articles", "partial BOOLEAN NOT NULL DEFAULT FALSE")
 
 
 def _polite_polling(conn: Connection) -> None:
@@ -271,35 +278,6 @@ def _notices(conn: Connection) -> None:
     """Version 5: notices (feed health) are outbox rows of their own, with their attempts."""
     notices.create(conn, checkfirst=True)
     notice_deliveries.create(conn, checkfirst=True)
-
-
-def _content_keys(conn: Connection) -> None:
-    """Version 7: entries' content keys and when last listed (retention), and the indexes
-    retention reads by; idempotent (version 6 may have made an index from today's tables)."""
-    found = inspect(conn)
-    columns = {c["name"] for c in found.get_columns("entries")}
-    if "content_key" not in columns:
-        _add_column(conn, "entries", "content_key VARCHAR(32)")
-        _fill_content_keys(conn)
-    if "last_seen" not in columns:
-        _add_column(conn, "entries", "last_seen TIMESTAMP WITH TIME ZONE")
-        conn.execute(text("UPDATE entries SET last_seen = seen_at"))
-    for table in (entries, matches):
-        have = {i["name"] for i in found.get_indexes(table.name)}
-        for index in table.indexes:
-            if index.name not in have:
-                index.create(conn)
-
-
-def _fill_content_keys(conn: Connection) -> None:
-    """Stored entries' content keys from link and title (without a link: none, no summary)."""
-    after, e = 0, entries.c
-    while rows := conn.execute(select(e.id, e.url, e.title).where(
-            e.id > after, e.url.is_not(None), e.url != "").order_by(e.id).limit(5000)).all():
-        conn.execute(update(entries).where(e.id == bindparam("id_")), [
-            {"id_": i, "content_key": content_key(Entry("", url, title or ""))}
-            for i, url, title in rows])
-        after = rows[-1].id
 
 
 _OLD_ROWS = ("SELECT rule, story_id, article_id, created_at FROM matches UNION ALL "
