@@ -46,6 +46,7 @@ from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error, rule_for
+from monitor.retention import Retention
 from monitor.rules import check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
 from monitor.store import FeedState, Store, hide_password, wait_for_database
@@ -117,6 +118,7 @@ class Daemon:
         self.background: set[asyncio.Future[None]] = set()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
+        self.retention = Retention(store, clock, self.metrics)
         self.web: WebServer | None = None
         self.reload_failed: tuple[str, datetime] | None = None  # error, when; None: fine
         self.apply(config)
@@ -190,6 +192,7 @@ class Daemon:
         scheduler.add_job(self.check_health, "interval", id="health",
                           seconds=self.config.monitor.health.health_interval,
                           max_instances=1, coalesce=True)
+        self.retention.schedule(scheduler, lambda: self.config.monitor.retention, self.stopping)
         await self.start_web(scheduler)
         scheduler.start()
         watchdog = asyncio.create_task(sdnotify.watchdog_loop())

@@ -1,5 +1,6 @@
 """Duplicate detection: URL canonicalisation, content fingerprints, and the hashes that
-say which entry is which (``key_hash``) and whether the feed edited it (``entry_version``).
+say which entry is which (``key_hash``, and ``content_key`` for feeds that change GUIDs)
+and whether the feed edited it (``entry_version``).
 
 Pure: strings in, strings and integers out; no I/O.
 
@@ -160,6 +161,26 @@ def key_hash(value: str) -> str:
 
 
 def entry_version(entry: Entry) -> str:
-    """A hash of what the feed says about an entry; it changes when the item is edited."""
+    """A hash of what the feed says about an entry (title and summary); it changes when the
+    item is edited. Not its date: a feed that stamps every item with the request time has
+    not edited them."""
+    return key_hash("\x1f".join((entry.title, entry.summary)))[:32]
+
+
+def dated_entry_version(entry: Entry) -> str:
+    """``entry_version`` as stored before version 8 of the schema (the date included): a
+    stored version equal to it is the same item, unedited."""
     published = entry.published.isoformat() if entry.published else ""
     return key_hash("\x1f".join((entry.title, entry.summary, published)))[:32]
+
+
+def content_key(entry: Entry) -> str | None:
+    """What an item is, whatever its GUID or date: its canonical link and its title (case
+    and spacing aside; an item without a link: its title and summary). None for an item
+    with none of them. Within one feed, an entry whose GUID is new but whose content key
+    was seen is the same item re-published, not a new one."""
+    title = " ".join(normalise_tokens(entry.title))
+    link = canonical_url(entry.url) if entry.url else " ".join(normalise_tokens(entry.summary))
+    if not (title or link):
+        return None
+    return key_hash(f"{link}\x1f{title}")[:32]

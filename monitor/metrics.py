@@ -16,10 +16,14 @@ Counters::
     monitor_extraction_seconds                  histogram of page extractions
     monitor_matches_total{rule}
     monitor_alerts_total{channel,state}         state: sent|retry|failed
+    monitor_retention_pruned_total{kind}        rows pruned by this process's retention job;
+                                                kind: articles|entries
 
 Gauges read at scrape time::
 
     monitor_store_up                            1 when the database answered this scrape
+    monitor_database_bytes                      the database's size (SQLite: its pages, free
+                                                ones included; PostgreSQL: pg_database_size)
     monitor_outbox_depth                        pending alerts (due or waiting for a digest)
                                                 and notices
     monitor_oldest_pending_alert_age_seconds    how long the oldest due alert (or notice) has
@@ -95,6 +99,9 @@ class Metrics:
                                registry=r)
         self.alerts = Counter("monitor_alerts", "Delivery attempts by channel and outcome.",
                               ("channel", "state"), registry=r)
+        self.pruned_rows = Counter("monitor_retention_pruned", "Rows pruned by the retention "
+                                   "job, by kind (articles, entries).", ("kind",),
+                                   registry=r)
         self.channel_names: tuple[str, ...] = ()  # the configured channels (the outbox's)
         self.sending: dict[str, dict[int, float]] = {}  # channel -> send -> monotonic start
         self.failures: dict[str, int] = {}  # channel -> failed attempts since a success
@@ -123,6 +130,10 @@ class Metrics:
     def matched(self, rule: str) -> None:
         """``rule`` matched one article."""
         self.matches.labels(rule=rule).inc()
+
+    def pruned(self, kind: str, rows: int) -> None:
+        """The retention job pruned ``rows`` rows of ``kind``."""
+        self.pruned_rows.labels(kind=kind).inc(rows)
 
     def delivery(self, channel: str, state: str) -> None:
         """One delivery attempt on ``channel`` ended as ``sent``, ``retry`` or ``failed``."""
@@ -203,6 +214,8 @@ class StoreCollector(Collector):
         nodes = len(store.nodes(now, NODE_ALIVE_WITHIN))
         states = Tally(f.health for f in store.feeds())
         return [
+            _gauge("monitor_database_bytes", "Bytes the database takes (SQLite: its pages, "
+                   "free ones included; PostgreSQL: pg_database_size).", store.database_size()),
             _gauge("monitor_outbox_depth", "Alerts (due or in a digest) and notices waiting in "
                    "the outbox.", pending),
             _gauge("monitor_oldest_pending_alert_age_seconds",

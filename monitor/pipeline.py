@@ -209,7 +209,7 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
-    known = p.store.known_versions(feed.id, [e.key for e in entries])
+    known = p.store.seen_entries(feed.id, entries, p.clock())  # by GUID or by content
     new = [e for e in entries if e.key not in known]
     edited = [e for e in entries if known.get(e.key, None) not in (None, entry_version(e))]
     if parsed.warning:

@@ -62,7 +62,7 @@ def assert_released_for_retry(daemon: Daemon, before: datetime,
     assert len(failed) == 1 and "feed=Demo News" in failed[0], failed
 
 
-@pytest.mark.parametrize("method", ["finish_poll", "known_versions"])
+@pytest.mark.parametrize("method", ["finish_poll", "seen_entries"])
 async def test_a_store_error_releases_the_feed_without_blaming_it(
         method: str, tmp_path: Path, news: NewsServer, monkeypatch: pytest.MonkeyPatch,
         caplog: pytest.LogCaptureFixture) -> None:

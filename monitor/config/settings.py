@@ -82,6 +82,16 @@ class HealthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """What the database keeps, and how the pruning job runs (``monitor.retention``)."""
+
+    article_text_days: int = setting(30, int)  # 0: keep every article's whole text
+    entries_days: int = setting(90, int)  # 0: keep every item's dedup key
+    retention_batch: int = setting(500, int)  # rows per transaction
+    retention_interval: float = setting(3600.0, DURATION, restart=True)
+
+
+@dataclass(frozen=True, slots=True)
 class WebSettings:
     """The dashboard's listener; ``token`` is read from ``web_token_file``/``_env`` at load."""
 
@@ -89,6 +99,9 @@ class WebSettings:
     token: str | None = setting(None, SECRET, name="web_token", restart=True, repr=False)
     allowed_hosts: tuple[str, ...] = setting((), list, restart=True)  # Host names it answers
 
+
+MIN_ENTRIES_DAYS = 2
+"""The least non-zero ``entries_days``: entries still listed are marked so once a day."""
 
 MIN_EXTRACT_MEMORY_MB = 128
 """The least ``extract_memory_mb`` accepted: an extraction worker uses about 40 MB idle."""
@@ -112,6 +125,7 @@ class MonitorSettings:
     delivery: DeliverySettings = group(DeliverySettings)
     cluster: ClusterSettings = group(ClusterSettings)
     health: HealthSettings = group(HealthSettings)
+    retention: RetentionSettings = group(RetentionSettings)
     web: WebSettings = group(WebSettings)
 
     def value(self, name: str) -> Any:

@@ -19,6 +19,7 @@ from monitor.config.keys import build, keys_of, required_of
 from monitor.config.requestopts import check_cookies, check_headers, check_request_settings
 from monitor.config.settings import (
     MATCH_MODES,
+    MIN_ENTRIES_DAYS,
     MIN_EXTRACT_MEMORY_MB,
     Config,
     FeedSettings,
@@ -299,6 +300,12 @@ class Validator(TableReader):
                          f"unknown channel {m.health.health_channel!r}")
         if m.health.silent_factor < 1:
             self.problem("monitor.silent_factor", "must be at least 1")
+        if 0 < m.retention.entries_days < MIN_ENTRIES_DAYS:
+            self.problem("monitor.entries_days", f"must be 0 (keep) or at least "
+                         f"{MIN_ENTRIES_DAYS}: a feed still listing an item keeps it a day")
+        if m.retention.retention_batch < 1 or m.retention.retention_interval <= 0:
+            self.problem("monitor.retention_batch" if m.retention.retention_batch < 1
+                         else "monitor.retention_interval", "must be above 0")
         if m.extract_memory_mb < MIN_EXTRACT_MEMORY_MB:
             self.problem("monitor.extract_memory_mb",
                          f"must be at least {MIN_EXTRACT_MEMORY_MB}")

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
-from monitor.dedup import entry_version, key_hash
+from monitor.dedup import content_key, entry_version, key_hash
 from monitor.models import Entry
 from monitor.store import schema as t
 from monitor.store.base import STORY_LOCK, chunks
@@ -59,7 +59,8 @@ class ArticlesMixin(RulesMixin):
             return
         rows = [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
                  "title": e.title[:1000], "seen_at": now, "version": entry_version(e),
-                 "published": utc_or_none(e.published)}
+                 "published": utc_or_none(e.published), "content_key": content_key(e),
+                 "last_seen": now}
                 for e in entries]
         with self._begin() as conn:
             conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
@@ -127,7 +128,9 @@ class ArticlesMixin(RulesMixin):
             "upsert_entry": entry.on_conflict_do_update(
                 index_elements=["feed_id", "key_hash"],
                 set_={"version": entry.excluded.version,
-                      "article_id": entry.excluded.article_id}),
+                      "article_id": entry.excluded.article_id,
+                      "content_key": entry.excluded.content_key,
+                      "last_seen": entry.excluded.last_seen}),
             "insert_match": self._insert(t.matches).on_conflict_do_nothing(),
             "upsert_hit": hit.on_conflict_do_update(
                 index_elements=["rule_id", "story_id"],
@@ -147,7 +150,8 @@ class ArticlesMixin(RulesMixin):
             "feed_id": write.feed_id, "key_hash": key_hash(new.entry.key),
             "key": new.entry.key, "url": new.entry.url, "title": new.entry.title[:1000],
             "seen_at": now, "article_id": article_id, "version": entry_version(new.entry),
-            "published": utc_or_none(new.entry.published)})
+            "published": utc_or_none(new.entry.published),
+            "content_key": content_key(new.entry), "last_seen": now})
         created: list[str] = []
         for match in new.matches:
             rule_id = rule_ids[match.rule]

@@ -5,14 +5,16 @@ from __future__ import annotations
 from monitor.store.articles import ArticlesMixin
 from monitor.store.base import StoreBase
 from monitor.store.cluster import ClusterMixin
+from monitor.store.entries import EntriesMixin
 from monitor.store.feeds import FeedsMixin
 from monitor.store.hits import HitsMixin
 from monitor.store.outbox import OutboxMixin
+from monitor.store.retention import RetentionMixin
 from monitor.store.stats import StatsMixin
 
 
-class Store(FeedsMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin, StatsMixin,
-            StoreBase):
+class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin,
+            RetentionMixin, StatsMixin, StoreBase):
     """All reads and writes of monitor's state.
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
@@ -20,6 +22,7 @@ class Store(FeedsMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin, Sta
     (entries, articles, stories, matches, hits and the alerts written with them; it
     builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (alerts and
     notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
-    heartbeats, leases) and ``stats`` (counts), over ``base`` (engine, transactions,
-    migrate, ping). A new query goes in its area's module.
+    heartbeats, leases), ``entries`` (items seen, by GUID or content), ``retention``
+    (pruning old articles and entries, the database's size) and ``stats`` (counts), over
+    ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """

@@ -32,6 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from monitor.store.upgrades import content_keys
+
 metadata = MetaData()
 
 schema_version = Table(
@@ -76,9 +78,14 @@ entries = Table(
     Column("seen_at", DateTime(timezone=True), nullable=False),
     Column("version", String(64)),  # hash of what the feed said: changes when edited in place
     Column("published", DateTime(timezone=True)),  # the feed's date for it, if any
+    Column("content_key", String(32)),  # link + title (monitor.dedup.content_key)
+    Column("last_seen", DateTime(timezone=True)),  # last listed (to a day): retention's key
     UniqueConstraint("feed_id", "key_hash", name="uq_entries_feed_key"),
 )
 Index("ix_entries_feed_seen", entries.c.feed_id, entries.c.seen_at)
+Index("ix_entries_feed_content", entries.c.feed_id, entries.c.content_key)
+Index("ix_entries_feed_last_seen", entries.c.feed_id, entries.c.last_seen)
+Index("ix_entries_article", entries.c.article_id)
 
 feed_health = Table(
     "feed_health", metadata,
@@ -140,6 +147,7 @@ matches = Table(  # one per (rule, article)
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
     UniqueConstraint("rule_id", "article_id", name="uq_matches_rule_article"),
 )
+Index("ix_matches_article", matches.c.article_id)
 
 def _delivery_state() -> list[Column[object]]:
     """The outbox's columns, alike for alerts and notices: status, retries, claim."""
@@ -234,6 +242,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
     lambda conn: _article_partial(conn),
+    lambda conn: content_keys(conn, entries, matches),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

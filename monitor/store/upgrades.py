@@ -1,0 +1,49 @@
+"""Migration steps too long for ``monitor.store.schema``'s module: each takes the tables
+it changes as arguments (this module imports no table, so ``schema`` can import it).
+
+Version 8 (``content_keys``): entries' content keys (``monitor.dedup.content_key``), filled
+for the entries stored before, and when each entry was last listed (``last_seen``, which
+retention deletes by), with the indexes retention reads by.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Table, bindparam, inspect, select, text, update
+from sqlalchemy.engine import Connection
+
+from monitor.dedup import content_key
+from monitor.models import Entry
+
+PAGE = 5000
+"""Entries read per step while filling their content keys."""
+
+
+def content_keys(conn: Connection, entries: Table, matches: Table) -> None:
+    """Version 8: ``entries.content_key`` and ``entries.last_seen`` (from ``seen_at``) and
+    the indexes of ``entries`` and ``matches`` missing; idempotent (version 6 may have made
+    an index from today's tables)."""
+    found = inspect(conn)
+    columns = {c["name"] for c in found.get_columns("entries")}
+    if "content_key" not in columns:
+        conn.execute(text("ALTER TABLE entries ADD COLUMN content_key VARCHAR(32)"))
+        _fill_content_keys(conn, entries)
+    if "last_seen" not in columns:
+        conn.execute(text("ALTER TABLE entries ADD COLUMN last_seen TIMESTAMP WITH TIME ZONE"))
+        conn.execute(text("UPDATE entries SET last_seen = seen_at"))
+    for table in (entries, matches):
+        have = {i["name"] for i in found.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in have:
+                index.create(conn)
+
+
+def _fill_content_keys(conn: Connection, entries: Table) -> None:
+    """Stored entries' content keys from link and title, a page at a time (an entry without
+    a link gets none: its summary, part of its key then, was never stored)."""
+    after, e = 0, entries.c
+    while rows := conn.execute(select(e.id, e.url, e.title).where(
+            e.id > after, e.url.is_not(None), e.url != "").order_by(e.id).limit(PAGE)).all():
+        conn.execute(update(entries).where(e.id == bindparam("id_")), [
+            {"id_": i, "content_key": content_key(Entry("", url, title or ""))}
+            for i, url, title in rows])
+        after = rows[-1].id
