@@ -11,10 +11,11 @@ Pure: no I/O. Columns are 1-based, in the query as written.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from monitor.errors import QueryError
 from monitor.rules.nodes import Lang, Published
+from monitor.timeutil import utc
 
 __all__ = ["article_day", "lang_true", "language_of", "parse_lang", "parse_published",
            "published_true"]
@@ -87,11 +88,7 @@ def language_of(code: str | None) -> str:
 
 def article_day(published: datetime | None) -> date | None:
     """The UTC day of a publication time (a naive one is taken as UTC)."""
-    if published is None:
-        return None
-    if published.tzinfo is not None:
-        published = published.astimezone(UTC)
-    return published.date()
+    return None if published is None else utc(published).date()
 
 
 def lang_true(node: Lang, language: str | None) -> bool:
