@@ -29,7 +29,8 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -89,6 +90,9 @@ class Services:
     store: Store
     fetcher: Fetcher
     extractor: Extractor
+    # matching, off the event loop: one thread, as more would only take the loop's GIL turns
+    matching: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="match"))
 
 
 class Daemon:
@@ -126,7 +130,8 @@ class Daemon:
         s.store.sync_rules(config.watches, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
-                                 node=self.node, clock=self.clock, metrics=self.metrics)
+                                 node=self.node, clock=self.clock, metrics=self.metrics,
+                                 matching=s.matching)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
@@ -328,6 +333,7 @@ class Daemon:
         """Release the fetcher, the extraction pool and the database."""
         await self.services.fetcher.aclose()
         self.services.extractor.close()
+        self.services.matching.shutdown(wait=False)
         self.services.store.close()
 
 

@@ -21,7 +21,10 @@ under concurrency, encode/httpx#3215), over two aiohttp sessions, guarded and op
 under the cap. Redirects are followed here, each hop checked; ``trusted`` opens the first
 hop only. The deadline starts when the first hop gets its connection slots (queueing
 behind fetches to the same host does not count) and covers every later hop and body.
-Hosts are keyed ``host:port``. While a host's Retry-After runs, ``fetch`` raises without
+Hosts are keyed ``host:port``; a host gets ``per_host`` requests at a time, and one still
+running after ``SLOW_AFTER`` seconds lets the next one go (up to ``SLOW_OVERFLOW`` times
+``per_host`` connections), so one slow response does not hold the host's other feeds for
+its whole deadline. While a host's Retry-After runs, ``fetch`` raises without
 connecting (callers may ask ``host_delay`` first); a 429 without Retry-After backs off
 60 s, a 503 without one not at all. Cookies are never kept; environment proxies are ignored.
 """
@@ -72,6 +75,11 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
+SLOW_AFTER = 5.0
+"""Seconds after which a request running on gives its host's politeness slot back."""
+SLOW_OVERFLOW = 4
+"""Connections to one host at most, as a multiple of ``per_host``, when slow requests have
+given their slots back."""
 
 
 @contextlib.contextmanager
@@ -96,10 +104,14 @@ class _Slot:
 
 
 class _HostSlots:
-    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them."""
+    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them.
 
-    def __init__(self, per_host: int) -> None:
-        self._per_host = per_host
+    A request still running ``slow_after`` seconds after it took its slot gives the slot
+    back (it runs on, to its own deadline): a host's slow response holds up its other
+    feeds for ``slow_after`` seconds, not for its whole deadline."""
+
+    def __init__(self, per_host: int, slow_after: float) -> None:
+        self._per_host, self._slow_after = per_host, slow_after
         self._slots: dict[str, _Slot] = {}
 
     @contextlib.asynccontextmanager
@@ -108,8 +120,20 @@ class _HostSlots:
             key, _Slot(asyncio.Semaphore(self._per_host)))
         slot.users += 1
         try:
-            async with slot.sem:
+            await slot.sem.acquire()
+            held = [True]
+
+            def give_back() -> None:
+                if held[0]:
+                    held[0] = False
+                    slot.sem.release()
+
+            timer = asyncio.get_running_loop().call_later(self._slow_after, give_back)
+            try:
                 yield
+            finally:
+                timer.cancel()
+                give_back()
         finally:
             slot.users -= 1
             if not slot.users:
@@ -165,7 +189,7 @@ class Fetcher:
                  connect_timeout: float = 10.0, read_timeout: float = 20.0,
                  deadline: float = 60.0, max_redirects: int = 5, max_connections: int = 100,
                  per_host: int = 2, allow_private_networks: bool = False,
-                 resolver: Resolve | None = None) -> None:
+                 resolver: Resolve | None = None, slow_after: float | None = None) -> None:
         _check_positive(max_bytes=max_bytes, connect_timeout=connect_timeout,
                         read_timeout=read_timeout, deadline=deadline,
                         max_connections=max_connections, per_host=per_host)
@@ -175,7 +199,7 @@ class Fetcher:
         self._max_redirects, self._allow_private = max_redirects, allow_private_networks
         self._client = httpx.AsyncClient(
             transport=PolicyTransport(resolver or system_resolve, limit=max_connections,
-                                      per_host=per_host),
+                                      per_host=per_host * SLOW_OVERFLOW),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
                      "Accept": "*/*"},
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
@@ -183,7 +207,7 @@ class Fetcher:
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False, trust_env=False)
         self._all = asyncio.Semaphore(max_connections)
-        self._hosts = _HostSlots(per_host)
+        self._hosts = _HostSlots(per_host, SLOW_AFTER if slow_after is None else slow_after)
         self._backoff: dict[str, tuple[float, int]] = {}  # host -> (monotonic until, status)
 
     @property

@@ -21,6 +21,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -97,6 +98,7 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
     metrics: Metrics | None = None
+    matching: Executor | None = None  # where rules run; None: the loop's default executor
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
 
@@ -225,7 +227,7 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
-    matches = [m for m in p.rules.match(article) if _watches_feed(p, m.rule, feed)]
+    matches = [m for m in await match_article(p, article) if _watches_feed(p, m.rule, feed)]
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
@@ -238,6 +240,15 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
         log.info("event=match feed=%s rule=%r url=%s terms=%s", feed.name, m.rule, article.url,
                  ",".join(t.term for t in m.terms))
     return len(matches), len(alerts)
+
+
+async def match_article(p: Pipeline, article: Article) -> list[Match]:
+    """``p.rules.match(article)`` in the ``p.matching`` thread, off the event loop: the
+    loop keeps fetching, storing and answering /healthz while a long article is matched
+    (``bench/loopstall.py``). The rule set is the one of this poll's ``Pipeline``: a reload
+    swaps the daemon's pipeline, while a match under way finishes on the rules it began with."""
+    rules = p.rules
+    return await asyncio.get_running_loop().run_in_executor(p.matching, rules.match, article)
 
 
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
@@ -311,5 +322,6 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
                  r.status, feed, r.new_items, r.matched, r.alerts, r.duration_ms)
 
 
-__all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
+__all__ = ["ParseError", "Pipeline", "fetch_article", "match_article", "newest_first",
+           "poll_feed",
            "process_entry", "record_crash", "release_after_store_error"]
