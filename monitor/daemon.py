@@ -48,7 +48,14 @@ from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.rules import Rule, check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
-from monitor.store import FeedState, Store, hide_password, wait_for_database
+from monitor.store import (
+    FeedState,
+    Store,
+    hide_password,
+    migrate_once,
+    open_database,
+    wait_for_database,
+)
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -106,7 +113,7 @@ class Daemon:
         self.clock = clock
         self.node = node_name(config)
         if store is None:
-            store = Store(config.monitor.database)
+            store = open_database(config.monitor)
             store.migrate()
         m = config.monitor
         self.services = Services(store, make_fetcher(config), Extractor(
@@ -114,6 +121,7 @@ class Daemon:
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
+        self.claiming = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
         self.web: WebServer | None = None
@@ -236,22 +244,23 @@ class Daemon:
 
     async def poll_due(self, force: bool = False) -> None:
         """Claim the feeds that are due (all of them with ``force``) and poll them."""
-        if self.stopping.is_set():
-            return
-        free = MAX_PARALLEL_POLLS - len(self.polls)
-        if free <= 0:
-            return
-        try:
-            feeds = self.services.store.claim_due_feeds(
-                self.node, self.clock(), free if not force else 10**6,
-                self.config.monitor.cluster.lease, force=force)
-        except MonitorError as e:
-            log.error("event=claim_failed error=%r", str(e))
-            return
-        for feed in feeds:
-            task = asyncio.create_task(self._poll(feed))
-            self.polls[task] = feed.id
-            task.add_done_callback(self._poll_done)
+        async with self.claiming:  # one claim at a time, as each counts the free slots
+            free = MAX_PARALLEL_POLLS - len(self.polls)
+            if self.stopping.is_set() or free <= 0:
+                return
+            try:  # in a thread, as every database call of the jobs: a frozen database must
+                # not freeze the loop (and /healthz) with it
+                feeds = await asyncio.to_thread(
+                    self.services.store.claim_due_feeds, self.node, self.clock(),
+                    free if not force else 10**6, self.config.monitor.cluster.lease,
+                    force=force)
+            except MonitorError as e:
+                log.error("event=claim_failed error=%r", str(e))
+                return
+            for feed in feeds:
+                task = asyncio.create_task(self._poll(feed))
+                self.polls[task] = feed.id
+                task.add_done_callback(self._poll_done)
 
     def _poll_done(self, task: asyncio.Task[None]) -> None:
         """Refill the free slots once half are free, not only at the next 1 s tick."""
@@ -311,7 +320,8 @@ class Daemon:
         if not m.health_channel:  # health_channel = "" (off)
             return
         try:
-            raise_health_notices(self.services.store, m, m.health_channel, self.clock())
+            await asyncio.to_thread(raise_health_notices, self.services.store, m,
+                                    m.health_channel, self.clock())
         except MonitorError as e:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
@@ -322,10 +332,11 @@ class Daemon:
         polling and the alerts it is delivering, however long those take."""
         store, now = self.services.store, self.clock()
         try:
-            store.heartbeat(self.node, now)
-            store.renew_leases(self.node, now, self.config.monitor.cluster.lease,
-                               feed_ids=list(self.polls.values()),
-                               alert_ids=list(self.delivering))
+            await asyncio.to_thread(store.heartbeat, self.node, now)
+            await asyncio.to_thread(store.renew_leases, self.node, now,
+                                    self.config.monitor.cluster.lease,
+                                    feed_ids=list(self.polls.values()),
+                                    alert_ids=list(self.delivering))
         except MonitorError as e:
             log.error("event=heartbeat_failed error=%r", str(e))
 
@@ -345,10 +356,10 @@ async def run_daemon(config_path: str, once: bool = False) -> int:
     is for a bad config only."""
     config = load(config_path)
     try:
-        store = Store(config.monitor.database)
+        store = open_database(config.monitor)
     except StorageError as e:  # the URL itself cannot be used: no retry will help
         raise ConfigError(f"monitor.database: {e}") from e
-    status, reload = await (_start_once(store) if once else _wait_interruptibly(store))
+    status, reload = await (migrate_once(store) if once else _wait_interruptibly(store))
     if status is not None:
         store.close()
         return status
@@ -364,16 +375,6 @@ async def run_daemon(config_path: str, once: bool = False) -> int:
         return await (daemon.run_once() if once else daemon.run())
     finally:
         await daemon.close()
-
-
-async def _start_once(store: Store) -> tuple[int | None, bool]:
-    """(None, False) once migrated; (1, False) when the database is unreachable."""
-    try:
-        await asyncio.to_thread(store.migrate)
-    except StorageError as e:
-        log.error("event=database_unavailable error=%r", hide_password(str(e), store.url))
-        return 1, False
-    return None, False
 
 
 async def _wait_interruptibly(store: Store) -> tuple[int | None, bool]:

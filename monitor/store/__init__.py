@@ -29,7 +29,12 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
-from monitor.store.startwait import hide_password, wait_for_database
+from monitor.store.startwait import (
+    hide_password,
+    migrate_once,
+    open_database,
+    wait_for_database,
+)
 from monitor.store.writer import ArticleWriter
 
 __all__ = [
@@ -51,5 +56,7 @@ __all__ = [
     "Store",
     "StoredArticle",
     "hide_password",
+    "migrate_once",
+    "open_database",
     "wait_for_database",
 ]

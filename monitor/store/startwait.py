@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from monitor import sdnotify
+from monitor.config import MonitorSettings
 from monitor.errors import StorageError
 from monitor.store.db import Store
 
@@ -17,6 +18,24 @@ log = logging.getLogger(__name__)
 
 DB_WAIT_FIRST = 1.0  # seconds before the second try to reach the database at start...
 DB_WAIT_MAX = 30.0  # ...doubling up to this
+
+
+def open_database(settings: MonitorSettings) -> Store:
+    """The store on ``[monitor] database``, every wait bounded by the database timeouts
+    (it connects on first use)."""
+    return Store(settings.database, connect_timeout=settings.database_connect_timeout,
+                 timeout=settings.database_timeout)
+
+
+async def migrate_once(store: Store) -> tuple[int | None, bool]:
+    """``monitor run --once``'s start, without waiting: (None, False) once migrated;
+    (1, False) when the database is unreachable."""
+    try:
+        await asyncio.to_thread(store.migrate)
+    except StorageError as e:
+        log.error("event=database_unavailable error=%r", hide_password(str(e), store.url))
+        return 1, False
+    return None, False
 
 
 async def wait_for_database(store: Store, stop: asyncio.Event,
