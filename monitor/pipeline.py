@@ -11,7 +11,9 @@ matched, so backtests and the search box see them) without alerting, unless
 refused because the feed's host asked every client for a pause (``FetchPostponed``) is
 postponed, not failed: the feed's error count and state stay as they were. So is a poll
 the store failed (``StorageError``): it propagates, and the caller releases the feed with
-``release_after_store_error`` for a retry ``STORE_RETRY`` seconds later.
+``release_after_store_error`` for a retry ``STORE_RETRY`` seconds later. The poll's
+database calls (and rule matching, ``match_article``) run in threads: a slow or frozen
+database holds the poll, not the event loop.
 """
 
 from __future__ import annotations
@@ -126,10 +128,10 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
         raise
     except MonitorError as e:
         retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
-        record = PollRecord("error", _next_poll(p, feed, settings, failed=True,
-                                                retry_after=retry_after), error=str(e))
+        record = PollRecord("error", await _next_poll(p, feed, settings, failed=True,
+                                                      retry_after=retry_after), error=str(e))
     record = replace(record, duration_ms=int((time.monotonic() - started) * 1000))
-    p.store.finish_poll(feed.id, p.node, record, p.clock())
+    await asyncio.to_thread(p.store.finish_poll, feed.id, p.node, record, p.clock())
     _log_outcome(feed.name, record)
     if p.metrics:
         p.metrics.poll(feed.name, record.status, record.duration_ms / 1000)
@@ -139,7 +141,7 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
 def record_crash(p: Pipeline, feed: FeedState, error: BaseException) -> PollRecord:
     """Record a poll that raised something unexpected (the daemon logged it): a failure
     like any other, so the feed backs off as a failing one does (``monitor.schedule``)."""
-    record = PollRecord("error", _next_poll(p, feed, _settings(p, feed), failed=True),
+    record = PollRecord("error", _next_poll_at(p, feed, _settings(p, feed), failed=True),
                         error=f"internal error: {type(error).__name__}")
     p.store.finish_poll(feed.id, p.node, record, p.clock())
     return record
@@ -164,20 +166,20 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
             max_bytes=p.config.monitor.fetch.max_feed_bytes)
     except NotModified:
-        return PollRecord("not_modified", _next_poll(p, feed, settings))
+        return PollRecord("not_modified", await _next_poll(p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
     cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
                              "content_hash": digest}
     if digest == feed.content_hash:  # same bytes: the <ttl> stored last time still holds
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
-        return PollRecord("unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
+        return PollRecord("unchanged", await _next_poll(p, feed, settings, ask=ask), **cache)
     parsed = parse_source(settings.kind, result.content, result.url,
                           content_type=result.content_type,
                           max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
-    known = p.store.known_versions(feed.id, [e.key for e in entries])
+    known = await asyncio.to_thread(p.store.known_versions, feed.id, [e.key for e in entries])
     new = [e for e in entries if e.key not in known]
     edited = [e for e in entries if known.get(e.key, None) not in (None, entry_version(e))]
     if parsed.warning:
@@ -187,7 +189,8 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
         counts = await _backfill(p, feed.id, settings, new + edited)
     else:
         counts = await _process_entries(p, feed.id, settings, new + edited)
-    return PollRecord("first_poll" if first else "ok", _next_poll(p, feed, settings, ask=ask),
+    return PollRecord("first_poll" if first else "ok",
+                      await _next_poll(p, feed, settings, ask=ask),
                       warning=parsed.warning, new_items=len(new), matched=counts[0],
                       alerts=counts[1], **cache)
 
@@ -198,7 +201,7 @@ async def _backfill(p: Pipeline, feed_id: int, feed: FeedSettings,
     and remember the rest as seen, so none of them alerts later."""
     ordered = newest_first(entries)
     stored, seen = ordered[:feed.backfill], ordered[feed.backfill:]
-    p.store.record_entries(feed_id, seen, p.clock())
+    await asyncio.to_thread(p.store.record_entries, feed_id, seen, p.clock())
     return await _process_entries(p, feed_id, feed, stored, alert=False)
 
 
@@ -279,8 +282,17 @@ def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
     return watch is not None and watch.applies_to(feed)
 
 
-def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: bool = False,
-               ask: float | None = None, retry_after: float | None = None) -> datetime:
+async def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *,
+                     failed: bool = False, ask: float | None = None,
+                     retry_after: float | None = None) -> datetime:
+    """``_next_poll_at`` in a thread (it reads the feed's history)."""
+    return await asyncio.to_thread(_next_poll_at, p, feed, settings, failed=failed, ask=ask,
+                                   retry_after=retry_after)
+
+
+def _next_poll_at(p: Pipeline, feed: FeedState, settings: FeedSettings, *,
+                  failed: bool = False, ask: float | None = None,
+                  retry_after: float | None = None) -> datetime:
     """When to poll ``feed`` again (monitor.schedule decides); ``ask``: the publisher's
     <ttl>/max-age in seconds, None to reuse the one stored (a 304 carries neither). The
     feed's own ``interval``, when set in its [[feeds]] table, is a ceiling."""

@@ -106,7 +106,7 @@ class Outbox:
         return how many this call's rounds sent; without, return 0 at once (the daemon's
         delivery job: a channel still sending is skipped, the others go on)."""
         if not self.settings_checked:
-            self.enable_changed_channels()
+            await asyncio.to_thread(self.enable_changed_channels)
         due_by = self.clock()  # retries scheduled during this round wait for the next
         started: list[asyncio.Task[int]] = []
         for name in (*self.channels, _UNKNOWN):
