@@ -8,7 +8,12 @@ twice: round 1 gets 200s, round 2 sends the ETags and gets 304s. For comparison 
 Prints one JSON object. Targets (DESIGN.md §9): >= 1,000 polls/s in the 304 round,
 < 200 MB peak RSS of the polling process.
 
-    python bench/poll.py [--feeds 10000] [--concurrency 100]
+``--mixed`` measures whole polls by source kind instead: each of ``--feeds`` sources of
+each kind (an RSS feed, a news sitemap, a section page, each of ``ITEMS`` items) is
+fetched (200) and parsed by ``monitor.sources.parse_source``, kind after kind in the same
+run; the feed kind's rate is the baseline the others are held against.
+
+    python bench/poll.py [--feeds 10000] [--concurrency 100] [--mixed]
 """
 
 from __future__ import annotations
@@ -44,9 +49,47 @@ class FeedProtocol(MiniHTTP):
         return respond(head)
 
 
+ITEMS = 20  # items per document in the mixed run
+MIXED = {
+    "feed": (b"application/rss+xml",
+             b'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed</title>%s'
+             b"</channel></rss>",
+             b"<item><title>Story number %d about the supply chain</title><link>"
+             b"http://127.0.0.1/story/%d</link><description>Supply chain risk, day %d, "
+             b"item %d.</description></item>"),
+    "sitemap": (b"application/xml",
+                b'<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/'
+                b'0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">%s</urlset>',
+                b"<url><loc>http://127.0.0.1/story/%d</loc><news:news><news:title>Story number "
+                b"%d about the supply chain</news:title><news:publication_date>2026-02-2%dT10:"
+                b"00:00Z</news:publication_date></news:news></url><!-- %d -->"),
+    "page": (b"text/html",
+             b"<!doctype html><html><head><title>Section</title></head><body><header><nav>"
+             b'<a href="/">Home</a><a href="/world/">World</a></nav></header><main>%s</main>'
+             b'<aside class="most-read"><h2>Most read</h2><a href="/2026/01/01/old-story-'
+             b'here">An old story that is still read a lot</a></aside></body></html>',
+             b'<article><h2><a href="/2026/02/27/story-number-%d-about-supply">Story number %d '
+             b"about the supply chain</a></h2><time datetime='2026-02-2%dT10:00:00Z'>"
+             b"</time><!-- %d --></article>"),
+}
+
+
+def mixed_body(kind: str, number: int) -> tuple[bytes, bytes]:
+    """The content type and document of source ``number`` of ``kind``."""
+    content_type, shell, item = MIXED[kind]
+    items = b"".join(item % (number * ITEMS + j, number * ITEMS + j, j % 8 + 1, j)
+                     for j in range(ITEMS))
+    return content_type, shell % items
+
+
 def respond(head: bytes) -> bytes:
     lines = head.split(b"\r\n")
     path = lines[0].split(b" ")[1]
+    kind = path.split(b"/")[1].decode()
+    if kind in MIXED:
+        content_type, body = mixed_body(kind, int(path.rsplit(b"/", 1)[-1]))
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type
+                + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
     number = int(path.rsplit(b"/", 1)[-1].split(b".")[0] or 0)
     etag = b'"%d-v1"' % number
     for line in lines[1:]:
@@ -109,6 +152,28 @@ async def fetcher_rounds(base: str, feeds: int, concurrency: int,
     return round1, round2
 
 
+async def mixed_rounds(base: str, feeds: int, concurrency: int,
+                       tally: dict[str, int]) -> dict[str, float]:
+    """Whole polls (fetch and parse) per second, for each kind in turn."""
+    from monitor.sources import parse_source
+
+    fetcher = Fetcher(user_agent="monitor-bench/1.0", allow_private_networks=True,
+                      max_connections=concurrency, per_host=concurrency)
+    rates = {}
+    try:
+        for kind in MIXED:
+            async def poll(i: int, kind: str = kind) -> str:
+                result = await fetcher.fetch(f"{base}/{kind}/{i}", trusted=True)
+                parsed = parse_source(kind, result.content, result.url,
+                                      content_type=result.content_type)
+                return f"{kind}_{len(parsed.entries)}_entries"
+
+            rates[kind] = await run_workers(feeds, concurrency, poll, tally)
+    finally:
+        await fetcher.aclose()
+    return rates
+
+
 async def httpx_round(base: str, feeds: int, concurrency: int, tally: dict[str, int]) -> float:
     async with httpx.AsyncClient() as client:
         async def poll(i: int) -> str:
@@ -128,6 +193,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--mixed", action="store_true",
+                        help="whole polls of feeds, sitemaps and pages, per kind")
     args = parser.parse_args()
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(theirs,))
@@ -135,6 +202,15 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{ours.recv()}"
         tally: dict[str, int] = {}
+        if args.mixed:
+            rates = asyncio.run(mixed_rounds(base, args.feeds, args.concurrency, tally))
+            print(json.dumps({
+                "feeds": args.feeds, "items_per_document": ITEMS,
+                "concurrency": args.concurrency,
+                "polls_per_s": {k: round(v) for k, v in rates.items()},
+                "ratio_to_feed": {k: round(v / rates["feed"], 2) for k, v in rates.items()},
+                "outcomes": tally}))
+            return
         cpu = cpu_seconds()
         round1, round2 = asyncio.run(fetcher_rounds(base, args.feeds, args.concurrency, tally))
         cpu, peak = cpu_seconds() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

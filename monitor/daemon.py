@@ -40,13 +40,14 @@ from monitor import sdnotify
 from monitor.alerts.build import build_channels
 from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.browser import Renderer
 from monitor.config import RESTART_KEYS, Config, load_config
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
-from monitor.rules import Rule, check_query, compile_rules, query_warnings
+from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error, rule_for
+from monitor.rules import check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
 from monitor.store import (
     FeedState,
@@ -97,8 +98,8 @@ class Services:
     store: Store
     fetcher: Fetcher
     extractor: Extractor
-    # matching, off the event loop: one thread, as more would only take the loop's GIL turns
-    matching: ThreadPoolExecutor = field(
+    renderer: Renderer  # feeds with render = "browser"; Chromium starts on first use
+    matching: ThreadPoolExecutor = field(  # one thread: more would take the loop's GIL turns
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="match"))
 
 
@@ -116,8 +117,11 @@ class Daemon:
             store = open_database(config.monitor)
             store.migrate()
         m = config.monitor
-        self.services = Services(store, make_fetcher(config), Extractor(
-            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb))
+        fetcher = make_fetcher(config)
+        self.services = Services(store, fetcher, Extractor(
+            m.extract_workers, deadline=m.extract_timeout, memory_mb=m.extract_memory_mb),
+            Renderer(fetcher, pages=m.browser_pages, deadline=m.browser_timeout,
+                     chromium=m.browser_path, max_bytes=m.fetch.max_article_bytes))
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
@@ -132,14 +136,13 @@ class Daemon:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        rules = compile_rules(Rule(w.name, w.query, w.case_sensitive, w.exact)
-                              for w in config.watches)
+        rules = compile_rules(map(rule_for, config.watches))
         s.store.sync_feeds(config.feeds, self.clock())
         s.store.sync_rules(config.watches, self.clock())
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics,
-                                 matching=s.matching)
+                                 renderer=s.renderer, matching=s.matching)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
@@ -248,8 +251,7 @@ class Daemon:
             free = MAX_PARALLEL_POLLS - len(self.polls)
             if self.stopping.is_set() or free <= 0:
                 return
-            try:  # in a thread, as every database call of the jobs: a frozen database must
-                # not freeze the loop (and /healthz) with it
+            try:  # in a thread, as the jobs' database calls: a frozen database holds the job
                 feeds = await asyncio.to_thread(
                     self.services.store.claim_due_feeds, self.node, self.clock(),
                     free if not force else 10**6, self.config.monitor.cluster.lease,
@@ -342,6 +344,7 @@ class Daemon:
 
     async def close(self) -> None:
         """Release the fetcher, the extraction pool and the database."""
+        await self.services.renderer.aclose()
         await self.services.fetcher.aclose()
         self.services.extractor.close()
         self.services.matching.shutdown(wait=False)

@@ -74,7 +74,8 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
     match = _HTML_LANG.search(head)
     article = Article(url=url, title=title, text=_drop_title(text, title), author=doc.author or "",
                       published=_page_date(doc.date),
-                      language=match[1].decode().lower() if match else None, source=source)
+                      language=match[1].decode().lower() if match else doc.language,
+                      source=source)
     return _with_entry(article, entry)
 
 

@@ -21,12 +21,11 @@ under concurrency, encode/httpx#3215), over two aiohttp sessions, guarded and op
 under the cap. Redirects are followed here, each hop checked; ``trusted`` opens the first
 hop only. The deadline starts when the first hop gets its connection slots (queueing
 behind fetches to the same host does not count) and covers every later hop and body.
-Hosts are keyed ``host:port``; a host gets ``per_host`` requests at a time, and one still
-running after ``SLOW_AFTER`` seconds lets the next one go (up to ``SLOW_OVERFLOW`` times
-``per_host`` connections), so one slow response does not hold the host's other feeds for
-its whole deadline. While a host's Retry-After runs, ``fetch`` raises without
-connecting (callers may ask ``host_delay`` first); a 429 without Retry-After backs off
-60 s, a 503 without one not at all. Cookies are never kept; environment proxies are ignored.
+Hosts are keyed ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER``
+s lets the next go). While a host's Retry-After runs, ``fetch`` raises without connecting
+(callers may ask ``host_delay`` first); a 429 without Retry-After backs off 60 s, a 503
+without one not at all. Cookies are never kept (a source's own, from its
+``RequestOptions``, are chosen anew at each hop); environment proxies are ignored.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ from monitor.errors import (
     NotModified,
 )
 from monitor.fetcherrors import classify, diagnose, port_of
-from monitor.models import FetchResult
+from monitor.models import FetchResult, RequestOptions
 from monitor.netguard import (
     GUARD_EXTENSION,
     BodyDecodeError,
@@ -75,11 +74,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
-SLOW_AFTER = 5.0
-"""Seconds after which a request running on gives its host's politeness slot back."""
+SLOW_AFTER = 5.0  # seconds a request runs before its host's politeness slot goes to the next
 SLOW_OVERFLOW = 4
-"""Connections to one host at most, as a multiple of ``per_host``, when slow requests have
-given their slots back."""
+"""Connections to one host at most, as a multiple of ``per_host`` (slow requests let go)."""
 
 
 @contextlib.contextmanager
@@ -106,9 +103,8 @@ class _Slot:
 class _HostSlots:
     """Per-host semaphores, made on demand and dropped when nobody holds or awaits them.
 
-    A request still running ``slow_after`` seconds after it took its slot gives the slot
-    back (it runs on, to its own deadline): a host's slow response holds up its other
-    feeds for ``slow_after`` seconds, not for its whole deadline."""
+    A request running ``slow_after`` seconds gives its slot back and runs on to its own
+    deadline: a slow response holds the host's other feeds that long, not its deadline."""
 
     def __init__(self, per_host: int, slow_after: float) -> None:
         self._per_host, self._slow_after = per_host, slow_after
@@ -166,9 +162,32 @@ def _parse(url: str) -> httpx.URL:
         raise FetchUnusable(f"invalid URL: {e}", _loggable(url), reason="invalid_url") from e
 
 
-def _request_headers(etag: str | None, last_modified: str | None,
-                     html_only: bool) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What every hop of one fetch shares."""
+
+    headers: dict[str, str]
+    guarded: bool  # later hops (the first one is guarded unless trusted)
+    html_only: bool
+    limit: int
+    deadline: float
+    timeout: httpx.Timeout | None
+    options: RequestOptions | None
+
+    def hop_headers(self, url: httpx.URL) -> dict[str, str]:
+        """The headers for one hop: the source's cookies go only where they apply."""
+        cookie = self.options.cookie_header(url.host, url.path or "/", url.scheme == "https",
+                                            time.time()) if self.options else None
+        return {**self.headers, "Cookie": cookie} if cookie else self.headers
+
+
+def _request_headers(etag: str | None, last_modified: str | None, html_only: bool,
+                     options: RequestOptions | None) -> dict[str, str]:
     headers = {"Accept": _HTML_ACCEPT} if html_only else {}
+    if options:
+        headers.update(options.headers)
+        if options.user_agent:
+            headers["User-Agent"] = options.user_agent
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -189,7 +208,7 @@ class Fetcher:
                  connect_timeout: float = 10.0, read_timeout: float = 20.0,
                  deadline: float = 60.0, max_redirects: int = 5, max_connections: int = 100,
                  per_host: int = 2, allow_private_networks: bool = False,
-                 resolver: Resolve | None = None, slow_after: float | None = None) -> None:
+                 resolver: Resolve | None = None) -> None:
         _check_positive(max_bytes=max_bytes, connect_timeout=connect_timeout,
                         read_timeout=read_timeout, deadline=deadline,
                         max_connections=max_connections, per_host=per_host)
@@ -207,7 +226,7 @@ class Fetcher:
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False, trust_env=False)
         self._all = asyncio.Semaphore(max_connections)
-        self._hosts = _HostSlots(per_host, SLOW_AFTER if slow_after is None else slow_after)
+        self._hosts = _HostSlots(per_host, SLOW_AFTER)
         self._backoff: dict[str, tuple[float, int]] = {}  # host -> (monotonic until, status)
 
     @property
@@ -229,20 +248,22 @@ class Fetcher:
     async def fetch(self, url: str, *, etag: str | None = None,
                     last_modified: str | None = None, trusted: bool = False,
                     allow_private: bool | None = None, html_only: bool = False,
-                    max_bytes: int | None = None) -> FetchResult:
+                    max_bytes: int | None = None,
+                    options: RequestOptions | None = None) -> FetchResult:
         """GET ``url`` following redirects; see the module docstring for what it raises.
 
         ``trusted`` (operator-written URLs) skips the SSRF guard for the first hop only;
         ``allow_private`` overrides the constructor's ``allow_private_networks``;
-        ``max_bytes`` lowers the byte cap for this request.
+        ``max_bytes`` lowers the byte cap for this request. ``options`` are the source's
+        own headers, user agent and cookies (sent only where each applies, hop by hop),
+        and its byte cap and deadline, which replace the fetcher's (higher or lower).
         """
         open_ = self._allow_private if allow_private is None else allow_private
-        headers = _request_headers(etag, last_modified, html_only)
         started = time.monotonic()
         try:
-            limit = min(max_bytes or self._max_bytes, self._max_bytes)
-            result = await self._fetch(url, headers, not (trusted or open_), not open_,
-                                       html_only, limit)
+            result = await self._fetch(url, not (trusted or open_),
+                                       self._request(etag, last_modified, html_only,
+                                                     max_bytes, options, not open_))
         except (FetchError, NotModified) as e:
             _log_outcome(url, e, started)
             raise
@@ -252,47 +273,58 @@ class Fetcher:
                          len(result.content), (time.monotonic() - started) * 1000)
         return result
 
-    async def _fetch(self, url: str, headers: dict[str, str], first_guarded: bool,
-                     guarded: bool, html_only: bool, limit: int) -> FetchResult:
+    def _request(self, etag: str | None, last_modified: str | None, html_only: bool,
+                 max_bytes: int | None, options: RequestOptions | None,
+                 guarded: bool) -> _Request:
+        limit = min(max_bytes or self._max_bytes, self._max_bytes)
+        deadline, timeout = self._deadline, None
+        if options and options.max_bytes:
+            limit = options.max_bytes
+        if options and options.deadline:
+            deadline = options.deadline
+            connect = min(self._client.timeout.connect or deadline, deadline)
+            timeout = httpx.Timeout(deadline, connect=connect, pool=deadline)
+        return _Request(_request_headers(etag, last_modified, html_only, options), guarded,
+                        html_only, limit, deadline, timeout, options)
+
+    async def _fetch(self, url: str, first_guarded: bool, req: _Request) -> FetchResult:
         target, hop_guarded = _parse(url), first_guarded
         try:
             async with asyncio.timeout(None) as scope:
                 for _ in range(self._max_redirects + 1):
-                    outcome = await self._hop(target, headers, hop_guarded, html_only, scope,
-                                              limit)
+                    outcome = await self._hop(target, req, hop_guarded, scope)
                     if isinstance(outcome, FetchResult):
                         return outcome
-                    target, hop_guarded = outcome, guarded
+                    target, hop_guarded = outcome, req.guarded
         except TimeoutError as e:
-            raise FetchTimeout(f"timed out after {self._deadline:g}s (the deadline for the "
+            raise FetchTimeout(f"timed out after {req.deadline:g}s (the deadline for the "
                                "whole request)", _bare(target)) from e
         raise FetchUnusable(f"more than {self._max_redirects} redirects", _bare(target),
                             reason="redirects")
 
-    async def _hop(self, url: httpx.URL, headers: dict[str, str], guarded: bool,
-                   html_only: bool, scope: asyncio.Timeout,
-                   limit: int) -> FetchResult | httpx.URL:
+    async def _hop(self, url: httpx.URL, req: _Request, guarded: bool,
+                   scope: asyncio.Timeout) -> FetchResult | httpx.URL:
         """One request: a result, or the next URL of a redirect."""
         check_url(url, guarded=guarded)
         key = _host_key(url)
         self._check_backoff(key, url)
         async with self._hosts.hold(key), self._all:
             if scope.when() is None:
-                scope.reschedule(asyncio.get_running_loop().time() + self._deadline)
+                scope.reschedule(asyncio.get_running_loop().time() + req.deadline)
             self._check_backoff(key, url)
-            with _foreign_errors(url, self._client.timeout):
-                response = await self._send(url, headers, guarded)
+            with _foreign_errors(url, req.timeout or self._client.timeout):
+                response = await self._send(url, req, guarded)
                 try:
-                    return await self._outcome(response, url, key, html_only, limit)
+                    return await self._outcome(response, url, key, req.html_only, req.limit)
                 finally:
                     await response.aclose()
 
-    async def _send(self, url: httpx.URL, headers: dict[str, str],
-                    guarded: bool) -> httpx.Response:
+    async def _send(self, url: httpx.URL, req: _Request, guarded: bool) -> httpx.Response:
         # aiohttp refuses a URL with credentials next to an Authorization header
         auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
         request = self._client.build_request("GET", url.copy_with(userinfo=b"") if auth else url,
-                                             headers=headers,
+                                             headers=req.hop_headers(url),
+                                             timeout=req.timeout or httpx.USE_CLIENT_DEFAULT,
                                              extensions={GUARD_EXTENSION: guarded})
         return await self._client.send(request, stream=True, auth=auth)
 

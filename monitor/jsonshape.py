@@ -3,10 +3,16 @@ wherever they describe the same thing. Pure; README.md ("JSON shapes") writes th
 
 Datetimes are ISO-8601 in UTC with a ``Z`` (or null)::
 
-    article  {"url", "title", "source", "published", "author", "language"}
+    article  {"url", "title", "source", "published", "author", "language", "partial"}
+             ("partial": true when the page was a consent wall or paywall teaser and
+             the text matched is the feed item's own)
              (+ "text" where the text itself is the point: ``monitor extract``)
     term     {"term", "count", "spans": [{"field", "start", "end"}],
               "snippets": [{"text", "marks": [[start, end], ...]}]}
+             (+ "explain": [explained] when the hits were explained: alerts,
+             ``monitor match --explain``)
+    explained {"field", "start", "end", "text", "form", "kind"}: one per span, which
+             variant of the term fired there (``models.Explanation``)
     hit      {"article": article, "stored_at", "terms": [term]}
              (``monitor backtest`` lines, /api/search "hits")
     alert    {"id", "rule", "query", "channel", "channel_disabled", "feed", "status",
@@ -14,7 +20,8 @@ Datetimes are ISO-8601 in UTC with a ``Z`` (or null)::
               "next_attempt_at", "article": article, "terms": [term]}   (/api/alerts)
 
 The webhook body keeps DESIGN.md §6: its ``article`` is the article shape above, its
-``matches`` the compact form of terms (``{"term", "count", "snippets": [text]}``).
+``matches`` the compact form of terms (``{"term", "count", "snippets": [text]}``, and
+``"explain": [explained]`` when explained).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from monitor.models import Article, TermHit
+from monitor.models import Article, Explanation, Span, TermHit
 from monitor.timeutil import iso
 
 
@@ -31,19 +38,35 @@ def article_json(article: Article, *, text: bool = False) -> dict[str, Any]:
     """An article; with ``text``, its text too."""
     out: dict[str, Any] = {"url": article.url, "title": article.title,
                            "source": article.source, "published": iso(article.published),
-                           "author": article.author, "language": article.language}
+                           "author": article.author, "language": article.language,
+                           "partial": article.partial}
     if text:
         out["text"] = article.text
     return out
 
 
 def term_json(term: TermHit) -> dict[str, Any]:
-    """A matched term: how often, where (``spans`` into the article's fields) and the
-    snippets around it (``marks`` are offsets into each snippet's text)."""
-    return {"term": term.term, "count": term.count,
-            "spans": [{"field": s.field, "start": s.start, "end": s.end} for s in term.spans],
-            "snippets": [{"text": s.text, "marks": [[a, b] for a, b in s.marks]}
-                         for s in term.snippets]}
+    """A matched term: how often, where (``spans`` into the article's fields), the
+    snippets around it (``marks`` are offsets into each snippet's text) and, when the hits
+    were explained, which variant fired at each span (``explain``)."""
+    out: dict[str, Any] = {
+        "term": term.term, "count": term.count,
+        "spans": [{"field": s.field, "start": s.start, "end": s.end} for s in term.spans],
+        "snippets": [{"text": s.text, "marks": [[a, b] for a, b in s.marks]}
+                     for s in term.snippets]}
+    if term.explained:
+        out["explain"] = explain_json(term)
+    return out
+
+
+def explain_json(term: TermHit) -> list[dict[str, Any]]:
+    """Which variant of the term fired at each span (empty when not explained)."""
+    return [_explained(span, e) for span, e in zip(term.spans, term.explained, strict=False)]
+
+
+def _explained(span: Span, e: Explanation) -> dict[str, Any]:
+    return {"field": span.field, "start": span.start, "end": span.end,
+            "text": e.text, "form": e.form, "kind": e.kind}
 
 
 def hit_json(article: Article, terms: Sequence[TermHit], stored_at: datetime | None

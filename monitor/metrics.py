@@ -12,7 +12,7 @@ Counters::
                                                 postponed (the host asked for a pause)
     monitor_poll_errors_total{feed}
     monitor_poll_seconds                        histogram of whole polls
-    monitor_articles_extracted_total{mode}      mode: page|feed_fallback
+    monitor_articles_extracted_total{mode}      mode: page|partial|feed_fallback
     monitor_extraction_seconds                  histogram of page extractions
     monitor_matches_total{rule}
     monitor_alerts_total{channel,state}         state: sent|retry|failed
@@ -114,7 +114,8 @@ class Metrics:
             self.poll_seconds.observe(seconds)
 
     def extracted(self, mode: str, seconds: float | None = None) -> None:
-        """One article was read: ``page`` (extraction took ``seconds``) or ``feed_fallback``."""
+        """One article was read: ``page`` (extraction took ``seconds``), ``partial`` (a
+        consent wall or paywall teaser: the feed's text) or ``feed_fallback``."""
         self.articles.labels(mode=mode).inc()
         if seconds is not None:
             self.extraction.observe(seconds)

@@ -36,6 +36,46 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Cookie:
+    """One cookie a source sends: to ``domain`` (and its subdomains when ``subdomains``),
+    under ``path``, over HTTPS only when ``secure``, until ``expires`` (Unix time; 0: no end)."""
+
+    name: str
+    value: str = field(repr=False)
+    domain: str = ""
+    subdomains: bool = False
+    path: str = "/"
+    secure: bool = False
+    expires: int = 0
+
+    def applies(self, host: str, path: str, https: bool, now: float) -> bool:
+        """Whether a request to ``host`` + ``path`` (over HTTPS when ``https``) carries it."""
+        host, domain = host.lower().rstrip("."), self.domain.lower().lstrip(".")
+        on_host = host == domain or (self.subdomains and host.endswith("." + domain))
+        on_path = path == self.path or path.startswith(self.path.rstrip("/") + "/") or \
+            self.path == "/"
+        return (on_host and on_path and (https or not self.secure)
+                and (not self.expires or self.expires > now))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOptions:
+    """One source's own request settings (a ``[[feeds]]`` table's ``headers``, ``cookies_*``,
+    ``user_agent``, ``max_bytes``, ``timeout``); None and empty mean the global ones."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    user_agent: str | None = None
+    cookies: tuple[Cookie, ...] = field(default=(), repr=False)
+    deadline: float | None = None  # seconds for the whole request, redirects included
+    max_bytes: int | None = None
+
+    def cookie_header(self, host: str, path: str, https: bool, now: float) -> str | None:
+        """The ``Cookie`` header for a request to ``host`` + ``path``, None when none apply."""
+        found = [f"{c.name}={c.value}" for c in self.cookies if c.applies(host, path, https, now)]
+        return "; ".join(found) or None
+
+
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One item of a feed, as the feed tells it."""
 
@@ -45,6 +85,8 @@ class Entry:
     summary: str = ""  # the item's own content or summary, as plain text
     author: str = ""
     published: datetime | None = None
+    source: str = ""  # the publisher, when the source names one per item (Google News)
+    language: str | None = None  # as the item or the feed declares it (xml:lang, <language>)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +101,7 @@ class Article:
     language: str | None = None
     source: str = ""  # the feed's name
     from_feed: bool = False  # True: page unusable, text is the feed item's own content
+    partial: bool = False  # True: the page was a consent wall or paywall teaser (from_feed too)
 
     def field(self, name: str) -> str:
         """The text of one query field (``title``, ``body``, ``url``, ``source``, ``author``)."""
@@ -83,13 +126,30 @@ class Snippet:
 
 
 @dataclass(frozen=True, slots=True)
+class Explanation:
+    """Which variant of a term one hit is: the original ``text`` at the span, the ``form``
+    of the term it counts as, and the ``kind`` of variant: ``exact`` (as written), or
+    ``lemma``, ``spelling``, ``possessive``, ``compound``, ``acronym``, ``prefix``,
+    ``wildcard`` (several joined by ``+``: ``compound+lemma``), or ``regex``."""
+
+    text: str
+    form: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class TermHit:
-    """One term of a rule that fired on an article, with where and how often."""
+    """One term of a rule that fired on an article, with where and how often.
+
+    ``explained``: when asked for (alerts, ``monitor match --explain``), one
+    ``Explanation`` per span, in the same order; empty otherwise.
+    """
 
     term: str
     count: int
     spans: tuple[Span, ...] = ()
     snippets: tuple[Snippet, ...] = ()
+    explained: tuple[Explanation, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,10 +26,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from monitor.alerts.routing import Routing, no_alerts
-from monitor.config import Config, FeedSettings
+from monitor.alerts.routing import Routing, no_alerts, too_old
+from monitor.collaborators import ExtractorLike, FetcherLike, RendererLike, RuleSetLike
+from monitor.config import Config, FeedSettings, WatchSettings
+from monitor.config.requestopts import request_options
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
 from monitor.errors import (
     ExtractError,
@@ -41,15 +43,27 @@ from monitor.errors import (
     StorageError,
 )
 from monitor.extract import article_from_entry
+from monitor.hardpages import past_the_wall
+from monitor.language import article_language
 from monitor.metrics import Metrics
-from monitor.models import AlertedSince, Article, Entry, FetchResult, Match, RuleChannels
+from monitor.models import (
+    AlertedSince,
+    Article,
+    Entry,
+    FetchResult,
+    Match,
+    Router,
+    RuleChannels,
+)
+from monitor.rules import Rule
 from monitor.schedule import (
     WINDOW,
     entries_needed,
     next_poll_delay,
     parse_cache_control_max_age,
 )
-from monitor.sources import parse_source
+from monitor.sources import is_opaque, parse_source
+from monitor.sources.follow import read_children, resolve_opaque
 from monitor.store import (
     ArticleWriter,
     FeedState,
@@ -66,27 +80,6 @@ STORE_RETRY = 30.0  # seconds: a poll the database failed is retried this soon
 _EPOCH = utc(datetime.min)
 
 
-class FetcherLike(Protocol):
-    """What the pipeline needs of ``monitor.fetch.Fetcher``."""
-
-    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                    trusted: bool = False, allow_private: bool | None = None,
-                    html_only: bool = False, max_bytes: int | None = None) -> FetchResult: ...
-
-
-class ExtractorLike(Protocol):
-    """What the pipeline needs of ``monitor.extract.Extractor``."""
-
-    async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
-                      source: str = "") -> Article: ...
-
-
-class RuleSetLike(Protocol):
-    """What the pipeline needs of ``monitor.rules.RuleSet``."""
-
-    def match(self, article: Article) -> list[Match]: ...
-
-
 @dataclass
 class Pipeline:
     """Everything one poll needs; the daemon builds one and swaps it on reload."""
@@ -100,6 +93,7 @@ class Pipeline:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     article_concurrency: int = 4
     metrics: Metrics | None = None
+    renderer: RendererLike | None = None  # for feeds with render = "browser"
     matching: Executor | None = None  # where rules run; None: the loop's default executor
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
@@ -128,8 +122,8 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
         raise
     except MonitorError as e:
         retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
-        record = PollRecord("error", await _next_poll(p, feed, settings, failed=True,
-                                                      retry_after=retry_after), error=str(e))
+        record = PollRecord("error", await asyncio.to_thread(
+            _next_poll, p, feed, settings, failed=True, retry_after=retry_after), error=str(e))
     record = replace(record, duration_ms=int((time.monotonic() - started) * 1000))
     await asyncio.to_thread(p.store.finish_poll, feed.id, p.node, record, p.clock())
     _log_outcome(feed.name, record)
@@ -141,7 +135,7 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
 def record_crash(p: Pipeline, feed: FeedState, error: BaseException) -> PollRecord:
     """Record a poll that raised something unexpected (the daemon logged it): a failure
     like any other, so the feed backs off as a failing one does (``monitor.schedule``)."""
-    record = PollRecord("error", _next_poll_at(p, feed, _settings(p, feed), failed=True),
+    record = PollRecord("error", _next_poll(p, feed, _settings(p, feed), failed=True),
                         error=f"internal error: {type(error).__name__}")
     p.store.finish_poll(feed.id, p.node, record, p.clock())
     return record
@@ -161,21 +155,31 @@ def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
 
 
 async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRecord:
+    fetch = p.config.monitor.fetch
     try:
         result = await p.fetcher.fetch(
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=p.config.monitor.fetch.max_feed_bytes)
+            max_bytes=fetch.max_feed_bytes, options=request_options(settings))
     except NotModified:
-        return PollRecord("not_modified", await _next_poll(p, feed, settings))
+        return PollRecord("not_modified", await asyncio.to_thread(_next_poll, p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
     cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
                              "content_hash": digest}
     if digest == feed.content_hash:  # same bytes: the <ttl> stored last time still holds
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
-        return PollRecord("unchanged", await _next_poll(p, feed, settings, ask=ask), **cache)
+        return PollRecord("unchanged", await asyncio.to_thread(
+            _next_poll, p, feed, settings, ask=ask), **cache)
     parsed = parse_source(settings.kind, result.content, result.url,
                           content_type=result.content_type,
-                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock())
+                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+                          options=settings.options)
+    if parsed.children:  # an index: its children are read on every poll, so it keeps no cache
+        cache = {"publisher_ask": None}
+        parsed = await read_children(
+            p.fetcher, parsed, kind=settings.kind, options=settings.options,
+            allow_private=settings.allow_private_networks, max_bytes=fetch.max_feed_bytes,
+            max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
+            request=request_options(settings))
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
@@ -190,7 +194,7 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
     else:
         counts = await _process_entries(p, feed.id, settings, new + edited)
     return PollRecord("first_poll" if first else "ok",
-                      await _next_poll(p, feed, settings, ask=ask),
+                      await asyncio.to_thread(_next_poll, p, feed, settings, ask=ask),
                       warning=parsed.warning, new_items=len(new), matched=counts[0],
                       alerts=counts[1], **cache)
 
@@ -230,13 +234,17 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
 
     With ``alert`` False (a first poll's backfill) the matches are stored, no alert is."""
     article = await fetch_article(p, feed, entry)
-    matches = [m for m in await match_article(p, article) if _watches_feed(p, m.rule, feed)]
+    # in a thread: the detector's first call loads its model (half a second)
+    article = replace(article, language=await asyncio.to_thread(article_language, article, entry))
+    dated = article if article.published else replace(article, published=p.clock())
+    matches = await match_article(p, dated, feed)
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
                      text_print, tuple(matches))
-    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(),
-                                  route=None if alert else no_alerts)
+    old = _too_old(p, feed, article, matches) if alert else set()
+    route = no_alerts if not alert else _except(p.route, old) if old else None
+    alerts = await p.writer.write(feed_id, feed.name, new, p.clock(), route=route)
     for m in matches:
         if p.metrics:
             p.metrics.matched(m.rule)
@@ -245,36 +253,85 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     return len(matches), len(alerts)
 
 
-async def match_article(p: Pipeline, article: Article) -> list[Match]:
-    """``p.rules.match(article)`` in the ``p.matching`` thread, off the event loop: the
-    loop keeps fetching, storing and answering /healthz while a long article is matched
-    (``bench/loopstall.py``). The rule set is the one of this poll's ``Pipeline``: a reload
-    swaps the daemon's pipeline, while a match under way finishes on the rules it began with."""
+async def match_article(p: Pipeline, article: Article, feed: FeedSettings) -> list[Match]:
+    """The rules watching ``feed`` that ``article`` matches, with the variants that fired,
+    in the ``p.matching`` thread, off the event loop (``bench/loopstall.py``). A reload swaps
+    the daemon's pipeline: a match under way finishes on the rules it began with."""
     rules = p.rules
-    return await asyncio.get_running_loop().run_in_executor(p.matching, rules.match, article)
+
+    def run() -> list[Match]:
+        watching = [m for m in rules.match(article) if _watches_feed(p, m.rule, feed)]
+        return rules.explain(article, watching)  # which variant fired, for alerts and hits
+
+    return await asyncio.get_running_loop().run_in_executor(p.matching, run)
 
 
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
-    """The entry's page as an Article; the feed item's own text when the page fails."""
-    if not entry.url:
+    """The entry's page as an Article; the feed item's own text when the page fails, or
+    when its link is an opaque redirect (``resolve_redirects`` off, or it failed)."""
+    if is_opaque(entry.url) and feed.options.resolve_redirects:
+        entry = await resolve_opaque(p.fetcher, entry, allow_private=feed.allow_private_networks,
+                                     max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                     request=request_options(feed))
+    source = entry.source or feed.name  # the publisher a search feed names, else the feed
+    if not entry.url or is_opaque(entry.url):
+        if entry.url:
+            log.info("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
+                     "opaque redirect link")
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
     try:
-        page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
-                                     html_only=True,
-                                     max_bytes=p.config.monitor.fetch.max_article_bytes)
+        if feed.render == "browser" and p.renderer:
+            page = await p.renderer.render(entry.url, allow_private=feed.allow_private_networks,
+                                           options=request_options(feed))
+        else:
+            page = await p.fetcher.fetch(entry.url, allow_private=feed.allow_private_networks,
+                                         html_only=True,
+                                         max_bytes=p.config.monitor.fetch.max_article_bytes,
+                                         options=request_options(feed))
         started = time.monotonic()
-        article = await p.extractor.extract(page.content, page.url, entry=entry, source=feed.name)
+        article = await p.extractor.extract(page.content, page.url, entry=entry, source=source)
     except (FetchError, ExtractError, NotModified) as e:
         log.warning("event=article_fallback feed=%s url=%s reason=%r", feed.name, entry.url,
                     str(e) or type(e).__name__)
         if p.metrics:
             p.metrics.extracted("feed_fallback")
-        return article_from_entry(entry, feed.name)
+        return article_from_entry(entry, source)
+    article, wall = past_the_wall(article, entry)
+    if wall:
+        log.info("event=article_partial feed=%s url=%s reason=%s", feed.name, entry.url, wall)
     if p.metrics:
-        p.metrics.extracted("page", time.monotonic() - started)
+        p.metrics.extracted("partial" if wall else "page", time.monotonic() - started)
     return article
+
+
+def _too_old(p: Pipeline, feed: FeedSettings, article: Article,
+             matches: Sequence[Match]) -> set[str]:
+    """The matched rules for which ``article`` is too old to alert (``max_age``)."""
+    now = p.clock()
+    old = {m.rule for m in matches if (watch := p.routing.watches.get(m.rule)) is not None
+           and too_old(watch, feed, article.published, now)}
+    if old:
+        log.info("event=too_old feed=%s url=%s published=%s rules=%s", feed.name, article.url,
+                 article.published.isoformat() if article.published else "", ",".join(sorted(old)))
+    return old
+
+
+def _except(route: Router, rules: set[str]) -> Router:
+    """``route`` for the matches of rules other than ``rules``."""
+    def routed(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
+        return route([m for m in matches if m.rule not in rules], alerted)
+    return routed
+
+
+def rule_for(watch: WatchSettings) -> Rule:
+    """The matcher's rule of a ``[[watch]]``: with ``languages``, it matches only articles in
+    them and reads its query's words in them too."""
+    rule = Rule(watch.name, watch.query, watch.case_sensitive, watch.exact)
+    if watch.languages:
+        rule = replace(rule, languages=watch.languages, article_languages=watch.languages)
+    return rule
 
 
 def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
@@ -282,17 +339,8 @@ def _watches_feed(p: Pipeline, rule: str, feed: FeedSettings) -> bool:
     return watch is not None and watch.applies_to(feed)
 
 
-async def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *,
-                     failed: bool = False, ask: float | None = None,
-                     retry_after: float | None = None) -> datetime:
-    """``_next_poll_at`` in a thread (it reads the feed's history)."""
-    return await asyncio.to_thread(_next_poll_at, p, feed, settings, failed=failed, ask=ask,
-                                   retry_after=retry_after)
-
-
-def _next_poll_at(p: Pipeline, feed: FeedState, settings: FeedSettings, *,
-                  failed: bool = False, ask: float | None = None,
-                  retry_after: float | None = None) -> datetime:
+def _next_poll(p: Pipeline, feed: FeedState, settings: FeedSettings, *, failed: bool = False,
+               ask: float | None = None, retry_after: float | None = None) -> datetime:
     """When to poll ``feed`` again (monitor.schedule decides); ``ask``: the publisher's
     <ttl>/max-age in seconds, None to reuse the one stored (a 304 carries neither). The
     feed's own ``interval``, when set in its [[feeds]] table, is a ceiling."""
@@ -334,6 +382,7 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
                  r.status, feed, r.new_items, r.matched, r.alerts, r.duration_ms)
 
 
-__all__ = ["ParseError", "Pipeline", "fetch_article", "match_article", "newest_first",
-           "poll_feed",
-           "process_entry", "record_crash", "release_after_store_error"]
+__all__ = ["ExtractorLike", "FetcherLike", "ParseError", "Pipeline", "RendererLike",
+           "RuleSetLike", "fetch_article", "match_article", "newest_first",
+           "poll_feed", "process_entry", "record_crash", "release_after_store_error",
+           "rule_for"]

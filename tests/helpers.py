@@ -43,6 +43,7 @@ channels = CHANNELS
 database = "{database or f"sqlite:///{tmp_path / 'monitor.db'}"}"
 allow_private_networks = true
 alert_on_first_poll = true
+max_age = "off"  # the seed articles are from February 2026
 web = ""
 extract_workers = 1
 delivery_interval = "1s"

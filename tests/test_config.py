@@ -412,7 +412,7 @@ def test_the_daemon_logs_what_check_warns_about(tmp_path: Path,
 
 def _written(kind: object, key: str) -> tuple[str, object]:
     """A TOML value of ``kind`` unlike any default, and the value it loads as."""
-    if kind == "duration":
+    if kind in ("duration", "age"):
         return '"7777s"', 7777.0
     if kind is bool:
         return "true", True
@@ -568,3 +568,60 @@ def test_the_config_package_has_no_import_cycle() -> None:
                  and all(t in order or t not in graph or t == m for t in graph[m])]
         assert ready, f"import cycle among {sorted(set(graph) - set(order))}"
         order += ready
+
+
+# -- languages and max_age ----------------------------------------------------------------
+
+LANG_AGE = """
+[[feeds]]
+name = "wire"
+url = "https://example.org/feed"
+{feed}
+
+[[watch]]
+name = "r"
+query = "Lieferkette"
+channels = []
+{watch}
+"""
+
+
+@pytest.mark.parametrize(("feed", "watch", "languages", "feed_age", "rule_age"), [
+    ("", "", (), 7 * 86400.0, 7 * 86400.0),
+    ('max_age = "36h"', "", (), 36 * 3600.0, 36 * 3600.0),
+    ('max_age = "36h"', 'max_age = "1d"', (), 36 * 3600.0, 86400.0),
+    ("", 'max_age = "off"', (), 7 * 86400.0, 0.0),
+    ("max_age = 0", "", (), 0.0, 0.0),
+    ('max_age = "0"', 'max_age = "3d"', (), 0.0, 3 * 86400.0),
+    ("", 'languages = ["DE", "fr", "de"]', ("de", "fr"), 7 * 86400.0, 7 * 86400.0),
+    ("", "", (), 3600.0, 3600.0),  # with [monitor] max_age = "1h" (see below)
+], ids=["defaults", "feed", "rule-overrides-feed", "rule-off", "feed-off-number",
+        "feed-off-rule-on", "languages-lowered-and-deduplicated", "monitor-default"])
+def test_languages_and_max_age(tmp_path: Path, feed: str, watch: str,
+                               languages: tuple[str, ...], feed_age: float,
+                               rule_age: float) -> None:
+    path = tmp_path / "c.toml"
+    top = '[monitor]\nmax_age = "1h"\n' if feed_age == 3600.0 else ""
+    path.write_text(top + LANG_AGE.format(feed=feed, watch=watch))
+    config = load_config(path)
+    rule, wire = config.watches[0], config.feeds[0]
+    assert rule.languages == languages
+    assert (wire.max_age, rule.age_limit(wire)) == (feed_age, rule_age)
+
+
+@pytest.mark.parametrize(("feed", "watch", "expected"), [
+    ("", 'languages = ["english"]',
+     r"^watch\[0\]\.languages\[0\]: 'english' is not a 2-letter language code"),
+    ("", 'languages = ["de", "d1"]', r"^watch\[0\]\.languages\[1\]: 'd1' is not"),
+    ("", 'languages = "de"', r"^watch\[0\]\.languages: expected an array"),
+    ('max_age = "a week"', "", r"^feeds\[0\]\.max_age: expected an age like 7d or 36h"),
+    ("", 'max_age = "-1d"', r"^watch\[0\]\.max_age: expected an age"),
+    ("", "max_age = true", r"^watch\[0\]\.max_age: expected an age"),
+], ids=["long-code", "digit", "not-a-list", "feed-age-words", "negative", "bool"])
+def test_bad_languages_and_max_age(tmp_path: Path, feed: str, watch: str,
+                                   expected: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(LANG_AGE.format(feed=feed, watch=watch))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert any(re.search(expected, p) for p in info.value.problems), info.value.problems

@@ -36,7 +36,8 @@ def test_the_shapes() -> None:
         "2026-02-26T00:00:00Z" and iso(None) is None
     assert article_json(ARTICLE) == {
         "url": "https://news.example/a", "title": "Pentagon talks", "source": "Wire",
-        "published": "2026-02-26T12:00:00Z", "author": "A. Writer", "language": "en"}
+        "published": "2026-02-26T12:00:00Z", "author": "A. Writer", "language": "en",
+        "partial": False}
     assert article_json(ARTICLE, text=True)["text"] == ARTICLE.text
     assert term_json(TERM) == {
         "term": "defense production act", "count": 1,

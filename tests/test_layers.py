@@ -4,7 +4,8 @@ LAYERS below is that drawing: each layer, numbered and named as STYLE.md names i
 groups in it (a module's group is its first dotted part below ``monitor``; ``alerts.outbox``
 is orchestration, and so is ``alerts.notices``; the rest of ``alerts/`` are channels and their
 pure routing; ``sources.probe``, discovery that fetches, is orchestration too, in the group
-``discover``). A module may import its own group and any lower layer. Inside one layer
+``discover``; ``sources.follow``, what a poll's document leads to, fetched, is in the
+pipeline's group). A module may import its own group and any lower layer. Inside one layer
 groups stay apart (stages never import each other), except for the few pairs SIDEWAYS
 names with the reason. Nothing imports upward, and no module imports one that imports it
 back, however long the way round. Imports inside functions and under ``TYPE_CHECKING``
@@ -24,7 +25,7 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
     2: ("config, log: layer 1 only",
         {"config", "log", "sdnotify", "jsonshape"}),
     3: ("stages: fetch, sources, extract, rules, dedup, store, alerts channels",
-        {"fetch", "netguard", "sources", "extract", "rules",
+        {"fetch", "netguard", "sources", "extract", "language", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
         {"pipeline", "outbox", "notices", "discover", "backtest"}),
@@ -42,7 +43,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract"}
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract",
+              "hardpages": "extract", "browser": "fetch", "collaborators": "pipeline"}
 
 
 def layer_of(group: str) -> int:
@@ -59,6 +61,8 @@ def group_of(module: str) -> str:
         return parts[1]
     if parts[:2] == ["sources", "probe"]:
         return "discover"
+    if parts[:2] == ["sources", "follow"]:
+        return "pipeline"
     return parts[0]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,9 @@ class HeldRules:
     def match(self, article: Article) -> list[Match]:
         result: list[Match] = self.held.run(self.rules.match, article)
         return result
+
+    def explain(self, article: Article, matches: Sequence[Match]) -> list[Match]:
+        return self.rules.explain(article, matches)
 
 
 async def answered_while_held(held: Held, url: str) -> httpx.Response:

@@ -57,3 +57,29 @@ def test_overflow_is_the_top_of_the_next_hour() -> None:
 
 def test_no_alerts_routes_nothing() -> None:
     assert no_alerts([Match("r", "x")], counted(0, [])) == {}
+
+
+# -- max_age: items older than the rule's (else the feed's) limit alert nobody -------------
+
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(("feed_age", "rule_age", "published", "expected"), [
+    (7 * DAY, None, NOW - timedelta(days=8), True),
+    (7 * DAY, None, NOW - timedelta(days=6), False),
+    (7 * DAY, 30 * DAY, NOW - timedelta(days=8), False),  # the rule's own limit wins
+    (30 * DAY, 1 * DAY, NOW - timedelta(days=2), True),
+    (7 * DAY, 0.0, NOW - timedelta(days=400), False),  # the rule says "off"
+    (0.0, None, NOW - timedelta(days=400), False),  # the feed says "off"
+    (7 * DAY, None, None, False),  # undated: never too old
+    (7 * DAY, None, NOW + timedelta(hours=3), False),  # dated in the future
+], ids=["older", "younger", "rule-longer", "rule-shorter", "rule-off", "feed-off", "undated",
+        "future"])
+def test_too_old(feed_age: float, rule_age: float | None, published: datetime | None,
+                 expected: bool) -> None:
+    from monitor.alerts.routing import too_old
+    from monitor.config import FeedSettings
+
+    feed = FeedSettings("f", "https://example.org/feed", 600.0, max_age=feed_age)
+    rule = WatchSettings("r", "x", max_age=rule_age)
+    assert too_old(rule, feed, published, NOW) is expected

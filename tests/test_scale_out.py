@@ -151,6 +151,7 @@ database = "{database}"
 node_id = "{node}"
 allow_private_networks = true
 alert_on_first_poll = true
+max_age = "off"
 web = ""
 extract_workers = 1
 lease = "{lease}"

@@ -23,6 +23,7 @@ from monitor.alerts.render import (
     header_text,
     highlight,
     human_time,
+    matched_variants,
     notice_subject,
     plural,
 )
@@ -55,6 +56,8 @@ def _alert_lines(alert: Alert) -> list[str]:
     lines = [_link(art.title or art.url or "(untitled)", art.url)]
     lines += [meta] if meta else []
     for term in alert.terms:
+        variants = matched_variants(term)
+        lines += ["matched " + md_escape(", ".join(variants))] if variants else []
         for snip in term.snippets:
             lines.append("> " + highlight(snip, md_escape, lambda t: f"**{md_escape(t)}**"))
     if alert.also_seen_at:

@@ -22,7 +22,7 @@ from jinja2 import PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
-from monitor.jsonshape import article_json
+from monitor.jsonshape import article_json, explain_json
 from monitor.models import Alert, Article, Digest, Notice, Snippet, TermHit
 from monitor.timeutil import human, iso
 
@@ -31,6 +31,9 @@ SUBJECT_LIMIT = 200
 
 LINE_LIMIT = 300
 """Maximum characters of a one-line feed-derived field (title, source, author) in a body."""
+
+MAX_VARIANTS = 5
+"""Most variants of one term an email names (``matched risks (inflection of risk)``)."""
 
 HEALTH_KINDS = frozenset({"failing", "silent", "recovered"})
 """The kinds of notice that tell a feed's health (webhook type ``monitor.health``)."""
@@ -49,12 +52,44 @@ def webhook_payload(alert: Alert) -> dict[str, Any]:
         "created_at": iso(alert.created_at),
         "rule": {"name": alert.rule, "query": alert.query},
         "article": article_json(article),  # the one article shape (monitor.jsonshape)
-        "matches": [
-            {"term": t.term, "count": t.count, "snippets": [s.text for s in t.snippets]}
-            for t in alert.terms
-        ],
+        "matches": [_match(t) for t in alert.terms],
         "also_seen_at": list(alert.also_seen_at),
     }
+
+
+def _match(term: TermHit) -> dict[str, Any]:
+    """One matched term of a webhook body: DESIGN §6's fields, and ``explain`` (which
+    variant fired at each span, ``jsonshape.explain_json``) when the hits were explained."""
+    found: dict[str, Any] = {"term": term.term, "count": term.count,
+                             "snippets": [s.text for s in term.snippets]}
+    if term.explained:
+        found["explain"] = explain_json(term)
+    return found
+
+
+_KIND_WORDS = {"lemma": "inflection", "spelling": "spelling", "possessive": "possessive",
+               "compound": "compound", "acronym": "acronym", "prefix": "prefix",
+               "wildcard": "wildcard", "regex": "regex", "variant": "variant"}
+_PATTERN_KINDS = frozenset({"prefix", "wildcard", "regex"})
+
+
+def matched_variants(term: TermHit) -> list[str]:
+    """The distinct variants of a term that fired, but for the term as written, in words,
+    at most ``MAX_VARIANTS``: ``risks (inflection of risk)``, ``Defence (spelling of
+    defense)``, ``computers (prefix comput*)``."""
+    found: dict[tuple[str, str, str], str] = {}
+    for e in term.explained:
+        text = header_text(e.text, LINE_LIMIT)
+        key = (text.casefold(), e.form, e.kind)
+        if e.kind == "exact" or key in found:
+            continue
+        kinds = e.kind.split("+")
+        words = " and ".join(_KIND_WORDS.get(k, k) for k in kinds)
+        link = " " if set(kinds) <= _PATTERN_KINDS else " of "
+        found[key] = f"{text} ({words}{link}{e.form})"
+        if len(found) == MAX_VARIANTS:
+            break
+    return list(found.values())
 
 
 def notice_payload(notice: Notice) -> dict[str, Any]:
@@ -183,7 +218,8 @@ def human_time(when: datetime | None) -> str:
 def _term(term: TermHit) -> dict[str, Any]:
     return {"term": term.term, "count": term.count,
             "html": [highlight_html(s) for s in term.snippets],
-            "text": [highlight_text(s) for s in term.snippets]}
+            "text": [highlight_text(s) for s in term.snippets],
+            "variants": matched_variants(term)}
 
 
 def _article(article: Article) -> dict[str, Any]:
@@ -193,7 +229,7 @@ def _article(article: Article) -> dict[str, Any]:
             "link": article.url if linkable else "",
             "source": header_text(article.source, LINE_LIMIT),
             "author": header_text(article.author, LINE_LIMIT),
-            "published": human_time(article.published)}
+            "published": human_time(article.published), "partial": article.partial}
 
 
 def alert_context(alert: Alert) -> dict[str, Any]:

@@ -8,9 +8,11 @@ The store asks a ``Router`` (``monitor.models``) inside the transaction that sto
 matches; the pipeline makes one from a ``Routing`` and its clock.
 
 A rule's alert goes to each of its channels: at once, or at the next fire time of the
-rule's ``digest`` (else the channel's). A rule that has used up its
-``max_alerts_per_hour`` (stories alerted in the last hour) sends the rest to its digest,
-or, with none, to ``OVERFLOW_DIGEST``: the top of the next hour.
+rule's ``digest`` (else the channel's). An item published longer ago than the rule's
+``max_age`` (else its feed's) alerts nobody (``too_old``): a feed re-publishing old news.
+A rule that has used up its ``max_alerts_per_hour`` (stories alerted in the last hour)
+sends the rest to its digest, or, with none, to ``OVERFLOW_DIGEST``: the top of the next
+hour.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.config import Config, WatchSettings, cron_trigger
+from monitor.config import Config, FeedSettings, WatchSettings, cron_trigger
 from monitor.models import AlertedSince, Match, RuleChannels
 from monitor.timeutil import utc
 
@@ -63,6 +65,14 @@ class Routing:
                 targets.append((name, digest_time(cron, self.timezone, now)))
             out[m.rule] = targets
         return out
+
+
+def too_old(watch: WatchSettings, feed: FeedSettings, published: datetime | None,
+            now: datetime) -> bool:
+    """Whether an item of ``feed`` published at ``published`` is past ``watch``'s age limit
+    (``WatchSettings.age_limit``); an undated item never is."""
+    limit = watch.age_limit(feed)
+    return bool(limit) and published is not None and (now - published).total_seconds() > limit
 
 
 def no_alerts(matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="compare tokens and regexes without case folding")
     match.add_argument("--exact", action="store_true",
                        help="match every term literally (no plurals, spellings … folded)")
+    match.add_argument("--explain", action="store_true",
+                       help="say which variant of each term fired at each hit (lemma, "
+                            "spelling, compound, acronym …)")
     match.add_argument("files", nargs="*", metavar="FILE",
                        help="text or HTML files (default: stdin)")
     match.set_defaults(func=cmd_match)
@@ -166,9 +169,15 @@ def _parser() -> argparse.ArgumentParser:
     channels.add_argument("names", nargs="*", metavar="NAME", help="enable: the channels")
     channels.set_defaults(func=cmd_channels)
 
-    parse = sub.add_parser("parse", help="print the entries a feed yields, one JSON line each")
+    parse = sub.add_parser("parse", help="print the entries a source yields, one JSON line "
+                                          "each")
     parse.add_argument("target", metavar="FILE_OR_URL",
-                       help="a feed file, - for stdin, or an http(s) URL to fetch")
+                       help="a document, - for stdin, or an http(s) URL to fetch")
+    parse.add_argument("--kind", default="feed",
+                       help="the source kind: feed (default), google-news, sitemap, page, json")
+    parse.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="a source option of the kind, as in [[feeds]] (links=..., "
+                            "preset=...); repeatable")
     parse.set_defaults(func=cmd_parse)
 
     demo = sub.add_parser("demo", help="run the whole pipeline on local servers")

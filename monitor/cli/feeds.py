@@ -116,7 +116,8 @@ def _export_opml(config_path: str) -> int:
     from monitor.sources.opml import OpmlFeed, to_opml
 
     config = load(config_path)
-    sys.stdout.buffer.write(to_opml([OpmlFeed(f.name, f.url, f.tags) for f in config.feeds]))
+    sys.stdout.buffer.write(to_opml([OpmlFeed(f.name, f.url, f.tags, kind=f.kind)
+                                     for f in config.feeds]))
     return EXIT_OK if config.feeds else EXIT_NONE
 
 
@@ -125,8 +126,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
     found = asyncio.run(_discover(args.url, probe=not args.no_probe))
     for f in found:
-        print(f"{f.via:<10} {f.url}  {f.title!r}" + (f"  error={f.error!r}" if f.error else ""),
-              file=sys.stderr)
+        print(f"{f.via:<10} {f.url}  {f.title!r}" + (f"  error={f.error!r}" if f.error else "")
+              + (f"  kind={f.kind}" if f.kind != "feed" else ""), file=sys.stderr)
     if not found:
         print(f"monitor: no feed found for {args.url}", file=sys.stderr)
         return EXIT_NONE
@@ -136,10 +137,14 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 async def _discover(url: str, probe: bool) -> Any:
     from monitor.fetch import Fetcher
-    from monitor.sources.probe import discover
+    from monitor.sources.probe import discover, other_sources
 
     fetcher = Fetcher(user_agent="monitor/0.1 (discover)")
     try:
-        return await discover(url, fetcher, probe_common=probe)
+        found = await discover(url, fetcher, probe_common=probe)
+        if not probe:
+            return found
+        has_feeds = any(f.error is None for f in found)
+        return found + await other_sources(url, fetcher, has_feeds=has_feeds)
     finally:
         await fetcher.aclose()

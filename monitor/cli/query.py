@@ -25,7 +25,7 @@ def cmd_match(args: argparse.Namespace) -> int:
     for name in sources:
         article = _read_article(name)
         match = match_query(args.query, article, case_sensitive=args.case_sensitive,
-                            exact=args.exact)
+                            exact=args.exact, explain=args.explain)
         if match is None:
             continue
         matched = True
@@ -35,6 +35,16 @@ def cmd_match(args: argparse.Namespace) -> int:
 
 
 def _read_article(name: str) -> Any:
+    """The article in a file (or stdin), its language declared or detected."""
+    from dataclasses import replace
+
+    from monitor.language import article_language
+
+    article = _read_document(name)
+    return replace(article, language=article_language(article))
+
+
+def _read_document(name: str) -> Any:
     from monitor.extract import article_from_text, extract_article
 
     try:
@@ -91,8 +101,11 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    """The entries of one feed as the daemon sees them; the parse warning on stderr."""
-    from monitor.sources.feed import parse_feed
+    """The entries of one source as the daemon sees them; the parse warning on stderr."""
+    from monitor.config.sourcekinds import options_from_pairs
+    from monitor.sources import parse_source
+
+    options = options_from_pairs(args.kind, args.option)
 
     target = args.target
     if target.startswith(("http://", "https://")):
@@ -104,16 +117,21 @@ def cmd_parse(args: argparse.Namespace) -> int:
         except OSError as e:
             raise MonitorError(f"{target}: cannot read: {e.strerror}") from None
         url, content_type = "" if target == "-" else Path(target).resolve().as_uri(), ""
-    feed = parse_feed(content, url, content_type=content_type)
+    feed = parse_source(args.kind, content, url, content_type=content_type, options=options)
     if feed.warning:
         print(f"monitor: warning: {feed.warning}", file=sys.stderr)
+    for child in feed.children:
+        print(f"monitor: index: child sitemap {child} (monitor parse it to see its entries)",
+              file=sys.stderr)
     lines = (json.dumps({"id": entry.key, "title": entry.title, "link": entry.url,
                          "published": entry.published.isoformat() if entry.published else None,
                          "author": entry.author, "summary_chars": len(entry.summary),
-                         "summary": entry.summary[:200]}, ensure_ascii=False)
+                         "summary": entry.summary[:200]}
+                        | ({"source": entry.source} if entry.source else {}),
+                        ensure_ascii=False)
              for entry in feed.entries)
     _print_lines(lines)
-    return EXIT_OK if feed.entries else EXIT_NONE
+    return EXIT_OK if feed.entries or feed.children else EXIT_NONE
 
 
 def _print_lines(lines: Iterable[str]) -> None:

@@ -33,6 +33,8 @@ from monitor.config.durations import cron_trigger, parse_duration
 from monitor.config.loader import load_config
 from monitor.config.secrets import Secret
 from monitor.config.settings import (
+    JSON_PRESETS,
+    KIND_OPTIONS,
     RESTART_KEYS,
     ClusterSettings,
     Config,
@@ -42,6 +44,7 @@ from monitor.config.settings import (
     HealthSettings,
     MonitorSettings,
     PollSettings,
+    SourceOptions,
     WatchSettings,
     WebSettings,
 )
@@ -57,10 +60,12 @@ from monitor.config.validate import (
 from monitor.config.watchlists import watchlist_lines
 
 __all__ = [
-    "CHANNEL_KEYS", "CHANNEL_TYPES", "FEED_KEYS", "MONITOR_KEYS", "RESTART_KEYS", "WATCHLIST_KEYS",
+    "CHANNEL_KEYS", "CHANNEL_TYPES", "FEED_KEYS", "JSON_PRESETS", "KIND_OPTIONS", "MONITOR_KEYS",
+    "RESTART_KEYS", "WATCHLIST_KEYS",
     "WATCH_KEYS", "AppriseSettings", "ChannelSettings", "ClusterSettings", "Config",
     "DeliverySettings", "EmailSettings", "FeedSettings", "FetchSettings", "HealthSettings",
-    "MonitorSettings", "PollSettings", "QueryChecker", "Secret", "WatchSettings",
+    "MonitorSettings", "PollSettings", "QueryChecker", "Secret", "SourceOptions",
+    "WatchSettings",
     "WebSettings", "WebhookSettings", "check_query_with", "cron_trigger", "database_url",
     "email_problems", "is_loopback", "load_config", "parse_address", "parse_duration",
     "parse_host", "sqlite_file", "watchlist_lines",

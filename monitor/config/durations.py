@@ -27,6 +27,21 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
+AGE_OFF = ("off", "0")
+"""How ``max_age`` is switched off (the number 0 too): any age alerts."""
+
+
+def parse_age(value: object) -> float:
+    """Seconds of a ``max_age``: a duration (``7d``, ``36h``), or 0.0 for ``"off"``/``0``."""
+    if (isinstance(value, int | float) and not isinstance(value, bool) and value == 0) or (
+            isinstance(value, str) and value.strip().lower() in AGE_OFF):
+        return 0.0
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise ValueError(f'expected an age like 7d or 36h, or "off", got {value!r}') from None
+
+
 def cron_trigger(expr: str, timezone: str = "UTC") -> Any:
     """An APScheduler CronTrigger for a crontab line; 6 fields = with seconds first.
 

@@ -21,6 +21,7 @@ from monitor.config.secrets import Secret
 T = TypeVar("T")
 
 DURATION = "duration"  # 30s, 10m, 1h30m or seconds; a float
+AGE = "age"  # a duration, or "off"/0 (0.0): how old an item may be and still alert
 CRON = "cron"  # a crontab line, 5 fields or 6 with seconds first
 SECRET = "secret"  # NAME_file or NAME_env: a Secret, never the value inline
 
@@ -29,7 +30,7 @@ SECRET = "secret"  # NAME_file or NAME_env: a Secret, never the value inline
 class Key:
     """How one key is written and checked."""
 
-    kind: object  # str, int, bool, list, DURATION, CRON or SECRET
+    kind: object  # str, int, bool, list, DURATION, AGE, CRON or SECRET
     name: str = ""  # the key when it is not the field's name (a SECRET: the stem of its keys)
     required: bool = False
     restart: bool = False

@@ -9,9 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from monitor.config.channels import ChannelSettings
-from monitor.config.keys import CRON, DURATION, SECRET, declared, group, key, lookup, setting
+from monitor.config.keys import (
+    AGE,
+    CRON,
+    DURATION,
+    SECRET,
+    declared,
+    group,
+    key,
+    lookup,
+    setting,
+)
+from monitor.config.secrets import Secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +52,7 @@ class PollSettings:
     max_items_per_feed: int = setting(500, int)
     alert_on_first_poll: bool = setting(False, bool)
     backfill: int = setting(50, int)  # items of a new feed stored (not alerted) by its first poll
+    max_age: float = setting(7 * 86400.0, AGE)  # older items alert nobody (feeds inherit it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +106,9 @@ class MonitorSettings:
     extract_workers: int = setting(2, int, restart=True)
     extract_timeout: float = setting(20.0, DURATION, restart=True)  # per page, then feed text
     extract_memory_mb: int = setting(1024, int, restart=True)  # per extraction worker
+    browser_pages: int = setting(2, int, restart=True)  # render = "browser": pages at once
+    browser_timeout: float = setting(30.0, DURATION, restart=True)  # per rendered page
+    browser_path: str = setting("/usr/bin/chromium", str, restart=True)
     fetch: FetchSettings = group(FetchSettings)
     poll: PollSettings = group(PollSettings)
     delivery: DeliverySettings = group(DeliverySettings)
@@ -110,6 +126,53 @@ RESTART_KEYS = tuple(d.name for d in declared(MonitorSettings) if d.key.restart)
 
 
 @dataclass(frozen=True, slots=True)
+class SourceOptions:
+    """The options of a source kind, written flat in its ``[[feeds]]`` table; each kind
+    accepts the ones ``KIND_OPTIONS`` lists for it (``resolve_redirects``: every kind)."""
+
+    resolve_redirects: bool = setting(False, bool)  # follow opaque redirect links (Google News)
+    query: str = setting("", str)  # google-news: the search
+    hl: str = setting("en-US", str)  # google-news: interface language
+    gl: str = setting("US", str)  # google-news: country
+    ceid: str = setting("", str)  # google-news: edition, default "{gl}:{language of hl}"
+    base_url: str = setting("https://news.google.com", str)  # google-news: the host
+    links: str = setting("", str)  # page: CSS selector of the article links
+    url_pattern: str = setting("", str)  # page: regex (RE2) the article URLs match
+    preset: str = setting("", str)  # json: a named mapping (JSON_PRESETS)
+    items: str = setting("", str)  # json: path of the item list
+    title: str = setting("", str)  # json: path of an item's title
+    link: str = setting("", str)  # json: path of an item's URL
+    published: str = setting("", str)  # json: path of an item's date
+    text: str = setting("", str)  # json: path of an item's text
+
+    def google_news_url(self) -> str:
+        """The Google News search feed these options ask for."""
+        ceid = self.ceid or f"{self.gl}:{self.hl.split('-')[0]}"
+        query = urlencode({"q": self.query, "hl": self.hl, "gl": self.gl, "ceid": ceid})
+        return f"{self.base_url.rstrip('/')}/rss/search?{query}"
+
+
+KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "feed": (),
+    "google-news": ("query", "hl", "gl", "ceid", "base_url"),
+    "sitemap": (),
+    "page": ("links", "url_pattern"),
+    "json": ("preset", "items", "title", "link", "published", "text"),
+}
+"""Each source kind -> the ``SourceOptions`` keys it accepts beyond ``resolve_redirects``
+(the kinds are ``monitor.sources.PARSERS``; a test keeps the two in step)."""
+
+JSON_PRESETS: dict[str, dict[str, str]] = {
+    "federal-register": {"items": "results", "title": "title", "link": "html_url",
+                         "published": "publication_date", "text": "abstract"},
+    "gdelt": {"items": "articles", "title": "title", "link": "url", "published": "seendate",
+              "source": "domain"},
+}
+"""``preset`` of a ``json`` source -> its paths (keys written in the table win; ``source``,
+the publisher's path, is a preset's only)."""
+
+
+@dataclass(frozen=True, slots=True)
 class FeedSettings:
     """One ``[[feeds]]`` table."""
 
@@ -121,8 +184,20 @@ class FeedSettings:
     allow_private_networks: bool = setting(False, bool)
     alert_on_first_poll: bool = setting(False, bool)
     backfill: int = setting(50, int)  # items the first poll stores, newest first, without alerting
+    max_age: float = setting(7 * 86400.0, AGE)  # default: [monitor] max_age; 0: off
+    # its own requests (monitor.config.requestopts): None/empty = the [monitor] settings
+    headers: tuple[tuple[str, str], ...] = setting((), dict)
+    user_agent: str = setting("", str)
+    cookies: Secret | None = setting(None, SECRET, repr=False)
+    max_bytes: int | None = setting(None, int)  # feed and article byte cap
+    timeout: float | None = setting(None, DURATION)  # the whole-request deadline
+    render: str = setting("none", str)  # one of RENDER_MODES: "browser" runs its scripts
+    options: SourceOptions = group(SourceOptions)  # the source kind's own keys
     interval_set: bool = False  # ``interval`` was set for this feed: a ceiling on its cadence
 
+
+RENDER_MODES = ("none", "browser")
+"""``render`` of a feed: its article pages as fetched, or rendered in headless Chromium."""
 
 MATCH_MODES = ("variants", "exact")
 """``match`` of a watch rule: fold variants (plurals, spellings …) or match literally."""
@@ -140,12 +215,19 @@ class WatchSettings:
     case_sensitive: bool = setting(False, bool)
     match: str = setting("variants", str)  # one of MATCH_MODES
     max_alerts_per_hour: int | None = setting(None, int)
+    languages: tuple[str, ...] = setting((), list)  # 2-letter codes; empty = any language
+    max_age: float | None = setting(None, AGE)  # None: each feed's max_age; 0: off
     id: int | None = setting(None, int)  # the rule's stored id, kept whatever else changes
 
     @property
     def exact(self) -> bool:
         """Whether every term of the query matches literally (``match = "exact"``)."""
         return self.match == "exact"
+
+    def age_limit(self, feed: FeedSettings) -> float:
+        """Seconds since publication past which an item of ``feed`` does not alert for this
+        rule (0: no limit): the rule's ``max_age``, else the feed's."""
+        return feed.max_age if self.max_age is None else self.max_age
 
     def applies_to(self, feed: FeedSettings) -> bool:
         """Whether this rule watches ``feed``."""

@@ -10,13 +10,13 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from monitor.config.durations import check_cron, parse_duration
-from monitor.config.keys import CRON, DURATION
+from monitor.config.durations import check_cron, parse_age, parse_duration
+from monitor.config.keys import AGE, CRON, DURATION
 from monitor.config.secrets import Secret
 from monitor.errors import ConfigError
 
 TOP_KEYS = {"monitor", "feeds", "watch", "watchlist", "channels", "include"}
-_SECRET_KEYS = {"password", "secret", "token", "urls"}
+_SECRET_KEYS = {"password", "secret", "token", "urls", "cookies"}
 
 
 class TableReader:
@@ -43,6 +43,8 @@ class TableReader:
         try:
             if kind == DURATION:
                 return (parse_duration(value),)
+            if kind == AGE:
+                return (parse_age(value),)
             if kind == CRON:
                 return (check_cron(value),)
             if kind is int and isinstance(value, int) and not isinstance(value, bool):
@@ -114,5 +116,5 @@ class TableReader:
 
 def _kind_name(kind: object) -> str:
     names: dict[object, str] = {str: "a string", int: "an integer", bool: "true or false",
-                                list: "an array"}
+                                list: "an array", dict: "a table"}
     return names.get(kind, str(kind))

@@ -16,6 +16,7 @@ from typing import Any
 from monitor.config.addresses import database_url, is_loopback, parse_address, parse_host
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
+from monitor.config.requestopts import check_cookies, check_headers, check_request_settings
 from monitor.config.settings import (
     MATCH_MODES,
     MIN_EXTRACT_MEMORY_MB,
@@ -24,6 +25,7 @@ from monitor.config.settings import (
     MonitorSettings,
     WatchSettings,
 )
+from monitor.config.sourcekinds import source_problems
 from monitor.config.tables import TOP_KEYS, TableReader
 from monitor.config.watchlists import watchlist_lines
 from monitor.errors import ConfigError, QueryError
@@ -94,7 +96,8 @@ class Validator(TableReader):
         """Add one file's tables to ``parts``; ``base`` is its folder, for relative paths."""
         self.unknown(data, TOP_KEYS if not prefix else TOP_KEYS - {"monitor", "include"},
                      prefix)
-        parts.feeds += self.items(data, "feeds", prefix, lambda t, p: self.feed(t, p, settings))
+        parts.feeds += self.items(data, "feeds", prefix,
+                                  lambda t, p: self.feed(t, p, settings, base))
         for where, rule in self.items(data, "watch", prefix, self.watch):
             parts.rules.append((f"{where}.name", rule))
             parts.uses.append((where, rule))
@@ -144,21 +147,41 @@ class Validator(TableReader):
                          "web_token_file or web_token_env (the dashboard then asks for that "
                          "bearer token), or listen on 127.0.0.1")
 
-    def feed(self, table: dict[str, Any], path: str, settings: MonitorSettings) -> FeedSettings:
+    def feed(self, table: dict[str, Any], path: str, settings: MonitorSettings,
+             base: Path = Path()) -> FeedSettings:
         v = self.typed(table, FEED_KEYS, path)
-        self.required(v, required_of(FeedSettings), path)
+        searched = v.get("kind") == "google-news" and "url" not in v  # the URL is the query's
+        self.required(v, tuple(k for k in required_of(FeedSettings)
+                               if not (searched and k == "url")), path)
+        if "headers" in v:
+            try:
+                v["headers"] = check_headers(v["headers"])
+            except ValueError as e:
+                self.problem(f"{path}.headers", str(e))
+                del v["headers"]
         url = str(v.get("url", ""))
         if url and not url.startswith(("http://", "https://")):
             self.problem(f"{path}.url", "must start with http:// or https://")
         poll = settings.poll
         inherited = {"interval": poll.poll_interval, "backfill": poll.backfill,
+                     "max_age": poll.max_age,
                      "alert_on_first_poll": poll.alert_on_first_poll,
                      "allow_private_networks": settings.fetch.allow_private_networks}
-        feed = build(FeedSettings, v, defaults=inherited, name=str(v.get("name") or url),
-                     url=url, interval_set="interval" in v)
+        feed = build(FeedSettings, v, folder=base, defaults=inherited,
+                     name=str(v.get("name") or url), url=url, interval_set="interval" in v)
+        if searched and feed.options.query:
+            url = feed.options.google_news_url()
+            feed = replace(feed, url=url, name=str(v.get("name") or url))
+        for key, message in source_problems(feed.kind, v, feed.options):
+            self.problem(f"{path}.{key}", message)
         if self.source_kinds is not None and feed.kind not in self.source_kinds:
             self.problem(f"{path}.kind", f"unknown source kind {feed.kind!r} "
                          f"(known kinds: {', '.join(self.source_kinds)})")
+        for key, message in check_request_settings(feed):
+            self.problem(f"{path}.{key}", message)
+        problems, warnings = check_cookies(feed, self.environ)  # unreadable: only a warning
+        self.problems.extend(f"{path}.{p}" for p in problems)
+        self.warnings.extend(f"{path}.{p}" for p in warnings)
         return feed
 
     def watch(self, table: dict[str, Any], path: str) -> WatchSettings:
@@ -205,7 +228,13 @@ class Validator(TableReader):
         if path and v.get("match", MATCH_MODES[0]) not in MATCH_MODES:
             self.problem(f"{path}.match", f"must be one of {', '.join(map(repr, MATCH_MODES))}, "
                                           f"not {v['match']!r}")
-        return build(WatchSettings, v, name=name, query=query)
+        rule = build(WatchSettings, v, name=name, query=query)
+        for i, code in enumerate(rule.languages if path else ()):
+            if not (len(code) == 2 and code.isascii() and code.isalpha()):
+                self.problem(f"{path}.languages[{i}]", f"{code!r} is not a 2-letter language "
+                             "code such as en, de or fr")
+        languages = tuple(dict.fromkeys(code.lower() for code in rule.languages))
+        return replace(rule, languages=languages) if languages != rule.languages else rule
 
     def channel(self, name: str, table: object, path: str, folder: Path) -> ChannelSettings:
         """The settings of one ``[channels.NAME]`` table, as its ``type``'s class declares."""

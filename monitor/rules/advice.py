@@ -12,7 +12,7 @@ from monitor.rules.lexer import Lexeme, lex
 __all__ = ["query_warnings"]
 
 _OPERATOR_WORDS = {"or": "OR", "and": "AND", "not": "NOT"}
-_TERM_KINDS = frozenset({"WORD", "PHRASE", "REGEX", "FIELD", "(", ")"})
+_TERM_KINDS = frozenset({"WORD", "PHRASE", "REGEX", "FIELD", "META", "(", ")"})
 
 
 def query_warnings(query: str) -> list[str]:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from typing import Protocol
 
+from monitor.rules.filters import lang_true, published_true
 from monitor.rules.lemmas import Folds, base_language
-from monitor.rules.nodes import And, Near, Node, Not, Regex, Term
+from monitor.rules.nodes import And, Lang, Near, Node, Not, Published, Regex, Term
 from monitor.rules.regexes import compile_regex
 from monitor.rules.variants import Folding, Variants, compounds, term_variants
 from monitor.rules.view import ArticleView, SpanTuple, field_indexes, field_range, map_span
@@ -120,6 +121,24 @@ class CRegex:
             text, origin = view.regex.get(f)
             for m in self.pattern.finditer(text):
                 found.add((f, *map_span(origin, m.start(), m.end())))
+
+
+class CMeta:
+    """A filter on the article's metadata (``lang:``, ``published:``): no hits of its own."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: Lang | Published) -> None:
+        self.node = node
+
+    def test(self, view: ArticleView) -> bool:
+        article = view.regex.article
+        if isinstance(self.node, Lang):
+            return lang_true(self.node, article.language)
+        return published_true(self.node, article.published)
+
+    def collect(self, view: ArticleView, hits: Hits) -> None:
+        return None
 
 
 class CNot:
@@ -270,6 +289,8 @@ class Compiler:
             if node not in self._regexes:
                 self._regexes[node] = CRegex(node)
             return self._regexes[node]
+        if isinstance(node, Lang | Published):
+            return CMeta(node)
         if isinstance(node, Not):
             return CNot(self.compile(node.child, folding))
         if isinstance(node, Near):
@@ -282,5 +303,7 @@ class Compiler:
 def _cheap_first(children: list[CNode]) -> list[CNode]:
     """Order AND children so cheap tests run first (terms, then the rest, NOT last)."""
     def cost(child: CNode) -> int:
+        if isinstance(child, CMeta):  # cheaper than any term
+            return -1
         return 0 if isinstance(child, CTerm) else 2 if isinstance(child, CNot) else 1
     return sorted(children, key=cost)

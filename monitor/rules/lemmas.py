@@ -38,10 +38,14 @@ __all__ = ["DEFAULT_LANGUAGE", "LEMMA_LANGUAGES", "Folds", "base_language", "can
            "fold_kind", "folds_for"]
 
 DEFAULT_LANGUAGE = "en"
-"""The language of an article that declares none, and of a rule's query words."""
+"""The language of an article whose language is unknown (neither declared nor detected,
+see ``monitor.language``), and of a rule's query words unless the rule sets ``languages``."""
 
 LEMMA_LANGUAGES = frozenset({"de", "en", "es", "fr", "ru"})
 """Languages whose inflections are folded by lemma."""
+
+NO_LEMMAS = "-"
+"""The language of the ``Folds`` shared by every language outside ``LEMMA_LANGUAGES``."""
 
 MAX_CACHED = 200_000
 """Distinct words per language and case mode whose canonical form is remembered."""
@@ -193,8 +197,12 @@ _FOLDS: dict[tuple[str, bool], Folds] = {}
 
 
 def folds_for(lang: str | None, case_sensitive: bool) -> Folds:
-    """The shared ``Folds`` of a language (any code: see ``base_language``) and case mode."""
-    key = (base_language(lang), case_sensitive)
+    """The shared ``Folds`` of a language (any code: see ``base_language``) and case mode.
+
+    Languages outside ``LEMMA_LANGUAGES`` fold nothing (no lemmas, no spellings), so they
+    share one ``Folds``: an article detected as Italian costs no cache of its own."""
+    base = base_language(lang)
+    key = (base if base in LEMMA_LANGUAGES else NO_LEMMAS, case_sensitive)
     found = _FOLDS.get(key)
     if found is None:
         found = _FOLDS[key] = Folds(*key)

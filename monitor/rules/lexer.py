@@ -3,11 +3,13 @@
 Pure: no I/O. Columns are 1-based character positions in the query as written.
 
 Lexemes: ``(`` ``)``, ``"phrase"``, ``/regex/``, ``field:`` (only at the start of a term;
-the value after it is lexed as a plain term), ``=`` right before a word or phrase (exact:
-``=risk``, ``="supply chain risk"``), the operators ``AND`` ``OR`` ``NOT`` ``-``
-``NEAR/n`` ``ONEAR/n`` (capitals only), and bare words (any run of other characters up to
-whitespace, a parenthesis or a double quote). Typographic double quotes delimit phrases
-too, so a query pasted from a word processor still works.
+the value after it is lexed as a plain term), a filter on the article's metadata
+(``lang:en``, ``lang:(de OR fr)``, ``published:>2026-03-01``: one ``META`` lexeme whose
+``value`` the parser reads; ``value_column`` is where it starts), ``=`` right before a
+word or phrase (exact: ``=risk``, ``="supply chain risk"``), the operators ``AND`` ``OR``
+``NOT`` ``-`` ``NEAR/n`` ``ONEAR/n`` (capitals only), and bare words (any run of other
+characters up to whitespace, a parenthesis or a double quote). Typographic double quotes
+delimit phrases too, so a query pasted from a word processor still works.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ _QUOTES = str.maketrans(dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb", '"
 _FIELD = re.compile(r"([A-Za-z]+):")
 _NEAR = re.compile(r"(O?NEAR)(?:/(.*))?")
 _OPERATORS = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
+META_FIELDS = ("lang", "published")
+"""Filters on the article's metadata rather than its text."""
 _STOP = ' \t\r\n\f\v()"'
 
 
 @dataclass(frozen=True, slots=True)
 class Lexeme:
-    """One lexeme; ``kind`` is ``( ) WORD PHRASE REGEX FIELD AND OR NOT NEAR END``."""
+    """One lexeme; ``kind`` is ``( ) WORD PHRASE REGEX FIELD META AND OR NOT NEAR END``."""
 
     kind: str
     text: str
@@ -40,6 +44,8 @@ class Lexeme:
     distance: int = 0
     ordered: bool = False
     exact: bool = False
+    value: str = ""  # META: what follows the colon (inside the parentheses, if any)
+    value_column: int = 0
 
 
 class _Lexer:
@@ -76,7 +82,9 @@ class _Lexer:
             self.i += 1
         elif ch == "-":
             self._minus()
-        elif (m := _FIELD.match(self.q, self.i)) is not None:
+        elif (m := _FIELD.match(self.q, self.i)) is not None and m[1].lower() in META_FIELDS:
+            self._meta(m)
+        elif m is not None:
             self._field(m)
             return True
         else:
@@ -109,7 +117,8 @@ class _Lexer:
         name = m.group(1).lower()
         if name not in FIELDS:
             known = ", ".join(FIELDS)
-            raise QueryError(f"unknown field {m.group(1)!r} (known fields: {known})", self.i + 1)
+            raise QueryError(f"unknown field {m.group(1)!r} (known fields: {known}; "
+                             "filters: lang:, published:)", self.i + 1)
         self._emit("FIELD", name, self.i)
         self.i = m.end()
         nxt = self.q[self.i : self.i + 1]
@@ -117,6 +126,25 @@ class _Lexer:
             raise QueryError(f"{name}: needs a term right after the colon", self.i)
         if nxt == "-":
             raise QueryError(f"put NOT before the field, as in -{name}:word", self.i + 1)
+
+    def _meta(self, m: re.Match[str]) -> None:
+        """``lang:`` or ``published:`` and its value: a word, or ``( … )`` for ``lang:``."""
+        name, start = m[1].lower(), self.i
+        self.i = m.end()
+        if self.q[self.i : self.i + 1] == "(":
+            end = self.q.find(")", self.i)
+            if end < 0:
+                raise QueryError("unbalanced parenthesis: this ( is never closed", self.i + 1)
+            value, column, self.i = self.q[self.i + 1 : end], self.i + 2, end + 1
+        else:
+            while self.i < len(self.q) and self.q[self.i] not in _STOP:
+                self.i += 1
+            value, column = self.q[m.end() : self.i], m.end() + 1
+        if not value.strip():
+            example = "lang:en" if name == "lang" else "published:>2026-03-01"
+            raise QueryError(f"{name}: needs a value right after the colon, as in {example}",
+                             m.end())
+        self.out.append(Lexeme("META", name, start + 1, value=value, value_column=column))
 
     def _exact(self) -> None:
         """``=word`` or ``="a phrase"``: matched literally."""

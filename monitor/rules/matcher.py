@@ -20,6 +20,8 @@ from dataclasses import dataclass, replace
 from monitor.errors import QueryError
 from monitor.models import Article, Match
 from monitor.rules.evaluate import CNode, Compiler, CTerm, Hits
+from monitor.rules.explain import explain_match
+from monitor.rules.filters import language_of
 from monitor.rules.index import TriggerIndex
 from monitor.rules.lemmas import DEFAULT_LANGUAGE
 from monitor.rules.nodes import Node, iter_terms
@@ -38,6 +40,8 @@ class Rule:
 
     ``exact``: every term is matched literally (``match = "exact"``); otherwise variants
     are folded (see ``variants``), the query's words read in ``languages``.
+    ``article_languages``: the rule is true only on articles in one of these languages
+    (2-letter codes; empty: any article, of known language or not).
     """
 
     name: str
@@ -45,6 +49,7 @@ class Rule:
     case_sensitive: bool = False
     exact: bool = False
     languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)
+    article_languages: tuple[str, ...] = ()
 
     @property
     def folding(self) -> Folding:
@@ -66,6 +71,8 @@ class RuleSet:
     def __init__(self, compiled: list[_Compiled], index: TriggerIndex) -> None:
         self._compiled = compiled
         self._index = index
+        self._limited = any(item.rule.article_languages for item in compiled)
+        self._named: dict[str, Rule] | None = None
 
     def __len__(self) -> int:
         return len(self._compiled)
@@ -80,11 +87,24 @@ class RuleSet:
         """The rule names, in the order they were compiled."""
         return tuple(item.rule.name for item in self._compiled)
 
-    def match(self, article: Article) -> list[Match]:
-        """Every rule true on ``article``, in rule order, with the terms that fired."""
+    def explain(self, article: Article, matches: Iterable[Match]) -> list[Match]:
+        """``matches`` of these rules on ``article``, each hit saying which variant of its
+        term it is (``explain``): for the few matches that are reported, off the hot path."""
+        if self._named is None:
+            self._named = {item.rule.name: item.rule for item in self._compiled}
+        named = self._named
+        return [explain_match(m, article, named[m.rule].folding) for m in matches]
+
+    def match(self, article: Article, *, explain: bool = False) -> list[Match]:
+        """Every rule true on ``article``, in rule order, with the terms that fired; with
+        ``explain``, each hit says which variant of its term it is (``explain``)."""
         regex = RegexTexts(article)
         view = ArticleView(article, False, regex)
         candidates = [self._compiled[rid] for rid in self._index.candidates(view, regex)]
+        if self._limited:
+            language = language_of(article.language)
+            candidates = [item for item in candidates if not item.rule.article_languages
+                          or language in item.rule.article_languages]
         views = {False: view}
         sensitive = [item for item in candidates if item.rule.case_sensitive]
         if sensitive:
@@ -98,7 +118,8 @@ class RuleSet:
             if item.root.test(mode_view):
                 hits: Hits = {}
                 item.root.collect(mode_view, hits)
-                found.append(build_match(rule.name, rule.query, item.order, hits, view.raw))
+                match = build_match(rule.name, rule.query, item.order, hits, view.raw)
+                found.append(explain_match(match, article, rule.folding) if explain else match)
         return found
 
 
@@ -166,7 +187,9 @@ def compile_rules(rules: Iterable[Rule]) -> RuleSet:
 
 
 def match_query(query: str, article: Article, *, case_sensitive: bool = False,
-                exact: bool = False) -> Match | None:
-    """Match one query (the match's rule name is the query itself); None if it is false."""
-    found = compile_rules([Rule(query, query, case_sensitive, exact)]).match(article)
+                exact: bool = False, explain: bool = False) -> Match | None:
+    """Match one query (the match's rule name is the query itself); None if it is false.
+    ``explain``: say which variant each hit is (see ``RuleSet.match``)."""
+    rules = compile_rules([Rule(query, query, case_sensitive, exact)])
+    found = rules.match(article, explain=explain)
     return found[0] if found else None

@@ -7,7 +7,10 @@ the query) is kept for messages and left out of equality, so equal queries compa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TypeAlias
+
+from monitor.rules.normalize import BREAK, is_cjk
 
 DEFAULT_FIELDS: tuple[str, ...] = ("title", "body")
 """The scope of a term without a ``field:`` prefix."""
@@ -54,8 +57,23 @@ class Term:
 
     @property
     def text(self) -> str:
-        """The term as reported in a match: normalised tokens joined by spaces."""
-        return ("=" if self.exact else "") + " ".join(map(str, self.atoms))
+        """The term as reported in a match: normalised tokens joined by spaces (none
+        between two CJK characters; a ``BREAK`` shows as a space)."""
+        return ("=" if self.exact else "") + _joined([str(a) for a in self.atoms])
+
+
+def _joined(words: list[str]) -> str:
+    if all(map(str.isascii, words)):  # the common case
+        return " ".join(words)
+    out = ""
+    for word in words:
+        if word == BREAK:
+            out += " "
+        elif out and not out.endswith(" ") and not (is_cjk(out[-1]) and is_cjk(word[0])):
+            out += " " + word
+        else:
+            out += word
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +128,30 @@ class Near:
     column: int = field(default=0, compare=False)
 
 
-Node: TypeAlias = "Term | Regex | Not | And | Or | Near"
+@dataclass(frozen=True, slots=True)
+class Lang:
+    """True when the article's language is one of ``codes`` (2-letter, lower case):
+    ``lang:en``, ``lang:(de OR fr)``. An article of unknown language has none of them."""
+
+    codes: tuple[str, ...]
+    column: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """True when the article's publication day (UTC) is on or after ``after`` and before
+    ``before`` (either None: unbounded): ``published:>2026-03-01`` is ``after`` March 2.
+    An article without a date has none (callers pass the day it was first seen instead)."""
+
+    after: date | None = None
+    before: date | None = None
+    column: int = field(default=0, compare=False)
+
+
+Meta: TypeAlias = "Lang | Published"
+"""A filter on the article's metadata, not its text."""
+
+Node: TypeAlias = "Term | Regex | Not | And | Or | Near | Lang | Published"
 """Any query node."""
 
 def is_positional(node: Node) -> bool:
@@ -124,6 +165,8 @@ def iter_terms(node: Node, *, negated: bool = False) -> list[tuple[Term | Regex,
     """Every term and regex of ``node`` in query order, with whether it sits under a NOT."""
     if isinstance(node, Term | Regex):
         return [(node, negated)]
+    if isinstance(node, Lang | Published):
+        return []
     if isinstance(node, Not):
         return iter_terms(node.child, negated=not negated)
     children = (node.left, node.right) if isinstance(node, Near) else node.children

@@ -9,6 +9,15 @@ character it came from. A token is a maximal run of letters and digits (``_`` an
 other punctuation character separate tokens), which is why ``supply-chain`` gives the two
 tokens ``supply`` and ``chain`` and ``Act`` is never found inside ``Action``.
 
+Chinese and Japanese (Han, Hiragana, Katakana: ``CJK``) are written without spaces, so
+every such character is a token of its own, and a word is a phrase of its characters
+(``供应链`` = ``供 应 链``), as Lucene's standard analyser does. A ``BREAK`` token stands
+between two runs of them that only spaces or punctuation separate, so that a phrase never
+spans two runs (``供应，链`` is not ``供应链``). Each pair of neighbours in a run is a
+bigram (``TokenText.pairs``), which the trigger index uses to screen phrases of such
+characters (as Lucene's CJK analyser indexes bigrams). Kana keep their voicing marks
+(``パ`` is not ``ハ``).
+
 Most text is ASCII or nearly so; both cases avoid a Python-level loop over characters.
 When a character folds to more or fewer than one character (``ß`` -> ``ss``, the ligature
 ``ﬁ`` -> ``fi``, a combining accent -> nothing) an explicit offset map is kept instead.
@@ -16,14 +25,15 @@ When a character folds to more or fewer than one character (``ß`` -> ``ss``, th
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import compress
 
-__all__ = ["Token", "TokenText", "fold_word", "is_plain", "normalize", "regex_text", "token_text",
-           "tokenize"]
+__all__ = ["BREAK", "CJK", "Token", "TokenText", "fold_word", "is_cjk", "is_plain", "normalize",
+           "regex_text", "token_text", "tokenize"]
 
 _PLAIN = str.maketrans(
     {
@@ -40,6 +50,20 @@ MAX_REPLACED = 24
 """Up to this many distinct non-ASCII characters are folded by ``str.replace``."""
 
 _NONASCII = re.compile(r"[^\x00-\x7f]+")
+
+CJK = ("\u3005-\u3007\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+       "\uf900-\ufaff\U00020000-\U0003134f")
+"""Han ideographs, Hiragana and Katakana (a regex character range): one token per character."""
+
+BREAK = "\ue000"
+"""The token between two runs of ``CJK`` characters that no other word separates (a
+private-use character: no folded text holds one otherwise)."""
+
+_CJK_RUN = re.compile(f"[{CJK}]+")
+_CJK_CHAR = re.compile(f"[{CJK}]")
+_KANA_MARKS = frozenset("\u3099\u309a")  # combining voicing marks: ``パ`` stays ``パ``
+_NO_PAIRS: frozenset[str] = frozenset()
+_NOT_CJK_LEADS = bytes(b for b in range(256) if not (0xE3 <= b <= 0xE9 or b in (0xEF, 0xF0)))
 _ASCII_BYTES = bytes(range(128))
 
 
@@ -71,8 +95,18 @@ def _is_word_char(ch: str) -> bool:
     return ch.isalnum() or unicodedata.category(ch) == "Mc"
 
 
+def is_cjk(ch: str) -> bool:
+    """Whether the character ``ch`` is a ``CJK`` one (a token on its own)."""
+    return _CJK_CHAR.fullmatch(ch) is not None
+
+
 def _strip_accents(text: str) -> str:
-    kept = (c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+    """``text`` without combining marks, except kana voicing marks on a kana (a lone one,
+    as after a half-width ``ﾊ``, goes too)."""
+    kept: list[str] = []
+    for c in unicodedata.normalize("NFKD", text):
+        if unicodedata.category(c) != "Mn" or (c in _KANA_MARKS and kept):
+            kept.append(c)
     return unicodedata.normalize("NFC", "".join(kept))
 
 
@@ -214,14 +248,59 @@ def _whole_word(folded: str, word: str, start: int) -> int:
     return start
 
 
-class TokenText:
-    """A text folded for matching: ``folded`` is word characters and spaces; ``words``."""
+def _has_cjk(text: str) -> bool:
+    """Whether ``text`` holds a ``CJK`` character (first a fast look at its UTF-8 for the
+    lead bytes of every ``CJK`` range, which other scripts' letters lack)."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return bool(raw.translate(None, _NOT_CJK_LEADS)) and _CJK_CHAR.search(text) is not None
 
-    __slots__ = ("folded", "origin", "words")
+
+def _split_cjk(folded: str, origin: list[int] | None
+               ) -> tuple[str, list[int], frozenset[str]]:
+    """``folded`` with a space before every ``CJK`` character and a ``BREAK`` between two
+    runs of them that no other word separates; its offset map; the bigrams of the runs."""
+    parts: list[str] = []
+    where: list[int] = []  # output index -> index in ``folded``
+    pairs: set[str] = set()
+    last = 0
+    runs = list(_CJK_RUN.finditer(folded))
+    for m, after in zip(runs, [*runs[1:], None], strict=True):
+        start, end = m.span()
+        run = m.group()
+        parts += (folded[last:start], " ", " ".join(run))
+        where.extend(range(last, start))
+        each = [0] * (2 * len(run))  # a space and a character, both from that character
+        each[0::2] = each[1::2] = range(start, end)
+        where.extend(each)
+        if after is not None and folded[end : after.start()].isspace():  # no word between
+            parts.append(" " + BREAK + " ")
+            where += (end, end, end)
+        else:
+            parts.append(" ")
+            where.append(end)
+        if len(run) > 1:
+            pairs.update(map(operator.add, run, run[1:]))
+        last = end
+    parts.append(folded[last:])
+    where.extend(range(last, len(folded) + 1))  # one past the end: a sentinel
+    if origin is not None:
+        where = list(map(origin.__getitem__, where))
+    return "".join(parts), where, frozenset(pairs)
+
+
+class TokenText:
+    """A text folded for matching: ``folded`` is word characters and spaces; ``words``;
+    ``pairs``, the bigrams of its runs of ``CJK`` characters."""
+
+    __slots__ = ("folded", "origin", "pairs", "words")
 
     def __init__(self, text: str, case_sensitive: bool) -> None:
-        self.folded, self.origin = _WORDS[case_sensitive].fold(text)
-        self.words = self.folded.split()
+        folded, origin = _WORDS[case_sensitive].fold(text)
+        self.pairs = _NO_PAIRS
+        if not folded.isascii() and _has_cjk(folded):
+            folded, origin, self.pairs = _split_cjk(folded, origin)
+        self.folded, self.origin = folded, origin
+        self.words = folded.split()
 
     def locate(self, wanted: Callable[[str], bool]) -> list[tuple[str, int, int]]:
         """``(word, its index in words, its start in folded)`` of the words ``wanted`` takes.

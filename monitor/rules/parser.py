@@ -9,14 +9,16 @@ Grammar, loosest binding first (precedence NOT > AND > OR; NEAR binds tightest):
     and_expr= unary { ["AND"] unary }            # juxtaposition is AND
     unary   = ("NOT" | "-") unary | near
     near    = primary { ("NEAR/n" | "ONEAR/n") primary }
-    primary = "(" or_expr ")" | field ":" primary | PHRASE | WORD | REGEX
+    primary = "(" or_expr ")" | field ":" primary | PHRASE | WORD | REGEX | META
 
 A bare word that folds to several tokens (``supply-chain``, ``U.S.``) is a phrase of them.
 ``*`` right after a token makes it a prefix (at least 3 characters), also inside phrases.
 ``?`` between letters or digits is one character of the token (``defen?e``); elsewhere it is
 punctuation, as before. ``=`` before a word or phrase makes the term exact.
 NEAR sides must be positional: words, phrases, prefixes, NEARs, or OR-groups of those.
-A query must contain a term that is not negated (``NOT x`` alone is an error).
+A query must contain a term that is not negated (``NOT x`` alone is an error); the
+metadata filters ``lang:`` and ``published:`` (``filters``) narrow a query, they are not
+terms of it (``lang:de`` alone is an error).
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ import sys
 import unicodedata
 
 from monitor.errors import QueryError
+from monitor.rules.filters import parse_lang, parse_published
 from monitor.rules.lexer import Lexeme, lex
 from monitor.rules.nodes import (
     DEFAULT_FIELDS,
     And,
     Atom,
+    Lang,
     Near,
     Node,
     Not,
     Or,
+    Published,
     Regex,
     Term,
     is_positional,
@@ -53,7 +58,7 @@ _CONTRACTED = frozenset("it that he she let what there here who where how".split
 MAX_DEPTH = 100
 """Deepest nesting of parentheses and operators accepted."""
 
-_PRIMARY_START = frozenset({"(", "WORD", "PHRASE", "REGEX", "FIELD"})
+_PRIMARY_START = frozenset({"(", "WORD", "PHRASE", "REGEX", "FIELD", "META"})
 _UNARY_START = _PRIMARY_START | {"NOT"}
 
 
@@ -159,6 +164,9 @@ class _Parser:
             return Regex(lexeme.text, self.fields(), self.case_sensitive, lexeme.column)
         if lexeme.kind in ("WORD", "PHRASE"):
             return self.term(lexeme)
+        if lexeme.kind == "META":
+            parse = parse_lang if lexeme.text == "lang" else parse_published
+            return parse(lexeme.value, lexeme.value_column, lexeme.column)
         if lexeme.kind == ")":
             raise QueryError("unbalanced parenthesis: this ) has no (", lexeme.column)
         raise QueryError(f"{lexeme.text} needs a term on both sides", lexeme.column)
@@ -307,7 +315,7 @@ def _positive(node: Node) -> bool:
     """Whether ``node`` holds a term that is not negated."""
     if isinstance(node, Term | Regex | Near):
         return True
-    if isinstance(node, Not):
+    if isinstance(node, Not | Lang | Published):
         return False
     return any(_positive(c) for c in node.children)
 
@@ -320,7 +328,20 @@ def _first_not(node: Node) -> int:
     return 1  # pragma: no cover - only reached for positive nodes
 
 
+def _first_meta(node: Node) -> int | None:
+    if isinstance(node, Lang | Published):
+        return node.column
+    if isinstance(node, Not):
+        return _first_meta(node.child)
+    if isinstance(node, And | Or):
+        return next((c for child in node.children if (c := _first_meta(child))), None)
+    return None
+
+
 def _require_positive(node: Node) -> None:
+    if not _positive(node) and (column := _first_meta(node)) is not None:
+        raise QueryError("lang: and published: only narrow a search: add a word to search "
+                         "for, as in: lang:de Lieferkette", column)
     if not _positive(node):
         raise QueryError(
             "query has no term that must occur (NOT alone would match almost every article); "

@@ -21,7 +21,8 @@ its two rarest tokens (that they stand next to each other is left to evaluation:
 it on every article would cost more than the few extra candidates it saves), a word or
 prefix itself, ``AND`` takes the cheapest child and pairs it with a second child when that
 keeps the key count small, ``OR`` needs a key from every child, ``NEAR`` needs both sides,
-``NOT`` gives nothing. Rarity is guessed
+``NOT`` gives nothing. Two CJK characters next to each other in a term are one trigger, their
+bigram (``供应链``: ``供应`` and ``应链``). Rarity is guessed
 from the trigger alone: stop words are common, longer words rarer, short prefixes common.
 
 Words are found by a set intersection, but ``prefix*`` triggers need a scan of every
@@ -36,9 +37,10 @@ from collections.abc import Callable
 from functools import lru_cache
 from itertools import product
 
-from monitor.rules.nodes import And, Near, Node, Not, Or, Regex, Term
+from monitor.rules.nodes import And, Lang, Near, Node, Not, Or, Published, Regex, Term
+from monitor.rules.normalize import BREAK, is_cjk
 from monitor.rules.regexes import required_literals
-from monitor.rules.variants import FORMS_SEPARATOR, screen
+from monitor.rules.variants import EXACT_MARK, FORMS_SEPARATOR, screen
 from monitor.rules.wholewords import word_literal
 
 __all__ = ["SCAN_WORTH", "WORD_MARK", "Key", "REGEX_MARK", "rarity", "rule_keys"]
@@ -56,6 +58,10 @@ SCAN_WORTH = 0.02
 
 LONG_WORD = 10
 """Words this long are guessed rarer than others."""
+
+CJK_PAIR = 0.01
+"""The guessed rarity of two CJK characters next to each other (a bigram: see
+``normalize``)."""
 
 _STOPWORDS = frozenset(
     "a an and are as at be but by for from has have he her his i in is it its of on or our "
@@ -75,6 +81,11 @@ def rarity(trigger: str) -> float:
         return min(0.5, 2.0 ** (3 - len(trigger)))
     if trigger in _STOPWORDS:
         return 0.5
+    if not trigger.isascii():
+        if trigger == BREAK:  # between nearly every two runs of CJK characters
+            return 1.0
+        if len(trigger) == 2 and is_cjk(trigger[0]) and is_cjk(trigger[1]):
+            return CJK_PAIR
     if len(trigger) >= LONG_WORD:  # closed compounds (``supplychain``) are among these
         return 0.005
     return 0.02 if len(trigger) >= 4 else 0.1
@@ -128,7 +139,7 @@ def rule_keys(node: Node, variants: VariantKeys) -> list[Key] | None:
             return [(WORD_MARK + word,)]
         literals = required_literals(node.pattern, node.case_sensitive)
         return None if literals is None else [(REGEX_MARK + lit,) for lit in sorted(literals)]
-    if isinstance(node, Not):
+    if isinstance(node, Not | Lang | Published):  # a filter on metadata holds no word
         return None
     if isinstance(node, Near):
         left, right = rule_keys(node.left, variants), rule_keys(node.right, variants)
@@ -148,15 +159,36 @@ def _variant_keys(slots: tuple[str, ...]) -> list[Key]:
     """Keys of one variant: its two rarest slots, each standing for any of its triggers."""
     if len(slots) == 1 and FORMS_SEPARATOR not in slots[0]:
         return [screen(slots[0])]
-    if all(map(str.isalnum, slots)):  # plain words, each its own trigger
+    cjk = None if all(map(str.isascii, slots)) else _cjk_screens(slots)
+    if cjk is None and all(map(str.isalnum, slots)):  # plain words, each its own trigger
         return [_best_two(slots)]
-    screens = list(map(screen, slots))
+    screens = cjk or list(map(screen, slots))
     if all(len(s) == 1 for s in screens):
         return [_best_two(tuple(s[0] for s in screens))]
     ranked = sorted(set(screens), key=lambda s: (sum(map(rarity, s)), s))
     plain = [s for s in ranked if not any(t.endswith("*") for t in s)][:2]
     chosen = plain if plain and _scan_free(list(product(*plain))) else ranked[:2]
     return _dedupe([tuple(dict.fromkeys(combo)) for combo in product(*chosen)])
+
+
+def _cjk_char(slot: str) -> str | None:
+    """The CJK character a slot takes (``供``, exact ``=供``), if it is one."""
+    char = slot[1:] if slot[0] == EXACT_MARK else slot
+    return char if len(char) == 1 and is_cjk(char) else None
+
+
+def _cjk_screens(slots: tuple[str, ...]) -> list[tuple[str, ...]] | None:
+    """The screens of a variant where CJK characters stand next to each other: each such
+    pair is one bigram trigger (an article has it where they stand next to each other,
+    see ``normalize``), the other slots their own; a ``BREAK`` none. None: no such pair."""
+    chars = list(map(_cjk_char, slots))
+    pairs = [i for i in range(len(slots) - 1) if chars[i] and chars[i + 1]]
+    if not pairs:
+        return None
+    covered = {j for i in pairs for j in (i, i + 1)}
+    screens = [(str(chars[i]) + str(chars[i + 1]),) for i in pairs]
+    return screens + [screen(slot) for i, slot in enumerate(slots)
+                      if i not in covered and slot != BREAK]
 
 
 def _or_keys(node: Or, variants: VariantKeys) -> list[Key] | None:

@@ -38,6 +38,7 @@ from typing import NamedTuple
 
 from monitor.rules.lemmas import DEFAULT_LANGUAGE, Folds, folds_for
 from monitor.rules.nodes import Atom, Term
+from monitor.rules.normalize import BREAK, is_cjk
 
 __all__ = ["EXACT_MARK", "UPPER_MARK", "Folding", "Variant", "Variants", "compounds",
            "is_pattern", "screen", "term_variants"]
@@ -232,9 +233,15 @@ def _acronyms(atoms: list[Atom], slots: list[str], folding: Folding) -> list[Var
 
 
 def _joinable(atoms: list[Atom], gap: int) -> bool:
-    """Whether ``atoms[gap]`` and ``atoms[gap + 1]`` may be closed up."""
+    """Whether ``atoms[gap]`` and ``atoms[gap + 1]`` may be closed up (not CJK characters:
+    tokens of their own, never closed up in an article)."""
     return (_plain(atoms[gap]) and _plain(atoms[gap + 1])
-            and not (gap > 0 and atoms[gap - 1].dotted))
+            and not (gap > 0 and atoms[gap - 1].dotted)
+            and not (_cjk(atoms[gap]) or _cjk(atoms[gap + 1])))
+
+
+def _cjk(atom: Atom) -> bool:
+    return len(atom.text) == 1 and (atom.text == BREAK or is_cjk(atom.text))
 
 
 def _opened(atoms: list[Atom], slots: list[str], folds: tuple[Folds, ...]) -> list[Variant]:

@@ -24,7 +24,7 @@ from operator import ne
 
 from monitor.models import FIELDS, Article
 from monitor.rules.lemmas import folds_for
-from monitor.rules.normalize import TokenText, fold_word, is_plain, regex_text
+from monitor.rules.normalize import CJK, TokenText, fold_word, is_plain, regex_text
 from monitor.rules.regexes import REGEX_MAX_CHARS, prefilter_fold
 from monitor.rules.variants import EXACT_MARK, FORMS_SEPARATOR, UPPER_MARK, is_pattern
 
@@ -35,7 +35,8 @@ _FIELD_INDEX = {name: i for i, name in enumerate(FIELDS)}
 
 _NOWHERE: list[int] = []  # shared: never modified
 _SHORT = 8  # a list this short is searched as fast as a set
-_ACCENTED_RUN = re.compile(r"\w*[^\W\x00-\x7f]\w*")  # a word with a non-ASCII letter
+_ACCENTED_RUN = re.compile(  # a word with a non-ASCII letter (CJK characters are not words)
+    f"[^\\W{CJK}]*[^\\W\\x00-\\x7f{CJK}][^\\W{CJK}]*")
 
 SpanTuple = tuple[int, int, int]
 """A hit before it becomes a ``Span``: (index of the field in ``FIELDS``, start, end)."""
@@ -66,6 +67,11 @@ class RegexTexts:
 
     def __len__(self) -> int:
         return len(FIELDS)
+
+    @property
+    def article(self) -> Article:
+        """The article (its metadata, for ``lang:`` and ``published:``)."""
+        return self._article
 
     def get(self, field: int) -> tuple[str, list[int] | None]:
         """Folded text (capped at ``REGEX_MAX_CHARS``) and its offset map."""
@@ -114,9 +120,12 @@ class ArticleView:
         self._distinct: set[str] | None = None
 
     def tokens(self) -> tuple[set[str], Collection[str]]:
-        """Every token of every field, and the canonical forms that differ from the tokens
-        having them (together, what fires triggers)."""
-        return self._tokens(), self._reverse().keys()
+        """Every token of every field (and the bigrams of its runs of CJK characters), and
+        the canonical forms that differ from the tokens having them (together, what fires
+        triggers)."""
+        tokens = self._tokens()
+        pairs = [text.pairs for text in self.texts if text.pairs]
+        return (tokens.union(*pairs) if pairs else tokens), self._reverse().keys()
 
     def _tokens(self) -> set[str]:
         if self._distinct is None:

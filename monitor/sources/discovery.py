@@ -1,4 +1,5 @@
-"""Where a site's feeds may be: the ones its HTML page advertises, and the usual paths.
+"""Where a site's feeds may be: the ones its HTML page advertises, the usual paths, and the
+sitemaps its robots.txt names.
 
 Pure: reads a page the caller fetched and returns candidate URLs for the caller to probe
 (``monitor.sources.probe`` does the fetching).
@@ -38,3 +39,19 @@ def discover_feeds(html: bytes, base_url: str) -> list[str]:
             if urlsplit(url).scheme in ("http", "https") and url not in found:
                 found.append(url)
     return found
+
+
+MAX_ROBOTS_SITEMAPS = 20
+
+
+def robots_sitemaps(robots: bytes, base_url: str) -> list[str]:
+    """The ``Sitemap:`` URLs of a robots.txt, absolute, http(s), each once, in file order."""
+    found: list[str] = []
+    for line in robots.decode("utf-8", "replace").splitlines():
+        name, sep, value = line.partition(":")
+        if not sep or name.strip().lower() != "sitemap":
+            continue
+        url = urljoin(base_url, value.split("#", 1)[0].strip())
+        if url.startswith(("http://", "https://")) and url not in found:
+            found.append(url)
+    return found[:MAX_ROBOTS_SITEMAPS]

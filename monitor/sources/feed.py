@@ -15,6 +15,7 @@ import re
 import time
 import xml.sax
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -23,15 +24,17 @@ from urllib.parse import urljoin
 import feedparser  # type: ignore[import-untyped]
 from feedparser.exceptions import NonXMLContentType  # type: ignore[import-untyped]
 
+from monitor.config import SourceOptions
 from monitor.errors import ParseError
 from monitor.models import Entry
-from monitor.sources.base import ParsedFeed
+from monitor.sources.base import NO_OPTIONS, ParsedFeed
 from monitor.sources.feedencoding import feed_charset
 from monitor.sources.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.sources.text import html_line, html_to_text
 from monitor.timeutil import utc
 
 MAX_KEY_CHARS = 1_000  # longer guids are replaced by their hash
+MAX_LANGUAGE_CHARS = 20  # a declared language tag is cut to this (the column's width)
 _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
                "yearly": 31536000}
 
@@ -41,11 +44,14 @@ _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.
 
 
 def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
-               max_field_chars: int = 100_000, now: datetime | None = None) -> ParsedFeed:
+               max_field_chars: int = 100_000, now: datetime | None = None,
+               options: SourceOptions = NO_OPTIONS, publishers: bool = False) -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
 
     Keeps the first ``max_items`` items and truncates any text longer than
-    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all.
+    ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all. The
+    ``feed`` kind has no options of its own; ``publishers``: each entry's ``source`` is
+    the title of its item's RSS ``<source>`` (an aggregator's publisher).
     """
     now = now or datetime.now(UTC)
     body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -53,11 +59,11 @@ def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: i
         raise ParseError("not a feed: empty document")
     if body.startswith(b"{") or ("json" in content_type.lower() and not body.startswith(b"<")):
         return _parse_json_feed(body, url, content_type, max_items, max_field_chars, now)
-    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now)
+    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now, publishers)
 
 
 def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
-                    max_field_chars: int, now: datetime) -> ParsedFeed:
+                    max_field_chars: int, now: datetime, publishers: bool = False) -> ParsedFeed:
     """feedparser reads the document's own bytes, in the charset feed_charset decides.
 
     Entries are at least feedparser's own: the bytes change only when the document has more
@@ -81,8 +87,10 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     warning = None if exc is None or isinstance(exc, NonXMLContentType) else _bozo_message(exc)
     feed = parsed.get("feed", {})
     inherit = _author(feed) if parsed.get("version", "").startswith("atom") else ""
-    items = (_item_entry(item, url, inherit, max_field_chars, now) for item in parsed.entries)
-    entries = _unique(items, max_items)
+    items = (_with_publisher(_item_entry(item, url, inherit, max_field_chars, now), item)
+             if publishers else _item_entry(item, url, inherit, max_field_chars, now)
+             for item in parsed.entries)
+    entries = _with_language(_unique(items, max_items), _str(feed.get("language")))
     if not entries and (warning or not parsed.get("version")):
         raise ParseError(_not_a_feed(content, url, warning))
     return ParsedFeed(title=html_line(feed.get("title", "")),
@@ -97,7 +105,13 @@ def _item_entry(item: Mapping[str, Any], url: str, inherit: str, max_chars: int,
     published = _utc(stamp) if stamp else None
     return _make_entry(item.get("id", ""), _absolute(url, item.get("link", "")),
                        item.get("title", ""), contents[0] if contents else item.get("summary", ""),
-                       _author(item) or inherit, published, max_chars, now)
+                       _author(item) or inherit, published, max_chars, now, _xml_lang(item))
+
+
+def _with_publisher(entry: Entry | None, item: Mapping[str, Any]) -> Entry | None:
+    source = item.get("source")
+    name = html_line(str(source.get("title", ""))) if isinstance(source, Mapping) else ""
+    return replace(entry, source=name[:MAX_AUTHOR_CHARS]) if entry and name else entry
 
 
 def _utc(stamp: time.struct_time) -> datetime:
@@ -128,6 +142,7 @@ def _parse_json_feed(content: bytes, url: str, content_type: str, max_items: int
     inherit = _json_author(doc)
     entries = _unique((_json_entry(i, url, inherit, max_chars, now)
                        for i in items[:max_items] if isinstance(i, dict)), max_items)
+    entries = _with_language(entries, _str(doc.get("language")))
     return ParsedFeed(title=html_line(_str(doc.get("title"))),
                       link=_absolute(url, _str(doc.get("home_page_url"))), entries=entries)
 
@@ -147,7 +162,8 @@ def _json_entry(item: dict[str, Any], url: str, inherit: str, max_chars: int,
                or html.escape(_str(item.get("summary"))))
     published = _parse_date(_str(item.get("date_published")) or _str(item.get("date_modified")))
     return _make_entry(_str(item.get("id")), _absolute(url, link), _str(item.get("title")),
-                       content, _json_author(item) or inherit, published, max_chars, now)
+                       content, _json_author(item) or inherit, published, max_chars, now,
+                       _str(item.get("language")))
 
 
 def _json_author(node: dict[str, Any]) -> str:
@@ -158,7 +174,8 @@ def _json_author(node: dict[str, Any]) -> str:
 
 
 def _make_entry(key: str, link: str, title: str, content: str, author: str,
-                published: datetime | None, max_chars: int, now: datetime) -> Entry | None:
+                published: datetime | None, max_chars: int, now: datetime,
+                language: str = "") -> Entry | None:
     title = html_line(title[:max_chars])
     summary = html_to_text(content[:max_chars])
     if not (link or title or summary):
@@ -168,7 +185,23 @@ def _make_entry(key: str, link: str, title: str, content: str, author: str,
         key = _hash_key(key)
     return Entry(key=key, url=link, title=title, summary=summary,
                  author=html_line(author[:MAX_AUTHOR_CHARS]),
-                 published=min(published, now) if published else None)
+                 published=min(published, now) if published else None,
+                 language=language.strip()[:MAX_LANGUAGE_CHARS] or None)
+
+
+def _xml_lang(item: Mapping[str, Any]) -> str:
+    """The ``xml:lang`` of an item's title, content or summary (feedparser's ``language``)."""
+    details = [item.get("title_detail"), *item.get("content", ()), item.get("summary_detail")]
+    return next((str(d["language"]) for d in details if d and d.get("language")), "")
+
+
+def _with_language(entries: tuple[Entry, ...], feed_language: str) -> tuple[Entry, ...]:
+    """``entries``, those that declare no language of their own in the feed's (codes as
+    written: the pipeline normalises them, see ``monitor.language``)."""
+    language = feed_language.strip()[:MAX_LANGUAGE_CHARS]
+    if not language:
+        return entries
+    return tuple(e if e.language else replace(e, language=language) for e in entries)
 
 
 def _unique(entries: Iterable[Entry | None], max_items: int) -> tuple[Entry, ...]:

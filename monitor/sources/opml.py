@@ -41,6 +41,7 @@ class OpmlFeed:
     xml_url: str
     tags: tuple[str, ...] = ()
     html_url: str = ""
+    kind: str = "feed"  # monitor's source kind; OPML knows only feeds (see to_opml)
 
 
 class _Refused(Exception):
@@ -145,15 +146,24 @@ def _unique(items: Sequence[str]) -> tuple[str, ...]:
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
+OPML_KINDS = frozenset({"feed", "google-news"})
+"""Source kinds whose URL is a feed, which OPML can carry (the others become comments)."""
+
+
 def to_opml(feeds: Sequence[OpmlFeed], title: str = "monitor feeds") -> bytes:
     """An OPML 2.0 document: feeds grouped in folders by their first tag, every tag in
-    ``category``; feeds without tags at the top. ``parse_opml`` reads it back unchanged
+    ``category``; feeds without tags at the top; sources of other kinds (sitemaps, pages,
+    JSON APIs) as comments, since OPML has no form for them. ``parse_opml`` reads it back unchanged
     (tags containing ``,`` or ``/`` excepted: those split)."""
     root = ET.Element("opml", version="2.0")
     ET.SubElement(ET.SubElement(root, "head"), "title").text = _xml_safe(title)
     body = ET.SubElement(root, "body")
     folders: dict[str, ET.Element] = {}
     for feed in feeds:
+        if feed.kind not in OPML_KINDS:  # not a feed any reader can subscribe to: a note
+            body.append(ET.Comment(_comment_safe(
+                f" monitor kind={feed.kind!r} {feed.title!r} {feed.xml_url} ")))
+            continue
         parent = body
         if feed.tags:
             first = _xml_safe(feed.tags[0])
@@ -173,6 +183,14 @@ def _outline_attrs(feed: OpmlFeed) -> dict[str, str]:
     if feed.tags:
         attrs["category"] = ",".join(feed.tags)
     return {k: _xml_safe(v) for k, v in attrs.items()}
+
+
+def _comment_safe(text: str) -> str:
+    """``text`` fit for an XML comment, which may not hold ``--``."""
+    text = _xml_safe(text)
+    while "--" in text:
+        text = text.replace("--", "-")
+    return text
 
 
 def _xml_safe(text: str) -> str:
@@ -198,6 +216,8 @@ def to_toml(feeds: Sequence[OpmlFeed], taken: Collection[str] = ()) -> str:
         name = _unique_name(one_line(feed.title) or feed.xml_url, used)
         used.add(name)
         lines = ["[[feeds]]", f"name = {toml_string(name)}", f"url = {toml_string(feed.xml_url)}"]
+        if feed.kind != "feed":
+            lines.append(f"kind = {toml_string(feed.kind)}")
         if feed.tags:
             lines.append(f"tags = [{', '.join(toml_string(t) for t in feed.tags)}]")
         blocks.append("\n".join(lines) + "\n")

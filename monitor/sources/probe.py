@@ -22,6 +22,10 @@ What comes back:
   count once.
 
 A failure to fetch the page itself propagates (``FetchError``), for the caller to report.
+
+``other_sources`` adds what is not a feed: the sitemaps the site's robots.txt names
+(``via="robots"``, ``kind="sitemap"``), and, for a site without feeds, its page as a
+``kind="page"`` source when article links are found on it (``via="page"``).
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ from urllib.parse import urlsplit, urlunsplit
 from monitor.errors import FetchError, FetchHTTPStatus, FetchTooLarge, NotModified, ParseError
 from monitor.models import FetchResult
 from monitor.sources.base import ParsedFeed
-from monitor.sources.discovery import COMMON_FEED_PATHS, discover_feeds
+from monitor.sources.discovery import COMMON_FEED_PATHS, discover_feeds, robots_sitemaps
 from monitor.sources.feed import parse_feed
 from monitor.sources.opml import OpmlFeed, to_toml
+from monitor.sources.page import parse_page
 from monitor.sources.text import one_line
 
 MAX_ADVERTISED = 20
@@ -48,7 +53,7 @@ MAX_ADVERTISED = 20
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
-Via = Literal["direct", "advertised", "probed"]
+Via = Literal["direct", "advertised", "probed", "robots", "page"]
 
 
 class FetcherLike(Protocol):
@@ -65,6 +70,7 @@ class DiscoveredFeed:
     title: str = ""
     via: Via = "advertised"
     error: str | None = None
+    kind: str = "feed"  # the source kind to read it as
 
 
 async def discover(url: str, fetcher: FetcherLike, *,
@@ -83,14 +89,57 @@ async def discover(url: str, fetcher: FetcherLike, *,
     return _distinct([p for p in probes if p is not None])
 
 
+async def other_sources(typed: str, fetcher: FetcherLike, *,
+                        has_feeds: bool) -> list[DiscoveredFeed]:
+    """What else the site at ``typed`` offers: the sitemaps its robots.txt names, and,
+    when it has no feed (``has_feeds`` False), its page as a ``page`` source if article
+    links are found on it."""
+    found = []
+    robots = [_origin_url(u, "/robots.txt") for u in candidate_urls(typed)]
+    if (result := await _first_answer(fetcher, robots)) is not None:
+        found = [DiscoveredFeed(u, "sitemap (robots.txt)", "robots", kind="sitemap")
+                 for u in robots_sitemaps(result.content, result.url)]
+    if not has_feeds and (page := await _first_answer(fetcher, candidate_urls(typed))):
+        try:
+            parsed = parse_page(page.content, page.url, content_type=page.content_type)
+        except ParseError:
+            return found
+        if parsed.entries:
+            title = f"{parsed.title or page.url} ({len(parsed.entries)} article links)"
+            found.append(DiscoveredFeed(page.url, title, "page", kind="page"))
+    return found
+
+
+async def _first_answer(fetcher: FetcherLike, urls: Sequence[str]) -> FetchResult | None:
+    """The first of ``urls`` (the same page over https, then http) that answers a 2xx."""
+    for url in urls:
+        try:
+            return await fetcher.fetch(url, trusted=True)
+        except (FetchHTTPStatus, FetchTooLarge, NotModified):
+            return None  # it answered, with nothing to use
+        except FetchError:
+            continue
+    return None
+
+
+def _origin_url(url: str, path: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
 def as_config_snippet(feeds: Sequence[DiscoveredFeed], taken: Collection[str] = ()) -> str:
-    """``[[feeds]]`` tables for the readable feeds; unreadable ones as ``#`` comments.
+    """``[[feeds]]`` tables for the readable feeds; unreadable ones as ``#`` comments, and
+    so are sources of other kinds when the site has feeds (they would read the same news).
 
     ``taken`` are feed names already in the config: new names are made unique against them.
     """
-    good = [OpmlFeed(f.title or f.url, f.url) for f in feeds if f.error is None]
+    has_feeds = any(f.kind == "feed" and f.error is None for f in feeds)
+    good = [OpmlFeed(f.title or f.url, f.url, kind=f.kind) for f in feeds
+            if f.error is None and (f.kind == "feed" or not has_feeds)]
     notes = [f"# not added: {one_line(f.url)} ({one_line(f.error)})\n"
              for f in feeds if f.error is not None]
+    notes += [f"# also: kind = {f.kind!r} at {one_line(f.url)}\n"
+              for f in feeds if f.error is None and f.kind != "feed" and has_feeds]
     return "".join(notes) + ("\n" if notes and good else "") + to_toml(good, taken)
 
 

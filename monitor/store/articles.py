@@ -187,7 +187,7 @@ class ArticlesMixin(RulesMixin):
             "url": art.url, "url_hash": new.url_hash, "title": art.title, "author": art.author,
             "published": utc_or_none(art.published), "language": art.language,
             "source": art.source,
-            "text": art.text, "from_feed": art.from_feed,
+            "text": art.text, "from_feed": art.from_feed, "partial": art.partial,
             "fingerprint": _signed64(new.fingerprint), "story_id": story_id,
             "created_at": now}).scalar_one()
         if story_id is None:

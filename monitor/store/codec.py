@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from monitor.models import Article, Notice, Snippet, Span, TermHit
+from monitor.models import Article, Explanation, Notice, Snippet, Span, TermHit
 from monitor.store.records import (
     AlertRow,
     FeedState,
@@ -42,7 +42,7 @@ def article_to_json(article: Article) -> dict[str, Any]:
     return {"url": article.url, "title": article.title, "text": article.text,
             "author": article.author, "published": dt_to_str(article.published),
             "language": article.language, "source": article.source,
-            "from_feed": article.from_feed}
+            "from_feed": article.from_feed, "partial": article.partial}
 
 
 def article_from_json(data: dict[str, Any]) -> Article:
@@ -50,16 +50,23 @@ def article_from_json(data: dict[str, Any]) -> Article:
     return Article(url=data["url"], title=data["title"], text=data.get("text", ""),
                    author=data.get("author", ""), published=dt_from_str(data.get("published")),
                    language=data.get("language"), source=data.get("source", ""),
-                   from_feed=bool(data.get("from_feed", False)))
+                   from_feed=bool(data.get("from_feed", False)),
+                   partial=bool(data.get("partial", False)))
 
 
 def terms_to_json(terms: tuple[TermHit, ...]) -> list[dict[str, Any]]:
-    """Matched terms as JSON-able dicts (spans and snippets with their marks)."""
-    return [{"term": t.term, "count": t.count,
-             "spans": [[s.field, s.start, s.end] for s in t.spans],
-             "snippets": [{"text": s.text, "marks": [list(m) for m in s.marks]}
-                          for s in t.snippets]}
-            for t in terms]
+    """Matched terms as JSON-able dicts (spans and snippets with their marks, and each
+    span's explanation as ``[text, form, kind]`` when there are some)."""
+    return [_term_to_json(t) for t in terms]
+
+
+def _term_to_json(t: TermHit) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "term": t.term, "count": t.count, "spans": [[s.field, s.start, s.end] for s in t.spans],
+        "snippets": [{"text": s.text, "marks": [list(m) for m in s.marks]} for s in t.snippets]}
+    if t.explained:
+        found["explained"] = [[e.text, e.form, e.kind] for e in t.explained]
+    return found
 
 
 def terms_from_json(data: list[dict[str, Any]]) -> tuple[TermHit, ...]:
@@ -68,7 +75,8 @@ def terms_from_json(data: list[dict[str, Any]]) -> tuple[TermHit, ...]:
         TermHit(term=t["term"], count=t["count"],
                 spans=tuple(Span(f, a, b) for f, a, b in t.get("spans", [])),
                 snippets=tuple(Snippet(s["text"], tuple((a, b) for a, b in s.get("marks", [])))
-                               for s in t.get("snippets", [])))
+                               for s in t.get("snippets", [])),
+                explained=tuple(Explanation(*e) for e in t.get("explained", [])))
         for t in data)
 
 
@@ -86,7 +94,8 @@ def article_from_row(m: RowMap) -> Article:
     """The Article of an ``articles`` row, its date aware UTC."""
     return Article(url=m["url"], title=m["title"], text=m["text"], author=m["author"] or "",
                    published=utc_or_none(m["published"]), language=m["language"],
-                   source=m["source"] or "", from_feed=bool(m["from_feed"]))
+                   source=m["source"] or "", from_feed=bool(m["from_feed"]),
+                   partial=bool(m.get("partial", False)))
 
 
 def stored_article(m: RowMap) -> StoredArticle:

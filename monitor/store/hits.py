@@ -27,7 +27,8 @@ class HitsMixin(StoreBase):
         alerts by channel; with ``alerted``, only hits that made an alert."""
         h, a, m = t.hits.c, t.articles.c, t.matches.c
         q = (select(t.hits, t.rules.c.name.label("rule"), m.terms, a.url, a.title, a.text,
-                    a.author, a.published, a.language, a.source, a.from_feed)
+                    a.author, a.published, a.language, a.source, a.from_feed,
+                    a.partial)
              .join_from(t.hits, t.rules, t.rules.c.id == h.rule_id)
              .join(t.articles, a.id == h.article_id)
              .outerjoin(t.matches, and_(m.rule_id == h.rule_id, m.article_id == h.article_id))

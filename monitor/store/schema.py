@@ -99,6 +99,7 @@ articles = Table(
     Column("source", Text, nullable=False, default=""),
     Column("text", Text, nullable=False, default=""),
     Column("from_feed", Boolean, nullable=False, default=False),
+    Column("partial", Boolean, nullable=False, default=False),  # a walled page: feed text
     Column("fingerprint", BigInteger),  # signed 64-bit form of the content fingerprint
     Column("story_id", Integer, index=True),  # id of the first article of its story
     Column("created_at", DateTime(timezone=True), nullable=False, index=True),
@@ -232,12 +233,20 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _channel_config_hash(conn),
     lambda conn: _notices(conn),
     lambda conn: _rules_and_hits(conn),
+    lambda conn: _article_partial(conn),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
 
 def _add_column(conn: Connection, table: str, column: str) -> None:
     conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column}"))
+
+
+def _article_partial(conn: Connection) -> None:
+    """Version 7: ``articles.partial``, a walled page read from the feed's text (kept when
+    a database made by hand has it already)."""
+    if "partial" not in {c["name"] for c in inspect(conn).get_columns("articles")}:
+        _add_column(conn, "articles", "partial BOOLEAN NOT NULL DEFAULT FALSE")
 
 
 def _polite_polling(conn: Connection) -> None:
