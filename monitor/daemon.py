@@ -29,7 +29,8 @@ import signal
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,14 @@ from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_st
 from monitor.retention import Retention
 from monitor.rules import check_query, compile_rules, query_warnings
 from monitor.sources import source_kinds
-from monitor.store import FeedState, Store, hide_password, wait_for_database
+from monitor.store import (
+    FeedState,
+    Store,
+    hide_password,
+    migrate_once,
+    open_database,
+    wait_interruptibly,
+)
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -92,6 +100,8 @@ class Services:
     fetcher: Fetcher
     extractor: Extractor
     renderer: Renderer  # feeds with render = "browser"; Chromium starts on first use
+    matching: ThreadPoolExecutor = field(  # one thread: more would take the loop's GIL turns
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="match"))
 
 
 class Daemon:
@@ -105,7 +115,7 @@ class Daemon:
         self.clock = clock
         self.node = node_name(config)
         if store is None:
-            store = Store(config.monitor.database)
+            store = open_database(config.monitor)
             store.migrate()
         m = config.monitor
         fetcher = make_fetcher(config)
@@ -116,6 +126,7 @@ class Daemon:
         self.polls: dict[asyncio.Task[None], int] = {}  # poll under way -> the feed's id
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
+        self.claiming = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
         self.retention = Retention(store, clock, self.metrics)
@@ -133,7 +144,7 @@ class Daemon:
         self.config = config
         self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics,
-                                 renderer=s.renderer)
+                                 renderer=s.renderer, matching=s.matching)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
@@ -239,22 +250,22 @@ class Daemon:
 
     async def poll_due(self, force: bool = False) -> None:
         """Claim the feeds that are due (all of them with ``force``) and poll them."""
-        if self.stopping.is_set():
-            return
-        free = MAX_PARALLEL_POLLS - len(self.polls)
-        if free <= 0:
-            return
-        try:
-            feeds = self.services.store.claim_due_feeds(
-                self.node, self.clock(), free if not force else 10**6,
-                self.config.monitor.cluster.lease, force=force)
-        except MonitorError as e:
-            log.error("event=claim_failed error=%r", str(e))
-            return
-        for feed in feeds:
-            task = asyncio.create_task(self._poll(feed))
-            self.polls[task] = feed.id
-            task.add_done_callback(self._poll_done)
+        async with self.claiming:  # one claim at a time, as each counts the free slots
+            free = MAX_PARALLEL_POLLS - len(self.polls)
+            if self.stopping.is_set() or free <= 0:
+                return
+            try:  # in a thread, as the jobs' database calls: a frozen database holds the job
+                feeds = await asyncio.to_thread(
+                    self.services.store.claim_due_feeds, self.node, self.clock(),
+                    free if not force else 10**6, self.config.monitor.cluster.lease,
+                    force=force)
+            except MonitorError as e:
+                log.error("event=claim_failed error=%r", str(e))
+                return
+            for feed in feeds:
+                task = asyncio.create_task(self._poll(feed))
+                self.polls[task] = feed.id
+                task.add_done_callback(self._poll_done)
 
     def _poll_done(self, task: asyncio.Task[None]) -> None:
         """Refill the free slots once half are free, not only at the next 1 s tick."""
@@ -314,7 +325,8 @@ class Daemon:
         if not m.health_channel:  # health_channel = "" (off)
             return
         try:
-            raise_health_notices(self.services.store, m, m.health_channel, self.clock())
+            await asyncio.to_thread(raise_health_notices, self.services.store, m,
+                                    m.health_channel, self.clock())
         except MonitorError as e:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
@@ -325,10 +337,11 @@ class Daemon:
         polling and the alerts it is delivering, however long those take."""
         store, now = self.services.store, self.clock()
         try:
-            store.heartbeat(self.node, now)
-            store.renew_leases(self.node, now, self.config.monitor.cluster.lease,
-                               feed_ids=list(self.polls.values()),
-                               alert_ids=list(self.delivering))
+            await asyncio.to_thread(store.heartbeat, self.node, now)
+            await asyncio.to_thread(store.renew_leases, self.node, now,
+                                    self.config.monitor.cluster.lease,
+                                    feed_ids=list(self.polls.values()),
+                                    alert_ids=list(self.delivering))
         except MonitorError as e:
             log.error("event=heartbeat_failed error=%r", str(e))
 
@@ -337,6 +350,7 @@ class Daemon:
         await self.services.renderer.aclose()
         await self.services.fetcher.aclose()
         self.services.extractor.close()
+        self.services.matching.shutdown(wait=False)
         self.services.store.close()
 
 
@@ -348,10 +362,10 @@ async def run_daemon(config_path: str, once: bool = False) -> int:
     is for a bad config only."""
     config = load(config_path)
     try:
-        store = Store(config.monitor.database)
+        store = open_database(config.monitor)
     except StorageError as e:  # the URL itself cannot be used: no retry will help
         raise ConfigError(f"monitor.database: {e}") from e
-    status, reload = await (_start_once(store) if once else _wait_interruptibly(store))
+    status, reload = await (migrate_once(store) if once else wait_interruptibly(store))
     if status is not None:
         store.close()
         return status
@@ -367,33 +381,6 @@ async def run_daemon(config_path: str, once: bool = False) -> int:
         return await (daemon.run_once() if once else daemon.run())
     finally:
         await daemon.close()
-
-
-async def _start_once(store: Store) -> tuple[int | None, bool]:
-    """(None, False) once migrated; (1, False) when the database is unreachable."""
-    try:
-        await asyncio.to_thread(store.migrate)
-    except StorageError as e:
-        log.error("event=database_unavailable error=%r", hide_password(str(e), store.url))
-        return 1, False
-    return None, False
-
-
-async def _wait_interruptibly(store: Store) -> tuple[int | None, bool]:
-    """``wait_for_database`` that SIGTERM/SIGINT end: (None once the database answers,
-    else exit status 0) and whether a SIGHUP came meanwhile (to reload once started)."""
-    loop, stop, hup = asyncio.get_running_loop(), asyncio.Event(), asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, hup.set)
-    try:
-        if await wait_for_database(store, stop):
-            return None, hup.is_set()
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-    log.info("event=stopped_waiting reason=signal")
-    return 0, False
 
 
 __all__ = ["ConfigError", "Daemon", "load", "run_daemon"]

@@ -21,9 +21,10 @@ under concurrency, encode/httpx#3215), over two aiohttp sessions, guarded and op
 under the cap. Redirects are followed here, each hop checked; ``trusted`` opens the first
 hop only. The deadline starts when the first hop gets its connection slots (queueing
 behind fetches to the same host does not count) and covers every later hop and body.
-Hosts are keyed ``host:port``. While a host's Retry-After runs, ``fetch`` raises without
-connecting (callers may ask ``host_delay`` first); a 429 without Retry-After backs off
-60 s, a 503 without one not at all. Cookies are never kept (a source's own, from its
+Hosts are keyed ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER``
+s lets the next go). While a host's Retry-After runs, ``fetch`` raises without connecting
+(callers may ask ``host_delay`` first); a 429 without Retry-After backs off 60 s, a 503
+without one not at all. Cookies are never kept (a source's own, from its
 ``RequestOptions``, are chosen anew at each hop); environment proxies are ignored.
 """
 
@@ -73,6 +74,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
+SLOW_AFTER = 5.0  # seconds a request runs before its host's politeness slot goes to the next
+SLOW_OVERFLOW = 4
+"""Connections to one host at most, as a multiple of ``per_host`` (slow requests let go)."""
 
 
 @contextlib.contextmanager
@@ -97,10 +101,13 @@ class _Slot:
 
 
 class _HostSlots:
-    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them."""
+    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them.
 
-    def __init__(self, per_host: int) -> None:
-        self._per_host = per_host
+    A request running ``slow_after`` seconds gives its slot back and runs on to its own
+    deadline: a slow response holds the host's other feeds that long, not its deadline."""
+
+    def __init__(self, per_host: int, slow_after: float) -> None:
+        self._per_host, self._slow_after = per_host, slow_after
         self._slots: dict[str, _Slot] = {}
 
     @contextlib.asynccontextmanager
@@ -109,8 +116,20 @@ class _HostSlots:
             key, _Slot(asyncio.Semaphore(self._per_host)))
         slot.users += 1
         try:
-            async with slot.sem:
+            await slot.sem.acquire()
+            held = [True]
+
+            def give_back() -> None:
+                if held[0]:
+                    held[0] = False
+                    slot.sem.release()
+
+            timer = asyncio.get_running_loop().call_later(self._slow_after, give_back)
+            try:
                 yield
+            finally:
+                timer.cancel()
+                give_back()
         finally:
             slot.users -= 1
             if not slot.users:
@@ -199,7 +218,7 @@ class Fetcher:
         self._max_redirects, self._allow_private = max_redirects, allow_private_networks
         self._client = httpx.AsyncClient(
             transport=PolicyTransport(resolver or system_resolve, limit=max_connections,
-                                      per_host=per_host),
+                                      per_host=per_host * SLOW_OVERFLOW),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
                      "Accept": "*/*"},
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
@@ -207,7 +226,7 @@ class Fetcher:
             cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False, trust_env=False)
         self._all = asyncio.Semaphore(max_connections)
-        self._hosts = _HostSlots(per_host)
+        self._hosts = _HostSlots(per_host, SLOW_AFTER)
         self._backoff: dict[str, tuple[float, int]] = {}  # host -> (monotonic until, status)
 
     @property

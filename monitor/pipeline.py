@@ -11,7 +11,9 @@ matched, so backtests and the search box see them) without alerting, unless
 refused because the feed's host asked every client for a pause (``FetchPostponed``) is
 postponed, not failed: the feed's error count and state stay as they were. So is a poll
 the store failed (``StorageError``): it propagates, and the caller releases the feed with
-``release_after_store_error`` for a retry ``STORE_RETRY`` seconds later.
+``release_after_store_error`` for a retry ``STORE_RETRY`` seconds later. The poll's
+database calls (and rule matching, ``match_article``) run in threads: a slow or frozen
+database holds the poll, not the event loop.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from monitor.alerts.routing import Routing, no_alerts, too_old
+from monitor.collaborators import ExtractorLike, FetcherLike, RendererLike, RuleSetLike
 from monitor.config import Config, FeedSettings, WatchSettings
 from monitor.config.requestopts import request_options
 from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
@@ -48,7 +52,6 @@ from monitor.models import (
     Entry,
     FetchResult,
     Match,
-    RequestOptions,
     Router,
     RuleChannels,
 )
@@ -77,37 +80,6 @@ STORE_RETRY = 30.0  # seconds: a poll the database failed is retried this soon
 _EPOCH = utc(datetime.min)
 
 
-class FetcherLike(Protocol):
-    """What the pipeline needs of ``monitor.fetch.Fetcher``."""
-
-    async def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-                    trusted: bool = False, allow_private: bool | None = None,
-                    html_only: bool = False, max_bytes: int | None = None,
-                    options: RequestOptions | None = None) -> FetchResult: ...
-
-
-class ExtractorLike(Protocol):
-    """What the pipeline needs of ``monitor.extract.Extractor``."""
-
-    async def extract(self, content: bytes, url: str, *, entry: Entry | None = None,
-                      source: str = "") -> Article: ...
-
-
-class RendererLike(Protocol):
-    """What the pipeline needs of ``monitor.browser.Renderer``."""
-
-    async def render(self, url: str, *, allow_private: bool | None = None,
-                     options: RequestOptions | None = None) -> FetchResult: ...
-
-
-class RuleSetLike(Protocol):
-    """What the pipeline needs of ``monitor.rules.RuleSet``."""
-
-    def match(self, article: Article) -> list[Match]: ...
-
-    def explain(self, article: Article, matches: Sequence[Match]) -> list[Match]: ...
-
-
 @dataclass
 class Pipeline:
     """Everything one poll needs; the daemon builds one and swaps it on reload."""
@@ -122,6 +94,7 @@ class Pipeline:
     article_concurrency: int = 4
     metrics: Metrics | None = None
     renderer: RendererLike | None = None  # for feeds with render = "browser"
+    matching: Executor | None = None  # where rules run; None: the loop's default executor
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
 
@@ -149,10 +122,10 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
         raise
     except MonitorError as e:
         retry_after = getattr(e, "retry_after", None)  # FetchHTTPStatus on 429/503
-        record = PollRecord("error", _next_poll(p, feed, settings, failed=True,
-                                                retry_after=retry_after), error=str(e))
+        record = PollRecord("error", await asyncio.to_thread(
+            _next_poll, p, feed, settings, failed=True, retry_after=retry_after), error=str(e))
     record = replace(record, duration_ms=int((time.monotonic() - started) * 1000))
-    p.store.finish_poll(feed.id, p.node, record, p.clock())
+    await asyncio.to_thread(p.store.finish_poll, feed.id, p.node, record, p.clock())
     _log_outcome(feed.name, record)
     if p.metrics:
         p.metrics.poll(feed.name, record.status, record.duration_ms / 1000)
@@ -188,13 +161,14 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
             feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
             max_bytes=fetch.max_feed_bytes, options=request_options(settings))
     except NotModified:
-        return PollRecord("not_modified", _next_poll(p, feed, settings))
+        return PollRecord("not_modified", await asyncio.to_thread(_next_poll, p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
     cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,
                              "content_hash": digest}
     if digest == feed.content_hash:  # same bytes: the <ttl> stored last time still holds
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
-        return PollRecord("unchanged", _next_poll(p, feed, settings, ask=ask), **cache)
+        return PollRecord("unchanged", await asyncio.to_thread(
+            _next_poll, p, feed, settings, ask=ask), **cache)
     parsed = parse_source(settings.kind, result.content, result.url,
                           content_type=result.content_type,
                           max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
@@ -209,7 +183,8 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
     ask = max(float(parsed.ttl_seconds or 0), _max_age(result))
     cache["publisher_ask"] = ask
     entries = _unique(parsed.entries)
-    known = p.store.seen_entries(feed.id, entries, p.clock())  # by GUID or by content
+    # seen before by GUID or by content (a re-dated item, a fresh GUID)
+    known = await asyncio.to_thread(p.store.seen_entries, feed.id, entries, p.clock())
     new = [e for e in entries if e.key not in known]
     edited = [e for e in entries if known.get(e.key, None) not in (None, entry_version(e))]
     if parsed.warning:
@@ -219,7 +194,8 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
         counts = await _backfill(p, feed.id, settings, new + edited)
     else:
         counts = await _process_entries(p, feed.id, settings, new + edited)
-    return PollRecord("first_poll" if first else "ok", _next_poll(p, feed, settings, ask=ask),
+    return PollRecord("first_poll" if first else "ok",
+                      await asyncio.to_thread(_next_poll, p, feed, settings, ask=ask),
                       warning=parsed.warning, new_items=len(new), matched=counts[0],
                       alerts=counts[1], **cache)
 
@@ -230,7 +206,7 @@ async def _backfill(p: Pipeline, feed_id: int, feed: FeedSettings,
     and remember the rest as seen, so none of them alerts later."""
     ordered = newest_first(entries)
     stored, seen = ordered[:feed.backfill], ordered[feed.backfill:]
-    p.store.record_entries(feed_id, seen, p.clock())
+    await asyncio.to_thread(p.store.record_entries, feed_id, seen, p.clock())
     return await _process_entries(p, feed_id, feed, stored, alert=False)
 
 
@@ -262,8 +238,7 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     # in a thread: the detector's first call loads its model (half a second)
     article = replace(article, language=await asyncio.to_thread(article_language, article, entry))
     dated = article if article.published else replace(article, published=p.clock())
-    watching = [m for m in p.rules.match(dated) if _watches_feed(p, m.rule, feed)]
-    matches = p.rules.explain(dated, watching)  # which variant fired, for alerts and hits
+    matches = await match_article(p, dated, feed)
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
@@ -277,6 +252,19 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
         log.info("event=match feed=%s rule=%r url=%s terms=%s", feed.name, m.rule, article.url,
                  ",".join(t.term for t in m.terms))
     return len(matches), len(alerts)
+
+
+async def match_article(p: Pipeline, article: Article, feed: FeedSettings) -> list[Match]:
+    """The rules watching ``feed`` that ``article`` matches, with the variants that fired,
+    in the ``p.matching`` thread, off the event loop (``bench/loopstall.py``). A reload swaps
+    the daemon's pipeline: a match under way finishes on the rules it began with."""
+    rules = p.rules
+
+    def run() -> list[Match]:
+        watching = [m for m in rules.match(article) if _watches_feed(p, m.rule, feed)]
+        return rules.explain(article, watching)  # which variant fired, for alerts and hits
+
+    return await asyncio.get_running_loop().run_in_executor(p.matching, run)
 
 
 async def fetch_article(p: Pipeline, feed: FeedSettings, entry: Entry) -> Article:
@@ -395,5 +383,7 @@ def _log_outcome(feed: str, r: PollRecord) -> None:
                  r.status, feed, r.new_items, r.matched, r.alerts, r.duration_ms)
 
 
-__all__ = ["ParseError", "Pipeline", "fetch_article", "newest_first", "poll_feed",
-           "process_entry", "record_crash", "release_after_store_error", "rule_for"]
+__all__ = ["ExtractorLike", "FetcherLike", "ParseError", "Pipeline", "RendererLike",
+           "RuleSetLike", "fetch_article", "match_article", "newest_first",
+           "poll_feed", "process_entry", "record_crash", "release_after_store_error",
+           "rule_for"]

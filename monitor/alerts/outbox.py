@@ -106,7 +106,7 @@ class Outbox:
         return how many this call's rounds sent; without, return 0 at once (the daemon's
         delivery job: a channel still sending is skipped, the others go on)."""
         if not self.settings_checked:
-            self.enable_changed_channels()
+            await asyncio.to_thread(self.enable_changed_channels)
         due_by = self.clock()  # retries scheduled during this round wait for the next
         started: list[asyncio.Task[int]] = []
         for name in (*self.channels, _UNKNOWN):
@@ -128,10 +128,12 @@ class Outbox:
         only, exclude = (None, tuple(self.channels)) if name == _UNKNOWN else (name, ())
         sent = 0
         while True:
-            rows = self.store.claim_due_alerts(self.node, due_by, self.batch, self.lease,
-                                               only=only, exclude=exclude)
-            notices = self.store.claim_due_notices(self.node, due_by, self.batch, self.lease,
-                                                   only=only, exclude=exclude)
+            rows = await asyncio.to_thread(  # off the loop: the database may be frozen
+                self.store.claim_due_alerts, self.node, due_by, self.batch, self.lease,
+                only=only, exclude=exclude)
+            notices = await asyncio.to_thread(
+                self.store.claim_due_notices, self.node, due_by, self.batch, self.lease,
+                only=only, exclude=exclude)
             ids = {r.id for r in rows} | {n.id for n in notices}
             self.holding |= ids  # the daemon's heartbeat renews their leases meanwhile
             try:

@@ -14,14 +14,15 @@ def open_store(config_path: str) -> Any:
     """The database of an existing installation; never creates one (that is ``monitor run``)."""
     from monitor.config import sqlite_file
     from monitor.daemon import load
-    from monitor.store import Store
+    from monitor.store import open_database
 
-    url = load(config_path).monitor.database
+    config = load(config_path)
+    url = config.monitor.database
     file = sqlite_file(url)
     if file is not None and not file.exists():
         raise MonitorError(f"no database at {file} (run `monitor run` first, "
                            "or check [monitor] database)")
-    store = Store(url)
+    store = open_database(config.monitor)
     store.migrate()
     return store
 

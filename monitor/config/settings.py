@@ -113,6 +113,8 @@ class MonitorSettings:
 
     database: str = setting("sqlite:///monitor.db", str,  # relative: to the config's folder
                             restart=True)
+    database_connect_timeout: float = setting(10.0, DURATION, restart=True)
+    database_timeout: float = setting(30.0, DURATION, restart=True)  # statement, lock wait
     timezone: str = setting("UTC", str)
     extract_workers: int = setting(2, int, restart=True)
     extract_timeout: float = setting(20.0, DURATION, restart=True)  # per page, then feed text

@@ -29,7 +29,13 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
-from monitor.store.startwait import hide_password, wait_for_database
+from monitor.store.startwait import (
+    hide_password,
+    migrate_once,
+    open_database,
+    wait_for_database,
+    wait_interruptibly,
+)
 from monitor.store.writer import ArticleWriter
 
 __all__ = [
@@ -51,5 +57,8 @@ __all__ = [
     "Store",
     "StoredArticle",
     "hide_password",
+    "migrate_once",
+    "open_database",
     "wait_for_database",
+    "wait_interruptibly",
 ]

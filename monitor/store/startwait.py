@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from monitor import sdnotify
+from monitor.config import MonitorSettings
 from monitor.errors import StorageError
 from monitor.store.db import Store
 
@@ -17,6 +19,24 @@ log = logging.getLogger(__name__)
 
 DB_WAIT_FIRST = 1.0  # seconds before the second try to reach the database at start...
 DB_WAIT_MAX = 30.0  # ...doubling up to this
+
+
+def open_database(settings: MonitorSettings) -> Store:
+    """The store on ``[monitor] database``, every wait bounded by the database timeouts
+    (it connects on first use)."""
+    return Store(settings.database, connect_timeout=settings.database_connect_timeout,
+                 timeout=settings.database_timeout)
+
+
+async def migrate_once(store: Store) -> tuple[int | None, bool]:
+    """``monitor run --once``'s start, without waiting: (None, False) once migrated;
+    (1, False) when the database is unreachable."""
+    try:
+        await asyncio.to_thread(store.migrate)
+    except StorageError as e:
+        log.error("event=database_unavailable error=%r", hide_password(str(e), store.url))
+        return 1, False
+    return None, False
 
 
 async def wait_for_database(store: Store, stop: asyncio.Event,
@@ -62,3 +82,20 @@ def hide_password(message: str, url: str) -> str:
     except (ArgumentError, ValueError):
         return message
     return message.replace(str(password), "***") if password else message
+
+
+async def wait_interruptibly(store: Store) -> tuple[int | None, bool]:
+    """``wait_for_database`` that SIGTERM/SIGINT end: (None once the database answers,
+    else exit status 0) and whether a SIGHUP came meanwhile (to reload once started)."""
+    loop, stop, hup = asyncio.get_running_loop(), asyncio.Event(), asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
+    try:
+        if await wait_for_database(store, stop):
+            return None, hup.is_set()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+    log.info("event=stopped_waiting reason=signal")
+    return 0, False

@@ -1,7 +1,7 @@
 """Group commit for the articles of concurrent polls.
 
 Each stored article is a transaction, and with SQLite's synchronous=FULL each commit is an
-fsync that blocks the event loop. Articles that finish within ``WINDOW`` seconds of each
+fsync (run in a thread, off the event loop). Articles that finish within ``WINDOW`` seconds of each
 other are stored in one transaction instead (bench/pipeline.py: one commit per few
 articles). Every caller still gets its answer only after its commit, so nothing is
 acknowledged before it is durable. If a batch fails, its articles are stored one by one,
@@ -52,24 +52,32 @@ class ArticleWriter:
         try:
             await asyncio.sleep(self.WINDOW)
         finally:  # cancelled (shutdown) or not, what was handed over is stored
-            self._drain()
+            await self._drain()
 
-    def _drain(self) -> None:
+    async def _drain(self) -> None:
+        """Store the queue a batch at a time, in a thread (a commit waits for the disk)."""
         while self._queue:
             batch, self._queue = self._queue[:self.MAX_BATCH], self._queue[self.MAX_BATCH:]
-            try:
-                results = self.store.store_articles([w for w, _ in batch], same_story)
-            except Exception:  # noqa: BLE001 - retried one by one, each gets its own error
-                for write, future in batch:
-                    try:
-                        future.set_result(self.store.store_articles([write], same_story)[0])
-                    except Exception as e:  # noqa: BLE001 - handed to the one caller
-                        log.error("event=article_store_failed url=%s error=%r",
-                                  write.new.article.url, str(e))
-                        future.set_exception(e)
-            else:
-                for (_, future), alerts in zip(batch, results, strict=True):
-                    future.set_result(alerts)
+            outcomes = await asyncio.to_thread(self._store, [w for w, _ in batch])
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _store(self, batch: list[ArticleWrite]) -> list[list[str] | Exception]:
+        try:
+            return list(self.store.store_articles(batch, same_story))
+        except Exception:  # noqa: BLE001 - retried one by one, each gets its own error
+            return [self._store_one(write) for write in batch]
+
+    def _store_one(self, write: ArticleWrite) -> list[str] | Exception:
+        try:
+            return self.store.store_articles([write], same_story)[0]
+        except Exception as e:  # noqa: BLE001 - handed to the one caller
+            log.error("event=article_store_failed url=%s error=%r", write.new.article.url,
+                      str(e))
+            return e
 
 
 def _retrieved(future: asyncio.Future[list[str]]) -> None:

@@ -1,7 +1,9 @@
 """The web app: dashboard, JSON API, /metrics, /healthz and /readyz (Starlette).
 
 Handlers are plain functions, so Starlette runs them (and their blocking database reads)
-in a worker thread, off the daemon's event loop. Pages are rendered server-side by Jinja2
+in a worker thread, off the daemon's event loop; the probes are coroutines: /healthz
+answers from memory, /readyz asks the database in a thread, bounded in time
+(``monitor.web.ready``). Pages are rendered server-side by Jinja2
 with autoescaping: feed-derived text is always data, never markup; the only markup that
 wraps it is ``<mark>`` around escaped hits. No scripts, no external assets.
 """
@@ -34,6 +36,7 @@ from monitor.models import Snippet
 from monitor.store import Store
 from monitor.web import views
 from monitor.web.hosts import HostCheck
+from monitor.web.ready import DatabaseProbe
 from monitor.web.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
@@ -65,14 +68,18 @@ class _Handlers:
     clock: Clock
     env: Environment
     reload_failure: ReloadFailure
+    probe: DatabaseProbe
 
     # -- probes ---------------------------------------------------------------------------
 
-    def healthz(self, request: Request) -> Response:
+    async def healthz(self, request: Request) -> Response:
+        """Alive: answered from memory on the event loop, whatever the database does."""
         return APIResponse({"status": "ok"})
 
-    def readyz(self, request: Request) -> Response:
-        checks = views.readiness(self.store, self.config(), self.scheduler_running, self.clock())
+    async def readyz(self, request: Request) -> Response:
+        """Answered within ``ready.READY_BOUND`` seconds, the database frozen or not."""
+        checks = views.readiness(await self.probe.check(), self.config(),
+                                 self.scheduler_running, self.clock())
         failing = [name for name, verdict in checks.items() if verdict != "ok"]
         if failing:
             log.debug("event=not_ready failing=%s", ",".join(failing))
@@ -216,7 +223,8 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
                           "listens beyond loopback (or set monitor.web_token_env)")
     h = _Handlers(store, config_getter, metrics or Metrics(store, clock=clock),
-                  scheduler_running, clock, _environment(), reload_failure)
+                  scheduler_running, clock, _environment(), reload_failure,
+                  DatabaseProbe(store))
     routes = [
         Route("/", h.dashboard), Route("/healthz", h.healthz), Route("/readyz", h.readyz),
         Route("/metrics", h.metrics_text), Route("/api/alerts", h.api_alerts),

@@ -1,0 +1,282 @@
+"""A frozen database does not freeze the daemon (issue 16 item 4).
+
+* PostgreSQL stops answering: a proxy in front of it drops its connections and from then
+  on accepts new ones and never says a word (a black hole, as a server under SIGSTOP
+  looks to a new client). A database call hangs in connect, in a thread: /healthz answers
+  meanwhile (before that call's connect timeout is logged: had the call run on the
+  loop, the loop would wait in it), /readyz says 503 and why, the connect timeout is one
+  log line, and once the database is back /readyz says 200 again.
+* PostgreSQL freezes under a pooled connection (it stays open and silent): the call on
+  it fails after ``database_timeout`` plus ``WATCH_GRACE``, with one line, instead of
+  waiting forever.
+* A lock held by another session (``LOCK TABLE`` on PostgreSQL, an exclusive transaction
+  on SQLite): the claim gives up after ``database_timeout``, one line is logged and the
+  daemon polls once the lock is gone.
+* A full disk (SQLite's SQLITE_FULL) fails the writes while reads work: /readyz says 503
+  with the store's last error.
+
+In the first test PostgreSQL freezes while the daemon's first poll may still be under way:
+its database calls, too, run in threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy import event
+
+from monitor.config import Config, FeedSettings, MonitorSettings
+from monitor.daemon import Daemon, load
+from monitor.errors import StorageError
+from monitor.store import Store
+from monitor.testing import NewsServer
+from monitor.web import create_app, ready
+from tests.conftest import pg_schema, postgres_available
+from tests.helpers import write_config
+
+WAIT = 60.0  # seconds any awaited state may take at most (a generous bound)
+
+
+class Switch:
+    """A TCP proxy to PostgreSQL at 127.0.0.1:5432 on a loop and thread of its own (the
+    daemon's database calls must never wait on the test's loop): it forwards until
+    ``freeze``, which closes what it forwards and makes it a black hole; ``thaw`` forwards
+    new connections again."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.frozen = False
+        self.forwarded: set[asyncio.StreamWriter] = set()
+        self.held: list[asyncio.StreamWriter] = []  # black-holed: open, never answered
+        self.port = 0
+
+    def start(self) -> Switch:
+        self.thread.start()
+        self.server = self._run(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    def freeze(self, drop: bool = True) -> None:
+        """Black-hole new connections; ``drop`` the forwarded ones, else leave them open and
+        silent (what a client of a server under SIGSTOP sees)."""
+        async def freeze() -> None:
+            self.frozen = True
+            for writer in self.forwarded if drop else ():
+                writer.close()
+
+        self._run(freeze())
+
+    def thaw(self) -> None:
+        self.frozen = False
+
+    def stop(self) -> None:
+        async def stop() -> None:
+            self.server.close()
+            for writer in [*self.held, *self.forwarded]:
+                writer.close()
+
+        self._run(stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+    def _run(self, coroutine: object) -> object:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)  # type: ignore[arg-type]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.frozen:
+            self.held.append(writer)
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
+        self.forwarded |= {writer, up_writer}
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            try:
+                while data := await src.read(65536):
+                    while self.frozen:  # silent: read, never forwarded
+                        await asyncio.sleep(3600)
+                    dst.write(data)
+                    await dst.drain()
+            except ConnectionError:
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+def timeouts_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if "event=claim_failed" in r.getMessage() and "timeout" in r.getMessage()]
+
+
+async def until(check: object, what: str) -> None:
+    for _ in range(int(WAIT / 0.05)):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+@pytest.mark.postgres
+async def test_a_frozen_postgresql_leaves_healthz_up_and_readyz_saying_why(
+        tmp_path: Path, news: NewsServer, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    if not postgres_available():
+        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    monkeypatch.setattr(ready, "STORE_ERROR_RECENT", 1.0)  # back to ready soon after
+    switch = Switch().start()
+    try:
+        with pg_schema() as real:
+            url = real.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}")
+            path = write_config(tmp_path, news, None, None, watches="", database=url,
+                                extra_monitor='database_connect_timeout = "8s"\n'
+                                              'database_timeout = "5s"')
+            path.write_text(path.read_text().replace('web = ""', 'web = "127.0.0.1:0"'))
+            daemon = Daemon(load(str(path)), str(path))
+            running = asyncio.create_task(daemon.run())
+            try:
+                await until(lambda: daemon.web is not None, "the web server listens")
+                assert daemon.web is not None
+                async with httpx.AsyncClient(base_url=daemon.web.url, timeout=WAIT,
+                                             trust_env=False) as http:
+                    async def ready_again() -> bool:
+                        return (await http.get("/readyz")).status_code == 200
+
+                    for _ in range(int(WAIT)):  # ready before the freeze (the start is over)
+                        if await ready_again():
+                            break
+                        await asyncio.sleep(1)
+                    assert await ready_again()
+                    with caplog.at_level(logging.INFO):
+                        switch.freeze()
+                        await until(lambda: switch.held, "a call hangs in connect")
+                        alive = await http.get("/healthz")
+                        early = timeouts_logged(caplog)
+                        unready = await http.get("/readyz")
+                        await until(lambda: timeouts_logged(caplog), "a timeout logged")
+                    assert alive.status_code == 200 and not early, early
+                    assert unready.status_code == 503, unready.text
+                    assert unready.json()["failing"][0] == "database"
+                    assert unready.json()["checks"]["database"].startswith(
+                        ("no answer within", "unavailable:")), unready.text
+                    switch.thaw()
+                    for _ in range(int(WAIT)):
+                        if await ready_again():
+                            break
+                        await asyncio.sleep(1)
+                    assert await ready_again()
+            finally:
+                daemon.stopping.set()
+                await running
+                await daemon.close()
+    finally:
+        switch.stop()
+
+
+@pytest.mark.postgres
+async def test_a_connection_to_a_frozen_server_is_dropped_after_the_bound(
+        caplog: pytest.LogCaptureFixture) -> None:
+    if not postgres_available():
+        pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
+    switch = Switch().start()
+    try:
+        with pg_schema() as real:
+            store = Store(real.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}"),
+                          connect_timeout=2, timeout=1)
+            try:
+                store.migrate()
+                switch.freeze(drop=False)  # the pooled connection stays open, unanswered
+                with caplog.at_level(logging.INFO), pytest.raises(StorageError):
+                    # without the watchdog: forever (neither side's timeouts fire)
+                    await asyncio.wait_for(asyncio.to_thread(store.feeds), WAIT)
+                frozen = [r.getMessage() for r in caplog.records
+                          if "event=database_frozen" in r.getMessage()]
+                assert len(frozen) == 1, frozen
+                switch.thaw()
+                store.feeds()  # a new connection, once the server answers again
+            finally:
+                store.close()
+    finally:
+        switch.stop()
+
+
+@contextlib.contextmanager
+def lock_held(db_url: str) -> Iterator[None]:
+    """Another session holds the feeds table (PostgreSQL) or the write lock (SQLite)."""
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            yield
+        finally:
+            conn.rollback()
+            conn.close()
+        return
+    with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as pg:
+        pg.execute("LOCK TABLE feeds IN ACCESS EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            pg.rollback()
+
+
+async def test_a_lock_held_elsewhere_times_out_with_one_line(
+        tmp_path: Path, news: NewsServer, db_url: str,
+        caplog: pytest.LogCaptureFixture) -> None:
+    path = write_config(tmp_path, news, None, None, watches="", database=db_url,
+                        extra_monitor='database_timeout = "1s"')
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        with lock_held(db_url), caplog.at_level(logging.INFO):
+            await daemon.poll_due(force=True)
+        failed = [r.getMessage() for r in caplog.records if "event=" in r.getMessage()]
+        assert len(failed) == 1 and "event=claim_failed" in failed[0], failed
+        assert any(why in failed[0] for why in (
+            "lock timeout", "statement timeout", "database is locked")), failed
+        assert not daemon.polls
+        await daemon.run_once()  # the lock is gone: the daemon lives on and polls
+        (feed,) = daemon.services.store.feeds()
+        assert feed.last_polled_at is not None and feed.error_count == 0
+    finally:
+        await daemon.close()
+
+
+async def test_readyz_fails_while_a_full_disk_fails_the_writes(tmp_path: Path) -> None:
+    # SQLite's own "disk is full" (SQLITE_FULL), from a page limit at the database's
+    # size: reads work, every write that grows the file fails
+    db = tmp_path / "monitor.db"
+    store = Store(f"sqlite:///{db}")
+    store.migrate()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    event.listen(store.engine, "connect",
+                 lambda dbapi_conn, _: dbapi_conn.execute(f"PRAGMA max_page_count={pages}"))
+    store.engine.dispose()
+    config = Config(MonitorSettings(database=f"sqlite:///{db}"))
+    app = create_app(store, lambda: config)
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1") as http:
+            assert (await http.get("/readyz")).status_code == 200
+            feeds = [FeedSettings(f"f{i}", f"https://news.example.org/{i}.xml", 600.0)
+                     for i in range(2000)]
+            with pytest.raises(StorageError, match="full"):
+                store.sync_feeds(feeds, datetime.now(UTC))
+            store.feeds()  # reads still work: the database check must not take them for ok
+            full = await http.get("/readyz")
+        assert full.status_code == 503, full.text
+        verdict = full.json()["checks"]["database"]
+        assert verdict.startswith("failing: ") and "full" in verdict, verdict
+    finally:
+        store.close()
