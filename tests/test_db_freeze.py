@@ -239,6 +239,7 @@ async def test_a_lock_held_elsewhere_times_out_with_one_line(
     daemon = Daemon(load(str(path)), str(path))
     try:
         with lock_held(db_url), caplog.at_level(logging.INFO):
+            caplog.clear()  # the daemon's start-up lines, when an earlier test left INFO on
             await daemon.poll_due(force=True)
         failed = [r.getMessage() for r in caplog.records if "event=" in r.getMessage()]
         assert len(failed) == 1 and "event=claim_failed" in failed[0], failed
