@@ -52,7 +52,9 @@ SESSION_SECONDS = 12 * 3600
 LOGIN_SECONDS = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-Handler = Callable[[Request, "Actor"], Response]
+Handler = Callable[[Request, "Actor", Any], Response]
+"""A write handler: the request, who makes it, and its body (a JSON value, a form's fields,
+or None when there is none or it is no JSON)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +179,21 @@ class Auth:
         return actor
 
     def guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """``handler`` (run in a thread) for editors only, refusals answered here."""
+        """``handler`` (run in a thread, with the body read) for editors only, refusals
+        answered here."""
         async def endpoint(request: Request) -> Response:
             actor = await self.writer(request)
             if isinstance(actor, Response):
                 return actor
-            return await run_in_threadpool(handler, request, actor)
+            body: Any = None
+            if _is_json(request):
+                try:
+                    body = json.loads(await request.body() or b"null")
+                except (ValueError, UnicodeDecodeError):
+                    return _refuse(400, "the body is not JSON")
+            else:
+                body = await _fields(request) or None
+            return await run_in_threadpool(handler, request, actor, body)
         return endpoint
 
     # -- the endpoints ------------------------------------------------------------------------
