@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -211,3 +212,36 @@ def test_the_migration_adds_the_workspace_tables(db_url: str) -> None:
         assert store.rules_version() == 0 and store.web_rules() == []
     finally:
         store.close()
+
+
+def test_config_rules_shadow_database_rules_and_missing_channels_drop(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.liverules import live_rules
+    from monitor.store import Store, WebRule
+
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    config = load_config(write_config(tmp_path, news, None, hook))
+    store = Store(config.monitor.database)
+    store.migrate()
+    try:
+        now = datetime.now(UTC)
+        for rule in (WebRule(0, "dpa", "shadowed"),
+                     WebRule(0, "steel", "steel", settings={"channels": ["hook", "gone"]}),
+                     WebRule(0, "off", "off", enabled=False)):
+            store.save_rule(rule, "ed", now)
+        merged, rules, version = live_rules(config, store)
+        watches = {w.name: w for w in merged.watches}
+        assert set(watches) == {"dpa", "scr", "steel"} and version == 3
+        assert watches["dpa"].query == '"Defense Production Act"'  # the config's
+        assert watches["steel"].channels == ("hook",)
+        assert sorted(m.rule for m in rules.match(_article("steel and more"))) == ["steel"]
+        assert "event=web_rule_shadowed" in caplog.text and "missing=gone" in caplog.text
+    finally:
+        store.close()
+
+
+def _article(text: str) -> Any:
+    from monitor.models import Article
+
+    return Article(url="http://127.0.0.1/a", title="", text=text)

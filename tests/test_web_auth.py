@@ -3,6 +3,7 @@ CSRF tokens, and the bearer token as before; through a real daemon serving on 12
 
 from __future__ import annotations
 
+import base64
 import re
 import subprocess
 import sys
@@ -172,5 +173,29 @@ async def test_cookies_are_secure_beyond_loopback(tmp_path: Path, news: NewsServ
                           if v.startswith("monitor_session="))
             assert "secure" in cookie.lower()
             assert (await c.get("/api/feeds")).status_code == 200  # a session is the token
+    finally:
+        store.close()
+
+
+async def test_the_bearer_token_writes_basic_only_reads(tmp_path: Path,
+                                                        news: NewsServer) -> None:
+    path = write_config(tmp_path, news, None, None)
+    config = load_config(path)
+    store = Store(config.monitor.database)
+    store.migrate()
+    rule = {"name": "steel", "query": "steel", "channels": []}
+    basic = "Basic " + base64.b64encode(b"x:tok").decode()
+    try:
+        app = create_app(store, lambda: config, token="tok", require_token=True,
+                         hosts=HostCheck("127.0.0.1"))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1") as c:
+            assert (await c.get("/api/rules", headers={"Authorization": basic})).is_success
+            refused = await c.post("/api/rules", json=rule, headers={"Authorization": basic})
+            assert refused.status_code == 401  # Basic rides along cross-site: no writes
+            wrong = await c.post("/api/rules", json=rule, headers={"Authorization": "Bearer x"})
+            assert wrong.status_code == 401
+            made = await c.post("/api/rules", json=rule, headers={"Authorization": "Bearer tok"})
+            assert made.status_code == 201 and made.json()["managed_by"] == "web"
     finally:
         store.close()
