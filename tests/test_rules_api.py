@@ -152,6 +152,9 @@ async def test_hostile_names_and_queries_stay_data(site: tuple[str, Daemon, Path
         rule = next(r for r in listed.json()["rules"] if r["managed_by"] == "web")
         assert rule["name"] == HOSTILE_NAME and rule["query"] == HOSTILE_QUERY
         page = (await ed.get("/")).text
+        assert "made through the API" in page  # the dashboard lists it
+        assert "&lt;script&gt;alert(&#34;rule&#34;)&lt;/script&gt; &amp; &#34;quotes&#34;" in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
         assert "<script>alert" not in page and "<img src=x" not in page
 
 

@@ -90,7 +90,8 @@ class RulesAPI:
     def list(self, request: Request) -> Response:
         config_rules = [{**views.rule_json(v), **watch_json(v.watch), "enabled": True,
                          "managed_by": "config"}
-                        for v in views.rule_views(self.store, self.config(), self.clock())]
+                        for v in views.rule_views(self.store, self.config(), self.clock())
+                        if v.managed_by == "config"]
         web = [web_rule_json(r) for r in self.store.web_rules()]
         return JSONResponse({"rules": config_rules + web,
                              "version": self.store.rules_version()})
