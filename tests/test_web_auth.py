@@ -199,3 +199,13 @@ async def test_the_bearer_token_writes_basic_only_reads(tmp_path: Path,
             assert made.status_code == 201 and made.json()["managed_by"] == "web"
     finally:
         store.close()
+
+
+async def test_repeated_failures_are_throttled(site: tuple[str, Daemon]) -> None:
+    base, _ = site
+    async with http(base) as c:
+        for _ in range(10):
+            assert (await sign_in(c, "ed", "guess")).status_code == 401
+        slowed = await sign_in(c, "ed")  # the right password, too late
+        assert slowed.status_code == 429 and int(slowed.headers["retry-after"]) > 0
+        assert "monitor_session" not in c.cookies

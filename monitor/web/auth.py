@@ -51,6 +51,9 @@ CSRF_HEADER = "x-csrf-token"
 SESSION_SECONDS = 12 * 3600
 LOGIN_SECONDS = 3600
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FAILURES = 10  # failed sign-ins per (name, client address) within FAILURE_WINDOW
+FAILURE_WINDOW = 900.0
+FAILURE_KEYS = 10_000  # (name, address) pairs remembered at most (the oldest go first)
 
 Handler = Callable[[Request, "Actor", Any], Response]
 """A write handler: the request, who makes it, and its body (a JSON value, a form's fields,
@@ -86,6 +89,7 @@ class Auth:
         self._key = secrets.token_bytes(32)
         self._revoked: dict[str, float] = {}  # nonce -> its expiry
         self._dummy: str | None = None  # verified against for an unknown name
+        self._failures: dict[str, list[float]] = {}  # "ADDR NAME" -> failure times
 
     # -- passwords and cookies --------------------------------------------------------------
 
@@ -108,6 +112,23 @@ class Auth:
             verify_password(password, self._dummy)
             return None
         return user if verify_password(password, stored) else None
+
+    def throttled(self, keys: Sequence[str]) -> float:
+        """Seconds until any of ``keys`` may try again; 0: now."""
+        now, wait = self.clock(), 0.0
+        for key in keys:
+            times = [t for t in self._failures.get(key, []) if t > now - FAILURE_WINDOW]
+            if len(times) >= MAX_FAILURES:
+                wait = max(wait, times[-MAX_FAILURES] + FAILURE_WINDOW - now)
+        return wait
+
+    def failed(self, keys: Sequence[str]) -> None:
+        now = self.clock()
+        for key in keys:
+            times = [t for t in self._failures.pop(key, []) if t > now - FAILURE_WINDOW]
+            self._failures[key] = [*times[-MAX_FAILURES:], now]  # newest last in the dict
+        while len(self._failures) > FAILURE_KEYS:
+            self._failures.pop(next(iter(self._failures)))
 
     def _mac(self, body: str, stored: str) -> str:
         pinned = hashlib.sha256(stored.encode("utf-8")).hexdigest()
@@ -217,10 +238,17 @@ class Auth:
         if not expected or not _same(await _sent_csrf(request), expected):
             return _refuse(403, "missing or wrong CSRF token: GET /login first")
         name, password = str(fields.get("name", "")), str(fields.get("password", ""))
+        client = request.client.host if request.client else "-"
+        keys = (f"{client} {name[:200]}",)  # not per name alone: no one locks others out
+        if wait := self.throttled(keys):
+            log.warning("event=web_login_throttled user=%r client=%s", name[:100], client)
+            return JSONResponse({"error": f"too many failed sign-ins: try again in "
+                                          f"{int(wait) + 1} s"}, status_code=429,
+                                headers={"Retry-After": str(int(wait) + 1)})
         user = await run_in_threadpool(self.check_password, name, password)
         if user is None:
-            log.warning("event=web_login_failed user=%r client=%s", name[:100],
-                        request.client.host if request.client else "-")
+            self.failed(keys)
+            log.warning("event=web_login_failed user=%r client=%s", name[:100], client)
             return _refuse(401, "wrong name or password")
         cookie = self.issue(user)
         log.info("event=web_login user=%r role=%s", user.name, user.role)

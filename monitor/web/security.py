@@ -103,10 +103,10 @@ class SecurityMiddleware:
     def _allowed(self, scope: Scope) -> bool:
         if scope.get("path") in self.public:
             return True
-        if self.session is not None and self.session(scope) is not None:
-            return True
         header = Headers(scope=scope).get("authorization")
-        return bool(self.token) and header is not None and token_matches(header, self.token or "")
+        if self.token and header is not None and token_matches(header, self.token):
+            return True
+        return self.session is not None and self.session(scope) is not None
 
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         """400 for a Host this server is not reached by, 403 for a cross-site change."""
