@@ -53,9 +53,10 @@ def live_rules(config: Config, store: Store) -> tuple[Config, RuleSet, int]:
     """``config`` with the database's rules added, their compiled set, and the rules
     version they are as of (read first: an edit meanwhile is seen at the next check)."""
     version = store.rules_version()
-    merged = replace(config, watches=config.watches + tuple(web_watches(store, config)))
+    web = web_watches(store, config)
+    merged = replace(config, watches=config.watches + tuple(web))
     rules = compile_rules(map(rule_for, merged.watches))
-    store.forget_rule_ids()  # a name may stand for another rule now
+    store.remember_rule_ids({w.name: w.id for w in web if w.id is not None})
     return merged, rules, version
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,3 +249,31 @@ def _article(text: str) -> Any:
     from monitor.models import Article
 
     return Article(url="http://127.0.0.1/a", title="", text=text)
+
+
+def test_a_poll_with_the_old_rules_files_hits_under_the_renamed_rule(db_url: str) -> None:
+    """Between an edit and a node's refresh, polls match with the rules they started with:
+    a hit for the old name goes to the renamed rule's id, never to a new row."""
+    from monitor.config import FeedSettings
+    from monitor.models import Article, Entry, Match
+    from monitor.store import NewArticle, Store, WebRule
+    from tests.store_helpers import store_article
+
+    now = datetime.now(UTC)
+    node_a, node_b = Store(db_url), Store(db_url)
+    try:
+        node_a.migrate()
+        node_a.sync_feeds([FeedSettings("wire", "http://127.0.0.1/feed", 600)], now)
+        made, _ = node_a.save_rule(WebRule(0, "old name", "steel"), "ed", now)
+        assert made is not None
+        node_b.remember_rule_ids({"old name": made.id})  # node B built its rules
+        renamed, _ = node_a.save_rule(replace(made, name="new name"), "ed", now)
+        assert renamed is not None and renamed.id == made.id
+        art = Article("http://127.0.0.1/s", "steel", "steel " * 5)
+        new = NewArticle(Entry("s", art.url), art, "hash-s", None, (Match("old name", "steel"),))
+        store_article(node_b, node_b.feeds()[0].id, "wire", new, {"old name": []}, now)
+        assert [(r.id, r.name) for r in node_b.rules()] == [(made.id, "new name")]
+        assert [h.rule for h in node_b.hits(10)] == ["new name"]
+    finally:
+        node_a.close()
+        node_b.close()

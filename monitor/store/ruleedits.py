@@ -10,6 +10,7 @@ Deleting keeps the row (hits and alerts hang off its id) as origin ``deleted``, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -114,7 +115,7 @@ class RuleEditsMixin(RulesMixin):
             assert saved is not None
             self._audit(conn, actor, "update" if rule.id else "create", rule_id, before,
                         saved.audited(), now)
-        self._rule_ids.clear()
+        self._rule_ids[saved.name] = rule_id  # an old name keeps its id: polls under way
         log.info("event=rule_saved rule_id=%d actor=%r action=%s", rule_id, actor,
                  "update" if rule.id else "create")
         return saved, ""
@@ -129,7 +130,6 @@ class RuleEditsMixin(RulesMixin):
             conn.execute(update(t.rules).where(t.rules.c.id == rule_id)
                          .values(origin=DELETED, enabled=False, updated_at=now))
             self._audit(conn, actor, "delete", rule_id, found.audited(), None, now)
-        self._rule_ids.clear()
         log.info("event=rule_deleted rule_id=%d actor=%r", rule_id, actor)
         return True
 
@@ -144,9 +144,12 @@ class RuleEditsMixin(RulesMixin):
         return [AuditEntry(m["id"], as_utc(m["at"]), m["actor"], m["action"], m["rule_id"],
                            m["before"], m["after"]) for m in rows]
 
-    def forget_rule_ids(self) -> None:
-        """Look every rule's id up again (another node may have renamed or added one)."""
-        self._rule_ids.clear()
+    def remember_rule_ids(self, ids: Mapping[str, int]) -> None:
+        """Rule name -> id, as the rules just built say (another node may have renamed or
+        added one). Names no longer in use keep their ids, so a poll still matching with
+        the rules it started with files its hits under the rule it meant (a rename made
+        meanwhile included), never under a new row of the old name."""
+        self._rule_ids.update(ids)
 
     def _web_rule(self, conn: Connection, rule_id: int) -> WebRule | None:
         r, s = t.rules.c, t.rule_settings.c
