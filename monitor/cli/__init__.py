@@ -187,7 +187,6 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("action", choices=["export"], help="export: [[watch]] tables with "
                        "their ids, loadable by monitor check")
     rules.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
-    rules.add_argument("--all", action="store_true", help="disabled rules too")
     rules.set_defaults(func=cmd_rules)
 
     passwd = sub.add_parser("passwd", help="print the hash of a password read on stdin, "
