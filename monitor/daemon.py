@@ -30,7 +30,7 @@ import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -45,10 +45,11 @@ from monitor.config import RESTART_KEYS, Config, load_config
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
+from monitor.liverules import CHECK_EVERY, live_rules, refreshed
 from monitor.metrics import Metrics
-from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error, rule_for
+from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.retention import Retention
-from monitor.rules import check_query, compile_rules, query_warnings
+from monitor.rules import check_query, query_warnings
 from monitor.sources import source_kinds
 from monitor.store import (
     FeedState,
@@ -138,11 +139,11 @@ class Daemon:
         """Make ``config`` the running one (start-up and SIGHUP)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        rules = compile_rules(map(rule_for, config.watches))
         s.store.sync_feeds(config.feeds, self.clock())
         s.store.sync_rules(config.watches, self.clock())
+        merged, rules, self.rules_seen = live_rules(config, s.store)  # and the database's
         self.config = config
-        self.pipeline = Pipeline(config, s.store, s.fetcher, s.extractor, rules,
+        self.pipeline = Pipeline(merged, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics,
                                  renderer=s.renderer, matching=s.matching)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
@@ -200,6 +201,8 @@ class Daemon:
         scheduler.add_job(self.heartbeat, "interval", id="heartbeat",
                           seconds=min(HEARTBEAT, self.config.monitor.cluster.lease / 3),
                           max_instances=1, coalesce=True, next_run_time=now)
+        scheduler.add_job(self.refresh_rules, "interval", id="rules", seconds=CHECK_EVERY,
+                          max_instances=1, coalesce=True)
         scheduler.add_job(self.check_health, "interval", id="health",
                           seconds=self.config.monitor.health.health_interval,
                           max_instances=1, coalesce=True)
@@ -331,6 +334,14 @@ class Daemon:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=health_crash", exc_info=e)
+
+    async def refresh_rules(self) -> None:
+        """Take up the database's rules when an edit (on any node) moved their version."""
+        found = await refreshed(self.services.store, self.config, self.rules_seen,
+                                self.services.matching)
+        if found is not None:  # polls under way finish with the pipeline they started with
+            merged, rules, self.rules_seen = found
+            self.pipeline = replace(self.pipeline, config=merged, rules=rules)
 
     async def heartbeat(self) -> None:
         """Tell other nodes this one is alive, and keep the leases of the feeds it is

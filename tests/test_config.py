@@ -23,6 +23,7 @@ from monitor.config import (
     load_config,
     parse_duration,
 )
+from monitor.config.validate import USER_KEYS
 from monitor.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ secret_env = "HOOK_SECRET"
 def test_every_key_is_documented_in_example() -> None:
     text = EXAMPLE.read_text()
     keys = set(MONITOR_KEYS) | set(FEED_KEYS) | set(WATCH_KEYS) | set(WATCHLIST_KEYS)
-    keys |= {k for spec in CHANNEL_KEYS.values() for k in spec}
+    keys |= {k for spec in CHANNEL_KEYS.values() for k in spec} | set(USER_KEYS)
     missing = sorted(k for k in keys if not re.search(rf"^#?\s*{k}\s*=", text, re.M))
     assert not missing, f"keys missing from config/example.toml: {missing}"
 
@@ -220,7 +221,7 @@ def test_every_key_is_documented_in_example() -> None:
 def test_every_key_is_named_in_the_readme() -> None:
     text = (ROOT / "README.md").read_text()
     keys = set(MONITOR_KEYS) | set(FEED_KEYS) | set(WATCH_KEYS) | set(WATCHLIST_KEYS)
-    keys |= {k for spec in CHANNEL_KEYS.values() for k in spec} | {"include"}
+    keys |= {k for spec in CHANNEL_KEYS.values() for k in spec} | {"include"} | set(USER_KEYS)
     missing = sorted(k for k in keys if f"`{k}`" not in text)
     assert not missing, f"keys missing from README.md: {missing}"
 

@@ -12,7 +12,9 @@ from monitor.cli.alerts import cmd_alerts, cmd_channels
 from monitor.cli.common import EXIT_BAD
 from monitor.cli.feeds import cmd_discover, cmd_feeds, cmd_nodes
 from monitor.cli.query import cmd_backtest, cmd_extract, cmd_match, cmd_parse
+from monitor.cli.rules import cmd_rules
 from monitor.cli.run import cmd_check, cmd_demo, cmd_run
+from monitor.cli.users import cmd_passwd
 from monitor.errors import ConfigError, MonitorError
 
 BACKTEST_SCAN = 10_000
@@ -179,6 +181,17 @@ def _parser() -> argparse.ArgumentParser:
                        help="a source option of the kind, as in [[feeds]] (links=..., "
                             "preset=...); repeatable")
     parse.set_defaults(func=cmd_parse)
+
+    rules = sub.add_parser("rules", help="export the rules made through the API as TOML")
+    _config_option(rules)
+    rules.add_argument("action", choices=["export"], help="export: [[watch]] tables with "
+                       "their ids, loadable by monitor check")
+    rules.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    rules.set_defaults(func=cmd_rules)
+
+    passwd = sub.add_parser("passwd", help="print the hash of a password read on stdin, "
+                            "for a [[users]] password_file")
+    passwd.set_defaults(func=cmd_passwd)
 
     demo = sub.add_parser("demo", help="run the whole pipeline on local servers")
     demo.set_defaults(func=cmd_demo)

@@ -36,6 +36,7 @@ from monitor.config.settings import (
     JSON_PRESETS,
     KIND_OPTIONS,
     RESTART_KEYS,
+    ROLES,
     ClusterSettings,
     Config,
     DeliverySettings,
@@ -46,6 +47,7 @@ from monitor.config.settings import (
     PollSettings,
     RetentionSettings,
     SourceOptions,
+    UserSettings,
     WatchSettings,
     WebSettings,
 )
@@ -62,11 +64,12 @@ from monitor.config.watchlists import watchlist_lines
 
 __all__ = [
     "CHANNEL_KEYS", "CHANNEL_TYPES", "FEED_KEYS", "JSON_PRESETS", "KIND_OPTIONS", "MONITOR_KEYS",
-    "RESTART_KEYS", "WATCHLIST_KEYS",
+    "RESTART_KEYS", "ROLES", "WATCHLIST_KEYS",
     "WATCH_KEYS", "AppriseSettings", "ChannelSettings", "ClusterSettings", "Config",
     "DeliverySettings", "EmailSettings", "FeedSettings", "FetchSettings", "HealthSettings",
     "MonitorSettings", "PollSettings", "QueryChecker", "RetentionSettings", "Secret",
-    "SourceOptions", "WatchSettings", "WebSettings", "WebhookSettings", "check_query_with",
+    "SourceOptions", "UserSettings", "WatchSettings", "WebSettings", "WebhookSettings",
+    "check_query_with",
     "cron_trigger", "database_url", "email_problems", "is_loopback", "load_config",
     "parse_address", "parse_duration", "parse_host", "sqlite_file", "watchlist_lines",
 ]

@@ -248,6 +248,19 @@ class WatchSettings:
         return not self.feeds or feed.name in self.feeds or bool(set(feed.tags) & set(self.feeds))
 
 
+ROLES = ("viewer", "editor")
+"""``role`` of a ``[[users]]`` entry: a viewer reads, an editor also changes rules."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserSettings:
+    """One ``[[users]]`` table: who may sign in to the dashboard (``monitor.web.auth``)."""
+
+    name: str = field(metadata=key(str, required=True))
+    password: Secret | None = setting(None, SECRET, repr=False)  # an scrypt$ hash, never a password
+    role: str = setting("viewer", str)  # one of ROLES
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The whole, validated configuration."""
@@ -258,6 +271,7 @@ class Config:
     channels: dict[str, ChannelSettings] = field(default_factory=dict)
     path: str = ""
     warnings: tuple[str, ...] = ()  # problems that may vanish at run time (unreadable secrets)
+    users: tuple[UserSettings, ...] = ()  # who may sign in; none: the dashboard is read-only
 
     def feed(self, name: str) -> FeedSettings | None:
         """The feed named ``name``, or None."""

@@ -15,7 +15,7 @@ from monitor.config.keys import AGE, CRON, DURATION
 from monitor.config.secrets import Secret
 from monitor.errors import ConfigError
 
-TOP_KEYS = {"monitor", "feeds", "watch", "watchlist", "channels", "include"}
+TOP_KEYS = {"monitor", "feeds", "watch", "watchlist", "channels", "include", "users"}
 _SECRET_KEYS = {"password", "secret", "token", "urls", "cookies"}
 
 

@@ -16,14 +16,17 @@ from typing import Any
 from monitor.config.addresses import database_url, is_loopback, parse_address, parse_host
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
+from monitor.config.passwords import check_hash
 from monitor.config.requestopts import check_cookies, check_headers, check_request_settings
 from monitor.config.settings import (
     MATCH_MODES,
     MIN_ENTRIES_DAYS,
     MIN_EXTRACT_MEMORY_MB,
+    ROLES,
     Config,
     FeedSettings,
     MonitorSettings,
+    UserSettings,
     WatchSettings,
 )
 from monitor.config.sourcekinds import source_problems
@@ -36,6 +39,7 @@ QueryChecker = Callable[[str, bool], None]
 MONITOR_KEYS = keys_of(MonitorSettings)
 FEED_KEYS = keys_of(FeedSettings)
 WATCH_KEYS = keys_of(WatchSettings)
+USER_KEYS = keys_of(UserSettings)
 WATCHLIST_KEYS = {**{k: v for k, v in WATCH_KEYS.items() if k not in ("query", "id")},
                   "file": str}
 CHANNEL_KEYS = {kind: {"type": str, **keys_of(cls)} for kind, cls in CHANNEL_TYPES.items()}
@@ -86,16 +90,18 @@ class Validator(TableReader):
             self.problem(path, "nothing to do: no [[feeds]] and no [[watch]] or [[watchlist]]")
         self.cross_check(parts)
         self.check_monitor(settings, parts.channels)
+        users = self.items(main, "users", "", lambda t, p: self.user(t, p, main_path.parent))
+        self.unique([(f"{p}.name", u.name) for p, u in users], "user name")
         if self.problems:
             raise ConfigError(self.problems)
         return Config(settings, tuple(f for _, f in parts.feeds),
                       tuple(r for _, r in parts.rules), parts.channels, path,
-                      tuple(self.warnings))
+                      tuple(self.warnings), users=tuple(u for _, u in users))
 
     def document(self, data: dict[str, Any], prefix: str, base: Path,
                  settings: MonitorSettings, parts: _Parts) -> None:
         """Add one file's tables to ``parts``; ``base`` is its folder, for relative paths."""
-        self.unknown(data, TOP_KEYS if not prefix else TOP_KEYS - {"monitor", "include"},
+        self.unknown(data, TOP_KEYS if not prefix else TOP_KEYS - {"monitor", "include", "users"},
                      prefix)
         parts.feeds += self.items(data, "feeds", prefix,
                                   lambda t, p: self.feed(t, p, settings, base))
@@ -195,6 +201,22 @@ class Validator(TableReader):
         if rule.id is not None and not 1 <= rule.id <= ID_MAX:
             self.problem(f"{path}.id", f"must be from 1 to {ID_MAX}")
         return rule
+
+    def user(self, table: dict[str, Any], path: str, base: Path) -> UserSettings:
+        """One ``[[users]]`` entry; its hash file is read now and must hold a hash."""
+        v = self.typed(table, USER_KEYS, path)
+        self.required(v, required_of(UserSettings), path)
+        user = build(UserSettings, v, folder=base, name=str(v.get("name", "")))
+        if user.password is None:
+            self.problem(f"{path}.password_file", "is required: a file holding the hash "
+                         "monitor passwd prints")
+        if user.role not in ROLES:
+            self.problem(f"{path}.role", f"must be one of {', '.join(map(repr, ROLES))}, "
+                                         f"not {user.role!r}")
+        stored = self.read_now(user.password, path) if user.password else None
+        if stored is not None and (complaint := check_hash(stored)):
+            self.problem(f"{path}.password_file", complaint)
+        return user
 
     def watchlist(self, table: dict[str, Any], path: str, base: Path
                   ) -> tuple[WatchSettings, list[tuple[str, WatchSettings]]]:

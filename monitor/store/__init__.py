@@ -29,6 +29,7 @@ from monitor.store.records import (
     SameStory,
     StoredArticle,
 )
+from monitor.store.ruleedits import AuditEntry, WebRule
 from monitor.store.startwait import (
     hide_password,
     migrate_once,
@@ -40,6 +41,7 @@ from monitor.store.writer import ArticleWriter
 
 __all__ = [
     "AlertRow",
+    "AuditEntry",
     "AlertedSince",
     "ArticleWrite",
     "ArticleWriter",
@@ -56,6 +58,7 @@ __all__ = [
     "SameStory",
     "Store",
     "StoredArticle",
+    "WebRule",
     "hide_password",
     "migrate_once",
     "open_database",

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from monitor.store.upgrades import content_keys
+from monitor.store.worktables import add_workspace, workspace_tables
 
 metadata = MetaData()
 
@@ -230,6 +231,8 @@ nodes = Table(
     Column("heartbeat_at", DateTime(timezone=True), nullable=False),
 )
 
+rule_settings, rule_audit, rules_version = workspace_tables(metadata)  # monitor.store.worktables
+
 Migration = Callable[[Connection], None]
 
 # MIGRATIONS[i] brings a database from version i to version i + 1. Version 1 is the first
@@ -243,6 +246,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _rules_and_hits(conn),
     lambda conn: _article_partial(conn),
     lambda conn: content_keys(conn, entries, matches),
+    lambda conn: add_workspace(conn, (rule_settings, rule_audit, rules_version)),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -28,15 +28,17 @@ from starlette.routing import Route
 
 from monitor import timeutil
 from monitor.alerts.render import highlight_html
-from monitor.config import Config
+from monitor.config import Config, is_loopback
 from monitor.errors import ConfigError, StorageError
 from monitor.jsonshape import alert_json
 from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
 from monitor.web import views
+from monitor.web.auth import Auth
 from monitor.web.hosts import HostCheck
 from monitor.web.ready import DatabaseProbe
+from monitor.web.rulesapi import RulesAPI
 from monitor.web.security import SecurityMiddleware
 
 log = logging.getLogger(__name__)
@@ -131,10 +133,6 @@ class _Handlers:
     def api_feeds(self, request: Request) -> Response:
         return APIResponse({"feeds": [views.feed_json(f) for f in self.store.feeds()]})
 
-    def api_rules(self, request: Request) -> Response:
-        rules = views.rule_views(self.store, self.config(), self.clock())
-        return APIResponse({"rules": [views.rule_json(r) for r in rules]})
-
     def api_search(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
         if not query:
@@ -222,17 +220,28 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
     if require_token and not token:
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
                           "listens beyond loopback (or set monitor.web_token_env)")
+    auth = Auth(lambda: config_getter().users, token=token,
+                secure=hosts is not None and not is_loopback(hosts.listen))
+    rules = RulesAPI(store, config_getter, clock)
     h = _Handlers(store, config_getter, metrics or Metrics(store, clock=clock),
                   scheduler_running, clock, _environment(), reload_failure,
                   DatabaseProbe(store))
     routes = [
         Route("/", h.dashboard), Route("/healthz", h.healthz), Route("/readyz", h.readyz),
         Route("/metrics", h.metrics_text), Route("/api/alerts", h.api_alerts),
-        Route("/api/feeds", h.api_feeds), Route("/api/rules", h.api_rules),
+        Route("/api/feeds", h.api_feeds), Route("/api/rules", rules.list, methods=["GET"]),
+        Route("/api/rules", auth.guard(rules.create), methods=["POST"]),
+        Route("/api/rules/{rule_id}", rules.get, methods=["GET"]),
+        Route("/api/rules/{rule_id}", auth.guard(rules.update), methods=["PUT"]),
+        Route("/api/rules/{rule_id}", auth.guard(rules.delete), methods=["DELETE"]),
+        Route("/api/audit", rules.audit),
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
         Route("/api/channels", h.api_channels),
+        Route("/login", auth.login_form, methods=["GET"]),
+        Route("/login", auth.login, methods=["POST"]),
+        Route("/logout", auth.logout, methods=["POST"]), Route("/api/session", auth.whoami),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
-                             hosts=hosts)]
+                             hosts=hosts, session=auth.scope_session)]
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={StorageError: _storage_error})

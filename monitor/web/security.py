@@ -4,9 +4,10 @@ A pure ASGI middleware (no buffering, works for any response). With a ``HostChec
 (``monitor.web.hosts``) a request whose ``Host`` the dashboard is not reached by gets 400,
 and one other than GET/HEAD from a page of another site (its ``Origin``) gets 403: each is
 one ``event=web_bad_host`` / ``event=web_bad_origin`` line (DNS rebinding, cross-site
-requests). With ``require_token`` every path except the public ones (``/healthz``) needs
-``Authorization: Bearer <token>``; ``Basic`` with the token as the password is accepted too,
-so a browser can log in. Tokens are compared in constant time (as SHA-256 digests, so
+requests). With ``require_token`` every path except the public ones (``/healthz``, ``/login``)
+needs ``Authorization: Bearer <token>`` or a signed-in user's session cookie
+(``monitor.web.auth``); ``Basic`` with the token as the password is accepted too, so a
+browser can log in. Tokens are compared in constant time (as SHA-256 digests, so
 length leaks nothing).
 """
 
@@ -17,7 +18,7 @@ import binascii
 import hashlib
 import hmac
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
@@ -65,8 +66,10 @@ class SecurityMiddleware:
     """Adds the security headers to every response; enforces the token when required."""
 
     def __init__(self, app: ASGIApp, token: str | None = None, require_token: bool = False,
-                 public: Iterable[str] = ("/healthz",), hosts: HostCheck | None = None) -> None:
+                 public: Iterable[str] = ("/healthz", "/login"), hosts: HostCheck | None = None,
+                 session: Callable[[Scope], object | None] | None = None) -> None:
         self.app = app
+        self.session = session  # a signed-in user's cookie stands for the token
         self.token = token
         self.require_token = require_token
         self.public = frozenset(public)
@@ -101,7 +104,9 @@ class SecurityMiddleware:
         if scope.get("path") in self.public:
             return True
         header = Headers(scope=scope).get("authorization")
-        return bool(self.token) and header is not None and token_matches(header, self.token or "")
+        if self.token and header is not None and token_matches(header, self.token):
+            return True
+        return self.session is not None and self.session(scope) is not None
 
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         """400 for a Host this server is not reached by, 403 for a cross-site change."""

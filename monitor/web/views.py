@@ -8,12 +8,13 @@ in a worker thread.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from monitor.backtest import Backtest
 from monitor.config import Config, WatchSettings
+from monitor.config.ruledata import stored_rule
 from monitor.errors import QueryError
 from monitor.jsonshape import hit_json
 from monitor.models import Article, Match, TermHit
@@ -70,13 +71,14 @@ class Bar:
 
 @dataclass(frozen=True, slots=True)
 class RuleView:
-    """A config rule with its match counts."""
+    """A rule with its match counts."""
 
     watch: WatchSettings
     total: int
     recent: int
     bars: tuple[Bar, ...]
     id: int | None = None  # the stored rule's id (None: not stored yet)
+    managed_by: str = "config"  # or "web": made through the API, stored in the database
 
 
 # -- alerts ---------------------------------------------------------------------------------
@@ -134,19 +136,23 @@ def feed_json(feed: FeedState) -> dict[str, Any]:
 
 
 def rule_views(store: Store, config: Config, now: datetime) -> list[RuleView]:
-    """Every configured rule with its total and its last ``CHART_DAYS`` days of matches."""
+    """Every configured rule, then every enabled rule made through the API, with its
+    total and its last ``CHART_DAYS`` days of matches."""
     start = (now - timedelta(days=CHART_DAYS - 1)).date()
     days = [(start + timedelta(days=i)).isoformat() for i in range(CHART_DAYS)]
     since = datetime.combine(start, datetime.min.time(), tzinfo=now.tzinfo)
     per_day = store.match_counts(since)
     totals = store.match_totals()
     ids = {r.name: r.id for r in store.rules() if r.enabled and r.origin == "config"}
+    rules = [(w, ids.get(w.name, 0), "config") for w in config.watches]
+    rules += [(replace(stored_rule(r.id, r.name, r.query, r.settings),
+                       case_sensitive=r.case_sensitive), r.id, "web")
+              for r in store.web_rules() if r.enabled]
     views = []
-    for watch in config.watches:
-        rule_id = ids.get(watch.name, 0)
+    for watch, rule_id, managed_by in rules:
         counts = [per_day.get(rule_id, {}).get(day, 0) for day in days]
         views.append(RuleView(watch, totals.get(rule_id, 0), sum(counts),
-                              tuple(_bars(days, counts)), rule_id or None))
+                              tuple(_bars(days, counts)), rule_id or None, managed_by))
     return views
 
 

@@ -1,0 +1,330 @@
+"""Sign-in for writes: ``[[users]]`` sessions in a signed cookie, CSRF tokens, the write gate.
+
+Reading stays as it was (open on loopback, the bearer token beyond it); changing anything
+needs an editor. A request is one when it carries ``Authorization: Bearer TOKEN`` (the
+API's token; browsers never add it on their own, so it needs no CSRF token) or the session
+cookie of a signed-in user whose role, read from the running config, is ``editor``, plus
+that session's CSRF token in an ``X-CSRF-Token`` header or a ``csrf`` form field. The
+Origin check (``monitor.web.hosts``) runs before all of this, in the security middleware.
+
+The cookie is ``NAME.EXPIRES.NONCE.MAC``: HMAC-SHA256 under a key drawn at random when the
+app starts, over the rest and a digest of the user's stored hash, so a new password or a
+removed user ends its sessions, and a restart ends all of them. The key lives in memory
+only: with several nodes a browser signs in on each node it reaches (a load balancer
+needs sticky sessions). It is ``HttpOnly``, ``SameSite=Strict`` and ``Secure`` unless the
+dashboard listens on loopback. The CSRF token is an HMAC of the cookie (session-bound);
+the sign-in form has its own, double-submitted in a short-lived cookie. Sign-out revokes
+the cookie's nonce in this process.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from markupsafe import escape
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.types import Scope
+
+from monitor.config import UserSettings
+from monitor.config.passwords import hash_password, verify_password
+from monitor.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "monitor_session"
+LOGIN_COOKIE = "monitor_login"  # the sign-in form's double-submitted CSRF token
+CSRF_HEADER = "x-csrf-token"
+SESSION_SECONDS = 12 * 3600
+LOGIN_SECONDS = 3600
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FAILURES = 10  # failed sign-ins per (name, client address) within FAILURE_WINDOW
+FAILURE_WINDOW = 900.0
+FAILURE_KEYS = 10_000  # (name, address) pairs remembered at most (the oldest go first)
+
+Handler = Callable[[Request, "Actor", Any], Response]
+"""A write handler: the request, who makes it, and its body (a JSON value, a form's fields,
+or None when there is none or it is no JSON)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a request: a user's name and role, or ``token`` for the bearer token."""
+
+    name: str
+    role: str
+    csrf: str = ""  # the session's CSRF token ("" for the bearer token)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Auth:
+    """Sessions of the users ``users()`` lists now; one random key per app."""
+
+    def __init__(self, users: Callable[[], Sequence[UserSettings]], *, secure: bool,
+                 token: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.users = users
+        self.secure = secure
+        self.token = token
+        self.clock = clock
+        self._key = secrets.token_bytes(32)
+        self._revoked: dict[str, float] = {}  # nonce -> its expiry
+        self._dummy: str | None = None  # verified against for an unknown name
+        self._failures: dict[str, list[float]] = {}  # "ADDR NAME" -> failure times
+
+    # -- passwords and cookies --------------------------------------------------------------
+
+    def _stored(self, user: UserSettings) -> str | None:
+        try:
+            return user.password.read() if user.password else None
+        except ConfigError as e:
+            log.error("event=web_user_hash_unreadable user=%r error=%r", user.name, str(e))
+            return None
+
+    def _user(self, name: str) -> UserSettings | None:
+        return next((u for u in self.users() if u.name == name), None)
+
+    def check_password(self, name: str, password: str) -> UserSettings | None:
+        """The user ``name`` when ``password`` is theirs; as slow for an unknown name."""
+        user = self._user(name)
+        stored = self._stored(user) if user else None
+        if stored is None:
+            self._dummy = self._dummy or hash_password(secrets.token_hex(8))
+            verify_password(password, self._dummy)
+            return None
+        return user if verify_password(password, stored) else None
+
+    def throttled(self, keys: Sequence[str]) -> float:
+        """Seconds until any of ``keys`` may try again; 0: now."""
+        now, wait = self.clock(), 0.0
+        for key in keys:
+            times = [t for t in self._failures.get(key, []) if t > now - FAILURE_WINDOW]
+            if len(times) >= MAX_FAILURES:
+                wait = max(wait, times[-MAX_FAILURES] + FAILURE_WINDOW - now)
+        return wait
+
+    def failed(self, keys: Sequence[str]) -> None:
+        now = self.clock()
+        for key in keys:
+            times = [t for t in self._failures.pop(key, []) if t > now - FAILURE_WINDOW]
+            self._failures[key] = [*times[-MAX_FAILURES:], now]  # newest last in the dict
+        while len(self._failures) > FAILURE_KEYS:
+            self._failures.pop(next(iter(self._failures)))
+
+    def _mac(self, body: str, stored: str) -> str:
+        pinned = hashlib.sha256(stored.encode("utf-8")).hexdigest()
+        return _b64(hmac.new(self._key, f"{body}|{pinned}".encode(), hashlib.sha256).digest())
+
+    def issue(self, user: UserSettings) -> str:
+        """A new session cookie's value for ``user``."""
+        body = (f"{_b64(user.name.encode('utf-8'))}.{int(self.clock()) + SESSION_SECONDS}."
+                f"{secrets.token_hex(12)}")
+        return f"{body}.{self._mac(body, self._stored(user) or '')}"
+
+    def session(self, cookie: str | None) -> Actor | None:
+        """The signed-in user a cookie stands for now, or None (forged, expired, signed out,
+        the user gone or their password changed)."""
+        parts = (cookie or "").split(".")
+        if len(parts) != 4:
+            return None
+        try:
+            name = _unb64(parts[0]).decode("utf-8")
+            expires = int(parts[1])
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return None
+        user = self._user(name)
+        stored = self._stored(user) if user else None
+        if user is None or stored is None or expires < self.clock() or parts[2] in self._revoked:
+            return None
+        body = ".".join(parts[:3])
+        if not _same(parts[3], self._mac(body, stored)):
+            return None
+        return Actor(user.name, user.role, self.csrf(cookie or ""))
+
+    def csrf(self, cookie: str) -> str:
+        """The CSRF token bound to a session cookie."""
+        return _b64(hmac.new(self._key, f"csrf|{cookie}".encode(), hashlib.sha256).digest())
+
+    def revoke(self, cookie: str) -> None:
+        now = self.clock()
+        self._revoked = {n: e for n, e in self._revoked.items() if e >= now}
+        parts = cookie.split(".")
+        if len(parts) == 4 and parts[1].isdigit():
+            self._revoked[parts[2]] = float(parts[1])
+
+    def scope_session(self, scope: Scope) -> Actor | None:
+        """The session of a raw ASGI request (the security middleware's question)."""
+        return self.session(Request(scope).cookies.get(SESSION_COOKIE))
+
+    # -- who writes ---------------------------------------------------------------------------
+
+    def bearer(self, request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not self.token:
+            return False
+        return _same(given.strip(), self.token)
+
+    async def writer(self, request: Request) -> Actor | Response:
+        """The editor making this request, or the refusal (401 unknown, 403 otherwise)."""
+        if self.bearer(request):
+            return Actor("token", "editor")
+        actor = self.session(request.cookies.get(SESSION_COOKIE))
+        if actor is None:
+            return _refuse(401, "sign in first (POST /login) or send Authorization: Bearer "
+                                "TOKEN")
+        if not _same(await _sent_csrf(request), actor.csrf):
+            log.warning("event=web_csrf_refused user=%r path=%s", actor.name, request.url.path)
+            return _refuse(403, "missing or wrong CSRF token (X-CSRF-Token header or csrf "
+                                "form field, from GET /api/session)")
+        if actor.role != "editor":
+            return _refuse(403, f"user {actor.name!r} is a {actor.role}: editors only")
+        return actor
+
+    def guard(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        """``handler`` (run in a thread, with the body read) for editors only, refusals
+        answered here."""
+        async def endpoint(request: Request) -> Response:
+            actor = await self.writer(request)
+            if isinstance(actor, Response):
+                return actor
+            body: Any = None
+            if _is_json(request):
+                try:
+                    body = json.loads(await request.body() or b"null")
+                except (ValueError, UnicodeDecodeError):
+                    return _refuse(400, "the body is not JSON")
+            else:
+                body = await _fields(request) or None
+            return await run_in_threadpool(handler, request, actor, body)
+        return endpoint
+
+    # -- the endpoints ------------------------------------------------------------------------
+
+    async def login_form(self, request: Request) -> Response:
+        """GET /login: the sign-in form, its CSRF token also in ``X-CSRF-Token``."""
+        token = secrets.token_urlsafe(24)
+        page = (f"<!DOCTYPE html><html lang=en><meta charset=utf-8><title>monitor: sign in"
+                f"</title><form method=post action=/login><input type=hidden name=csrf "
+                f"value=\"{escape(token)}\"><label>Name <input name=name autocomplete=username>"
+                f"</label> <label>Password <input type=password name=password "
+                f"autocomplete=current-password></label> <button>Sign in</button></form>")
+        response = HTMLResponse(page, headers={"X-CSRF-Token": token})
+        self._cookie(response, LOGIN_COOKIE, token, LOGIN_SECONDS)
+        return response
+
+    async def login(self, request: Request) -> Response:
+        """POST /login (form or JSON: name, password, csrf): sets the session cookie."""
+        fields = await _fields(request)
+        expected = request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not _same(await _sent_csrf(request), expected):
+            return _refuse(403, "missing or wrong CSRF token: GET /login first")
+        name, password = str(fields.get("name", "")), str(fields.get("password", ""))
+        client = request.client.host if request.client else "-"
+        keys = (f"{client} {name[:200]}",)  # not per name alone: no one locks others out
+        if wait := self.throttled(keys):
+            log.warning("event=web_login_throttled user=%r client=%s", name[:100], client)
+            return JSONResponse({"error": f"too many failed sign-ins: try again in "
+                                          f"{int(wait) + 1} s"}, status_code=429,
+                                headers={"Retry-After": str(int(wait) + 1)})
+        user = await run_in_threadpool(self.check_password, name, password)
+        if user is None:
+            self.failed(keys)
+            log.warning("event=web_login_failed user=%r client=%s", name[:100], client)
+            return _refuse(401, "wrong name or password")
+        cookie = self.issue(user)
+        log.info("event=web_login user=%r role=%s", user.name, user.role)
+        body = {"name": user.name, "role": user.role, "csrf": self.csrf(cookie)}
+        response: Response = (JSONResponse(body) if _is_json(request)
+                              else RedirectResponse("/", status_code=303))
+        self._cookie(response, SESSION_COOKIE, cookie, SESSION_SECONDS)
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        """POST /logout: ends this session (its CSRF token required)."""
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        actor = self.session(cookie)
+        if actor is None:
+            return _refuse(401, "not signed in")
+        if not _same(await _sent_csrf(request), actor.csrf):
+            return _refuse(403, "missing or wrong CSRF token")
+        self.revoke(cookie)
+        log.info("event=web_logout user=%r", actor.name)
+        response = JSONResponse({"signed_in": False})
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure, httponly=True,
+                               samesite="strict")
+        return response
+
+    async def whoami(self, request: Request) -> Response:
+        """GET /api/session: who is signed in, and the CSRF token to send with changes."""
+        actor = self.session(request.cookies.get(SESSION_COOKIE))
+        if actor is None:
+            return JSONResponse({"signed_in": False, "bearer": self.bearer(request)})
+        return JSONResponse({"signed_in": True, "name": actor.name, "role": actor.role,
+                             "csrf": actor.csrf})
+
+    def _cookie(self, response: Response, name: str, value: str, age: int) -> None:
+        response.set_cookie(name, value, max_age=age, path="/", secure=self.secure,
+                            httponly=True, samesite="strict")
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time equality of two strings, whatever characters they hold."""
+    digest = hashlib.sha256
+    return hmac.compare_digest(digest(given.encode("utf-8", "surrogateescape")).digest(),
+                               digest(expected.encode("utf-8", "surrogateescape")).digest())
+
+
+def _refuse(status: int, message: str) -> Response:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _is_json(request: Request) -> bool:
+    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+
+
+async def _fields(request: Request) -> dict[str, Any]:
+    """A form's (urlencoded, as a plain ``<form method=post>`` sends it) or a JSON object's
+    fields ({} for anything else); parsed by the standard library, no multipart."""
+    if _is_json(request):
+        try:
+            data = json.loads(await request.body())
+        except (ValueError, UnicodeDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        try:
+            text = (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            return {}
+        return {k: v[0] for k, v in parse_qs(text, max_num_fields=100).items()}
+    return {}
+
+
+async def _sent_csrf(request: Request) -> str:
+    """The CSRF token a request carries: the header, else a form's ``csrf`` field."""
+    header = Headers(scope=request.scope).get(CSRF_HEADER)
+    if header:
+        return header
+    if _is_json(request):
+        return ""  # JSON bodies send it in the header
+    return str((await _fields(request)).get("csrf", ""))
