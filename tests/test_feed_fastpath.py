@@ -1,0 +1,178 @@
+"""The fast feed reader (monitor/sources/feedfast.py) gives feedparser's entries, or declines.
+
+For every feed file in tests/data and for generated RSS 2.0 and Atom documents (CDATA,
+entities, odd dates, languages, guids that are or are not links), ``parse_feed`` with the
+fast path gives the same ParsedFeed as with feedparser alone; and the fast path does accept
+the common shapes (else the comparison would prove nothing).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitor.errors import ParseError
+from monitor.models import Entry
+from monitor.sources.feed import parse_feed
+from monitor.sources.feedencoding import feed_charset
+from monitor.sources.feedfast import read_fast
+
+DATA = Path(__file__).parent / "data"
+NOW = datetime(2031, 1, 1, tzinfo=UTC)
+URL = "https://news.example/feed"
+FEEDS = sorted(p for p in (DATA / "feeds").rglob("*")
+               if p.is_file() and not p.name.endswith((".expected.json", ".md")))
+
+
+def both(content: bytes, content_type: str = "", max_items: int = 500) -> tuple[object, object]:
+    """parse_feed's result (or its error) with the fast path and with feedparser alone."""
+    results = []
+    for fast in (True, False):
+        try:
+            results.append(parse_feed(content, URL, content_type=content_type, now=NOW,
+                                      fast=fast, max_items=max_items))
+        except ParseError as e:
+            results.append(str(e))
+    return results[0], results[1]
+
+
+def accepted(content: bytes, content_type: str = "") -> bool:
+    body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
+    charset = feed_charset(body, content_type)
+    header = f"application/xml; charset={charset}" if charset else content_type or "application/xml"
+    return read_fast(body, charset, header) is not None
+
+
+@pytest.mark.parametrize("path", FEEDS, ids=lambda p: p.name)
+@pytest.mark.parametrize("content_type", ["", "application/rss+xml; charset=utf-8"])
+def test_corpus_feeds_parse_the_same_either_way(path: Path, content_type: str) -> None:
+    fast, slow = both(path.read_bytes(), content_type)
+    assert fast == slow
+
+
+def test_the_fast_path_accepts_the_common_shapes_and_declines_the_odd_ones() -> None:
+    names = {p.name for p in FEEDS if accepted(p.read_bytes())}
+    assert {"rss20.xml", "wordpress-cdata.xml", "urdu-utf8.xml"} <= names
+    assert not names & {"rss091.xml", "rss10.rdf", "koi8r-russian.xml", "bozo.xml",
+                        "atom-xhtml-relative.xml", "gb2312-chinese.xml", "utf16-bom.xml"}
+
+
+def test_a_wordpress_feed_gives_entries_through_the_fast_path() -> None:
+    content = (DATA / "feeds" / "corpus" / "wordpress-cdata.xml").read_bytes()
+    parsed = parse_feed(content, URL, now=NOW)
+    assert parsed.entries and all(isinstance(e, Entry) and e.title for e in parsed.entries)
+
+
+# Generated documents: text as XML writes it (entities, character references, CDATA).
+_PIECES = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=6) \
+    | st.sampled_from(["&", "<", ">", "é", "\u2019", "\x85", "\x93", "Ã©", " ", "\n", "<b>",
+                       "</p>", "]]", "&amp;", "&#38;", "long " * 60])
+_TEXT = st.lists(_PIECES, max_size=8).map("".join)
+_DATES = st.sampled_from([
+    "Mon, 02 Jun 2025 10:00:00 +0000", "Tue, 3 Jun 2025 10:00:00 GMT", "2025-06-03T10:00:00Z",
+    "2025-06-03", "03 Jun 2025 25:61:00 EST", "not a date", "", "Sun, 31 Feb 2025 10:00:00 +0200",
+    "2025-06-03T10:00:00.123+05:30", "Thu, 01 Jan 1970 00:00:00 -1200", "2099-01-01T00:00:00Z"])
+
+
+def _xml_text(text: str, how: str) -> str:
+    if how == "cdata" and "]]>" not in text:
+        return f"<![CDATA[{text}]]>"
+    if how == "refs":
+        return "".join(f"&#{ord(c)};" if not c.isalnum() else c for c in text)
+    return escape(text)
+
+
+_HOW = st.sampled_from(["plain", "cdata", "refs"])
+
+
+@st.composite
+def rss_items(draw: st.DrawFn) -> str:
+    parts = []
+    order = draw(st.permutations(["title", "link", "guid", "description", "content",
+                                  "pubDate", "author", "dc"]))
+    keep = draw(st.sets(st.sampled_from(order)))
+    for name in (n for n in order if n in keep):
+        text = _xml_text(draw(_TEXT), draw(_HOW))
+        if name == "link":
+            parts.append(f"<link>https://news.example/a?x=1&amp;y={draw(st.integers(0, 9))}</link>")
+        elif name == "guid":
+            attr = draw(st.sampled_from(["", ' isPermaLink="false"', ' isPermaLink="true"']))
+            value = draw(st.sampled_from(["https://news.example/p/1", "tag:1", text]))
+            parts.append(f"<guid{attr}>{value}</guid>")
+        elif name == "pubDate":
+            parts.append(f"<pubDate>{draw(_DATES)}</pubDate>")
+        elif name == "dc":
+            parts.append(f"<dc:date>{draw(_DATES)}</dc:date>")
+        elif name == "content":
+            parts.append(f"<content:encoded>{text}</content:encoded>")
+        else:
+            lang = draw(st.sampled_from(["", ' xml:lang="fr"', ' xml:lang=""']))
+            parts.append(f"<{name}{lang}>{text}</{name}>")
+    return "<item>" + "".join(parts) + "</item>"
+
+
+@st.composite
+def rss_documents(draw: st.DrawFn) -> bytes:
+    language = draw(st.sampled_from(["", "<language>en_US</language>", "<language>de</language>"]))
+    items = "".join(draw(st.lists(rss_items(), min_size=1, max_size=4)))
+    title = _xml_text(draw(_TEXT), draw(_HOW))
+    decl = draw(st.sampled_from(['<?xml version="1.0" encoding="UTF-8"?>', "",
+                                 '<?xml version="1.0"?>']))
+    return (f'{decl}<rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+            f'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>{title}</title>'
+            f"<link>https://news.example/</link>{language}<ttl>30</ttl>{items}</channel></rss>"
+            ).encode()
+
+
+@st.composite
+def atom_documents(draw: st.DrawFn) -> bytes:
+    entries = []
+    for _ in range(draw(st.integers(1, 3))):
+        parts = []
+        for name in draw(st.permutations(["title", "id", "link", "summary", "content",
+                                          "updated", "published", "author"])):
+            if not draw(st.booleans()):
+                continue
+            text = _xml_text(draw(_TEXT), draw(_HOW))
+            kind = draw(st.sampled_from(["", ' type="html"', ' type="text"']))
+            if name == "link":
+                rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="self"']))
+                parts.append(f'<link{rel} href="https://news.example/e?a=1&amp;b=2"/>')
+            elif name in ("updated", "published"):
+                parts.append(f"<{name}>{draw(_DATES)}</{name}>")
+            elif name == "id":
+                parts.append(f"<id>{draw(st.sampled_from(['urn:x:1', 'https://n.example/1']))}</id>")
+            elif name == "author":
+                email = draw(st.sampled_from(["", "<email>a@b.example</email>"]))
+                parts.append(f"<author><name>{text}</name>{email}</author>")
+            else:
+                parts.append(f"<{name}{kind}>{text}</{name}>")
+        entries.append("<entry>" + "".join(parts) + "</entry>")
+    lang = draw(st.sampled_from(["", ' xml:lang="en"', ' xml:lang="pt_BR"']))
+    return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"'
+            f'{lang}><title>T</title><author><name>Desk</name></author>'
+            f'<link href="https://news.example/"/>{"".join(entries)}</feed>').encode()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rss_documents(), st.integers(1, 5))
+def test_generated_rss_parses_the_same_either_way(document: bytes, max_items: int) -> None:
+    """Long authors and more items than kept: feedtrim's cuts, then either reader."""
+    fast, slow = both(document, max_items=max_items)
+    assert fast == slow
+    if b"long" not in document:
+        assert accepted(document)  # each generated shape is one the fast path reads
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(atom_documents())
+def test_generated_atom_parses_the_same_either_way(document: bytes) -> None:
+    fast, slow = both(document)
+    assert fast == slow
+    if b"long" not in document:
+        assert accepted(document)  # each generated shape is one the fast path reads
