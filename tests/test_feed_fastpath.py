@@ -176,3 +176,32 @@ def test_generated_atom_parses_the_same_either_way(document: bytes) -> None:
     assert fast == slow
     if b"long" not in document:
         assert accepted(document)  # each generated shape is one the fast path reads
+
+
+# Summary text: html_to_text joins marked text in C; the element-by-element walk (kept for
+# markup holding the marks' private-use characters) is the reference it must equal.
+_HTML_BITS = st.sampled_from([
+    "<p>", "</p>", "<br>", "<br/>", "<div>", "</div>", "<script>x<p>y</script>",
+    "<style>a{}</style>",
+    "<!-- c -->", "<?pi x?>", "&amp;", "&nbsp;", "\u2028", "\x85", " \n ", "\t", "word", "<b>",
+    "</b>", "<li>", "<ul>", "<h1>", "</h1>", "<table><tr><td>c</td></tr></table>", "\r\n",
+    "<noscript>n</noscript>", "<head><title>t</title></head>", "<html><body>", "</body></html>",
+    "&#10;", "<pre>  a\n b</pre>", "<img src=x>", "<template>t</template>", "<![CDATA[x]]>",
+    "<a href=x>l</a>", "\u00a0", "<hr>", "<dd>", "<figcaption>f", "\ue000", "\ue001"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_HTML_BITS | _TEXT, min_size=1, max_size=20).map("".join))
+def test_summary_text_is_the_element_walks_text(markup: str) -> None:
+    import lxml.etree
+
+    from monitor.sources import text
+
+    if not text._TAG.search(markup):
+        return  # no markup: html_to_text keeps the text's own lines, no walk either way
+    try:
+        root = text._fragment(markup)
+    except (lxml.etree.ParserError, ValueError):
+        return  # html_to_text's regex fallback, the same for both
+    lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
+    assert text.html_to_text(markup) == text._walked_text(root)
