@@ -133,9 +133,21 @@ def wordpress_feed(gen: Generator, rng: random.Random, n: int, items: int = 50) 
 
 
 def feeds(rounds: int, wordpress: int) -> dict[str, Any]:
+    """(Run with PYTHONPATH at a checkout without the fast path to measure "before" there.)"""
     from monitor.sources.feed import parse_feed
     from monitor.sources.feedencoding import feed_charset
-    from monitor.sources.feedfast import read_fast
+
+    try:
+        from monitor.sources.feedfast import read_fast
+    except ImportError:  # a checkout from before the fast path
+        def read_fast(content: bytes, charset: str | None, content_type: str) -> None:
+            return None
+
+        def before(b: bytes) -> object:
+            return parse_feed(b, "https://feeds.example/f")
+    else:
+        def before(b: bytes) -> object:
+            return parse_feed(b, "https://feeds.example/f", fast=False)
 
     feedparser, missing = anchor("feedparser")
     if feedparser is None:
@@ -147,7 +159,7 @@ def feeds(rounds: int, wordpress: int) -> dict[str, Any]:
             "wordpress_50_items": [wordpress_feed(gen, rng, n) for n in range(wordpress)]}
     runners: dict[str, Callable[[bytes], object]] = {
         "monitor": lambda b: parse_feed(b, "https://feeds.example/f"),
-        "monitor_before": lambda b: parse_feed(b, "https://feeds.example/f", fast=False),
+        "monitor_before": before,
         "feedparser": feedparser.parse}
     if fast_anchor is not None:
         runners["fastfeedparser"] = fast_anchor.parse

@@ -205,3 +205,54 @@ def test_summary_text_is_the_element_walks_text(markup: str) -> None:
         return  # html_to_text's regex fallback, the same for both
     lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
     assert text.html_to_text(markup) == text._walked_text(root)
+
+
+def _rss_doc(channel: str, items: str, root: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"{root} '
+            'xmlns:atom="http://www.w3.org/2005/Atom" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f"<channel><title>C</title>{channel}{items}</channel></rss>").encode()
+
+
+TRICKY = {
+    "lang-attributes": _rss_doc("<language>pt_BR</language>",
+                                '<item xml:lang="de"><title lang="fr">T</title>'
+                                '<description xml:lang="">D</description></item>',
+                                ' xml:lang="en_GB"'),
+    "guid-then-link": _rss_doc("", "<item><guid>https://a.example/g</guid>"
+                                   "<link>https://a.example/l?a=1&amp;amp;b=2</link></item>"),
+    "guid-not-link": _rss_doc("", '<item><guid isPermaLink="False">x:1</guid>'
+                                  "<title>T</title></item>"),
+    "atom-links-in-rss": _rss_doc('<atom:link rel="self" href="https://a.example/feed"/>',
+                                  '<item><atom:link href="https://a.example/1" rel="alternate"/>'
+                                  "<link>https://a.example/2</link><title>T</title></item>"),
+    "source-and-extras": _rss_doc('<managingEditor>ed@a.example (Ed)</managingEditor>'
+                                  '<image><url>https://a.example/i.png</url><title>I</title>'
+                                  "<link>https://a.example/</link></image>",
+                                  '<item><title>T</title><source url="https://p.example/rss">'
+                                  ' Publisher &amp; Co </source><category domain="x">c</category>'
+                                  '<enclosure url="https://a.example/a.mp3" length="1" '
+                                  'type="audio/mpeg"/>'
+                                  "<dc:creator>  Ann\n Lee  </dc:creator></item>"),
+    "empty-elements": _rss_doc("<ttl/>", "<item><title/><description>  </description>"
+                                         "<link></link><guid>https://a.example/3</guid></item>"),
+    "long-channel-editor": _rss_doc(f"<webMaster>{'w' * 300}</webMaster>",
+                                    "<item><title>T</title></item>"),
+    "atom-lang-and-authors": (
+        b'<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en"><title type="html">&lt;b&gt;F'
+        b'</title><author><name>Desk</name><email>desk@a.example</email></author>'
+        b'<entry xml:lang="fr"><title>E</title><id>https://a.example/e</id>'
+        b'<link rel="alternate" type="text/html" href="https://a.example/1"/>'
+        b'<link rel="alternate" href="https://a.example/2"/><link rel="enclosure" href="x.mp3"/>'
+        b'<content type="html">&lt;p&gt;Body&lt;/p&gt;</content><summary>S</summary></entry>'
+        b"<entry><title>E2</title><id>urn:x</id><author><email>a@b.example</email></author>"
+        b"</entry></feed>"),
+}
+
+
+@pytest.mark.parametrize("publishers", [False, True])
+@pytest.mark.parametrize("name", sorted(TRICKY))
+def test_tricky_shapes_parse_the_same_either_way(name: str, publishers: bool) -> None:
+    results = [parse_feed(TRICKY[name], URL, now=NOW, fast=fast, publishers=publishers)
+               for fast in (True, False)]
+    assert results[0] == results[1]
+    assert accepted(TRICKY[name]) == (name != "long-channel-editor")

@@ -41,7 +41,6 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592
 
 _MAIL_NAME = re.compile(r"^\S+@\S+ \((?P<name>[^()]+)\)$")
 _NAME_MAIL = re.compile(r"^(?P<name>[^@]+?) [(<]\S+@\S+[)>]$")
-_ITEM_TAGS = (b"<item", b"<entry", b":item", b":entry")  # as feedtrim counts them
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.IGNORECASE)
 
 
@@ -83,9 +82,8 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     # must not change with the feed's address. Links are resolved below instead.
     headers = {"content-type": f"application/xml; charset={charset}" if charset
                else content_type or "application/xml"}
-    parsed = None
-    if fast and sum(content.count(t) for t in _ITEM_TAGS) <= max_items:  # nothing to cut
-        parsed = read_fast(content, charset, headers["content-type"])  # None: unsure
+    # None: unsure, or more than max_items items (feedtrim cuts them, then read_fast again)
+    parsed = read_fast(content, charset, headers["content-type"], max_items) if fast else None
     if parsed is None:
         text = content.decode(charset or "latin-1", "replace")  # latin-1: ASCII, or undecided
         if (trimmed := trim_document(text, max_items)) is not None:  # else the bytes go as is

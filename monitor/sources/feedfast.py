@@ -22,6 +22,7 @@ date parser, its Windows-1252 and double-UTF-8 repairs), so they come out the sa
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -32,6 +33,7 @@ from feedparser.urls import _urljoin  # type: ignore[import-untyped]
 
 from monitor.sources.feedtrim import MAX_AUTHOR_CHARS
 
+log = logging.getLogger(__name__)
 ATOM = "{http://www.w3.org/2005/Atom}"
 _CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
@@ -80,25 +82,36 @@ _AUTHORISH = frozenset({"author", _DC + "creator", "managingEditor", "webMaster"
                         ATOM + "contributor"})
 _AUTHOR_NAMES = frozenset({"author", "creator", "publisher", "contributor", "managingeditor",
                            "webmaster", "name", "email", "owner"})
-_NESTED = frozenset({ATOM + "author", ATOM + "contributor", "image", "skipHours", "skipDays"})
+# Elements with children of their own, and the children each may have (leaves).
+_NESTED = {ATOM + "author": frozenset({ATOM + "name", ATOM + "email", ATOM + "uri"}),
+           ATOM + "contributor": frozenset({ATOM + "name", ATOM + "email", ATOM + "uri"}),
+           "image": frozenset({"url", "title", "link", "width", "height", "description"}),
+           "skipHours": frozenset({"hour"}), "skipDays": frozenset({"day"})}
 _TEXT_TYPES = frozenset({"", "text", "html", "text/plain", "text/html"})
 _HTML_LINK_TYPES = frozenset({"text/html", "html", "application/xhtml+xml", "xhtml"})
 
 
-def read_fast(content: bytes, charset: str | None, content_type: str = "") -> dict[str, Any] | None:
+def read_fast(content: bytes, charset: str | None, content_type: str = "",
+              max_items: int | None = None) -> dict[str, Any] | None:
     """feedparser's ``feed``, ``entries`` and ``version`` for ``content``, or None if unsure.
 
     ``charset`` is what ``feed_charset`` decided (None: ASCII); ``content_type`` the HTTP one.
+    None too when it has more than ``max_items`` items or entries: feedtrim cuts them first.
     """
     if not _accepts_bytes(content, charset, content_type):
         return None
     try:
         root = lxml.etree.fromstring(content, _PARSER)
+        if max_items is not None and sum(1 for _ in root.iter("{*}item", "{*}entry")) > max_items:
+            return None  # every element of an accepted document is named: these are its items
         if root.tag == "rss" and root.get("version") == "2.0" and len(root) == 1:
             return _rss(root)
         if root.tag == ATOM + "feed":
             return _atom(root)
     except (lxml.etree.XMLSyntaxError, ValueError):  # ValueError: _unsure
+        return None
+    except Exception as e:  # a bug here must not cost the feed: feedparser reads it instead
+        log.warning("event=feedfast_failed error=%s", type(e).__name__)
         return None
     return None
 
@@ -168,7 +181,11 @@ def _fields(parent: Any, allowed: dict[str, str]) -> list[tuple[str, Any]]:
 
 
 def _short_authors(el: Any) -> None:
-    """ValueError when ``el`` or an author-like element in it has more text than feedtrim allows."""
+    """ValueError when ``el`` or an author-like element in it has more text than feedtrim
+    allows, or when it has children other than the leaves _NESTED lists."""
+    children = _NESTED.get(el.tag, frozenset())
+    if any(child.tag not in children or len(child) for child in el):
+        raise _unsure(f"children of {el.tag}")
     for node in el.iter():
         local = node.tag.rpartition("}")[2].lower() if isinstance(node.tag, str) else ""
         if local in _AUTHOR_NAMES and len("".join(node.itertext())) > MAX_AUTHOR_CHARS:
