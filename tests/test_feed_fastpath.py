@@ -256,3 +256,20 @@ def test_tricky_shapes_parse_the_same_either_way(name: str, publishers: bool) ->
                for fast in (True, False)]
     assert results[0] == results[1]
     assert accepted(TRICKY[name]) == (name != "long-channel-editor")
+
+
+@pytest.mark.parametrize("content_type", [
+    "", "application/rss+xml", "text/xml", "text/html", "application/octet-stream",
+    "application/xml; charset=us-ascii"])
+@pytest.mark.parametrize("document", [
+    b'<?xml version="1.0"?><rss version="2.0"><channel><title>C</title><item>'
+    b"<title>A&#195;&#169;B &#147;q&#148;</title><link>https://a.example/1</link></item>"
+    b"</channel></rss>",
+    b'<rss version="2.0"><channel><title>C</title><item><title>A&#195;&#169;B</title>'
+    b"<link>https://a.example/1</link></item></channel></rss>"], ids=["declared", "bare"])
+def test_ascii_documents_with_references_parse_the_same_under_any_http_type(
+        document: bytes, content_type: str) -> None:
+    """feedparser repairs double-encoded UTF-8 and maps C1 controls in what references
+    spell, in the encoding the HTTP type implies: the fast path does the same or declines."""
+    fast, slow = both(document, content_type)
+    assert fast == slow
