@@ -29,6 +29,7 @@ from monitor.errors import ParseError
 from monitor.models import Entry
 from monitor.sources.base import NO_OPTIONS, ParsedFeed
 from monitor.sources.feedencoding import feed_charset
+from monitor.sources.feedfast import read_fast
 from monitor.sources.feedtrim import MAX_AUTHOR_CHARS, trim_document
 from monitor.sources.text import html_line, html_to_text
 from monitor.timeutil import utc
@@ -45,13 +46,15 @@ _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.
 
 def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: int = 500,
                max_field_chars: int = 100_000, now: datetime | None = None,
-               options: SourceOptions = NO_OPTIONS, publishers: bool = False) -> ParsedFeed:
+               options: SourceOptions = NO_OPTIONS, publishers: bool = False,
+               fast: bool = True) -> ParsedFeed:
     """Parse an RSS, Atom or JSON Feed document fetched from ``url``.
 
     Keeps the first ``max_items`` items and truncates any text longer than
     ``max_field_chars``. Raises ParseError when ``content`` is not a feed at all. The
     ``feed`` kind has no options of its own; ``publishers``: each entry's ``source`` is
-    the title of its item's RSS ``<source>`` (an aggregator's publisher).
+    the title of its item's RSS ``<source>`` (an aggregator's publisher). ``fast``: let
+    ``feedfast`` read the documents it is sure about (False: feedparser reads them all).
     """
     now = now or datetime.now(UTC)
     body = content.lstrip(b"\xef\xbb\xbf \t\r\n")
@@ -59,43 +62,56 @@ def parse_feed(content: bytes, url: str, *, content_type: str = "", max_items: i
         raise ParseError("not a feed: empty document")
     if body.startswith(b"{") or ("json" in content_type.lower() and not body.startswith(b"<")):
         return _parse_json_feed(body, url, content_type, max_items, max_field_chars, now)
-    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now, publishers)
+    return _parse_xml_feed(body, url, content_type, max_items, max_field_chars, now, publishers,
+                           fast)
 
 
 def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
-                    max_field_chars: int, now: datetime, publishers: bool = False) -> ParsedFeed:
+                    max_field_chars: int, now: datetime, publishers: bool = False,
+                    fast: bool = True) -> ParsedFeed:
     """feedparser reads the document's own bytes, in the charset feed_charset decides.
+
+    Unless ``feedfast`` reads them first, sure to give feedparser's results (``fast``).
 
     Entries are at least feedparser's own: the bytes change only when the document has more
     than ``max_items`` items or an author field feedparser would stall on (``feedtrim``).
     """
     charset = feed_charset(content, content_type)
-    text = content.decode(charset or "latin-1", "replace")  # latin-1: ASCII, or undecided
-    if (trimmed := trim_document(text, max_items)) is not None:  # else the bytes go in as is
-        content, charset = trimmed.encode(), "utf-8"
     # The charset goes in as the HTTP one, which feedparser puts first (RFC 3023). No
     # content-location: feedparser would resolve guids against it ("123" -> URL), and keys
     # must not change with the feed's address. Links are resolved below instead.
     headers = {"content-type": f"application/xml; charset={charset}" if charset
                else content_type or "application/xml"}
-    try:
-        parsed = feedparser.parse(io.BytesIO(content), response_headers=headers,
-                                  sanitize_html=False, resolve_relative_uris=False)
-    except Exception as e:  # only feedparser's own code runs here, on this document
-        raise ParseError(f"cannot parse feed: feedparser failed with {e!r}") from e
+    # None: unsure, or more than max_items items (feedtrim cuts them, then read_fast again)
+    parsed = read_fast(content, charset, headers["content-type"], max_items) if fast else None
+    if parsed is None:
+        text = content.decode(charset or "latin-1", "replace")  # latin-1: ASCII, or undecided
+        if (trimmed := trim_document(text, max_items)) is not None:  # else the bytes go as is
+            content, charset = trimmed.encode(), "utf-8"
+            headers["content-type"] = "application/xml; charset=utf-8"
+            parsed = read_fast(content, charset, headers["content-type"]) if fast else None
+        parsed = parsed or _feedparser(content, headers)
     exc = parsed.get("bozo_exception") if parsed.get("bozo") else None
     warning = None if exc is None or isinstance(exc, NonXMLContentType) else _bozo_message(exc)
     feed = parsed.get("feed", {})
     inherit = _author(feed) if parsed.get("version", "").startswith("atom") else ""
     items = (_with_publisher(_item_entry(item, url, inherit, max_field_chars, now), item)
              if publishers else _item_entry(item, url, inherit, max_field_chars, now)
-             for item in parsed.entries)
+             for item in parsed.get("entries", ()))
     entries = _with_language(_unique(items, max_items), _str(feed.get("language")))
     if not entries and (warning or not parsed.get("version")):
         raise ParseError(_not_a_feed(content, url, warning))
     return ParsedFeed(title=html_line(feed.get("title", "")),
                       link=_absolute(url, feed.get("link", "")), entries=entries,
                       warning=warning, ttl_seconds=_ttl_seconds(feed))
+
+
+def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
+    try:
+        return feedparser.parse(io.BytesIO(content), response_headers=headers,
+                                sanitize_html=False, resolve_relative_uris=False)
+    except Exception as e:  # only feedparser's own code runs here, on this document
+        raise ParseError(f"cannot parse feed: feedparser failed with {e!r}") from e
 
 
 def _item_entry(item: Mapping[str, Any], url: str, inherit: str, max_chars: int,

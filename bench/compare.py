@@ -1,0 +1,302 @@
+"""monitor side by side with the anchors of issue 17, on the same inputs; prints one JSON object.
+
+Each ratio is monitor's time over the anchor's (above 1: monitor is slower), from the
+median of interleaved rounds per input (the order alternates round by round, so machine
+load hits both alike), summed over the inputs.
+
+- ``feeds``: ``monitor.sources.feed.parse_feed`` (fast path on; and off, as "before": every
+  document through feedparser) against ``feedparser.parse`` with its defaults and
+  ``fastfeedparser.parse``, on every feed document in tests/data/feeds (the corpus and the
+  golden files) and on generated WordPress-shaped feeds of 50 items (UTF-8, CDATA excerpts
+  and bodies, dc:creator, categories, permalink-less guids). ``fast_path_accepted`` counts
+  the documents the fast reader took (the others went to feedparser); ``feedfast_reader``
+  times the fast reader alone, without turning entries' HTML into text as parse_feed does.
+- ``extraction``: ``monitor.extract.extract_article`` against trafilatura's default mode
+  (``bench/extract.py``'s call) on the saved pages of tests/data/pages and
+  tests/data/hardpages, plus ``--real DIR`` (``*.html``, ``*.html.gz``; see bench/extract.py
+  for the real-news corpus).
+- ``match``: monitor's ``RuleSet.match`` with 50,000 generated rules (bench/match.py's
+  generator and articles) against a Hyperscan screen of the same rules' positive terms
+  (bench/match.py's ``baseline_pattern`` parts, one database, caseless): the screen alone,
+  without the boolean evaluation, so the ratio overstates monitor's cost against the full
+  anchor. Compiling 50,000 patterns takes Hyperscan about 6 minutes here (``--rules``).
+- ``rss2email``: only whether it installs; its measure (a poll round where nothing changed)
+  needs a daemon run against 500 loopback feeds, which bench/poll.py does.
+
+An anchor that does not install is reported as ``{"status": "not installed: <reason>"}``.
+The anchors are not monitor's dependencies; install them into this python for the bench::
+
+    python -m pip install feedparser fastfeedparser trafilatura hyperscan rss2email
+    python bench/compare.py [--rounds 5] [--wordpress 10] [--rules 50000] [--real DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib
+import json
+import pathlib
+import random
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from match import Generator, baseline_pattern
+
+from monitor.rules import compile_rules
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+FEEDS = ROOT / "tests" / "data" / "feeds"
+PAGES = (ROOT / "tests" / "data" / "pages", ROOT / "tests" / "data" / "hardpages")
+
+
+def anchor(name: str) -> tuple[Any, dict[str, str] | None]:
+    """The module, or None and its status when it does not import."""
+    try:
+        return importlib.import_module(name), None
+    except Exception as e:  # any failure to import is the anchor's status, not the bench's
+        return None, {"status": f"not installed: {type(e).__name__}: {e}"}
+
+
+def side_by_side(inputs: list[Any], runners: dict[str, Callable[[Any], object]],
+                 rounds: int) -> dict[str, list[float]]:
+    """Each runner's median seconds per input, interleaved round by round."""
+    medians: dict[str, list[float]] = {name: [] for name in runners}
+    names = list(runners)
+    for i, item in enumerate(inputs):
+        times: dict[str, list[float]] = {name: [] for name in names}
+        for r in range(rounds + 1):
+            order = names if (i + r) % 2 == 0 else names[::-1]
+            for name in order:
+                start = time.perf_counter()
+                try:
+                    runners[name](item)
+                except Exception:  # an anchor failing on an input: still timed, counted apart
+                    pass
+                if r:  # round 0 warms caches
+                    times[name].append(time.perf_counter() - start)
+        for name in names:
+            medians[name].append(statistics.median(times[name]))
+    return medians
+
+
+def ratio(medians: dict[str, list[float]], top: str, bottom: str) -> float:
+    return round(sum(medians[top]) / sum(medians[bottom]), 3)
+
+
+def wordpress_feed(gen: Generator, rng: random.Random, n: int, items: int = 50) -> bytes:
+    """A WordPress-shaped RSS 2.0 feed: CDATA excerpts and bodies, creators, categories."""
+    site = f"https://blog{n}.example"
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def words(k: int) -> str:
+        return " ".join(gen.words(k))
+
+    out = [f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+           'xmlns:content="http://purl.org/rss/1.0/modules/content/" '
+           'xmlns:wfw="http://wellformedweb.org/CommentAPI/" '
+           'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:atom="http://www.w3.org/2005/Atom" '
+           'xmlns:sy="http://purl.org/rss/1.0/modules/syndication/" '
+           'xmlns:slash="http://purl.org/rss/1.0/modules/slash/">\n<channel>\n'
+           f"\t<title>{words(3).title()} &#8211; Blog {n}</title>\n"
+           f'\t<atom:link href="{site}/feed/" rel="self" type="application/rss+xml" />\n'
+           f"\t<link>{site}</link>\n\t<description>{words(8)}</description>\n"
+           "\t<lastBuildDate>Sun, 01 Mar 2026 09:00:00 +0000</lastBuildDate>\n"
+           "\t<language>en-US</language>\n\t<sy:updatePeriod>\n\thourly\t</sy:updatePeriod>\n"
+           "\t<sy:updateFrequency>\n\t1\t</sy:updateFrequency>\n"
+           "\t<generator>https://wordpress.org/?v=6.7.2</generator>\n"]
+    for i in range(items):
+        post = 1000 + n * 100 + i
+        slug = "-".join(gen.words(5))
+        date = (now - timedelta(hours=7 * i)).strftime("%a, %d %b %Y %H:%M:%S +0000")
+        body = "\n".join(f"<p>{words(rng.randint(30, 70))} <a href=\"{site}/{slug}/#{k}\">"
+                         f"{words(3)}</a> &#8220;{words(6)}&#8221; <strong>{words(2)}"
+                         "</strong>.</p>" for k in range(rng.randint(4, 9)))
+        cats = "".join(f"\t\t<category><![CDATA[{words(1).title()}]]></category>\n"
+                       for _ in range(3))
+        out.append(
+            f"\t<item>\n\t\t<title>{words(rng.randint(5, 10)).title()} &#8217;s</title>\n"
+            f"\t\t<link>{site}/2026/03/{slug}/</link>\n"
+            f"\t\t<comments>{site}/2026/03/{slug}/#respond</comments>\n"
+            f"\t\t<dc:creator><![CDATA[{words(2).title()}]]></dc:creator>\n"
+            f"\t\t<pubDate>{date}</pubDate>\n{cats}"
+            f'\t\t<guid isPermaLink="false">{site}/?p={post}</guid>\n'
+            f"\t\t<description><![CDATA[{words(40)} [&#8230;]]]></description>\n"
+            f"\t\t<content:encoded><![CDATA[{body}\n<figure><img src=\"{site}/i/{post}.jpg\" "
+            f'alt="" /></figure>]]></content:encoded>\n'
+            f"\t\t<wfw:commentRss>{site}/2026/03/{slug}/feed/</wfw:commentRss>\n"
+            f"\t\t<slash:comments>{rng.randint(0, 9)}</slash:comments>\n\t</item>\n")
+    out.append("</channel>\n</rss>\n")
+    return "".join(out).encode()
+
+
+def feeds(rounds: int, wordpress: int) -> dict[str, Any]:
+    """(Run with PYTHONPATH at a checkout without the fast path to measure "before" there.)"""
+    from monitor.sources.feed import parse_feed
+    from monitor.sources.feedencoding import feed_charset
+
+    try:
+        from monitor.sources.feedfast import read_fast
+    except ImportError:  # a checkout from before the fast path
+        def read_fast(content: bytes, charset: str | None, content_type: str) -> None:
+            return None
+
+        def before(b: bytes) -> object:
+            return parse_feed(b, "https://feeds.example/f")
+    else:
+        def before(b: bytes) -> object:
+            return parse_feed(b, "https://feeds.example/f", fast=False)
+
+    feedparser, missing = anchor("feedparser")
+    if feedparser is None:
+        return {"feedparser": missing}
+    fast_anchor, fast_missing = anchor("fastfeedparser")
+    corpus = sorted(p for p in FEEDS.rglob("*") if p.is_file() and p.suffix in (".xml", ".rdf"))
+    gen, rng = Generator(), random.Random(17)
+    sets = {"corpus": [p.read_bytes() for p in corpus],
+            "wordpress_50_items": [wordpress_feed(gen, rng, n) for n in range(wordpress)]}
+    runners: dict[str, Callable[[bytes], object]] = {
+        "monitor": lambda b: parse_feed(b, "https://feeds.example/f"),
+        "monitor_before": before,
+        "feedparser": feedparser.parse,
+        "feedfast_reader": lambda b: read_fast(b, feed_charset(b), "application/xml")}
+    if fast_anchor is not None:
+        runners["fastfeedparser"] = fast_anchor.parse
+    result: dict[str, Any] = {}
+    for name, docs in sets.items():
+        medians = side_by_side(docs, runners, rounds)
+        accepted = sum(read_fast(d.lstrip(b"\xef\xbb\xbf \t\r\n"), feed_charset(d),
+                                 "application/xml") is not None for d in docs)
+        row: dict[str, Any] = {
+            "documents": len(docs), "fast_path_accepted": accepted,
+            "ms_total": {k: round(1000 * sum(v), 2) for k, v in medians.items()},
+            "monitor/feedparser": ratio(medians, "monitor", "feedparser"),
+            "before: monitor/feedparser": ratio(medians, "monitor_before", "feedparser"),
+            "reader alone (no text conversion) feedfast/feedparser": ratio(
+                medians, "feedfast_reader", "feedparser"),
+            "median_per_document monitor/feedparser": round(statistics.median(
+                m / f for m, f in zip(medians["monitor"], medians["feedparser"], strict=True)), 3)}
+        if fast_anchor is not None:
+            failures = sum(_fails(fast_anchor.parse, d) for d in docs)
+            row["monitor/fastfeedparser"] = ratio(medians, "monitor", "fastfeedparser")
+            row["fastfeedparser/feedparser"] = ratio(medians, "fastfeedparser", "feedparser")
+            row["fastfeedparser_failed_documents"] = failures
+        result[name] = row
+    if fast_missing:
+        result["fastfeedparser"] = fast_missing
+    return result
+
+
+def _fails(parse: Callable[[bytes], object], doc: bytes) -> bool:
+    try:
+        parse(doc)
+    except Exception:  # the anchor's own failure on this document
+        return True
+    return False
+
+
+def load_pages(extra: pathlib.Path | None) -> list[bytes]:
+    dirs = [*PAGES, *([extra] if extra else [])]
+    pages = []
+    for d in dirs:
+        for f in sorted(d.iterdir()) if d.is_dir() else []:
+            if f.name.endswith(".html.gz"):
+                pages.append(gzip.decompress(f.read_bytes()))
+            elif f.name.endswith(".html"):
+                pages.append(f.read_bytes())
+    return pages
+
+
+def extraction(rounds: int, real: pathlib.Path | None) -> dict[str, Any]:
+    trafilatura, missing = anchor("trafilatura")
+    if trafilatura is None:
+        return {"trafilatura": missing}
+    from monitor import extract
+
+    pages = load_pages(real)
+    runners: dict[str, Callable[[bytes], object]] = {
+        "monitor": lambda html: extract.extract_article(html, "https://news.example/a"),
+        "trafilatura_default": lambda html: trafilatura.bare_extraction(
+            html, include_comments=False, include_images=False, include_links=False,
+            deduplicate=False, with_metadata=True)}
+    medians = side_by_side(pages, runners, rounds)
+    return {"pages": len(pages), "real_dir": str(real) if real else None,
+            "ms_total": {k: round(1000 * sum(v), 2) for k, v in medians.items()},
+            "monitor/trafilatura_default": ratio(medians, "monitor", "trafilatura_default")}
+
+
+def match(rule_count: int, articles: int) -> dict[str, Any]:
+    hyperscan, missing = anchor("hyperscan")
+    if hyperscan is None:
+        return {"hyperscan": missing}
+    gen = Generator()
+    rules = gen.rules(rule_count)
+    docs = [gen.article(rules[:1000], n) for n in range(articles)]
+    ruleset = compile_rules(rules)
+    expressions, ids, flags = [], [], []
+    for i, rule in enumerate(rules):
+        pattern = baseline_pattern(rule).pattern
+        if pattern:
+            expressions.append(pattern.encode())
+            ids.append(i)
+            flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
+                         | (0 if rule.case_sensitive else hyperscan.HS_FLAG_CASELESS))
+    db = hyperscan.Database()
+    start = time.perf_counter()
+    try:
+        db.compile(expressions=expressions, ids=ids, flags=flags)
+    except hyperscan.error as e:
+        return {"hyperscan": {"status": f"installed, but the rules do not compile: {e}"}}
+    build_s = time.perf_counter() - start
+    scratch = hyperscan.Scratch(db)
+
+    def screen(article: Any) -> set[int]:
+        hits: set[int] = set()
+
+        def on_match(rule: int, start: int, end: int, flags: int, context: Any) -> None:
+            hits.add(rule)
+
+        for text in (article.title, article.text):
+            db.scan(text.encode(), match_event_handler=on_match, scratch=scratch)
+        return hits
+
+    for a in docs[:5]:
+        ruleset.match(a)
+    runners: dict[str, Callable[[Any], object]] = {"monitor": ruleset.match,
+                                                   "hyperscan_screen": screen}
+    medians = side_by_side(docs, runners, 3)
+    return {"rules": rule_count, "articles": articles, "hyperscan_build_s": round(build_s, 1),
+            "median_us": {k: round(1e6 * statistics.median(v), 1) for k, v in medians.items()},
+            "monitor/hyperscan_screen": ratio(medians, "monitor", "hyperscan_screen"),
+            "note": "the anchor is the screen alone, without the boolean evaluation"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--wordpress", type=int, default=10, help="generated 50-item feeds")
+    parser.add_argument("--rules", type=int, default=50_000)
+    parser.add_argument("--articles", type=int, default=60)
+    parser.add_argument("--real", type=pathlib.Path, metavar="DIR", help="more saved pages")
+    parser.add_argument("--only", choices=("feeds", "extraction", "match"), action="append")
+    args = parser.parse_args()
+    parts = args.only or ["feeds", "extraction", "match"]
+    result: dict[str, Any] = {"rounds": args.rounds}
+    if "feeds" in parts:
+        result["feeds"] = feeds(args.rounds, args.wordpress)
+    if "extraction" in parts:
+        result["extraction"] = extraction(args.rounds, args.real)
+    if "match" in parts:
+        result["match"] = match(args.rules, args.articles)
+    rss2email, missing = anchor("rss2email")
+    result["rss2email"] = missing or {
+        "status": "installed; not run here: its measure, a poll round of 500 unchanged "
+                  "feeds, is bench/poll.py's", "version": getattr(rss2email, "__version__", "")}
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
