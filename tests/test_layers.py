@@ -45,7 +45,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
 }
 SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract",
               "extractprelude": "extract",
-              "hardpages": "extract", "browser": "fetch", "collaborators": "pipeline"}
+              "hardpages": "extract", "browser": "fetch", "collaborators": "pipeline",
+              "daemonsetup": "daemon"}
 
 
 def layer_of(group: str) -> int:
