@@ -24,6 +24,7 @@ from monitor.metrics import Metrics
 from monitor.models import Alert, Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
+from monitor.web import create_app
 from tests.helpers import SECRET, Clock, write_config
 from tests.store_helpers import store_article
 
@@ -210,6 +211,50 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
         if lanes:
             await asyncio.wait(lanes)
         await daemon.close()
+
+
+async def test_a_hanging_smtp_server_shows_as_stalled_on_metrics_and_dashboard(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, silent: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sends to a server that never greets fail only at their timeout, so failures in a row
+    lag behind; while the channel has been sending longer than its timeout without a
+    success, /metrics and the dashboard call it stalled, and the webhook never is."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    path = write_config(tmp_path, news, MailServer(port=silent), hook)
+    path.write_text(path.read_text().replace(f"smtp_port = {silent}\n",
+                                             f"smtp_port = {silent}\ntimeout = \"1s\"\n"))
+    daemon = Daemon(load(str(path)), str(path))
+    Articles(tmp_path, daemon.services.store).add(16, ("mail",))  # four waves of four sends
+    app = create_app(daemon.services.store, lambda: daemon.config, metrics=daemon.metrics)
+    seen: dict[str, object] = {}
+    running = asyncio.create_task(daemon.run())
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://testserver") as http:
+            start = time.monotonic()
+            while not seen:
+                assert time.monotonic() - start < 20, "the mail channel never showed stalled"
+                text = (await http.get("/metrics")).text
+                if 'monitor_channel_stalled{channel="mail"} 1.0' in text:
+                    channels = (await http.get("/api/channels")).json()["channels"]
+                    seen = {"metrics": text, "page": (await http.get("/")).text,
+                            "api": {c["name"]: c for c in channels}}
+                await asyncio.sleep(0.05)
+    finally:
+        daemon.stopping.set()
+        await running
+        lanes = list(daemon.outbox.lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        if lanes:
+            await asyncio.wait(lanes)
+        await daemon.close()
+    assert 'monitor_channel_stalled{channel="hook"} 0.0' in str(seen["metrics"])
+    assert 'class="state state-failing channel-stalled">stalled' in str(seen["page"])
+    api = seen["api"]
+    assert isinstance(api, dict)
+    assert api["mail"]["stalled"] is True and api["hook"]["stalled"] is False
+    assert gauge(daemon.metrics, "monitor_channel_stalled", "mail") == 0  # none under way
 
 
 @pytest.fixture
