@@ -43,7 +43,8 @@ Gauges of this process's own sending (not the database's)::
                                                 taken (0: none); past the channel's timeout
                                                 it is stuck
     monitor_channel_stalled{channel}            1 while the oldest send under way has taken
-                                                longer than the channel's timeout, or the
+                                                longer than the channel's timeout or
+                                                STALL_AFTER, whichever is shorter, or the
                                                 channel has been sending that long with no
                                                 success (a server that never answers), else 0
     monitor_channel_failures_in_a_row{channel}  attempts that failed since the channel's
@@ -80,6 +81,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FEED_STATES = ("new", "ok", "degraded", "failing")
 NODE_ALIVE_WITHIN = 60.0
 EXTRACTION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STALL_AFTER = 10.0
+"""A send under way this long (or the channel's timeout, if shorter) is stalled: no channel
+needs as long when its server works, and a send fails only at its timeout (30 s for mail)."""
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -172,15 +176,16 @@ class Metrics:
         return time.monotonic() - min(starts) if starts else 0.0
 
     def stalled(self, channel: str) -> bool:
-        """The oldest send under way on ``channel`` has taken longer than its timeout, or the
-        channel has been sending that long without a success: its server hangs (each send
-        fails only at its timeout, so ``failures_in_a_row`` lags behind)."""
+        """The oldest send under way on ``channel`` has taken longer than its timeout (or
+        ``STALL_AFTER``, if shorter), or the channel has been sending that long without a
+        success: its server hangs (each send fails only at its timeout, so
+        ``failures_in_a_row`` lags behind)."""
         timeout = self.timeouts.get(channel)
         if timeout is None:
             return False
         since = self.busy.get(channel)
         busy = time.monotonic() - since if since is not None else 0.0
-        return max(busy, self.oldest_send(channel)) > timeout
+        return max(busy, self.oldest_send(channel)) > min(timeout, STALL_AFTER)
 
     # -- exposition -----------------------------------------------------------------------
 

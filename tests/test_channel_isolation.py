@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor import metrics as metrics_module
 from monitor.alerts.email import EmailChannel
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.webhook import WebhookChannel
@@ -180,6 +181,7 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
     greets (the channel's timeout is the default 30 s); alerts written after the first
     round still reach the webhook within seconds."""
     monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setattr(metrics_module, "STALL_AFTER", 1.0)
     path = write_config(tmp_path, news, MailServer(port=silent), hook)
     daemon = Daemon(load(str(path)), str(path))
     store = daemon.services.store
@@ -202,6 +204,15 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
             await asyncio.sleep(0.1)
         assert sent("mail") == 0 and "mail" in daemon.outbox.lanes  # still stuck
         assert daemon.delivering  # its claimed alerts' leases are renewed by the heartbeat
+        # No send has failed yet (30 s timeout), but the channel shows stalled after
+        # STALL_AFTER (shortened here) of sending without a success; the webhook does not.
+        start = time.monotonic()
+        while not daemon.metrics.stalled("mail"):
+            assert time.monotonic() - start < 10, "the stuck channel never showed stalled"
+            await asyncio.sleep(0.1)
+        assert gauge(daemon.metrics, "monitor_channel_stalled", "mail") == 1
+        assert gauge(daemon.metrics, "monitor_channel_failures_in_a_row", "mail") == 0
+        assert gauge(daemon.metrics, "monitor_channel_stalled", "hook") == 0
     finally:
         daemon.stopping.set()
         await running
