@@ -292,7 +292,7 @@ class Chaos:
         metrics = await probe.scrape(self.base)
         if metrics is not None:
             for gauge in ("monitor_channel_inflight", "monitor_channel_oldest_send_seconds",
-                          "monitor_channel_failures_in_a_row"):
+                          "monitor_channel_failures_in_a_row", "monitor_channel_stalled"):
                 state[gauge.removeprefix("monitor_channel_")] = probe.total(
                     metrics, gauge, channel=name)
         return state

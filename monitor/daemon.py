@@ -24,13 +24,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import os
 import signal
-import socket
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -41,16 +38,15 @@ from monitor.alerts.build import build_channels
 from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
 from monitor.browser import Renderer
-from monitor.config import RESTART_KEYS, Config, load_config
+from monitor.config import RESTART_KEYS, Config
+from monitor.daemonsetup import Services, load, make_fetcher, node_name
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
-from monitor.fetch import Fetcher
 from monitor.liverules import CHECK_EVERY, live_rules, refreshed
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.retention import Retention
-from monitor.rules import check_query, query_warnings
-from monitor.sources import source_kinds
+from monitor.rules import RuleSet, query_warnings
 from monitor.store import (
     FeedState,
     Store,
@@ -64,45 +60,13 @@ if TYPE_CHECKING:
     from monitor.web import WebServer
 
 log = logging.getLogger(__name__)
+Live = tuple[Config, RuleSet, int]  # live_rules: config with the database's rules, compiled
 
 MAX_PARALLEL_POLLS = 32
 STOP_GRACE = 60.0
 HEARTBEAT = 15.0  # seconds between heartbeats (lease / 3 when the lease is shorter)
 RELEASE_RETRY = 5.0  # seconds between tries to release a feed after a store error...
 RELEASE_RETRY_MAX = 30.0  # ...doubling up to this
-
-
-def load(path: str) -> Config:
-    """Load and fully validate a config (queries and source kinds included)."""
-    return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs),
-                       source_kinds=source_kinds())
-
-
-def node_name(config: Config) -> str:
-    """This daemon's id among several sharing one database."""
-    return config.monitor.cluster.node_id or f"{socket.gethostname()}:{os.getpid()}"
-
-
-def make_fetcher(config: Config) -> Fetcher:
-    """The shared fetcher, configured from ``[monitor]``."""
-    m = config.monitor.fetch
-    return Fetcher(user_agent=m.user_agent, max_bytes=max(m.max_article_bytes, m.max_feed_bytes),
-                   connect_timeout=m.connect_timeout, read_timeout=m.read_timeout,
-                   deadline=m.fetch_deadline, max_connections=m.max_connections,
-                   per_host=m.per_host_connections,
-                   allow_private_networks=m.allow_private_networks)
-
-
-@dataclass
-class Services:
-    """The long-lived collaborators, built once per process."""
-
-    store: Store
-    fetcher: Fetcher
-    extractor: Extractor
-    renderer: Renderer  # feeds with render = "browser"; Chromium starts on first use
-    matching: ThreadPoolExecutor = field(  # one thread: more would take the loop's GIL turns
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="match"))
 
 
 class Daemon:
@@ -128,6 +92,7 @@ class Daemon:
         self.delivering: set[str] = set()  # alerts claimed by the outbox, not yet finished
         self.background: set[asyncio.Future[None]] = set()
         self.claiming = asyncio.Lock()
+        self.reloading = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
         self.retention = Retention(store, clock, self.metrics)
@@ -136,12 +101,23 @@ class Daemon:
         self.apply(config)
 
     def apply(self, config: Config) -> None:
-        """Make ``config`` the running one (start-up and SIGHUP)."""
+        """Make ``config`` the running one (start-up; SIGHUP goes through ``reload_soon``).
+        Rules are compiled in the reload thread, always: one malloc arena holds every set."""
+        self.install(config, self.services.reloading.submit(self.prepare, config).result())
+
+    def prepare(self, config: Config) -> Live:
+        """Sync ``config``'s feeds and rules to the database, then compile its rules with
+        the database's (blocking: a reload runs it in a thread, off the event loop)."""
+        self.services.store.sync_feeds(config.feeds, self.clock())
+        self.services.store.sync_rules(config.watches, self.clock())
+        return live_rules(config, self.services.store)
+
+    def install(self, config: Config, live: Live) -> None:
+        """Run ``config`` with the compiled rules of ``live`` (``live_rules``) from now on
+        (on the event loop)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        s.store.sync_feeds(config.feeds, self.clock())
-        s.store.sync_rules(config.watches, self.clock())
-        merged, rules, self.rules_seen = live_rules(config, s.store)  # and the database's
+        merged, rules, self.rules_seen = live
         self.config = config
         self.pipeline = Pipeline(merged, s.store, s.fetcher, s.extractor, rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics,
@@ -150,6 +126,7 @@ class Daemon:
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
+        self.metrics.feed_kinds = {f.name: f.kind for f in config.feeds}
         gc.collect()  # the replaced rules' cycles, before freezing would keep them for good
         gc.freeze()  # the compiled rules live until the next reload: keep them out of GC passes
         log.info("event=config_applied feeds=%d rules=%d channels=%d node=%s",
@@ -161,14 +138,35 @@ class Daemon:
                 log.warning("event=query_warning rule=%r warning=%r", w.name, advice)
 
     def reload(self) -> None:
-        """Re-read the config file; keep the old config if the new one is bad."""
-        old = self.config.monitor
+        """Re-read the config file; keep the old config if the new one is bad (blocking)."""
+        self._reloaded(self.services.reloading.submit(self._read_and_prepare).result())
+
+    def reload_soon(self) -> None:
+        """SIGHUP: reload with the file reading, rule compiling and database syncing in a
+        thread; reloads run one after another."""
+        task = asyncio.ensure_future(self._reload_off_loop())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+
+    async def _reload_off_loop(self) -> None:
+        async with self.reloading:
+            self._reloaded(await asyncio.get_running_loop().run_in_executor(
+                self.services.reloading, self._read_and_prepare))
+
+    def _read_and_prepare(self) -> tuple[Config, Live] | MonitorError:
         try:
-            self.apply(load(self.config_path))
+            config = load(self.config_path)
+            return config, self.prepare(config)
         except MonitorError as e:
-            self.reload_failed = (str(e), self.clock())
-            log.error("event=reload_failed error=%r kept=old_config", str(e))
+            return e
+
+    def _reloaded(self, outcome: tuple[Config, Live] | MonitorError) -> None:
+        if isinstance(outcome, MonitorError):
+            self.reload_failed = (str(outcome), self.clock())
+            log.error("event=reload_failed error=%r kept=old_config", str(outcome))
             return
+        old = self.config.monitor
+        self.install(*outcome)
         self.reload_failed = None
         for key in RESTART_KEYS:
             if old.value(key) != self.config.monitor.value(key):
@@ -179,7 +177,7 @@ class Daemon:
 
     async def run_once(self) -> int:
         """Poll every feed once, deliver what is due, return."""
-        self.services.store.heartbeat(self.node, self.clock())
+        await asyncio.to_thread(self.services.store.heartbeat, self.node, self.clock())
         await self.poll_due(force=True)
         await asyncio.gather(*self.polls)
         await self.deliver()
@@ -190,7 +188,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_soon)
         scheduler = AsyncIOScheduler(timezone=UTC, event_loop=loop)
         now = self.clock()
         scheduler.add_job(self.poll_due, "interval", seconds=1, id="dispatch",
@@ -221,7 +219,7 @@ class Daemon:
             await asyncio.wait(self.polls, timeout=STOP_GRACE)
         if self.web:
             await self.web.stop()
-        self.leave()
+        await asyncio.to_thread(self.leave)
         return 0
 
     def leave(self) -> None:
@@ -287,7 +285,7 @@ class Daemon:
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
             try:  # a failure like any other: the feed backs off as a failing one does
-                record_crash(self.pipeline, feed, e)
+                await asyncio.to_thread(record_crash, self.pipeline, feed, e)
             except MonitorError:
                 log.error("event=poll_release_failed feed=%s", feed.name)
 
@@ -337,11 +335,12 @@ class Daemon:
 
     async def refresh_rules(self) -> None:
         """Take up the database's rules when an edit (on any node) moved their version."""
-        found = await refreshed(self.services.store, self.config, self.rules_seen,
-                                self.services.matching)
-        if found is not None:  # polls under way finish with the pipeline they started with
-            merged, rules, self.rules_seen = found
-            self.pipeline = replace(self.pipeline, config=merged, rules=rules)
+        async with self.reloading:  # against the config of the running pipeline
+            found = await refreshed(self.services.store, self.config, self.rules_seen,
+                                    self.services.reloading)
+            if found is not None:  # polls under way finish with the pipeline they began with
+                merged, rules, self.rules_seen = found
+                self.pipeline = replace(self.pipeline, config=merged, rules=rules)
 
     async def heartbeat(self) -> None:
         """Tell other nodes this one is alive, and keep the leases of the feeds it is
@@ -362,6 +361,7 @@ class Daemon:
         await self.services.fetcher.aclose()
         self.services.extractor.close()
         self.services.matching.shutdown(wait=False)
+        self.services.reloading.shutdown(wait=False)
         self.services.store.close()
 
 

@@ -31,6 +31,8 @@ Gauges read at scrape time::
     monitor_nodes_live                          daemons with a heartbeat in the last minute
     monitor_feeds{state}                        active feeds by state: new|ok|degraded|failing
                                                 (degraded: ok, but the last parse warned)
+    monitor_feeds_by_kind{kind,state}           the same, by source kind (``[[feeds]] kind``;
+                                                unknown: a feed the running config lacks)
     monitor_channel_disabled{channel}           1 while delivery on the channel is disabled
                                                 (its receiver answered 410), else 0
 
@@ -40,6 +42,11 @@ Gauges of this process's own sending (not the database's)::
     monitor_channel_oldest_send_seconds{channel}  how long the oldest send under way has
                                                 taken (0: none); past the channel's timeout
                                                 it is stuck
+    monitor_channel_stalled{channel}            1 while the oldest send under way has taken
+                                                longer than the channel's timeout or
+                                                STALL_AFTER, whichever is shorter, or the
+                                                channel has been sending that long with no
+                                                success (a server that never answers), else 0
     monitor_channel_failures_in_a_row{channel}  attempts that failed since the channel's
                                                 last success
 """
@@ -50,7 +57,7 @@ import itertools
 import logging
 import time
 from collections import Counter as Tally
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -74,6 +81,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 FEED_STATES = ("new", "ok", "degraded", "failing")
 NODE_ALIVE_WITHIN = 60.0
 EXTRACTION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+STALL_AFTER = 10.0
+"""A send under way this long (or the channel's timeout, if shorter) is stalled: no channel
+needs as long when its server works, and a send fails only at its timeout (30 s for mail)."""
 POLL_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -105,10 +115,14 @@ class Metrics:
         self.channel_names: tuple[str, ...] = ()  # the configured channels (the outbox's)
         self.sending: dict[str, dict[int, float]] = {}  # channel -> send -> monotonic start
         self.failures: dict[str, int] = {}  # channel -> failed attempts since a success
+        self.timeouts: dict[str, float] = {}  # channel -> its timeout (the outbox's)
+        self.busy: dict[str, float] = {}  # channel -> sending since, without a success
+        self.feed_kinds: dict[str, str] = {}  # feed -> its source kind (the running config's)
         self._tokens = itertools.count(1)
         r.register(ChannelCollector(self))
         if store is not None:
-            r.register(StoreCollector(store, clock, lambda: self.channel_names))
+            r.register(StoreCollector(store, clock, lambda: self.channel_names,
+                                      lambda: self.feed_kinds))
 
     # -- events ---------------------------------------------------------------------------
 
@@ -139,16 +153,39 @@ class Metrics:
         """One delivery attempt on ``channel`` ended as ``sent``, ``retry`` or ``failed``."""
         self.alerts.labels(channel=channel, state=state).inc()
         self.failures[channel] = 0 if state == "sent" else self.failures.get(channel, 0) + 1
+        if state == "sent" and channel in self.busy:
+            self.busy[channel] = time.monotonic()
 
     def send_started(self, channel: str) -> int:
         """A send on ``channel`` began; the token to pass to ``send_ended``."""
         token = next(self._tokens)
+        self.busy.setdefault(channel, time.monotonic())
         self.sending.setdefault(channel, {})[token] = time.monotonic()
         return token
 
     def send_ended(self, channel: str, token: int) -> None:
         """The send of ``token`` on ``channel`` ended (however it ended)."""
-        self.sending.get(channel, {}).pop(token, None)
+        sends = self.sending.get(channel, {})
+        sends.pop(token, None)
+        if not sends:
+            self.busy.pop(channel, None)
+
+    def oldest_send(self, channel: str) -> float:
+        """Seconds the oldest send under way on ``channel`` has taken (0: none)."""
+        starts = list(self.sending.get(channel, {}).values())  # one step: the loop adds
+        return time.monotonic() - min(starts) if starts else 0.0
+
+    def stalled(self, channel: str) -> bool:
+        """The oldest send under way on ``channel`` has taken longer than its timeout (or
+        ``STALL_AFTER``, if shorter), or the channel has been sending that long without a
+        success: its server hangs (each send fails only at its timeout, so
+        ``failures_in_a_row`` lags behind)."""
+        timeout = self.timeouts.get(channel)
+        if timeout is None:
+            return False
+        since = self.busy.get(channel)
+        busy = time.monotonic() - since if since is not None else 0.0
+        return max(busy, self.oldest_send(channel)) > min(timeout, STALL_AFTER)
 
     # -- exposition -----------------------------------------------------------------------
 
@@ -165,7 +202,7 @@ class ChannelCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         """Yield the three gauges, a sample per configured (or seen) channel."""
-        m, now = self.metrics, time.monotonic()
+        m = self.metrics
         names = sorted({*m.channel_names, *m.sending, *m.failures})
         inflight = GaugeMetricFamily("monitor_channel_inflight", "Sends under way on the "
                                      "channel, in this process.", labels=["channel"])
@@ -175,22 +212,27 @@ class ChannelCollector(Collector):
         failing = GaugeMetricFamily("monitor_channel_failures_in_a_row", "Delivery attempts on "
                                     "the channel that failed since its last success.",
                                     labels=["channel"])
+        stalled = GaugeMetricFamily("monitor_channel_stalled", "1 while the oldest send under "
+                                    "way on the channel has taken longer than its timeout.",
+                                    labels=["channel"])
         for name in names:
-            starts = m.sending.get(name, {}).values()
-            inflight.add_metric([name], len(starts))
-            oldest.add_metric([name], now - min(starts) if starts else 0.0)
+            inflight.add_metric([name], len(m.sending.get(name, {})))
+            oldest.add_metric([name], m.oldest_send(name))
             failing.add_metric([name], m.failures.get(name, 0))
-        return [inflight, oldest, failing]
+            stalled.add_metric([name], float(m.stalled(name)))
+        return [inflight, oldest, failing, stalled]
 
 
 class StoreCollector(Collector):
     """Gauges read from the database at scrape time; a failing database gives store_up 0."""
 
     def __init__(self, store: Store, clock: Clock = timeutil.now,
-                 channels: Callable[[], Sequence[str]] = tuple) -> None:
+                 channels: Callable[[], Sequence[str]] = tuple,
+                 kinds: Callable[[], Mapping[str, str]] = dict) -> None:
         self.store = store
         self.clock = clock
         self.channels = channels
+        self.kinds = kinds
 
     def collect(self) -> Iterable[Metric]:
         """Yield the gauges (only ``monitor_store_up`` when the database fails)."""
@@ -212,7 +254,9 @@ class StoreCollector(Collector):
         oldest = store.oldest_due_alert(now)
         age = max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
         nodes = len(store.nodes(now, NODE_ALIVE_WITHIN))
-        states = Tally(f.health for f in store.feeds())
+        feeds, kinds = store.feeds(), self.kinds()
+        states = Tally(f.health for f in feeds)
+        by_kind = Tally((kinds.get(f.name, "unknown"), f.health) for f in feeds)
         return [
             _gauge("monitor_database_bytes", "Bytes the database takes (SQLite: its pages, "
                    "free ones included; PostgreSQL: pg_database_size).", store.database_size()),
@@ -226,6 +270,8 @@ class StoreCollector(Collector):
                    "parse warned that items may be lost).", None, ("state",),
                    [((s,), states.get(s, 0)) for s in (*FEED_STATES, *sorted(
                        set(states) - set(FEED_STATES)))]),
+            _gauge("monitor_feeds_by_kind", "Active feeds by source kind and state.", None,
+                   ("kind", "state"), sorted(by_kind.items())),
         ]
 
     def _channel_gauge(self) -> Metric:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor import metrics as metrics_module
 from monitor.alerts.email import EmailChannel
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.webhook import WebhookChannel
@@ -24,6 +25,7 @@ from monitor.metrics import Metrics
 from monitor.models import Alert, Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
+from monitor.web import create_app
 from tests.helpers import SECRET, Clock, write_config
 from tests.store_helpers import store_article
 
@@ -179,6 +181,7 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
     greets (the channel's timeout is the default 30 s); alerts written after the first
     round still reach the webhook within seconds."""
     monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setattr(metrics_module, "STALL_AFTER", 1.0)
     path = write_config(tmp_path, news, MailServer(port=silent), hook)
     daemon = Daemon(load(str(path)), str(path))
     store = daemon.services.store
@@ -201,6 +204,15 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
             await asyncio.sleep(0.1)
         assert sent("mail") == 0 and "mail" in daemon.outbox.lanes  # still stuck
         assert daemon.delivering  # its claimed alerts' leases are renewed by the heartbeat
+        # No send has failed yet (30 s timeout), but the channel shows stalled after
+        # STALL_AFTER (shortened here) of sending without a success; the webhook does not.
+        start = time.monotonic()
+        while not daemon.metrics.stalled("mail"):
+            assert time.monotonic() - start < 10, "the stuck channel never showed stalled"
+            await asyncio.sleep(0.1)
+        assert gauge(daemon.metrics, "monitor_channel_stalled", "mail") == 1
+        assert gauge(daemon.metrics, "monitor_channel_failures_in_a_row", "mail") == 0
+        assert gauge(daemon.metrics, "monitor_channel_stalled", "hook") == 0
     finally:
         daemon.stopping.set()
         await running
@@ -210,6 +222,50 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
         if lanes:
             await asyncio.wait(lanes)
         await daemon.close()
+
+
+async def test_a_hanging_smtp_server_shows_as_stalled_on_metrics_and_dashboard(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, silent: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sends to a server that never greets fail only at their timeout, so failures in a row
+    lag behind; while the channel has been sending longer than its timeout without a
+    success, /metrics and the dashboard call it stalled, and the webhook never is."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    path = write_config(tmp_path, news, MailServer(port=silent), hook)
+    path.write_text(path.read_text().replace(f"smtp_port = {silent}\n",
+                                             f"smtp_port = {silent}\ntimeout = \"1s\"\n"))
+    daemon = Daemon(load(str(path)), str(path))
+    Articles(tmp_path, daemon.services.store).add(16, ("mail",))  # four waves of four sends
+    app = create_app(daemon.services.store, lambda: daemon.config, metrics=daemon.metrics)
+    seen: dict[str, object] = {}
+    running = asyncio.create_task(daemon.run())
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://testserver") as http:
+            start = time.monotonic()
+            while not seen:
+                assert time.monotonic() - start < 20, "the mail channel never showed stalled"
+                text = (await http.get("/metrics")).text
+                if 'monitor_channel_stalled{channel="mail"} 1.0' in text:
+                    channels = (await http.get("/api/channels")).json()["channels"]
+                    seen = {"metrics": text, "page": (await http.get("/")).text,
+                            "api": {c["name"]: c for c in channels}}
+                await asyncio.sleep(0.05)
+    finally:
+        daemon.stopping.set()
+        await running
+        lanes = list(daemon.outbox.lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        if lanes:
+            await asyncio.wait(lanes)
+        await daemon.close()
+    assert 'monitor_channel_stalled{channel="hook"} 0.0' in str(seen["metrics"])
+    assert 'class="state state-failing channel-stalled">stalled' in str(seen["page"])
+    api = seen["api"]
+    assert isinstance(api, dict)
+    assert api["mail"]["stalled"] is True and api["hook"]["stalled"] is False
+    assert gauge(daemon.metrics, "monitor_channel_stalled", "mail") == 0  # none under way
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
 SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract",
               "extractprelude": "extract",
               "hardpages": "extract", "browser": "fetch", "collaborators": "pipeline",
-              "liverules": "pipeline"}
+              "liverules": "pipeline", "daemonsetup": "daemon"}
 
 
 def layer_of(group: str) -> int:

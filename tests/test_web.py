@@ -473,3 +473,31 @@ async def test_a_failed_reload_shows_until_one_works_and_web_needs_a_restart(
         daemon.stopping.set()
         await asyncio.wait_for(running, 30)
         await daemon.close()
+
+
+async def test_each_feeds_source_kind_on_dashboard_api_and_metrics(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver) -> None:
+    feeds = f"""
+[[feeds]]
+name = "Demo News"
+url = "{news.base}/feed.xml"
+
+[[feeds]]
+name = "Site Map"
+url = "{news.base}/sitemap.xml"
+kind = "sitemap"
+"""
+    path = write_config(tmp_path, news, None, hook, feeds=feeds)
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        async with client(app_for(daemon, daemon.metrics)) as http:
+            page = (await http.get("/")).text
+            api = {f["name"]: f["kind"] for f in (await http.get("/api/feeds")).json()["feeds"]}
+            after = samples((await http.get("/metrics")).text)
+    finally:
+        await daemon.close()
+    assert '<td class="feed-kind">sitemap</td>' in page
+    assert '<td class="feed-kind">feed</td>' in page
+    assert api == {"Demo News": "feed", "Site Map": "sitemap"}
+    assert after[("monitor_feeds_by_kind", (("kind", "sitemap"), ("state", "new")))] == 1
+    assert after[("monitor_feeds_by_kind", (("kind", "feed"), ("state", "new")))] == 1

@@ -5,8 +5,10 @@ Store, then send, then record: the alert row exists before any attempt (it was w
 with the match), as a notice's does (written with the health mark that raised it); an
 attempt is written before sending and its outcome after. A crash between the two leaves
 the row claimed until its lease runs out, then it is sent again with the same id, so
-receivers can drop the duplicate. Notices are sent one by one (never in a digest), with
-the same leases, retries, channel states and metrics as alerts.
+receivers can drop the duplicate. Every database call runs in a thread (a frozen database
+holds the sends waiting on it, never the event loop), awaited in that order. Notices are
+sent one by one (never in a digest), with the same leases, retries, channel states and
+metrics as alerts.
 
 Each channel has its own round (``drain``): it claims only that channel's rows and sends at
 most ``concurrency`` at once, so a channel whose server hangs holds only its own alerts; the
@@ -96,6 +98,9 @@ class Outbox:
     def __post_init__(self) -> None:
         if self.metrics:
             self.metrics.channel_names = tuple(self.channels)
+            timeouts = {name: getattr(c, "timeout", None) for name, c in self.channels.items()}
+            self.metrics.timeouts = {name: float(t) for name, t in timeouts.items()
+                                     if isinstance(t, int | float)}  # stalled past it
 
     async def drain(self, wait: bool = True) -> int:
         """Start a delivery round on every channel that has none under way: each channel
@@ -195,21 +200,28 @@ class Outbox:
 
     async def _send_one_now(self, row: AlertRow) -> int:
         channel = self.channels.get(row.channel)
-        delivery = self.store.start_delivery(row.id, self.node, self.clock())
+        # each database call in a thread, as the pipeline's: a frozen database holds only
+        # this send; still store, then send, then record
+        delivery, alert = await asyncio.to_thread(self._start, row)
         try:
             if channel is None:
                 raise DeliveryError(f"no channel named {row.channel!r} in the config",
                                     permanent=True)
-            await channel.send(self.alert(row))
+            await channel.send(alert)
         except Exception as e:  # noqa: BLE001 - every failure is recorded, none is fatal
-            self._failed([row], [delivery], e)
+            await self._failed([row], [delivery], e)
             return 0
-        self.store.finish_delivery(delivery, row.id, "sent", self.clock())
+        await asyncio.to_thread(self.store.finish_delivery, delivery, row.id, "sent",
+                                self.clock())
         if self.metrics:
             self.metrics.delivery(row.channel, "sent")
         log.info("event=delivered alert=%s channel=%s rule=%r feed=%s attempt=%d", row.id,
                  row.channel, row.rule, row.feed, row.attempts + 1)
         return 1
+
+    def _start(self, row: AlertRow) -> tuple[int, Alert]:
+        """Write the attempt of ``row`` and read its Alert (blocking: run in a thread)."""
+        return self.store.start_delivery(row.id, self.node, self.clock()), self.alert(row)
 
     async def _send_digest(self, name: str, rows: list[AlertRow]) -> int:
         async with self._slot(name):
@@ -217,18 +229,19 @@ class Outbox:
 
     async def _send_digest_now(self, name: str, rows: list[AlertRow]) -> int:
         channel = self.channels.get(name)
-        deliveries = [self.store.start_delivery(r.id, self.node, self.clock()) for r in rows]
+        started = await asyncio.to_thread(lambda: [self._start(r) for r in rows])
+        deliveries = [delivery for delivery, _ in started]
         digest = Digest(id=_digest_id(rows), created_at=self.clock(), channel=name,
-                        alerts=tuple(self.alert(r) for r in rows))
+                        alerts=tuple(alert for _, alert in started))
         try:
             if channel is None:
                 raise DeliveryError(f"no channel named {name!r} in the config", permanent=True)
             await channel.send_digest(digest)
         except Exception as e:  # noqa: BLE001
-            self._failed(rows, deliveries, e)
+            await self._failed(rows, deliveries, e)
             return 0
-        for row, delivery in zip(rows, deliveries, strict=True):
-            self.store.finish_delivery(delivery, row.id, "sent", self.clock())
+        await asyncio.to_thread(self._finish, rows, deliveries, [("sent", None)] * len(rows))
+        for row in rows:
             if self.metrics:
                 self.metrics.delivery(row.channel, "sent")
         log.info("event=digest_delivered channel=%s alerts=%d", name, len(rows))
@@ -250,40 +263,49 @@ class Outbox:
 
     async def _send_notice_now(self, row: NoticeRow) -> int:
         channel = self.channels.get(row.channel)
-        delivery = self.store.start_notice_delivery(row.id, self.node, self.clock())
+        delivery = await asyncio.to_thread(self.store.start_notice_delivery, row.id,
+                                           self.node, self.clock())
         try:
             if channel is None:
                 raise DeliveryError(f"no channel named {row.channel!r} in the config",
                                     permanent=True)
             await channel.send_notice(row.notice)
         except Exception as e:  # noqa: BLE001 - every failure is recorded, none is fatal
-            error, ((outcome, retry_at),) = self._judge([row], e)
-            self.store.finish_notice_delivery(delivery, row.id, outcome, self.clock(),
-                                              str(error), retry_at)
+            error, ((outcome, retry_at),) = await asyncio.to_thread(self._judge, [row], e)
+            await asyncio.to_thread(self.store.finish_notice_delivery, delivery, row.id,
+                                    outcome, self.clock(), str(error), retry_at)
             if self.metrics:
                 self.metrics.delivery(row.channel, outcome)
             log.error("event=delivery_failed notice=%s channel=%s kind=%s feed=%s "
                       "outcome=%s error=%r", row.id, row.channel, row.notice.kind,
                       row.notice.feed, outcome, str(error))
             return 0
-        self.store.finish_notice_delivery(delivery, row.id, "sent", self.clock())
+        await asyncio.to_thread(self.store.finish_notice_delivery, delivery, row.id, "sent",
+                                self.clock())
         if self.metrics:
             self.metrics.delivery(row.channel, "sent")
         log.info("event=delivered notice=%s channel=%s kind=%s feed=%s attempt=%d", row.id,
                  row.channel, row.notice.kind, row.notice.feed, row.attempts + 1)
         return 1
 
-    def _failed(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
-                error: BaseException) -> None:
-        error, outcomes = self._judge(rows, error)
-        now = self.clock()
-        for row, delivery, (outcome, retry_at) in zip(rows, deliveries, outcomes, strict=True):
-            self.store.finish_delivery(delivery, row.id, outcome, now, str(error), retry_at)
+    async def _failed(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
+                      error: BaseException) -> None:
+        error, outcomes = await asyncio.to_thread(self._judge, rows, error)  # may disable
+        await asyncio.to_thread(self._finish, rows, deliveries, outcomes, str(error))
+        for row, (outcome, _) in zip(rows, outcomes, strict=True):
             if self.metrics:
                 self.metrics.delivery(row.channel, outcome)
             log.error("event=delivery_failed alert=%s channel=%s rule=%r feed=%s url=%s "
                       "outcome=%s error=%r", row.id, row.channel, row.rule, row.feed,
                       row.article.url, outcome, str(error))
+
+    def _finish(self, rows: Sequence[AlertRow], deliveries: Sequence[int],
+                outcomes: Sequence[tuple[str, datetime | None]], error: str | None = None
+                ) -> None:
+        """Record each attempt's outcome (blocking: run in a thread)."""
+        now = self.clock()
+        for row, delivery, (outcome, retry_at) in zip(rows, deliveries, outcomes, strict=True):
+            self.store.finish_delivery(delivery, row.id, outcome, now, error, retry_at)
 
     def _judge(self, rows: Sequence[Queued], error: BaseException
                ) -> tuple[MonitorError, list[tuple[str, datetime | None]]]:

@@ -108,7 +108,8 @@ class _Handlers:
             rules=views.rule_views(self.store, self.config(), now),
             nodes=self.store.nodes(now, NODE_ALIVE_WITHIN),
             pending=self.store.count_alerts().get("pending", 0),
-            channels=views.channel_views(self.store, self.config()),
+            channels=views.channel_views(self.store, self.config(), self.metrics),
+            kinds=views.feed_kinds(self.config()),
             failing=sum(f.state == "failing" for f in feeds),
             degraded=sum(f.health == "degraded" for f in feeds),
             reload_failure=self.reload_failure(),
@@ -127,11 +128,13 @@ class _Handlers:
         return APIResponse({"alerts": [alert_json(r, disabled.get(r.channel)) for r in rows]})
 
     def api_channels(self, request: Request) -> Response:
-        channels = views.channel_views(self.store, self.config())
+        channels = views.channel_views(self.store, self.config(), self.metrics)
         return APIResponse({"channels": [views.channel_json(c) for c in channels]})
 
     def api_feeds(self, request: Request) -> Response:
-        return APIResponse({"feeds": [views.feed_json(f) for f in self.store.feeds()]})
+        kinds = views.feed_kinds(self.config())
+        return APIResponse({"feeds": [views.feed_json(f, kinds.get(f.name, "unknown"))
+                                      for f in self.store.feeds()]})
 
     def api_search(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()

@@ -17,6 +17,7 @@ from monitor.config import Config, WatchSettings
 from monitor.config.ruledata import stored_rule
 from monitor.errors import QueryError
 from monitor.jsonshape import hit_json
+from monitor.metrics import Metrics
 from monitor.models import Article, Match, TermHit
 from monitor.rules import query_warnings
 from monitor.store import AlertRow, ChannelState, FeedState, NodeInfo, Store, StoredArticle
@@ -103,14 +104,20 @@ class ChannelView:
     state: ChannelState
     pending: int = 0
     failed: int = 0
+    stalled: bool = False  # sends hang past the channel's timeout (this process's)
+    oldest_send: float = 0.0  # seconds the oldest send under way has taken
 
 
-def channel_views(store: Store, config: Config) -> list[ChannelView]:
-    """Every configured channel: enabled, or disabled (since when, why), with its counts."""
+def channel_views(store: Store, config: Config, metrics: Metrics | None = None
+                  ) -> list[ChannelView]:
+    """Every configured channel: enabled, or disabled (since when, why), with its counts
+    and, from ``metrics``, whether its sends are stalled."""
     states, counts = store.channel_states(), store.count_alerts_by_channel()
     return [ChannelView(name, s.type, states.get(name, ChannelState(name)),
                         counts.get(name, {}).get("pending", 0),
-                        counts.get(name, {}).get("failed", 0))
+                        counts.get(name, {}).get("failed", 0),
+                        bool(metrics and metrics.stalled(name)),
+                        metrics.oldest_send(name) if metrics else 0.0)
             for name, s in config.channels.items()]
 
 
@@ -120,15 +127,22 @@ def channel_json(view: ChannelView) -> dict[str, Any]:
     return {"name": view.name, "type": view.type, "state": "disabled" if disabled else "enabled",
             "disabled_since": view.state.changed_at if disabled else None,
             "reason": view.state.reason if disabled else None,
-            "pending": view.pending, "failed": view.failed}
+            "pending": view.pending, "failed": view.failed, "stalled": view.stalled,
+            "oldest_send_seconds": round(view.oldest_send, 1)}
 
 
 # -- feeds and rules ------------------------------------------------------------------------
 
 
-def feed_json(feed: FeedState) -> dict[str, Any]:
-    """One feed for /api/feeds."""
-    return {"name": feed.name, "url": feed.url, "state": feed.state, "health": feed.health,
+def feed_kinds(config: Config) -> dict[str, str]:
+    """Each configured feed's source kind (``[[feeds]] kind``), by name."""
+    return {f.name: f.kind for f in config.feeds}
+
+
+def feed_json(feed: FeedState, kind: str = "unknown") -> dict[str, Any]:
+    """One feed for /api/feeds; ``kind``: its source kind (``unknown``: not configured)."""
+    return {"name": feed.name, "url": feed.url, "kind": kind, "state": feed.state,
+            "health": feed.health,
             "interval": feed.interval, "last_polled_at": feed.last_polled_at,
             "next_poll_at": feed.next_poll_at, "last_error": feed.last_error,
             "error_count": feed.error_count, "failing_since": feed.failing_since,
