@@ -13,7 +13,13 @@ each kind (an RSS feed, a news sitemap, a section page, each of ``ITEMS`` items)
 fetched (200) and parsed by ``monitor.sources.parse_source``, kind after kind in the same
 run; the feed kind's rate is the baseline the others are held against.
 
+``--store`` measures a daemon's poll round where nothing changed (bench/_pollstore.py):
+``--feeds`` feeds (say 500) in a real store, polled once (200s), then round after round of
+304s, the feeds' outcomes committed in groups (``PollWriter``) and, alternately, each on
+its own (the baseline): CPU of this process per round, state commits per round.
+
     python bench/poll.py [--feeds 10000] [--concurrency 100] [--mixed]
+    python bench/poll.py --store --feeds 500 [--repeat 5] [--db-url URL] [--profile FILE]
 """
 
 from __future__ import annotations
@@ -86,7 +92,7 @@ def respond(head: bytes) -> bytes:
     lines = head.split(b"\r\n")
     path = lines[0].split(b" ")[1]
     kind = path.split(b"/")[1].decode()
-    if kind in MIXED:
+    if kind in MIXED and not path.endswith(b".xml"):  # /feed/<i>.xml: the ETag feeds
         content_type, body = mixed_body(kind, int(path.rsplit(b"/", 1)[-1]))
         return (b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type
                 + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
@@ -195,6 +201,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--mixed", action="store_true",
                         help="whole polls of feeds, sitemaps and pages, per kind")
+    parser.add_argument("--store", action="store_true",
+                        help="whole daemon poll rounds of 304s into a store, batched or not")
+    parser.add_argument("--repeat", type=int, default=5, help="--store: rounds of each mode")
+    parser.add_argument("--db-url", help="--store: a database (default: a SQLite file)")
+    parser.add_argument("--profile", help="--store: cProfile one batched round into FILE")
     args = parser.parse_args()
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(theirs,))
@@ -202,6 +213,12 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{ours.recv()}"
         tally: dict[str, int] = {}
+        if args.store:
+            from _pollstore import rounds
+
+            print(json.dumps(asyncio.run(rounds(base, args.feeds, args.repeat, args.db_url,
+                                                args.profile))))
+            return
         if args.mixed:
             rates = asyncio.run(mixed_rounds(base, args.feeds, args.concurrency, tally))
             print(json.dumps({

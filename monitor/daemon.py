@@ -284,7 +284,7 @@ class Daemon:
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=poll_crash feed=%s", feed.name, exc_info=e)
             try:  # a failure like any other: the feed backs off as a failing one does
-                record_crash(self.pipeline, feed, e)
+                await asyncio.to_thread(record_crash, self.pipeline, feed, e)
             except MonitorError:
                 log.error("event=poll_release_failed feed=%s", feed.name)
 
