@@ -31,13 +31,15 @@ server): when the machine's cores are all busy extracting, every CPU second the 
 the pipeline spends lengthens the run. ``cpu_ratio`` is
 the pipeline's total CPU over the baseline's: unlike the time ratios it holds on a machine
 busy with other work.
-``--profile`` adds a profiled round and prints the top functions of the daemon's event
-loop thread (cProfile, timed in thread CPU seconds) to stderr.
+``--profile [FILE]`` adds a profiled round and writes the top 30 functions, by cumulative and
+by self time, of the daemon's event loop thread (cProfile, timed in thread CPU seconds) and
+of one extraction worker (``MONITOR_PROFILE_WORKER``, see monitor/extractpool.py) to FILE
+(default ``pipeline-profile.txt`` in the current directory), and prints where to stderr.
 
 All pages are on 127.0.0.1, so ``per_host_connections`` is raised to 8 (``--per-host``),
 as in bench/scale.py: the default of 2 models politeness towards one real site.
 
-    python bench/pipeline.py [--pages 200] [--rules 1000] [--rounds 3] [--profile]
+    python bench/pipeline.py [--pages 200] [--rules 1000] [--rounds 3] [--profile [FILE]]
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ import html
 import json
 import multiprocessing
 import os
-import pstats
 import random
 import re
 import resource
@@ -65,11 +66,12 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from _common import peak_rss_mb, write_watchlist
+from _common import peak_rss_mb, write_profiles, write_watchlist
 from aiohttp import web
 
 from monitor.daemon import Daemon, load
 from monitor.extract import Extractor
+from monitor.extractpool import PROFILE_ENV
 from monitor.testing import start_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -332,9 +334,13 @@ async def bench(args: argparse.Namespace, conn: Connection, tmp: Path) -> dict[s
         runs[-1]["server"] = conn.recv() - server_cpu
     if args.profile:
         profile = cProfile.Profile(time.thread_time)  # CPU of the event loop's thread
-        await pipeline_once(base, len(feeds), rules_file, args, warm_page, profile)
-        for order, rows in (("cumulative", 60), ("tottime", 40)):
-            pstats.Stats(profile, stream=sys.stderr).sort_stats(order).print_stats(rows)
+        os.environ[PROFILE_ENV] = str(tmp / "worker")  # the round's workers profile too
+        try:
+            await pipeline_once(base, len(feeds), rules_file, args, warm_page, profile)
+        finally:
+            del os.environ[PROFILE_ENV]
+        where = write_profiles(args.profile, profile, sorted(tmp.glob("worker.*")))
+        print(f"profile: {where}", file=sys.stderr)
     return summary(args, pages, len(feeds), whole, runs)
 
 
@@ -376,7 +382,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2, help="extract_workers (both sides)")
     parser.add_argument("--per-host", type=int, default=8, help="per_host_connections")
-    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile", nargs="?", const="pipeline-profile.txt", metavar="FILE",
+                        help="profile one more round: main process and one worker, to FILE")
     args = parser.parse_args()
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()

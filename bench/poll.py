@@ -13,13 +13,20 @@ each kind (an RSS feed, a news sitemap, a section page, each of ``ITEMS`` items)
 fetched (200) and parsed by ``monitor.sources.parse_source``, kind after kind in the same
 run; the feed kind's rate is the baseline the others are held against.
 
+``--store`` measures a daemon's poll round where nothing changed (bench/_pollstore.py):
+``--feeds`` feeds (say 500) in a real store, polled once (200s), then round after round of
+304s, the feeds' outcomes committed in groups (``PollWriter``) and, alternately, each on
+its own (the baseline): CPU of this process per round, state commits per round.
+
     python bench/poll.py [--feeds 10000] [--concurrency 100] [--mixed]
+    python bench/poll.py --store --feeds 500 [--repeat 5] [--db-url URL] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import multiprocessing
 import resource
@@ -27,8 +34,9 @@ import time
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
 
+import aiohttp
 import httpx
-from _common import MiniHTTP
+from _common import MiniHTTP, write_profiles
 
 from monitor.errors import NotModified
 from monitor.fetch import Fetcher
@@ -86,7 +94,7 @@ def respond(head: bytes) -> bytes:
     lines = head.split(b"\r\n")
     path = lines[0].split(b" ")[1]
     kind = path.split(b"/")[1].decode()
-    if kind in MIXED:
+    if kind in MIXED and not path.endswith(b".xml"):  # /feed/<i>.xml: the ETag feeds
         content_type, body = mixed_body(kind, int(path.rsplit(b"/", 1)[-1]))
         return (b"HTTP/1.1 200 OK\r\nContent-Type: " + content_type
                 + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
@@ -130,15 +138,17 @@ async def run_workers(count: int, concurrency: int, poll: Callable[[int], Awaita
     return count / (time.perf_counter() - started)
 
 
-async def fetcher_rounds(base: str, feeds: int, concurrency: int,
-                         tally: dict[str, int]) -> tuple[float, float]:
-    fetcher = Fetcher(user_agent="monitor-bench/1.0", allow_private_networks=True,
+async def fetcher_rounds(base: str, feeds: int, concurrency: int, tally: dict[str, int],
+                         guarded: bool = False, profile: str | None = None
+                         ) -> tuple[float, float]:
+    fetcher = Fetcher(user_agent="monitor-bench/1.0", allow_private_networks=not guarded,
                       max_connections=concurrency, per_host=concurrency)
     etags: dict[int, str | None] = {}
 
     async def poll(i: int) -> str:
         try:
-            result = await fetcher.fetch(f"{base}/feed/{i}.xml", etag=etags.get(i), trusted=True)
+            result = await fetcher.fetch(f"{base}/feed/{i}.xml", etag=etags.get(i),
+                                         trusted=not guarded)
         except NotModified:
             return "not_modified"
         etags[i] = result.etag
@@ -146,7 +156,15 @@ async def fetcher_rounds(base: str, feeds: int, concurrency: int,
 
     try:
         round1 = await run_workers(feeds, concurrency, poll, tally)
+        cpu = cpu_seconds()
         round2 = await run_workers(feeds, concurrency, poll, tally)
+        tally["round2_cpu_us"] = round((cpu_seconds() - cpu) * 1e6)
+        if profile:  # one more 304 round, profiled (this thread only: the event loop)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            await run_workers(feeds, concurrency, poll, {})
+            profiler.disable()
+            write_profiles(profile, profiler, [])
     finally:
         await fetcher.aclose()
     return round1, round2
@@ -174,6 +192,30 @@ async def mixed_rounds(base: str, feeds: int, concurrency: int,
     return rates
 
 
+async def aiohttp_round(base: str, feeds: int, concurrency: int,
+                        tally: dict[str, int]) -> float:
+    """The round-2 workload on aiohttp alone: the floor under monitor's HTTP stack."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        async def poll(i: int) -> str:
+            async with session.get(f"{base}/feed/{i}.xml",
+                                   headers={"If-None-Match": f'"{i}-v1"'}) as response:
+                await response.read()
+                return f"aiohttp_{response.status}"
+
+        return await run_workers(feeds, concurrency, poll, tally)
+
+
+def guard_loopback() -> None:
+    """``--guarded``: the SSRF guard runs on every request (URL checks, the checked
+    resolver, the guarded session) but takes loopback for public, so the loopback server
+    can answer: what the guard costs, not what it refuses."""
+    from monitor import netguard
+
+    real = netguard.is_public
+    netguard.is_public = lambda addr: addr.is_loopback or real(addr)  # type: ignore[assignment]
+
+
 async def httpx_round(base: str, feeds: int, concurrency: int, tally: dict[str, int]) -> float:
     async with httpx.AsyncClient() as client:
         async def poll(i: int) -> str:
@@ -195,6 +237,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--mixed", action="store_true",
                         help="whole polls of feeds, sitemaps and pages, per kind")
+    parser.add_argument("--store", action="store_true",
+                        help="whole daemon poll rounds of 304s into a store, batched or not")
+    parser.add_argument("--repeat", type=int, default=5, help="--store: rounds of each mode")
+    parser.add_argument("--db-url", help="--store: a database (default: a SQLite file)")
+    parser.add_argument("--profile", help="cProfile one more 304 round (--store: a batched "
+                        "one) into FILE")
+    parser.add_argument("--guarded", action="store_true",
+                        help="the SSRF guard on (loopback taken for public)")
     args = parser.parse_args()
     ours, theirs = multiprocessing.get_context("spawn").Pipe()
     server = multiprocessing.get_context("spawn").Process(target=serve, args=(theirs,))
@@ -202,6 +252,12 @@ def main() -> None:
     try:
         base = f"http://127.0.0.1:{ours.recv()}"
         tally: dict[str, int] = {}
+        if args.store:
+            from _pollstore import rounds
+
+            print(json.dumps(asyncio.run(rounds(base, args.feeds, args.repeat, args.db_url,
+                                                args.profile))))
+            return
         if args.mixed:
             rates = asyncio.run(mixed_rounds(base, args.feeds, args.concurrency, tally))
             print(json.dumps({
@@ -211,10 +267,16 @@ def main() -> None:
                 "ratio_to_feed": {k: round(v / rates["feed"], 2) for k, v in rates.items()},
                 "outcomes": tally}))
             return
+        if args.guarded:
+            guard_loopback()
         cpu = cpu_seconds()
-        round1, round2 = asyncio.run(fetcher_rounds(base, args.feeds, args.concurrency, tally))
+        round1, round2 = asyncio.run(fetcher_rounds(base, args.feeds, args.concurrency, tally,
+                                                    args.guarded, args.profile))
         cpu, peak = cpu_seconds() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         baseline = asyncio.run(httpx_round(base, args.feeds, args.concurrency, tally))
+        floor_cpu = cpu_seconds()
+        floor = asyncio.run(aiohttp_round(base, args.feeds, args.concurrency, tally))
+        floor_cpu = cpu_seconds() - floor_cpu
     finally:
         ours.send("stop")
         server.join(5)
@@ -223,7 +285,14 @@ def main() -> None:
         "round1_polls_per_s": round(round1), "round2_polls_per_s": round(round2),
         "cpu_s": round(cpu, 2), "peak_rss_mb": round(peak / 1024, 1),
         "baseline_httpx_default_polls_per_s": round(baseline),
-        "ratio": round(round2 / baseline, 2), "outcomes": tally,
+        "ratio": round(round2 / baseline, 2), "guarded": args.guarded,
+        "baseline_aiohttp_alone_polls_per_s": round(floor),
+        "aiohttp_alone_cpu_ms_per_poll": round(floor_cpu * 1000 / args.feeds, 3),
+        "ratio_round2_to_aiohttp_alone": round(round2 / floor, 2),
+        "cpu_ratio_round2_to_aiohttp_alone": round(
+            tally["round2_cpu_us"] / 1e6 / max(floor_cpu, 1e-9), 2),
+        "round2_cpu_ms_per_poll": round(tally.pop("round2_cpu_us") / 1000 / args.feeds, 3),
+        "outcomes": tally,
     }))
 
 

@@ -12,6 +12,10 @@ call, and one dead worker breaks the whole pool.)
 Workers start on first use, from a forkserver where available (else spawn; both safe in a
 process with threads) preloaded with ``preload`` modules. They run ``WORKER_NICENESS``
 nicer than their owner and leave as soon as it is gone (SIGKILLed, say).
+
+With ``MONITOR_PROFILE_WORKER=PATH`` in the owner's environment when a worker starts, that
+worker runs its calls under cProfile and writes the stats to ``PATH.<pid>`` when it is
+stopped (``close``): bench/pipeline.py ``--profile`` reads them.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ T = TypeVar("T")
 WORKER_NICENESS = 10
 STOP_GRACE = 2.0  # seconds a worker gets to leave on close() before it is killed
 _OUT_OF_MEMORY = 86  # a worker's exit status when a call did not even fit to be received
+PROFILE_ENV = "MONITOR_PROFILE_WORKER"
 
 
 class WorkerError(Exception):
@@ -128,7 +133,8 @@ class WorkerPool(Generic[T]):
                 return self._idle.pop(), True
         ours, theirs = _context(self.preload).Pipe()
         process = _context(self.preload).Process(
-            target=_serve, args=(theirs, self.memory_mb, tuple(self.preload)),
+            target=_serve, args=(theirs, self.memory_mb, tuple(self.preload),
+                                 os.environ.get(PROFILE_ENV)),
             name="monitor-worker", daemon=True)
         process.start()
         theirs.close()
@@ -171,7 +177,8 @@ class WorkerPool(Generic[T]):
         worker.conn.close()
 
 
-def _serve(conn: Connection, memory_mb: int, preload: tuple[str, ...] = ()) -> None:
+def _serve(conn: Connection, memory_mb: int, preload: tuple[str, ...] = (),
+           profile: str | None = None) -> None:
     """A worker: run each call received, send back ``(status, value)``, until told to stop.
 
     ``preload`` is imported first, in order, also when the forkserver was started by a pool
@@ -185,20 +192,35 @@ def _serve(conn: Connection, memory_mb: int, preload: tuple[str, ...] = ()) -> N
         pass
     limit = memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    profiler = _profiler(profile)
     while True:
         try:
             call = conn.recv()
         except EOFError:
-            return
+            call = None
         except MemoryError:  # the rest of the call is still in the pipe: start afresh
             os._exit(_OUT_OF_MEMORY)
         if call is None:
+            if profiler and profile:
+                profiler.dump_stats(f"{profile}.{os.getpid()}")
             return
+        if profiler:
+            profiler.enable()
         answer = _answer(call)
+        if profiler:
+            profiler.disable()
         try:
             conn.send(answer)
         except Exception as e:  # noqa: BLE001 - an answer that does not pickle
             conn.send(("error", RuntimeError(f"unpicklable answer: {e!r}")))
+
+
+def _profiler(profile: str | None) -> Any:
+    if not profile:
+        return None
+    import cProfile
+
+    return cProfile.Profile()
 
 
 def _answer(call: Callable[[], Any]) -> tuple[str, Any]:

@@ -36,7 +36,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
 import httpx
@@ -51,7 +50,7 @@ from monitor.errors import (
     FetchUnusable,
     NotModified,
 )
-from monitor.fetcherrors import classify, diagnose, port_of
+from monitor.fetcherrors import classify, diagnose, log_outcome, loggable, port_of
 from monitor.models import FetchResult, RequestOptions
 from monitor.netguard import (
     GUARD_EXTENSION,
@@ -141,15 +140,6 @@ def _host_key(url: httpx.URL) -> str:
     return f"[{url.host}]:{port}" if ":" in url.host else f"{url.host}:{port}"
 
 
-def _loggable(url: str | httpx.URL) -> str:
-    """The URL without credentials, query or fragment, for logs."""
-    try:
-        u = httpx.URL(url)
-    except httpx.InvalidURL:
-        return "(invalid)"
-    return f"{u.scheme}://{u.netloc.decode('ascii', 'replace')}{u.path}"
-
-
 def _bare(url: httpx.URL) -> str:
     """The URL without credentials: what results and errors carry."""
     return str(url.copy_with(userinfo=b"") if url.userinfo else url)
@@ -159,7 +149,7 @@ def _parse(url: str) -> httpx.URL:
     try:
         return normalise_url(httpx.URL(url))
     except httpx.InvalidURL as e:
-        raise FetchUnusable(f"invalid URL: {e}", _loggable(url), reason="invalid_url") from e
+        raise FetchUnusable(f"invalid URL: {e}", loggable(url), reason="invalid_url") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +185,27 @@ def _request_headers(etag: str | None, last_modified: str | None, html_only: boo
     return headers
 
 
+class _Client(httpx.AsyncClient):
+    """The shared client, which keeps no cookies: it reads none from responses (httpx
+    would wrap each one for urllib's cookie jar: 12% of a round of 304s, bench/poll.py)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("monitor's fetcher keeps no cookies: send a source's own per request")
+
+
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
+
+
 def _check_positive(**values: float) -> None:
     for name, value in values.items():
         if not value > 0:
@@ -216,14 +227,13 @@ class Fetcher:
             raise ValueError("max_redirects must be >= 0 and user_agent not blank")
         self._max_bytes, self._deadline = max_bytes, deadline
         self._max_redirects, self._allow_private = max_redirects, allow_private_networks
-        self._client = httpx.AsyncClient(
+        self._client = _Client(
             transport=PolicyTransport(resolver or system_resolve, limit=max_connections,
                                       per_host=per_host * SLOW_OVERFLOW),
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
                      "Accept": "*/*"},
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
                                   write=read_timeout, pool=deadline),
-            cookies=CookieJar(DefaultCookiePolicy(allowed_domains=[])),
             follow_redirects=False, trust_env=False)
         self._all = asyncio.Semaphore(max_connections)
         self._hosts = _HostSlots(per_host, SLOW_AFTER)
@@ -265,11 +275,11 @@ class Fetcher:
                                        self._request(etag, last_modified, html_only,
                                                      max_bytes, options, not open_))
         except (FetchError, NotModified) as e:
-            _log_outcome(url, e, started)
+            log_outcome(logger, url, e, started)
             raise
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("event=fetch url=%s final=%s status=%d bytes=%d duration_ms=%d",
-                         _loggable(url), _loggable(result.url), result.status,
+                         loggable(url), loggable(result.url), result.status,
                          len(result.content), (time.monotonic() - started) * 1000)
         return result
 
@@ -335,7 +345,7 @@ class Fetcher:
         if status in _REDIRECTS and location:  # credentials are not carried over
             return _parse(str(url.copy_with(userinfo=b"").join(location)))
         if status == 304:
-            raise NotModified(_loggable(url))
+            raise NotModified(loggable(url))
         if not 200 <= status <= 299:
             retry_after = self._record_backoff(key, status, response.headers.get("retry-after"))
             raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
@@ -388,13 +398,3 @@ class Fetcher:
         if left > 0:
             raise FetchPostponed(f"host asked for a pause: {left:.0f}s left after HTTP {status}",
                                  _bare(url), status=status, retry_after=left)
-
-
-def _log_outcome(url: str, exc: BaseException, started: float) -> None:
-    ms = (time.monotonic() - started) * 1000
-    if isinstance(exc, NotModified):
-        logger.debug("event=fetch url=%s status=304 duration_ms=%d", _loggable(url), ms)
-        return
-    level = logging.INFO if isinstance(exc, FetchBlocked) else logging.DEBUG
-    logger.log(level, "event=fetch_failed url=%s reason=%s error=%r duration_ms=%d",
-               _loggable(url), classify(exc), str(exc), ms)

@@ -1,5 +1,6 @@
 """Why a fetch failed, in one place: a short stable reason and one line naming the cause.
 
+:func:`loggable` is a URL as logs show it, :func:`log_outcome` a failed fetch's line.
 :func:`classify` maps what :mod:`monitor.fetch` raises, or a status code, to one short
 stable reason. Network
 failures are worded by their cause, not by the Python exception that carried it
@@ -9,8 +10,10 @@ function, :func:`diagnose`, reads the cause chain for both.
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
+import time
 
 import aiohttp
 import httpx
@@ -108,3 +111,27 @@ def _is_timeout(root: BaseException) -> bool:
     # httpx-aiohttp maps every aiohttp ClientConnectionError (refused, reset, DNS) to
     # httpx.ConnectTimeout, so only the root cause tells a real timeout apart.
     return isinstance(root, TimeoutError | httpx.TimeoutException)
+
+
+def loggable(url: str | httpx.URL) -> str:
+    """The URL without credentials, query or fragment, for logs."""
+    try:
+        u = url if isinstance(url, httpx.URL) else httpx.URL(url)
+    except httpx.InvalidURL:
+        return "(invalid)"
+    return f"{u.scheme}://{u.netloc.decode('ascii', 'replace')}{u.path}"
+
+
+def log_outcome(logger: logging.Logger, url: str, exc: BaseException, started: float) -> None:
+    """``logger``'s line for a fetch that raised ``exc``: a 304 and most failures at DEBUG,
+    a blocked URL at INFO. Nothing is built for a line the level hides (a poll round of
+    304s would parse every URL again for nothing: bench/poll.py)."""
+    level = logging.INFO if isinstance(exc, FetchBlocked) else logging.DEBUG
+    if not logger.isEnabledFor(level):
+        return
+    ms = (time.monotonic() - started) * 1000
+    if isinstance(exc, NotModified):
+        logger.debug("event=fetch url=%s status=304 duration_ms=%d", loggable(url), ms)
+        return
+    logger.log(level, "event=fetch_failed url=%s reason=%s error=%r duration_ms=%d",
+               loggable(url), classify(exc), str(exc), ms)

@@ -69,6 +69,7 @@ from monitor.store import (
     FeedState,
     NewArticle,
     PollRecord,
+    PollWriter,
     Store,
 )
 from monitor.timeutil import utc
@@ -95,12 +96,15 @@ class Pipeline:
     metrics: Metrics | None = None
     renderer: RendererLike | None = None  # for feeds with render = "browser"
     matching: Executor | None = None  # where rules run; None: the loop's default executor
+    batch_polls: bool = True  # False: each poll's outcome commits alone (bench/poll.py)
     routing: Routing = field(init=False)
     writer: ArticleWriter = field(init=False)
+    polls: PollWriter = field(init=False)
 
     def __post_init__(self) -> None:
         self.routing = Routing.from_config(self.config)
         self.writer = ArticleWriter(self.store, self.route)
+        self.polls = PollWriter(self.store, batch=self.batch_polls)
 
     def route(self, matches: Sequence[Match], alerted: AlertedSince) -> RuleChannels:
         """Where the alerts of ``matches`` go now (the writer asks in its transaction)."""
@@ -110,11 +114,14 @@ class Pipeline:
 async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
     """Poll ``feed`` once (the caller has claimed it); record the outcome and return it.
 
-    StorageError propagates, recorded nowhere: the store failed, not the feed."""
+    The outcome is committed with those of other polls ending at the same time
+    (``PollWriter``), the feed's claim released in the same statement. StorageError
+    propagates, recorded nowhere: the store failed, not the feed."""
     started = time.monotonic()
     settings = _settings(p, feed)
+    seen: list[Entry] = []  # a first poll's items past the backfill, written with its record
     try:
-        record = await _poll(p, feed, settings)
+        record = await _poll(p, feed, settings, seen)
     except FetchPostponed as e:  # the host asked for a pause after another feed's request
         record = PollRecord("postponed", p.clock() + timedelta(seconds=e.retry_after or 0),
                             error=str(e))
@@ -125,7 +132,7 @@ async def poll_feed(p: Pipeline, feed: FeedState) -> PollRecord:
         record = PollRecord("error", await asyncio.to_thread(
             _next_poll, p, feed, settings, failed=True, retry_after=retry_after), error=str(e))
     record = replace(record, duration_ms=int((time.monotonic() - started) * 1000))
-    await asyncio.to_thread(p.store.finish_poll, feed.id, p.node, record, p.clock())
+    await p.polls.finish(feed.id, p.node, record, p.clock(), seen if record.parsed else ())
     _log_outcome(feed.name, record)
     if p.metrics:
         p.metrics.poll(feed.name, record.status, record.duration_ms / 1000)
@@ -154,7 +161,8 @@ def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
     return p.config.feed(feed.name) or FeedSettings(feed.name, feed.url, feed.interval)
 
 
-async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRecord:
+async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings,
+                seen: list[Entry]) -> PollRecord:
     fetch = p.config.monitor.fetch
     try:
         result = await p.fetcher.fetch(
@@ -191,7 +199,7 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
         log.warning("event=feed_warning feed=%s warning=%r", feed.name, parsed.warning)
     first = not feed.first_poll_done and not settings.alert_on_first_poll
     if first:
-        counts = await _backfill(p, feed.id, settings, new + edited)
+        counts = await _backfill(p, feed.id, settings, new + edited, seen)
     else:
         counts = await _process_entries(p, feed.id, settings, new + edited)
     return PollRecord("first_poll" if first else "ok",
@@ -201,12 +209,13 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings) -> PollRec
 
 
 async def _backfill(p: Pipeline, feed_id: int, feed: FeedSettings,
-                    entries: Sequence[Entry]) -> tuple[int, int]:
+                    entries: Sequence[Entry], seen: list[Entry]) -> tuple[int, int]:
     """A feed's first poll: store its newest ``feed.backfill`` entries without alerting,
-    and remember the rest as seen, so none of them alerts later."""
+    and remember the rest as ``seen`` (written with the poll's record, which ends the first
+    poll), so none of them alerts later."""
     ordered = newest_first(entries)
-    stored, seen = ordered[:feed.backfill], ordered[feed.backfill:]
-    await asyncio.to_thread(p.store.record_entries, feed_id, seen, p.clock())
+    stored = ordered[:feed.backfill]
+    seen.extend(ordered[feed.backfill:])
     return await _process_entries(p, feed_id, feed, stored, alert=False)
 
 

@@ -158,6 +158,20 @@ async def test_request_headers_and_shared_client(serve: Serve, make_fetcher: Mak
     assert "If-None-Match" not in local.requests[0].headers
 
 
+async def test_cookies_a_server_sets_are_never_sent_back(serve: Serve,
+                                                        make_fetcher: MakeFetcher) -> None:
+    async def setter(request: web.Request) -> web.Response:
+        return web.Response(text="<rss/>", headers={"Set-Cookie": "session=abc; Path=/"})
+
+    local = await serve({"/feed": setter, "/other": text("ok")})
+    fetcher = make_fetcher()
+    await fetcher.fetch(f"{local.base}/feed")
+    await fetcher.fetch(f"{local.base}/other")
+    await fetcher.client.get(f"{local.base}/other")  # the webhook channel's way in
+    assert [r.headers.get("Cookie") for r in local.requests] == [None, None, None]
+    assert not fetcher.client.cookies
+
+
 # -- encodings and bounds --------------------------------------------------------------------
 
 def _deflate_raw(data: bytes) -> bytes:

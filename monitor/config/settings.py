@@ -272,7 +272,14 @@ class Config:
     path: str = ""
     warnings: tuple[str, ...] = ()  # problems that may vanish at run time (unreadable secrets)
     users: tuple[UserSettings, ...] = ()  # who may sign in; none: the dashboard is read-only
+    _by_name: dict[str, FeedSettings] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_name: dict[str, FeedSettings] = {}
+        for f in self.feeds:
+            by_name.setdefault(f.name, f)
+        object.__setattr__(self, "_by_name", by_name)
 
     def feed(self, name: str) -> FeedSettings | None:
-        """The feed named ``name``, or None."""
-        return next((f for f in self.feeds if f.name == name), None)
+        """The feed named ``name``, or None (every poll asks: a lookup, not a scan)."""
+        return self._by_name.get(name)

@@ -7,8 +7,8 @@ names are its only public face: nothing outside ``monitor/store/`` imports its m
 ``ChannelState``) with aware UTC datetimes; stored JSON is decoded here. Work is claimed
 with leases (``claimed_by``, ``lease_until``); on PostgreSQL the claims use ``FOR UPDATE
 SKIP LOCKED`` so several daemons share feeds and alerts without doubling any.
-``ArticleWriter`` stores the articles of concurrent polls a few per transaction (group
-commit).
+``ArticleWriter`` stores the articles of concurrent polls a few per transaction, and
+``PollWriter`` their outcomes (group commit).
 """
 
 from monitor.store.db import Store
@@ -23,6 +23,7 @@ from monitor.store.records import (
     NodeInfo,
     NoticeRow,
     PollRecord,
+    PollWrite,
     Router,
     RuleChannels,
     RuleRow,
@@ -37,7 +38,7 @@ from monitor.store.startwait import (
     wait_for_database,
     wait_interruptibly,
 )
-from monitor.store.writer import ArticleWriter
+from monitor.store.writer import ArticleWriter, PollWriter
 
 __all__ = [
     "AlertRow",
@@ -52,6 +53,8 @@ __all__ = [
     "NodeInfo",
     "NoticeRow",
     "PollRecord",
+    "PollWrite",
+    "PollWriter",
     "RuleChannels",
     "RuleRow",
     "Router",

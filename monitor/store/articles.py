@@ -57,13 +57,9 @@ class ArticlesMixin(RulesMixin):
         """Remember entries without fetching or alerting (the first poll of a feed)."""
         if not entries:
             return
-        rows = [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
-                 "title": e.title[:1000], "seen_at": now, "version": entry_version(e),
-                 "published": utc_or_none(e.published), "content_key": content_key(e),
-                 "last_seen": now}
-                for e in entries]
         with self._begin() as conn:
-            conn.execute(self._insert(t.entries).on_conflict_do_nothing(), rows)
+            conn.execute(self._insert(t.entries).on_conflict_do_nothing(),
+                         entry_rows(feed_id, entries, now))
 
     def store_articles(self, batch: Sequence[ArticleWrite],
                        same_story: SameStory | None = None) -> list[list[str]]:
@@ -234,3 +230,12 @@ def _signed64(value: int | None) -> int | None:
 
 def _unsigned64(value: int | None) -> int | None:
     return None if value is None else value & ((1 << 64) - 1)
+
+
+def entry_rows(feed_id: int, entries: Sequence[Entry], now: datetime) -> list[dict[str, Any]]:
+    """The ``entries`` rows of items seen (not fetched) at ``now``."""
+    return [{"feed_id": feed_id, "key_hash": key_hash(e.key), "key": e.key, "url": e.url,
+             "title": e.title[:1000], "seen_at": now, "version": entry_version(e),
+             "published": utc_or_none(e.published), "content_key": content_key(e),
+             "last_seen": now}
+            for e in entries]

@@ -13,9 +13,10 @@ from sqlalchemy.engine import Connection
 from monitor.config import FeedSettings
 from monitor.models import Notice
 from monitor.store import schema as t
+from monitor.store.articles import entry_rows
 from monitor.store.codec import as_utc, feed_state
 from monitor.store.outbox import insert_notices
-from monitor.store.records import FeedState, PollRecord
+from monitor.store.records import FeedState, PollRecord, PollWrite
 
 if TYPE_CHECKING:
     from monitor.store.base import StoreBase
@@ -70,24 +71,18 @@ class FeedsMixin(StoreBase):
         A parse warning is replaced only by a poll that parsed new content (``parsed``):
         a 304, an unchanged body or an error keep the last one. A ``postponed`` poll (its
         host asked for a pause) only moves the next poll and releases the lease."""
-        values: dict[str, Any] = {"next_poll_at": record.next_poll_at, "claimed_by": None,
-                                  "lease_until": None}
-        if record.status == "error":
-            values.update(last_polled_at=now, state="failing", last_error=record.error,
-                          error_count=t.feeds.c.error_count + 1,
-                          failing_since=func.coalesce(t.feeds.c.failing_since, now))
-        elif record.status != "postponed":
-            values.update(state="ok", last_error=None, error_count=0, failing_since=None,
-                          first_poll_done=True, last_polled_at=now,
-                          items_seen=t.feeds.c.items_seen + record.new_items)
-            if record.parsed:
-                values["warning"] = record.warning
-            for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
-                if getattr(record, key) is not None:
-                    values[key] = getattr(record, key)
         with self._begin() as conn:
-            conn.execute(update(t.feeds).where(t.feeds.c.id == feed_id,
-                                               t.feeds.c.claimed_by == node).values(**values))
+            conn.execute(_finish_statement(feed_id, node, record, now))
+
+    def finish_polls(self, writes: Sequence[PollWrite]) -> None:
+        """``finish_poll`` for each of ``writes``, with the entries each marks seen, in ONE
+        transaction (one commit): all are written, or none (``monitor.store.writer``)."""
+        with self._begin() as conn:
+            for w in writes:
+                if w.seen:
+                    conn.execute(self._insert(t.entries).on_conflict_do_nothing(),
+                                 entry_rows(w.feed_id, w.seen, w.now))
+                conn.execute(_finish_statement(w.feed_id, w.node, w.record, w.now))
 
     def poll_now(self, names: Sequence[str], now: datetime) -> list[str]:
         """Make the active feeds named ``names`` due at ``now``; the names found.
@@ -153,6 +148,27 @@ class FeedsMixin(StoreBase):
             if moved:
                 insert_notices(self, conn, notices)
             return moved
+
+
+def _finish_statement(feed_id: int, node: str, record: PollRecord, now: datetime) -> Any:
+    """The feed's row updated with what a poll found, its claim released (if still ours)."""
+    values: dict[str, Any] = {"next_poll_at": record.next_poll_at, "claimed_by": None,
+                              "lease_until": None}
+    if record.status == "error":
+        values.update(last_polled_at=now, state="failing", last_error=record.error,
+                      error_count=t.feeds.c.error_count + 1,
+                      failing_since=func.coalesce(t.feeds.c.failing_since, now))
+    elif record.status != "postponed":
+        values.update(state="ok", last_error=None, error_count=0, failing_since=None,
+                      first_poll_done=True, last_polled_at=now,
+                      items_seen=t.feeds.c.items_seen + record.new_items)
+        if record.parsed:
+            values["warning"] = record.warning
+        for key in ("etag", "last_modified", "content_hash", "publisher_ask"):
+            if getattr(record, key) is not None:
+                values[key] = getattr(record, key)
+    return update(t.feeds).where(t.feeds.c.id == feed_id,
+                                 t.feeds.c.claimed_by == node).values(**values)
 
 
 def _move_mark(store: StoreBase, conn: Connection, feed: str, expected: str | None,

@@ -227,3 +227,14 @@ class ArticleWrite(NamedTuple):
     new: NewArticle
     route: Router
     now: datetime
+
+
+class PollWrite(NamedTuple):
+    """What one poll writes back: its record and the entries it only marks seen (a first
+    poll's items past the backfill), with the release of the feed's claim."""
+
+    feed_id: int
+    node: str
+    record: PollRecord
+    now: datetime
+    seen: tuple[Entry, ...] = ()
