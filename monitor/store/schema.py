@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from monitor.store.upgrades import content_keys
+from monitor.store.upgrades import content_keys, full_text
 
 metadata = MetaData()
 
@@ -243,6 +243,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _rules_and_hits(conn),
     lambda conn: _article_partial(conn),
     lambda conn: content_keys(conn, entries, matches),
+    full_text,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
@@ -366,6 +367,7 @@ def migrate(conn: Connection) -> int:
     found = conn.execute(select(schema_version.c.version)).scalar()
     if found is None:
         metadata.create_all(conn)
+        full_text(conn)  # not SQLAlchemy tables: an FTS5 table, a tsvector with triggers
         conn.execute(schema_version.insert().values(version=target))
         return target
     for step in MIGRATIONS[found:]:

@@ -34,7 +34,7 @@ from monitor.jsonshape import alert_json
 from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
-from monitor.web import views
+from monitor.web import preview, views
 from monitor.web.hosts import HostCheck
 from monitor.web.ready import DatabaseProbe
 from monitor.web.security import SecurityMiddleware
@@ -230,7 +230,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/metrics", h.metrics_text), Route("/api/alerts", h.api_alerts),
         Route("/api/feeds", h.api_feeds), Route("/api/rules", h.api_rules),
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
-        Route("/api/channels", h.api_channels),
+        Route("/api/channels", h.api_channels), preview.route(store, clock),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
                              hosts=hosts)]
