@@ -4,6 +4,9 @@ it changes as arguments (this module imports no table, so ``schema`` can import 
 Version 8 (``content_keys``): entries' content keys (``monitor.dedup.content_key``), filled
 for the entries stored before, and when each entry was last listed (``last_seen``, which
 retention deletes by), with the indexes retention reads by.
+
+Version 9 (``full_text``): ``article_terms``, the full-text index of the backtests'
+prefilter, every article stored before it marked not yet indexed.
 """
 
 from __future__ import annotations
