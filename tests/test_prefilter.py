@@ -111,10 +111,11 @@ def test_an_articles_terms_are_its_tokens_and_their_forms() -> None:
 WORDS = ["tariff", "tariffs", "running", "ran", "run", "supply", "chain", "supplychain",
          "Supply-Chain", "COVID-19", "covid19", "U.S.", "US", "us", "ESG", "E.S.G.", "café",
          "cafe", "defense", "defence", "colour", "color", "risk's", "risk", "nato", "NATO",
+         "Häuser", "Haus", "maisons", "Lieferketten",
          "供应链", "供应", "steel", "computer", "computing", "compute", "x", "tax"]
 QUERY_WORDS = ["tariffs", "ran", "run*", "running", "supply", '"supply chain"', "chain",
                "covid-19", "covid19", "U.S.", "ESG", "café", "defense", "color", "risk's",
-               "NATO", "供应链", "comput*", "de?ense", "=steel", "x", "tax", "tar*", "us",
+               "NATO", "供应链", "comput*", "de?ense", "Haus", "maison", "Lieferkette", "=steel", "x", "tax", "tar*", "us",
                "/st[e]el/"]
 
 
@@ -134,20 +135,24 @@ def queries(draw: st.DrawFn) -> str:
 
 
 texts = st.lists(st.sampled_from(WORDS), max_size=12).map(" ".join)
+languages = st.sampled_from([None, "en", "de", "fr"])
 
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(articles=st.lists(st.tuples(texts, texts, st.booleans()), min_size=1, max_size=8),
+@given(articles=st.lists(st.tuples(texts, texts, st.booleans(), languages), min_size=1,
+                         max_size=8),
        query=queries(), case_sensitive=st.booleans())
-def test_the_prefilter_keeps_every_hit_of_a_scan(tmp_path_factory: pytest.TempPathFactory,
-                                                 articles: list[tuple[str, str, bool]],
-                                                 query: str, case_sensitive: bool) -> None:
+def test_the_prefilter_keeps_every_hit_of_a_scan(
+        tmp_path_factory: pytest.TempPathFactory,
+        articles: list[tuple[str, str, bool, str | None]], query: str,
+        case_sensitive: bool) -> None:
     path = tmp_path_factory.mktemp("fts") / "monitor.db"
     store = fresh(f"sqlite:///{path}")
     try:
-        for n, (title, text, indexed) in enumerate(articles):
-            add(store, Article(f"http://127.0.0.1/{n}", title, text), indexed=indexed)
+        for n, (title, text, indexed, language) in enumerate(articles):
+            add(store, Article(f"http://127.0.0.1/{n}", title, text, language=language),
+                indexed=indexed)
         assert hits(store, query, use_prefilter=True, case_sensitive=case_sensitive) == \
             hits(store, query, use_prefilter=False, case_sensitive=case_sensitive)
     finally:
