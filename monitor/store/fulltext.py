@@ -53,19 +53,26 @@ class FullTextMixin(StoreBase):
             conn.execute(text("INSERT INTO article_terms (rowid, terms) VALUES (:id, :terms)"),
                          {"id": article_id, "terms": terms})
 
-    def _matching_ids(self, conn: Connection, alternatives: Sequence[tuple[str, ...]]
+    def _matching_ids(self, conn: Connection, alternatives: Sequence[tuple[str, ...]],
+                      floor: int = 0, before: int | None = None, limit: int | None = None
                       ) -> list[int]:
+        """Ids in ``[floor, before)`` matching ``alternatives`` or not indexed, newest
+        first (the ``limit`` newest, with one)."""
         if self.postgres:
             q = " | ".join("(" + " & ".join(
                 f"'{term[:-1]}':*" if term.endswith("*") else f"'{term}'" for term in alt)
                 + ")" for alt in [*alternatives, (UNINDEXED,)])
-            sql = "SELECT article_id FROM article_terms WHERE terms @@ CAST(:q AS tsquery)"
+            sql = ("SELECT article_id AS id FROM article_terms WHERE terms @@ CAST(:q AS "
+                   "tsquery) AND article_id >= :floor AND article_id < :before")
         else:
             q = " OR ".join("(" + " AND ".join(
                 f'"{term[:-1]}"*' if term.endswith("*") else f'"{term}"' for term in alt)
                 + ")" for alt in [*alternatives, (UNINDEXED,)])
-            sql = "SELECT rowid FROM article_terms WHERE article_terms MATCH :q"
-        return [int(i) for i in conn.execute(text(sql), {"q": q}).scalars()]
+            sql = ("SELECT rowid AS id FROM article_terms WHERE article_terms MATCH :q "
+                   "AND rowid >= :floor AND rowid < :before")
+        sql += " ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
+        params = {"q": q, "floor": floor, "before": (1 << 62) if before is None else before}
+        return [int(i) for i in conn.execute(text(sql), params).scalars()]
 
     def newest_window(self, limit: int | None) -> tuple[int, int]:
         """(how many articles, the lowest id) of the ``limit`` newest (all, with None)."""
@@ -82,22 +89,32 @@ class FullTextMixin(StoreBase):
     def iter_candidates(self, alternatives: Sequence[tuple[str, ...]], floor: int = 0
                         ) -> Iterator[StoredArticle]:
         """The articles (id >= ``floor``) whose terms satisfy ``alternatives`` or are not
-        known yet, newest first, read ``PAGE`` at a time."""
+        known yet, newest first, read ``PAGE`` at a time: the newest page's ids are asked
+        for alone (a first page comes back at once), the rest's in one query after it."""
         with self._begin() as conn:
-            ids = sorted((i for i in self._matching_ids(conn, alternatives) if i >= floor),
-                         reverse=True)
+            ids = self._matching_ids(conn, alternatives, floor, limit=PAGE)
+        yield from self._read(ids)
+        if len(ids) < PAGE:
+            return
+        with self._begin() as conn:
+            rest = self._matching_ids(conn, alternatives, floor, before=ids[-1])
+        for page in chunks(rest, PAGE):
+            yield from self._read(page)
+
+    def _read(self, ids: list[int]) -> Iterator[StoredArticle]:
+        if not ids:
+            return
         a = t.articles.c
-        for page in chunks(ids, PAGE):
-            with self._begin() as conn:
-                rows = conn.execute(select(t.articles).where(a.id.in_(page))
-                                    .order_by(a.id.desc())).all()
-            yield from (stored_article(r._mapping) for r in rows)
+        with self._begin() as conn:
+            rows = conn.execute(select(t.articles).where(a.id.in_(ids))
+                                .order_by(a.id.desc())).all()
+        yield from (stored_article(r._mapping) for r in rows)
 
     def index_pending(self, terms_of: Callable[[Article], str], limit: int) -> int:
         """Index up to ``limit`` articles whose terms are not known (``terms_of`` gives
         them); how many were indexed."""
         with self._begin() as conn:
-            ids = sorted(self._matching_ids(conn, [(UNINDEXED,)]))[:limit]
+            ids = self._matching_ids(conn, [(UNINDEXED,)], limit=limit)
         done = 0
         for page in chunks(ids, PAGE):
             with self._begin() as conn:
