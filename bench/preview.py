@@ -157,6 +157,14 @@ def postgres_url() -> str | None:
     return f"{base}?options=-csearch_path%3D{schema}"
 
 
+def drop_schema(url: str) -> None:
+    base, schema = url.split("?")[0], url.rsplit("%3D", 1)[1]
+    engine = sqlalchemy.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+    engine.dispose()
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     build_s, made = timed(lambda: articles(count))
@@ -166,7 +174,10 @@ def main() -> None:
         results.append(measure(f"sqlite:///{tmp}/bench.db", "sqlite", made, terms))  # type: ignore[arg-type]
     pg = postgres_url()
     if pg:
-        results.append(measure(pg, "postgresql", made, terms))  # type: ignore[arg-type]
+        try:
+            results.append(measure(pg, "postgresql", made, terms))  # type: ignore[arg-type]
+        finally:
+            drop_schema(pg)
     print(json.dumps({"articles": count, "build_s": round(build_s, 1),
                       "terms_per_article_ms": round(1000 * terms_s / count, 3),
                       "databases": results}))

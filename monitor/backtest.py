@@ -16,7 +16,7 @@ the backtest covers, ``read`` those it read and matched.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from monitor.models import Match
@@ -36,8 +36,15 @@ class Backtest:
         check_query(query, case_sensitive=case_sensitive)  # the error without a rule name
         self.rules = compile_rules([Rule(query, query, case_sensitive)])
         self.alternatives = prefilter(self.rules)
-        self.scanned = 0
+        self._scanned: int | Callable[[], int] = 0
         self.read = 0
+
+    @property
+    def scanned(self) -> int:
+        """How many stored articles the last run covers (counted when first asked)."""
+        if callable(self._scanned):
+            self._scanned = self._scanned()
+        return self._scanned
 
     @property
     def prefiltered(self) -> bool:
@@ -51,7 +58,10 @@ class Backtest:
             indexed = store.index_pending(article_terms, CATCH_UP)
             if indexed:
                 log.info("event=articles_indexed count=%d", indexed)
-            self.scanned, floor = store.newest_window(scan)
+            if scan is None:  # all of them: counted only if asked
+                floor, self._scanned = 0, lambda: store.newest_window(None)[0]
+            else:
+                self._scanned, floor = store.newest_window(scan)
             stored_articles = store.iter_candidates(self.alternatives, floor)
         else:
             stored_articles = self._counted(store.iter_articles(limit=scan))
@@ -64,6 +74,7 @@ class Backtest:
                 yield stored, match
 
     def _counted(self, articles: Iterator[StoredArticle]) -> Iterator[StoredArticle]:
+        self._scanned = 0
         for stored in articles:
-            self.scanned += 1
+            self._scanned += 1
             yield stored

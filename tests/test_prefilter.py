@@ -115,8 +115,8 @@ WORDS = ["tariff", "tariffs", "running", "ran", "run", "supply", "chain", "suppl
          "供应链", "供应", "steel", "computer", "computing", "compute", "x", "tax"]
 QUERY_WORDS = ["tariffs", "ran", "run*", "running", "supply", '"supply chain"', "chain",
                "covid-19", "covid19", "U.S.", "ESG", "café", "defense", "color", "risk's",
-               "NATO", "供应链", "comput*", "de?ense", "Haus", "maison", "Lieferkette", "=steel", "x", "tax", "tar*", "us",
-               "/st[e]el/"]
+               "NATO", "供应链", "comput*", "de?ense", "Haus", "maison", "Lieferkette",
+               "=steel", "x", "tax", "tar*", "us", "/st[e]el/"]
 
 
 @st.composite

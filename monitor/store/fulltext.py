@@ -62,16 +62,18 @@ class FullTextMixin(StoreBase):
             q = " | ".join("(" + " & ".join(
                 f"'{term[:-1]}':*" if term.endswith("*") else f"'{term}'" for term in alt)
                 + ")" for alt in [*alternatives, (UNINDEXED,)])
-            sql = ("SELECT article_id AS id FROM article_terms WHERE terms @@ CAST(:q AS "
-                   "tsquery) AND article_id >= :floor AND article_id < :before")
+            sql, key = ("SELECT article_id AS id FROM article_terms WHERE terms @@ "
+                        "CAST(:q AS tsquery)"), "article_id"
         else:
             q = " OR ".join("(" + " AND ".join(
                 f'"{term[:-1]}"*' if term.endswith("*") else f'"{term}"' for term in alt)
                 + ")" for alt in [*alternatives, (UNINDEXED,)])
-            sql = ("SELECT rowid AS id FROM article_terms WHERE article_terms MATCH :q "
-                   "AND rowid >= :floor AND rowid < :before")
+            sql, key = "SELECT rowid AS id FROM article_terms WHERE article_terms MATCH :q", "rowid"
+        # bounds only when given: PostgreSQL would AND a bitmap of the whole primary key
+        sql += f" AND {key} >= :floor" if floor else ""
+        sql += f" AND {key} < :before" if before is not None else ""
         sql += " ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
-        params = {"q": q, "floor": floor, "before": (1 << 62) if before is None else before}
+        params = {"q": q, "floor": floor, "before": before}
         return [int(i) for i in conn.execute(text(sql), params).scalars()]
 
     def newest_window(self, limit: int | None) -> tuple[int, int]:
