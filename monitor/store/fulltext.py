@@ -72,6 +72,8 @@ class FullTextMixin(StoreBase):
         # bounds only when given: PostgreSQL would AND a bitmap of the whole primary key
         sql += f" AND {key} >= :floor" if floor else ""
         sql += f" AND {key} < :before" if before is not None else ""
+        if self.postgres:  # the GIN index first: never a walk down the key testing rows
+            sql = f"WITH m AS MATERIALIZED ({sql}) SELECT id FROM m"
         sql += " ORDER BY id DESC" + ("" if limit is None else f" LIMIT {int(limit)}")
         params = {"q": q, "floor": floor, "before": before}
         return [int(i) for i in conn.execute(text(sql), params).scalars()]
