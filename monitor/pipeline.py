@@ -55,7 +55,7 @@ from monitor.models import (
     Router,
     RuleChannels,
 )
-from monitor.rules import Rule
+from monitor.rules import Rule, article_terms
 from monitor.schedule import (
     WINDOW,
     entries_needed,
@@ -250,8 +250,9 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     matches = await match_article(p, dated, feed)
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
+    terms = await asyncio.get_running_loop().run_in_executor(p.matching, article_terms, article)
     new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
-                     text_print, tuple(matches))
+                     text_print, tuple(matches), terms)
     old = _too_old(p, feed, article, matches) if alert else set()
     route = no_alerts if not alert else _except(p.route, old) if old else None
     alerts = await p.writer.write(feed_id, feed.name, new, p.clock(), route=route)

@@ -30,6 +30,7 @@ from monitor.rules.matcher import Rule, RuleSet, compile_rules, match_query
 from monitor.rules.nodes import DEFAULT_FIELDS, And, Atom, Near, Node, Not, Or, Regex, Term
 from monitor.rules.normalize import Token, normalize, tokenize
 from monitor.rules.parser import parse_query
+from monitor.rules.prefilter import Prefilter, article_terms, prefilter
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -39,16 +40,19 @@ __all__ = [
     "Node",
     "Not",
     "Or",
+    "Prefilter",
     "Regex",
     "Rule",
     "RuleSet",
     "Term",
     "Token",
+    "article_terms",
     "check_query",
     "compile_rules",
     "match_query",
     "normalize",
     "parse_query",
+    "prefilter",
     "query_warnings",
     "tokenize",
 ]

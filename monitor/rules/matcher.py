@@ -27,7 +27,7 @@ from monitor.rules.lemmas import DEFAULT_LANGUAGE
 from monitor.rules.nodes import Node, iter_terms
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import build_match
-from monitor.rules.triggers import rarity, rule_keys
+from monitor.rules.triggers import Key, rarity, rule_keys
 from monitor.rules.variants import Folding
 from monitor.rules.view import ArticleView, RegexTexts
 
@@ -63,6 +63,7 @@ class _Compiled:
     order: tuple[str, ...]  # texts of the terms that may fire, in query order
     words: tuple[str, ...]  # slot keys of its terms that are one word (see ``variants``)
     others: tuple[str, ...]  # its other slot keys: patterns, exact, capitals, several forms
+    keys: list[Key] | None  # its trigger keys, as indexed (None: evaluated on every article)
 
 
 class RuleSet:
@@ -86,6 +87,11 @@ class RuleSet:
     def names(self) -> tuple[str, ...]:
         """The rule names, in the order they were compiled."""
         return tuple(item.rule.name for item in self._compiled)
+
+    def keys(self, index: int) -> list[Key] | None:
+        """The trigger keys rule ``index`` is screened by (see ``triggers``): it is true on
+        no article where no key has every trigger fired; None: it may be true without any."""
+        return self._compiled[index].keys
 
     def explain(self, article: Article, matches: Iterable[Match]) -> list[Match]:
         """``matches`` of these rules on ``article``, each hit saying which variant of its
@@ -149,7 +155,7 @@ def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) 
         keys = rule_keys(node, lambda term: seen[id(term)].variants)
     index.add(rid, keys)
     words, others = _slot_keys(cterms)
-    return _Compiled(rule, root, order, words, others)
+    return _Compiled(rule, root, order, words, others, keys)
 
 
 def _insensitive(query: str) -> Node | None:

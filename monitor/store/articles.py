@@ -24,6 +24,7 @@ from monitor.models import Entry
 from monitor.store import schema as t
 from monitor.store.base import STORY_LOCK, chunks
 from monitor.store.codec import alert_payload, stored_article, terms_to_json, utc_or_none
+from monitor.store.fulltext import FullTextMixin
 from monitor.store.records import (
     ArticleWrite,
     NewArticle,
@@ -38,7 +39,7 @@ PAGE = 200
 """Articles read per transaction by ``iter_articles``."""
 
 
-class ArticlesMixin(RulesMixin):
+class ArticlesMixin(RulesMixin, FullTextMixin):
     """Entries, articles, stories, matches, hits, and the alerts written with them."""
 
     def known_versions(self, feed_id: int, keys: Sequence[str]) -> dict[str, str | None]:
@@ -180,6 +181,7 @@ class ArticlesMixin(RulesMixin):
                 "id_": row.id, "title": art.title, "text": art.text, "author": art.author,
                 "published": utc_or_none(art.published),
                 "fingerprint": _signed64(new.fingerprint)})
+            self._write_terms(conn, int(row.id), None)  # its URL, source may differ from new's
             return int(row.id), int(row.story_id)
         story_id = (self._find_story(conn, new.fingerprint, now, same_story)
                     if new.matches else None)
@@ -190,6 +192,7 @@ class ArticlesMixin(RulesMixin):
             "text": art.text, "from_feed": art.from_feed, "partial": art.partial,
             "fingerprint": _signed64(new.fingerprint), "story_id": story_id,
             "created_at": now}).scalar_one()
+        self._write_terms(conn, int(article_id), new.terms)
         if story_id is None:
             story_id = article_id
             conn.execute(sql["update_article"], {"id_": article_id, "story_id": story_id})

@@ -82,6 +82,7 @@ class NewArticle:
     url_hash: str
     fingerprint: int | None = None
     matches: tuple[Match, ...] = ()
+    terms: str | None = None  # for the full-text index (``monitor.store.fulltext``)
 
 
 @dataclass(frozen=True, slots=True)

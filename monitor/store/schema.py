@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from monitor.store.upgrades import content_keys
+from monitor.store.upgrades import content_keys, full_text
 from monitor.store.worktables import add_workspace, workspace_tables
 
 metadata = MetaData()
@@ -247,6 +247,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: _article_partial(conn),
     lambda conn: content_keys(conn, entries, matches),
     lambda conn: add_workspace(conn, (rule_settings, rule_audit, rules_version)),
+    full_text,
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
@@ -370,6 +371,7 @@ def migrate(conn: Connection) -> int:
     found = conn.execute(select(schema_version.c.version)).scalar()
     if found is None:
         metadata.create_all(conn)
+        full_text(conn)  # not SQLAlchemy tables: an FTS5 table, a tsvector with triggers
         conn.execute(schema_version.insert().values(version=target))
         return target
     for step in MIGRATIONS[found:]:

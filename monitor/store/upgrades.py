@@ -4,6 +4,9 @@ it changes as arguments (this module imports no table, so ``schema`` can import 
 Version 8 (``content_keys``): entries' content keys (``monitor.dedup.content_key``), filled
 for the entries stored before, and when each entry was last listed (``last_seen``, which
 retention deletes by), with the indexes retention reads by.
+
+Version 10 (``full_text``): ``article_terms``, the full-text index of the backtests'
+prefilter, every article stored before it marked not yet indexed.
 """
 
 from __future__ import annotations
@@ -47,3 +50,35 @@ def _fill_content_keys(conn: Connection, entries: Table) -> None:
             {"id_": i, "content_key": content_key(Entry("", url, title or ""))}
             for i, url, title in rows])
         after = rows[-1].id
+
+
+_FULL_TEXT = {  # dialect -> statements; every article gets a row, ``x`` until indexed
+    "sqlite": [
+        "CREATE VIRTUAL TABLE IF NOT EXISTS article_terms USING fts5(terms, detail=none)",
+        "CREATE TRIGGER IF NOT EXISTS article_terms_new AFTER INSERT ON articles BEGIN "
+        "INSERT INTO article_terms (rowid, terms) VALUES (new.id, 'x'); END",
+        "CREATE TRIGGER IF NOT EXISTS article_terms_gone AFTER DELETE ON articles BEGIN "
+        "DELETE FROM article_terms WHERE rowid = old.id; END",
+        "INSERT INTO article_terms (rowid, terms) SELECT id, 'x' FROM articles",
+    ],
+    "postgresql": [
+        "CREATE TABLE IF NOT EXISTS article_terms (article_id INTEGER PRIMARY KEY "
+        "REFERENCES articles (id) ON DELETE CASCADE, terms TSVECTOR NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS ix_article_terms ON article_terms USING GIN (terms)",
+        "CREATE OR REPLACE FUNCTION article_terms_new() RETURNS trigger AS $$ BEGIN "
+        "INSERT INTO article_terms VALUES (NEW.id, 'x') ON CONFLICT DO NOTHING; "
+        "RETURN NEW; END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER article_terms_new AFTER INSERT ON articles FOR EACH ROW "
+        "EXECUTE FUNCTION article_terms_new()",
+        "INSERT INTO article_terms SELECT id, 'x' FROM articles ON CONFLICT DO NOTHING",
+    ],
+}
+
+
+def full_text(conn: Connection) -> None:
+    """Version 10: ``article_terms``, the full-text index of stored articles' terms (see
+    ``monitor.store.fulltext``): an FTS5 table on SQLite, a ``tsvector`` with a GIN index on
+    PostgreSQL; triggers give every new article a row, and every article stored before one
+    marked not yet indexed (``x``), so the prefilter keeps it until it is indexed."""
+    for statement in _FULL_TEXT[conn.dialect.name]:
+        conn.exec_driver_sql(statement)
