@@ -52,14 +52,16 @@ def _fill_content_keys(conn: Connection, entries: Table) -> None:
         after = rows[-1].id
 
 
-_FULL_TEXT = {  # dialect -> statements; every article gets a row, ``x`` until indexed
+_FULL_TEXT = {  # dialect -> statements; every article gets a row, ``x`` until indexed;
+    # safe to run again (a database set back to an older version by hand, as tests do)
     "sqlite": [
         "CREATE VIRTUAL TABLE IF NOT EXISTS article_terms USING fts5(terms, detail=none)",
         "CREATE TRIGGER IF NOT EXISTS article_terms_new AFTER INSERT ON articles BEGIN "
         "INSERT INTO article_terms (rowid, terms) VALUES (new.id, 'x'); END",
         "CREATE TRIGGER IF NOT EXISTS article_terms_gone AFTER DELETE ON articles BEGIN "
         "DELETE FROM article_terms WHERE rowid = old.id; END",
-        "INSERT INTO article_terms (rowid, terms) SELECT id, 'x' FROM articles",
+        "INSERT INTO article_terms (rowid, terms) SELECT id, 'x' FROM articles "
+        "WHERE id NOT IN (SELECT rowid FROM article_terms)",
     ],
     "postgresql": [
         "CREATE TABLE IF NOT EXISTS article_terms (article_id INTEGER PRIMARY KEY "
@@ -68,6 +70,7 @@ _FULL_TEXT = {  # dialect -> statements; every article gets a row, ``x`` until i
         "CREATE OR REPLACE FUNCTION article_terms_new() RETURNS trigger AS $$ BEGIN "
         "INSERT INTO article_terms VALUES (NEW.id, 'x') ON CONFLICT DO NOTHING; "
         "RETURN NEW; END $$ LANGUAGE plpgsql",
+        "DROP TRIGGER IF EXISTS article_terms_new ON articles",
         "CREATE TRIGGER article_terms_new AFTER INSERT ON articles FOR EACH ROW "
         "EXECUTE FUNCTION article_terms_new()",
         "INSERT INTO article_terms SELECT id, 'x' FROM articles ON CONFLICT DO NOTHING",
