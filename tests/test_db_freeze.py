@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,76 +42,9 @@ from monitor.testing import NewsServer
 from monitor.web import create_app, ready
 from tests.conftest import pg_schema, postgres_available
 from tests.helpers import write_config
+from tests.pgproxy import Switch
 
 WAIT = 60.0  # seconds any awaited state may take at most (a generous bound)
-
-
-class Switch:
-    """A TCP proxy to PostgreSQL at 127.0.0.1:5432 on a loop and thread of its own (the
-    daemon's database calls must never wait on the test's loop): it forwards until
-    ``freeze``, which closes what it forwards and makes it a black hole; ``thaw`` forwards
-    new connections again."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.frozen = False
-        self.forwarded: set[asyncio.StreamWriter] = set()
-        self.held: list[asyncio.StreamWriter] = []  # black-holed: open, never answered
-        self.port = 0
-
-    def start(self) -> Switch:
-        self.thread.start()
-        self.server = self._run(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    def freeze(self, drop: bool = True) -> None:
-        """Black-hole new connections; ``drop`` the forwarded ones, else leave them open and
-        silent (what a client of a server under SIGSTOP sees)."""
-        async def freeze() -> None:
-            self.frozen = True
-            for writer in self.forwarded if drop else ():
-                writer.close()
-
-        self._run(freeze())
-
-    def thaw(self) -> None:
-        self.frozen = False
-
-    def stop(self) -> None:
-        async def stop() -> None:
-            self.server.close()
-            for writer in [*self.held, *self.forwarded]:
-                writer.close()
-
-        self._run(stop())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-    def _run(self, coroutine: object) -> object:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)  # type: ignore[arg-type]
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.frozen:
-            self.held.append(writer)
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
-        self.forwarded |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    while self.frozen:  # silent: read, never forwarded
-                        await asyncio.sleep(3600)
-                    dst.write(data)
-                    await dst.drain()
-            except ConnectionError:
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
 
 
 def timeouts_logged(caplog: pytest.LogCaptureFixture) -> list[str]:

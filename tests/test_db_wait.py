@@ -27,6 +27,7 @@ from monitor.errors import StorageError
 from monitor.store import Store, hide_password
 from monitor.testing import NewsServer
 from tests.conftest import pg_schema, postgres_available
+from tests.pgproxy import Switch
 from tests.test_systemd_unit import UNIT, directives
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,44 +131,11 @@ async def test_a_database_down_at_start_is_waited_for(tmp_path: Path) -> None:
     assert "event=stopped_waiting" in log
 
 
-class Proxy:
-    """A TCP proxy on 127.0.0.1: closes every connection until ``forward`` is set, then
-    forwards to PostgreSQL at 127.0.0.1:5432."""
-
-    def __init__(self) -> None:
-        self.forward = False
-        self.port = 0
-
-    async def start(self) -> asyncio.Server:
-        server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        return server
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.forward:
-            writer.close()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 5432)
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            except ConnectionError:
-                pass
-            finally:
-                dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-
-
 @pytest.mark.postgres
 @needs_postgres
 async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
                                                            news: NewsServer) -> None:
-    proxy = Proxy()
-    server = await proxy.start()
+    proxy = Switch(refusing=True).start()
     with pg_schema() as real_url:
         url = real_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
         try:
@@ -176,7 +144,7 @@ async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
                 assert "READY=1" not in daemon.messages and "event=started" not in daemon.log()
                 daemon.proc.send_signal(signal.SIGHUP)  # a reload asked for while waiting...
                 await asyncio.sleep(0.2)
-                proxy.forward = True  # PostgreSQL is back
+                proxy.refusing = False  # PostgreSQL is back
                 await daemon.until("event=started")
                 assert daemon.log().count("event=config_applied") == 2  # ...is done at start
                 await daemon.until("event=poll status=first_poll feed=demo")
@@ -184,7 +152,7 @@ async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
                 assert await stop(daemon) == 0
             assert "event=database_ready" in daemon.log()
         finally:
-            server.close()
+            proxy.stop()
 
 
 def test_a_database_that_never_answers_fails_the_try_in_time() -> None:
