@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 
 from monitor.store.upgrades import content_keys, full_text
-from monitor.store.worktables import add_workspace, workspace_tables
+from monitor.store.worktables import add_workspace, mute_table, workspace_tables
 
 metadata = MetaData()
 
@@ -232,6 +232,7 @@ nodes = Table(
 )
 
 rule_settings, rule_audit, rules_version = workspace_tables(metadata)  # monitor.store.worktables
+rule_mutes = mute_table(metadata)
 
 Migration = Callable[[Connection], None]
 
@@ -248,6 +249,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: content_keys(conn, entries, matches),
     lambda conn: add_workspace(conn, (rule_settings, rule_audit, rules_version)),
     full_text,
+    lambda conn: add_workspace(conn, (rule_mutes,)),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 
