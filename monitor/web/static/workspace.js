@@ -13,7 +13,7 @@
   const POLL_MS = 4000;
   const PAGE = 25;
   const STATES = {relevant: "relevant", dismiss: "dismissed", reset: "new",
-                  mute_story: "muted", mute_source: "muted"};
+                  mute_story: "muted", mute_source: "dismissed"};
   const MARKED = /^(?:[^<>]|<mark>|<\/mark>)*$/;
 
   const marks = (window.trustedTypes && window.trustedTypes.createPolicy)
@@ -392,7 +392,7 @@
       return;
     }
     show(panel, true);
-    $("#panel-title").textContent = `Rule: ${rule.name}`;
+    $("#panel-title").textContent = `How ${rule.name} performs`;
     const [stats, spikes, feed] = await Promise.all([
       api("GET", `/api/rules/${rule.id}/stats?days=30`),
       api("GET", `/api/rules/${rule.id}/spikes?days=30`),
@@ -517,7 +517,8 @@
     const card = el("article", {class: "story" + (story.fresh ? " fresh" : ""), tabindex: "-1",
                                 dataset: {storyId: story.story_id}},
       el("h3", {}, link(story.url, story.title || story.url)),
-      el("div", {class: "meta", text: [story.source, story.feed,
+      el("div", {class: "meta", text: [story.source,
+                                       story.feed !== story.source ? story.feed : null,
                                        `first seen ${when(story.first_seen)}`]
         .filter(Boolean).join(" · ")}));
     const snippet = story.snippet || {};
@@ -551,7 +552,8 @@
         text: label, dataset: {action}, onclick: () => triage(hit, action, note.value)});
       row.append(el("span", {class: "triage-buttons"}, button("relevant", "Relevant"),
         button("dismiss", "Dismiss"), button("mute_story", "Mute story"),
-        button("mute_source", "Mute source"), note));
+        button("mute_source", "Mute source"),
+        hit.state !== "new" ? button("reset", "Reset") : null, note));
     }
     return row;
   }
