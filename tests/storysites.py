@@ -1,5 +1,6 @@
 """Several local news sites carrying one syndicated story, a daemon polling them and
-serving its API on 127.0.0.1 (``test_stories.py``, ``test_triage.py``, ``test_rule_stats.py``)."""
+serving its API on 127.0.0.1 (``test_stories_api.py``, ``test_triage.py``,
+``test_rule_stats.py``)."""
 
 from __future__ import annotations
 

@@ -40,6 +40,7 @@ from monitor.web.auth import Auth
 from monitor.web.hosts import HostCheck
 from monitor.web.ready import DatabaseProbe
 from monitor.web.rulesapi import RulesAPI
+from monitor.web.rulestats import RuleStatsAPI
 from monitor.web.security import SecurityMiddleware
 from monitor.web.stories import StoriesAPI
 from monitor.web.triage import TriageAPI
@@ -241,6 +242,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/api/rules/{rule_id}", rules.get, methods=["GET"]),
         Route("/api/rules/{rule_id}", auth.guard(rules.update), methods=["PUT"]),
         Route("/api/rules/{rule_id}", auth.guard(rules.delete), methods=["DELETE"]),
+        Route("/api/rules/{rule_id}/stats", RuleStatsAPI(store, clock).stats),
         Route("/api/audit", rules.audit), Route("/api/stories", stories.list),
         Route("/api/hits/{hit_id}/triage", auth.guard(triage.triage), methods=["POST"]),
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
