@@ -529,12 +529,12 @@
     }
     card.append(el("ul", {class: "hits"}, ...(story.rules || []).map((hit) => hitRow(story, hit))));
     const outlets = story.outlets || copies.length + 1;
-    const details = el("details", {class: "outlets"},
-      el("summary", {text: `${outlets} outlet${outlets === 1 ? "" : "s"}`}),
-      el("ul", {}, ...copies.map((c) => el("li", {},
-        link(c.url, c.title || c.url),
-        el("span", {class: "muted", text: ` ${c.source || ""} · ${when(c.first_seen)}`})))));
-    card.append(details);
+    const label = `${outlets} outlet${outlets === 1 ? "" : "s"}`;
+    card.append(!copies.length ? el("p", {class: "outlets muted", text: label})
+      : el("details", {class: "outlets"}, el("summary", {text: label}),
+        el("ul", {}, ...copies.map((c) => el("li", {},
+          link(c.url, c.title || c.url),
+          el("span", {class: "muted", text: ` ${c.source || ""} · ${when(c.first_seen)}`}))))));
     card.addEventListener("click", () => { state.cursor = index; markCursor(false); });
     return card;
   }
