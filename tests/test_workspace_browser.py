@@ -183,7 +183,8 @@ async def open_signed_in(page: Page, base: str, name: str = "ed") -> None:
     await page.fill("#signin input[name=name]", name)
     await page.fill("#signin input[name=password]", PASSWORDS[name])
     await page.click("#signin button[type=submit]")
-    await page.wait_for_selector("#whoami:has-text('signed in as ed (editor)')")
+    role = "editor" if name == "ed" else "viewer"
+    await page.wait_for_selector(f"#whoami:has-text('signed in as {name} ({role})')")
 
 
 async def has_count(locator: Locator, count: int) -> None:
@@ -324,5 +325,13 @@ async def test_hostile_titles_and_snippets_stay_inert(
                 assert await page.locator(f"{where} img").count() == 0, where
                 assert await page.locator(f"{where} script").count() == 0, where
             await page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
+
+            # a viewer reads the same page without the write buttons
+            await page.click("#signout")
+            await page.locator("#signin").wait_for()
+            await open_signed_in(page, base, "vi")
+            await story.wait_for()
+            assert await page.locator("#stories button.triage").count() == 0
+            assert not await page.locator("#save-rule").is_visible()
             assert not [s for s in seen if s.startswith(("dialog", "pageerror"))], seen
             assert not [s for s in seen if re.search("Trusted|Content Security", s)], seen
