@@ -31,6 +31,7 @@ from monitor.store.records import (
     StoredArticle,
 )
 from monitor.store.ruleedits import AuditEntry, WebRule
+from monitor.store.spikes import SpikeRow
 from monitor.store.startwait import (
     hide_password,
     migrate_once,
@@ -57,6 +58,7 @@ __all__ = [
     "PollWriter",
     "RuleChannels",
     "RuleRow",
+    "SpikeRow",
     "Router",
     "SameStory",
     "Store",

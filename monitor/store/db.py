@@ -11,11 +11,12 @@ from monitor.store.hits import HitsMixin
 from monitor.store.outbox import OutboxMixin
 from monitor.store.retention import RetentionMixin
 from monitor.store.ruleedits import RuleEditsMixin
+from monitor.store.spikes import SpikesMixin
 from monitor.store.stats import StatsMixin
 
 
 class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin,
-            RetentionMixin, StatsMixin, RuleEditsMixin, StoreBase):
+            RetentionMixin, StatsMixin, RuleEditsMixin, SpikesMixin, StoreBase):
     """All reads and writes of monitor's state.
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
@@ -24,7 +25,8 @@ class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, Clu
     builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (alerts and
     notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
     heartbeats, leases), ``entries`` (items seen, by GUID or content), ``retention``
-    (pruning old articles and entries, the database's size), ``stats`` (counts) and
-    ``ruleedits`` (rules made through the API, their audit log, the rules version), over
+    (pruning old articles and entries, the database's size), ``stats`` (counts),
+    ``ruleedits`` (rules made through the API, their audit log, the rules version) and
+    ``spikes`` (hits per hour, spikes raised, per-rule feeds' hits and secret), over
     ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """
