@@ -29,7 +29,7 @@
 
   const state = {
     session: {signed_in: false}, rules: [], channels: [], editing: null, stories: [],
-    next: null, newest: null, cursor: -1, previewSeq: 0, previewTimer: 0,
+    next: null, newest: null, applied: new URLSearchParams(), cursor: -1, previewSeq: 0, previewTimer: 0,
     lastCount: null, baseline: null, polling: 0,
   };
 
@@ -457,7 +457,8 @@
   }
 
   async function loadStories(more = false) {
-    const params = filters();
+    if (!more) state.applied = filters();  // what the list shows, and new stories follow
+    const params = new URLSearchParams(state.applied);
     params.set("limit", String(PAGE));
     if (more && state.next) params.set("before", state.next);
     const got = await api("GET", "/api/stories?" + params);
@@ -479,7 +480,7 @@
 
   async function pollNew() {
     if (!state.newest || document.hidden) return;
-    const params = filters();
+    const params = new URLSearchParams(state.applied);
     params.set("after", state.newest);
     params.set("limit", String(PAGE));
     const got = await api("GET", "/api/stories?" + params);
