@@ -20,9 +20,9 @@ from sqlalchemy import and_, or_, select
 from monitor.models import Notice
 from monitor.store import schema as t
 from monitor.store.base import chunks
-from monitor.store.codec import as_utc, hit_row
+from monitor.store.codec import as_utc, hit_row, rule_row
 from monitor.store.outbox import insert_notices
-from monitor.store.records import HitRow
+from monitor.store.records import HitRow, RuleRow
 
 if TYPE_CHECKING:
     from monitor.store.base import StoreBase
@@ -111,3 +111,9 @@ class SpikesMixin(StoreBase):
                              {"id": 1, "secret": secrets.token_hex(32)})
                 found = conn.execute(read).scalar_one()
         return bytes.fromhex(found)
+
+    def rule_by_id(self, rule_id: int) -> RuleRow | None:
+        """The rule stored under ``rule_id`` (enabled or not), or None."""
+        with self._begin() as conn:
+            found = conn.execute(select(t.rules).where(t.rules.c.id == rule_id)).first()
+        return rule_row(found._mapping) if found else None
