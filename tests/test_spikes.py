@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor.alerts.apprise_channel import render_notice_markdown
 from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.alerts.render import render_notice_email
 from monitor.alerts.webhook import WebhookChannel
+from monitor.cli import main
 from monitor.config import FeedSettings, Spike, WatchSettings
 from monitor.config.ruledata import check_rule, rule_toml, stored_rule
 from monitor.daemon import Daemon, load
@@ -97,6 +100,37 @@ async def test_a_burst_raises_one_notice_delivered_once(
                                                            "spike")
     assert "feed" not in body and body["message"] == notice.message
     store.close()
+
+
+def test_a_spike_notice_names_its_rule_in_email_markdown_and_the_listing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'monitor.db'}"
+    rule = WatchSettings("<b>dpa</b>", RULE.query, ("hook",), spike=Spike())
+    store, _ = make_store(db, rule)  # no hits on earlier days
+    for i in range(6):
+        new = NewArticle(Entry(f"k{i}", f"http://127.0.0.1/{i}", "t"),
+                                 Article(f"http://127.0.0.1/{i}", "t", "x"), f"h{i}", None,
+                                 (Match(rule.name, rule.query, (TermHit("x", 1),)),))
+        store_article(store, store.feeds()[0].id, "wire", new, {rule.name: []},
+                      NOW - timedelta(minutes=5))
+    (notice,) = raise_spike_notices(store, [rule], NOW)
+    store.close()
+    msg = render_notice_email(notice, "monitor@example.org", ["desk@example.org"])
+    assert msg["Subject"] == ("[monitor] rule spike: rule '<b>dpa</b>': 6 hits in the last "
+                              "hour, usually none at this hour (last 14 days)")
+    html = msg.get_body(("html",))
+    assert html is not None and "Rule &lt;b&gt;dpa&lt;/b&gt;" in html.get_content()
+    assert "Feed" not in html.get_content()
+    title, body = render_notice_markdown(notice)
+    assert title == msg["Subject"] and "Rule: \\<b\\>dpa\\</b\\>" in body
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[monitor]\ndatabase = "{db}"\nweb = ""\n\n'
+                      '[[feeds]]\nname = "wire"\nurl = "http://127.0.0.1/feed"\n\n'
+                      '[[watch]]\nname = "x"\nquery = "x"\nchannels = ["hook"]\n\n'
+                      '[channels.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n')
+    assert main(["alerts", "-c", str(config)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "notice=spike rule='<b>dpa</b>' url=- message=" in line
 
 
 def test_a_steady_flow_raises_none(db_url: str) -> None:
