@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from monitor.models import Article, Snippet, TermHit
-from monitor.store import HitRow, RuleRow, SpikeRow, Store
+from monitor.store import HitRow, RuleRow, SpikeRow, Store, WebRule
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
 from monitor.web.rulefeeds import atom_feed, feed_token
 from tests.helpers import SECRET, write_config
@@ -57,6 +57,9 @@ def test_the_secret_is_made_once_and_shared(db_url: str) -> None:
     secret = b.feed_secret()
     assert len(secret) == 32 and a.feed_secret() == secret == b.feed_secret()
     assert feed_token(secret, 1) != feed_token(secret, 2)
+    made, _ = a.save_rule(WebRule(0, "web rule", "steel"), "ed", NOW)
+    assert made is not None and b.rule_by_id(made.id) is not None
+    assert a.delete_rule(made.id, "ed", NOW) and b.rule_by_id(made.id) is None  # no feed
     a.close()
     b.close()
 

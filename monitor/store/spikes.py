@@ -23,6 +23,7 @@ from monitor.store.base import chunks
 from monitor.store.codec import as_utc, hit_row, rule_row
 from monitor.store.outbox import insert_notices
 from monitor.store.records import HitRow, RuleRow
+from monitor.store.ruleedits import DELETED
 
 if TYPE_CHECKING:
     from monitor.store.base import StoreBase
@@ -113,7 +114,9 @@ class SpikesMixin(StoreBase):
         return bytes.fromhex(found)
 
     def rule_by_id(self, rule_id: int) -> RuleRow | None:
-        """The rule stored under ``rule_id`` (enabled or not), or None."""
+        """The rule stored under ``rule_id`` (enabled or not), or None (none, or deleted)."""
+        r = t.rules.c
         with self._begin() as conn:
-            found = conn.execute(select(t.rules).where(t.rules.c.id == rule_id)).first()
+            found = conn.execute(select(t.rules).where(r.id == rule_id,
+                                                       r.origin != DELETED)).first()
         return rule_row(found._mapping) if found else None
