@@ -133,12 +133,16 @@ class StoriesMixin(StoreBase):
                           .order_by(latest.desc(), h.story_id.desc()).limit(limit))
         for story_ids in _story_sets(where):
             q = q.where(h.story_id.in_(story_ids))
+        # a story's latest hit is at or after ``since`` when any of its hits is: ask the
+        # first_seen index for those stories (polling with ``after`` reads a few rows)
         if where.since is not None:
-            q = q.having(latest >= utc(where.since))
+            q = q.where(h.story_id.in_(select(t.hits.c.story_id).where(
+                t.hits.c.first_seen >= utc(where.since))))
         if where.until is not None:
             q = q.having(latest < utc(where.until))
         if where.after is not None:
-            q = q.having(latest > utc(where.after))
+            q = q.where(h.story_id.in_(select(t.hits.c.story_id).where(
+                t.hits.c.first_seen > utc(where.after))))
         if where.before is not None:
             at, story_id = utc(where.before[0]), where.before[1]
             q = q.having(or_(latest < at, and_(latest == at, h.story_id < story_id)))
