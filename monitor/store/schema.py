@@ -137,6 +137,7 @@ hits = Table(  # one per (rule, story): what the dashboard lists and alerts hang
     Column("note", Text, nullable=False, default=""),
     UniqueConstraint("rule_id", "story_id", name="uq_hits_rule_story"),
 )
+ix_hits_story = Index("ix_hits_story", hits.c.story_id)  # a page of stories: their hits
 
 matches = Table(  # one per (rule, article)
     "matches", metadata,
@@ -249,7 +250,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: content_keys(conn, entries, matches),
     lambda conn: add_workspace(conn, (rule_settings, rule_audit, rules_version)),
     full_text,
-    lambda conn: add_workspace(conn, (rule_mutes,)),
+    lambda conn: add_workspace(conn, (rule_mutes,), (ix_hits_story,)),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

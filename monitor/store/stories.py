@@ -122,8 +122,9 @@ class StoriesMixin(StoreBase):
                 select(a.id, a.story_id, a.url, a.source, a.title, a.created_at,
                        feed.label("feed"))
                 .where(a.story_id.in_(ids)).order_by(a.id)).all()
-            matches = conn.execute(select(m.story_id, m.terms).where(m.story_id.in_(ids))
-                                   .order_by(m.id)).all()
+            matches = conn.execute(  # by article: matches are indexed by it
+                select(m.story_id, m.terms).where(m.article_id.in_([r.id for r in articles]))
+                .order_by(m.id)).all()
         return [_story(sid, latest, hits, articles, matches) for sid, latest in page], more
 
     def _story_page(self, where: StoryFilter, limit: int) -> list[tuple[int, datetime]]:
