@@ -133,7 +133,7 @@ hits = Table(  # one per (rule, story): what the dashboard lists and alerts hang
     Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),  # the first
     Column("first_seen", DateTime(timezone=True), nullable=False, index=True),
     Column("last_seen", DateTime(timezone=True), nullable=False),
-    Column("state", String(16), nullable=False, default="new"),  # new | relevant | dismissed
+    Column("state", String(16), nullable=False, default="new"),  # new|relevant|dismissed|muted
     Column("note", Text, nullable=False, default=""),
     UniqueConstraint("rule_id", "story_id", name="uq_hits_rule_story"),
 )
