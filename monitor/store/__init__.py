@@ -13,6 +13,7 @@ SKIP LOCKED`` so several daemons share feeds and alerts without doubling any.
 
 from monitor.store.db import Store
 from monitor.store.records import (
+    HIT_STATES,
     AlertedSince,
     AlertRow,
     ArticleWrite,
@@ -39,9 +40,13 @@ from monitor.store.startwait import (
     wait_for_database,
     wait_interruptibly,
 )
+from monitor.store.stories import Story, StoryCopy, StoryFilter, StoryHit, outlet_of
+from monitor.store.triage import TRIAGE_ACTIONS
 from monitor.store.writer import ArticleWriter, PollWriter
 
 __all__ = [
+    "HIT_STATES",
+    "TRIAGE_ACTIONS",
     "AlertRow",
     "AuditEntry",
     "AlertedSince",
@@ -63,9 +68,14 @@ __all__ = [
     "SameStory",
     "Store",
     "StoredArticle",
+    "Story",
+    "StoryCopy",
+    "StoryFilter",
+    "StoryHit",
     "WebRule",
     "hide_password",
     "migrate_once",
+    "outlet_of",
     "open_database",
     "wait_for_database",
     "wait_interruptibly",

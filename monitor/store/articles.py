@@ -5,12 +5,15 @@ per article (or per group commit).
 Stories: an article joins the story of a stored article with the same canonical URL, or
 of a recent matched article whose text fingerprint is near enough (``same_story``); a
 match adds the story to its rule's hit, and the outbox key (hit, channel) then makes every
-story alert once per rule and channel.
+story alert once per rule and channel. A rule that muted the story (a ``muted`` hit) or
+the article's outlet (``rule_mutes``) stores its match and hit but makes no alert
+(``monitor.store.triage``).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -33,6 +36,9 @@ from monitor.store.records import (
     StoredArticle,
 )
 from monitor.store.rules import RulesMixin
+from monitor.store.triage import muted_rules
+
+log = logging.getLogger(__name__)
 
 STORY_WINDOW = timedelta(days=7)
 PAGE = 200
@@ -131,7 +137,8 @@ class ArticlesMixin(RulesMixin, FullTextMixin):
             "insert_match": self._insert(t.matches).on_conflict_do_nothing(),
             "upsert_hit": hit.on_conflict_do_update(
                 index_elements=["rule_id", "story_id"],
-                set_={"last_seen": hit.excluded.last_seen}).returning(t.hits.c.id),
+                set_={"last_seen": hit.excluded.last_seen}).returning(t.hits.c.id,
+                                                                      t.hits.c.state),
             "insert_alert": self._insert(t.alerts).on_conflict_do_nothing()
                                 .returning(t.alerts.c.id),
         }
@@ -150,14 +157,21 @@ class ArticlesMixin(RulesMixin, FullTextMixin):
             "published": utc_or_none(new.entry.published),
             "content_key": content_key(new.entry), "last_seen": now})
         created: list[str] = []
+        alerting = {rule_ids[r] for r, targets in rule_channels.items() if targets}
+        muted = (muted_rules(conn, alerting, new.article.source, new.article.url)
+                 if alerting else set())
         for match in new.matches:
             rule_id = rule_ids[match.rule]
             conn.execute(sql["insert_match"], [{
                 "rule_id": rule_id, "article_id": article_id, "story_id": story_id,
                 "terms": terms_to_json(match.terms), "created_at": now}])
-            hit_id = conn.execute(sql["upsert_hit"], {
+            hit_id, state = conn.execute(sql["upsert_hit"], {
                 "rule_id": rule_id, "story_id": story_id, "article_id": article_id,
-                "first_seen": now, "last_seen": now, "state": "new", "note": ""}).scalar_one()
+                "first_seen": now, "last_seen": now, "state": "new", "note": ""}).one()
+            if rule_channels.get(match.rule) and (state == "muted" or rule_id in muted):
+                log.info("event=muted rule=%r hit_id=%d by=%s url=%s", match.rule, hit_id,
+                         "story" if state == "muted" else "source", new.article.url)
+                continue
             payload = alert_payload(match.query, new.article, match.terms, match.rule)
             for channel, digest_at in rule_channels.get(match.rule, ()):
                 alert_id = str(uuid.uuid4())

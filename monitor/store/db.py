@@ -11,12 +11,16 @@ from monitor.store.hits import HitsMixin
 from monitor.store.outbox import OutboxMixin
 from monitor.store.retention import RetentionMixin
 from monitor.store.ruleedits import RuleEditsMixin
+from monitor.store.rulestats import RuleStatsMixin
 from monitor.store.spikes import SpikesMixin
 from monitor.store.stats import StatsMixin
+from monitor.store.stories import StoriesMixin
+from monitor.store.triage import TriageMixin
 
 
 class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin,
-            RetentionMixin, StatsMixin, RuleEditsMixin, SpikesMixin, StoreBase):
+            RetentionMixin, StatsMixin, RuleEditsMixin, StoriesMixin, TriageMixin,
+            RuleStatsMixin, SpikesMixin, StoreBase):
     """All reads and writes of monitor's state.
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
@@ -26,7 +30,9 @@ class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, Clu
     notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
     heartbeats, leases), ``entries`` (items seen, by GUID or content), ``retention``
     (pruning old articles and entries, the database's size), ``stats`` (counts),
-    ``ruleedits`` (rules made through the API, their audit log, the rules version) and
-    ``spikes`` (hits per hour, spikes raised, per-rule feeds' hits and secret), over
+    ``ruleedits`` (rules made through the API, their audit log, the rules version),
+    ``stories`` (pages of stories for the workspace), ``triage`` (verdicts, mutes),
+    ``rulestats`` (a rule's hits by state and day, its articles' texts) and ``spikes`` (hits
+    per hour, spikes raised, per-rule feeds' hits and secret), over
     ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """

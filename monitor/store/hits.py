@@ -45,8 +45,8 @@ class HitsMixin(StoreBase):
         return [hit_row(r, tuple(alerts.get(r["id"], ()))) for r in rows]
 
     def triage_hit(self, hit_id: int, state: str, note: str | None = None) -> bool:
-        """Set a hit's triage ``state`` (new | relevant | dismissed) and, if given, its
-        note; False if there is no such hit."""
+        """Set a hit's triage ``state`` (new | relevant | dismissed | muted) and, if
+        given, its note; False if there is no such hit."""
         if state not in HIT_STATES:
             raise ValueError(f"unknown hit state {state!r}: one of {', '.join(HIT_STATES)}")
         values = {"state": state} if note is None else {"state": state, "note": note}

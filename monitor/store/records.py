@@ -136,8 +136,9 @@ class RuleRow:
     updated_at: datetime | None = None
 
 
-HIT_STATES = ("new", "relevant", "dismissed")
-"""A hit's triage states; every hit starts ``new``."""
+HIT_STATES = ("new", "relevant", "dismissed", "muted")
+"""A hit's triage states; every hit starts ``new``; a ``muted`` one alerts nobody again
+(``monitor.store.triage``)."""
 
 
 @dataclass(frozen=True, slots=True)

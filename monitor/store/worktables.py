@@ -7,11 +7,25 @@ on the schema's ``MetaData`` by ``monitor.store.schema``, and the migration that
 * ``rule_audit``: one row per edit: who, when, what, the rule before and after (JSON).
 * ``rules_version``: one row, bumped by every edit in the same transaction; each node
   polls it and rebuilds its rule set when it moves.
+* ``rule_mutes`` (schema version 11, with an index of hits by story): one row per (rule,
+  outlet) a user muted from triage (``monitor.store.triage``): that rule no longer alerts
+  for articles of that outlet.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Connection
 
 
@@ -41,7 +55,25 @@ def workspace_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
     return settings, audit, version
 
 
-def add_workspace(conn: Connection, tables: tuple[Table, ...]) -> None:
-    """The migration: create the workspace's tables (kept if made by hand already)."""
+def add_workspace(conn: Connection, tables: tuple[Table, ...],
+                  indexes: tuple[Index, ...] = ()) -> None:
+    """The migration: create the workspace's tables and indexes (kept if made by hand
+    already)."""
     for table in tables:
         table.create(conn, checkfirst=True)
+    for index in indexes:
+        index.create(conn, checkfirst=True)
+
+
+def mute_table(metadata: MetaData) -> Table:
+    """``rule_mutes`` on ``metadata``: (rule, outlet) pairs that alert nobody."""
+    return Table(
+        "rule_mutes", metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("rule_id", Integer, ForeignKey("rules.id"), nullable=False),
+        Column("source", String(500), nullable=False),  # monitor.store.stories.outlet_of
+        Column("actor", String(200), nullable=False),
+        Column("hit_id", Integer),  # the hit it was muted from
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("rule_id", "source", name="uq_rule_mutes_rule_source"),
+    )

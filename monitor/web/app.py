@@ -39,7 +39,10 @@ from monitor.web.auth import Auth
 from monitor.web.hosts import HostCheck
 from monitor.web.ready import DatabaseProbe
 from monitor.web.rulesapi import RulesAPI
+from monitor.web.rulestats import RuleStatsAPI
 from monitor.web.security import SecurityMiddleware
+from monitor.web.stories import StoriesAPI
+from monitor.web.triage import TriageAPI
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +229,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
     auth = Auth(lambda: config_getter().users, token=token,
                 secure=hosts is not None and not is_loopback(hosts.listen))
     rules = RulesAPI(store, config_getter, clock)
+    stories, triage = StoriesAPI(store, config_getter), TriageAPI(store, clock)
     h = _Handlers(store, config_getter, metrics or Metrics(store, clock=clock),
                   scheduler_running, clock, _environment(), reload_failure,
                   DatabaseProbe(store))
@@ -237,7 +241,9 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/api/rules/{rule_id}", rules.get, methods=["GET"]),
         Route("/api/rules/{rule_id}", auth.guard(rules.update), methods=["PUT"]),
         Route("/api/rules/{rule_id}", auth.guard(rules.delete), methods=["DELETE"]),
-        Route("/api/audit", rules.audit),
+        Route("/api/rules/{rule_id}/stats", RuleStatsAPI(store, clock).stats),
+        Route("/api/audit", rules.audit), Route("/api/stories", stories.list),
+        Route("/api/hits/{hit_id}/triage", auth.guard(triage.triage), methods=["POST"]),
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
         Route("/api/channels", h.api_channels), preview.route(store, clock),
         *rulefeeds.routes(store, clock),
