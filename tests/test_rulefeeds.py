@@ -47,6 +47,9 @@ def test_the_feed_is_atom_and_hostile_text_stays_text() -> None:
     assert first.id == "tag:monitor,2026-03-02:rule/7/hit/1"
     assert first.published_parsed[:5] == (2026, 3, 2, 11, 59)
     assert b"javascript:" not in body and second.title == "plain"  # not a web link: no link
+    bare = HitRow(3, 7, "dpa", 3, 3, Article("http://127.0.0.1/c", "c", "word " * 200), NOW, NOW)
+    (entry,) = feedparser.parse(atom_feed(rule, [bare], "x", NOW)).entries
+    assert entry.summary == "word " * 59 + "word…"  # no snippet stored: the text's start
     assert [e.id for e in feedparser.parse(atom_feed(rule, hits, "x", NOW)).entries] == [
         first.id, second.id]  # stable
 

@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from monitor import timeutil
 from monitor.store import HitRow, RuleRow, Store
+from monitor.web.stories import best_snippet
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,13 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def best_snippet(hit: HitRow) -> str:
-    """The hit's most telling snippet (the one with most marks), else its text's start."""
-    snippets = [s for term in hit.terms for s in term.snippets]
-    if snippets:
-        return max(snippets, key=lambda s: len(s.marks)).text
+def summary_text(hit: HitRow) -> str:
+    """The hit's best snippet (as the story view picks it), else its text's start."""
+    found = best_snippet(hit.terms)
+    if found is not None:
+        return found.text
     text = " ".join(hit.article.text.split())
-    return text[:SUMMARY_CHARS] + ("…" if len(text) > SUMMARY_CHARS else "")
+    return text if len(text) <= SUMMARY_CHARS else text[:SUMMARY_CHARS].rstrip() + "…"
 
 
 def atom_feed(rule: RuleRow, hits: list[HitRow], self_url: str, now: datetime) -> bytes:
@@ -84,7 +85,7 @@ def atom_feed(rule: RuleRow, hits: list[HitRow], self_url: str, now: datetime) -
         _add(entry, "updated", timeutil.iso(hit.first_seen))
         if hit.article.source:
             _add(entry, "category", None, term=hit.article.source)
-        _add(entry, "summary", best_snippet(hit), type="text")
+        _add(entry, "summary", summary_text(hit), type="text")
     body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
     return body
 
