@@ -43,11 +43,13 @@ def make_store(url: str, rule: WatchSettings = RULE) -> tuple[Store, int]:
     return store, rule_id
 
 
-def hits(store: Store, at: datetime, n: int, tag: str) -> None:
+def hits(store: Store, at: datetime, n: int, tag: str,
+         published: datetime | None = None) -> None:
     """``n`` new stories matching ``dpa``, first seen at ``at``."""
     for i in range(n):
         key = f"{tag}-{i}"
-        art = Article(f"http://127.0.0.1/{key}", f"story {key}", "Defense Production Act")
+        art = Article(f"http://127.0.0.1/{key}", f"story {key}", "Defense Production Act",
+                      published=published)
         new = NewArticle(Entry(key, art.url, art.title), art, key, None,
                          (Match("dpa", RULE.query, (TermHit("defense production act", 1),)),))
         store_article(store, store.feeds()[0].id, "wire", new, {"dpa": []}, at)
@@ -154,6 +156,19 @@ def test_below_min_hits_or_without_history_raises_none(db_url: str) -> None:
     assert [n.rule for n in raise_spike_notices(store, [RULE, fresh], NOW)] == ["dpa"]
     off = WatchSettings("dpa", RULE.query, ("hook",))  # spike not set: never judged
     assert raise_spike_notices(store, [off], NOW + timedelta(hours=3)) == []
+    store.close()
+
+
+def test_old_news_found_late_is_no_spike(db_url: str) -> None:
+    store, rule_id = make_store(db_url)
+    history(store, 1)
+    old = NOW - timedelta(days=3)  # a new feed's backfill: old items, first seen now
+    hits(store, NOW - timedelta(minutes=40), 12, "backfill", published=old)
+    hits(store, NOW - timedelta(minutes=30), 2, "fresh", published=NOW - timedelta(hours=5))
+    assert raise_spike_notices(store, [RULE], NOW) == []
+    hits(store, NOW - timedelta(minutes=20), 6, "news", published=NOW - timedelta(minutes=50))
+    (notice,) = raise_spike_notices(store, [RULE], NOW)
+    assert "8 hits in the last hour" in notice.message
     store.close()
 
 
