@@ -12,8 +12,9 @@ mean, and a one-sided Poisson test says so many are unlikely at the baseline's r
 (P(X >= count) < ``P_VALUE``). That rate is the mean with one pseudo-day of one hit added,
 ((sum + 1) / (days + 1)): a rule silent on every earlier day is not certain to stay so.
 Only days since the rule was made count, at least ``MIN_BASELINE_DAYS`` of them: a new rule
-has no habit yet. Hits are counted when first seen, so a new feed's first poll (its
-backfill) can look like a spike of the rules that match it.
+has no habit yet. Only fresh hits count: those whose article was published at most
+``FRESH`` before it was first seen (or has no date), so a new feed's first poll (its
+backfill of old items) is not a spike.
 
 A spike is stored under the hour it is seen in (now, floored) with its notices, in one
 transaction (``Store.raise_spike``), unless the rule has a spike stored for this hour or the
@@ -40,6 +41,8 @@ P_VALUE = 0.01
 """A count at least this unlikely under the baseline rate is a spike (with the others)."""
 MIN_BASELINE_DAYS = 3
 """Days of history a rule needs before its hours are judged."""
+FRESH = timedelta(days=1)
+"""A hit counts if its article was published at most this long before it was first seen."""
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
@@ -129,7 +132,7 @@ def raise_spike_notices(store: Store, watches: Sequence[WatchSettings],
         return []
     longest = max(days for *_, days in chosen)
     windows = [(now - k * DAY - HOUR, now - k * DAY) for k in range(longest + 1)]
-    times = store.hit_times([rule_id for _, _, rule_id, _ in chosen], windows)
+    times = store.hit_times([rule_id for _, _, rule_id, _ in chosen], windows, FRESH)
     hour = now.replace(minute=0, second=0, microsecond=0)
     out: list[Notice] = []
     for w, test, rule_id, days in chosen:

@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from monitor.alerts.apprise_channel import render_notice_markdown
 from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.alerts.render import render_notice_email
 from monitor.alerts.webhook import WebhookChannel
+from monitor.cli import main
 from monitor.config import FeedSettings, Spike, WatchSettings
 from monitor.config.ruledata import check_rule, rule_toml, stored_rule
 from monitor.daemon import Daemon, load
@@ -40,11 +43,13 @@ def make_store(url: str, rule: WatchSettings = RULE) -> tuple[Store, int]:
     return store, rule_id
 
 
-def hits(store: Store, at: datetime, n: int, tag: str) -> None:
+def hits(store: Store, at: datetime, n: int, tag: str,
+         published: datetime | None = None) -> None:
     """``n`` new stories matching ``dpa``, first seen at ``at``."""
     for i in range(n):
         key = f"{tag}-{i}"
-        art = Article(f"http://127.0.0.1/{key}", f"story {key}", "Defense Production Act")
+        art = Article(f"http://127.0.0.1/{key}", f"story {key}", "Defense Production Act",
+                      published=published)
         new = NewArticle(Entry(key, art.url, art.title), art, key, None,
                          (Match("dpa", RULE.query, (TermHit("defense production act", 1),)),))
         store_article(store, store.feeds()[0].id, "wire", new, {"dpa": []}, at)
@@ -99,6 +104,37 @@ async def test_a_burst_raises_one_notice_delivered_once(
     store.close()
 
 
+def test_a_spike_notice_names_its_rule_in_email_markdown_and_the_listing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'monitor.db'}"
+    rule = WatchSettings("<b>dpa</b>", RULE.query, ("hook",), spike=Spike())
+    store, _ = make_store(db, rule)  # no hits on earlier days
+    for i in range(6):
+        new = NewArticle(Entry(f"k{i}", f"http://127.0.0.1/{i}", "t"),
+                                 Article(f"http://127.0.0.1/{i}", "t", "x"), f"h{i}", None,
+                                 (Match(rule.name, rule.query, (TermHit("x", 1),)),))
+        store_article(store, store.feeds()[0].id, "wire", new, {rule.name: []},
+                      NOW - timedelta(minutes=5))
+    (notice,) = raise_spike_notices(store, [rule], NOW)
+    store.close()
+    msg = render_notice_email(notice, "monitor@example.org", ["desk@example.org"])
+    assert msg["Subject"] == ("[monitor] rule spike: rule '<b>dpa</b>': 6 hits in the last "
+                              "hour, usually none at this hour (last 14 days)")
+    html = msg.get_body(("html",))
+    assert html is not None and "Rule &lt;b&gt;dpa&lt;/b&gt;" in html.get_content()
+    assert "Feed" not in html.get_content()
+    title, body = render_notice_markdown(notice)
+    assert title == msg["Subject"] and "Rule: \\<b\\>dpa\\</b\\>" in body
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[monitor]\ndatabase = "{db}"\nweb = ""\n\n'
+                      '[[feeds]]\nname = "wire"\nurl = "http://127.0.0.1/feed"\n\n'
+                      '[[watch]]\nname = "x"\nquery = "x"\nchannels = ["hook"]\n\n'
+                      '[channels.hook]\ntype = "webhook"\nurl = "http://127.0.0.1:9/hook"\n')
+    assert main(["alerts", "-c", str(config)]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "notice=spike rule='<b>dpa</b>' url=- message=" in line
+
+
 def test_a_steady_flow_raises_none(db_url: str) -> None:
     store, rule_id = make_store(db_url)
     history(store, 6)
@@ -120,6 +156,19 @@ def test_below_min_hits_or_without_history_raises_none(db_url: str) -> None:
     assert [n.rule for n in raise_spike_notices(store, [RULE, fresh], NOW)] == ["dpa"]
     off = WatchSettings("dpa", RULE.query, ("hook",))  # spike not set: never judged
     assert raise_spike_notices(store, [off], NOW + timedelta(hours=3)) == []
+    store.close()
+
+
+def test_old_news_found_late_is_no_spike(db_url: str) -> None:
+    store, rule_id = make_store(db_url)
+    history(store, 1)
+    old = NOW - timedelta(days=3)  # a new feed's backfill: old items, first seen now
+    hits(store, NOW - timedelta(minutes=40), 12, "backfill", published=old)
+    hits(store, NOW - timedelta(minutes=30), 2, "fresh", published=NOW - timedelta(hours=5))
+    assert raise_spike_notices(store, [RULE], NOW) == []
+    hits(store, NOW - timedelta(minutes=20), 6, "news", published=NOW - timedelta(minutes=50))
+    (notice,) = raise_spike_notices(store, [RULE], NOW)
+    assert "8 hits in the last hour" in notice.message
     store.close()
 
 

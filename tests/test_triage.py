@@ -110,3 +110,25 @@ async def test_mute_story_and_mute_source(tmp_path: Path, hook: WebhookReceiver,
 
 def _rule_id(story: dict[str, Any], rule: str) -> int:
     return int(next(r["rule_id"] for r in story["rules"] if r["rule"] == rule))
+
+
+def test_the_migration_adds_rule_mutes_and_the_story_index(db_url: str) -> None:
+    from sqlalchemy import inspect, text
+
+    from monitor.store import Store
+    from monitor.store.schema import CURRENT_VERSION
+
+    store = Store(db_url)
+    try:
+        store.migrate()
+        with store.engine.begin() as conn:  # back to version 10, before them
+            conn.execute(text("DROP TABLE rule_mutes"))
+            conn.execute(text("DROP INDEX ix_hits_story"))
+            conn.execute(text("UPDATE schema_version SET version = 10"))
+        assert store.migrate() == CURRENT_VERSION
+        found = inspect(store.engine)
+        assert "rule_mutes" in found.get_table_names()
+        assert "ix_hits_story" in {i["name"] for i in found.get_indexes("hits")}
+        assert store.rule_mutes() == []
+    finally:
+        store.close()

@@ -32,7 +32,7 @@ class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, Clu
     (pruning old articles and entries, the database's size), ``stats`` (counts),
     ``ruleedits`` (rules made through the API, their audit log, the rules version),
     ``stories`` (pages of stories for the workspace), ``triage`` (verdicts, mutes),
-    ``rulestats`` (a rule's hits by state and day, its articles' texts) and
-    ``spikes`` (hits per hour, spikes raised, per-rule feeds' hits and secret), over
+    ``rulestats`` (a rule's hits by state and day, its articles' texts) and ``spikes`` (hits
+    per hour, spikes raised, per-rule feeds' hits and secret), over
     ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """

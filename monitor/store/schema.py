@@ -134,10 +134,11 @@ hits = Table(  # one per (rule, story): what the dashboard lists and alerts hang
     Column("article_id", Integer, ForeignKey("articles.id"), nullable=False),  # the first
     Column("first_seen", DateTime(timezone=True), nullable=False, index=True),
     Column("last_seen", DateTime(timezone=True), nullable=False),
-    Column("state", String(16), nullable=False, default="new"),  # new | relevant | dismissed
+    Column("state", String(16), nullable=False, default="new"),  # new|relevant|dismissed|muted
     Column("note", Text, nullable=False, default=""),
     UniqueConstraint("rule_id", "story_id", name="uq_hits_rule_story"),
 )
+ix_hits_story = Index("ix_hits_story", hits.c.story_id)  # a page of stories: their hits
 
 matches = Table(  # one per (rule, article)
     "matches", metadata,
@@ -252,7 +253,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: content_keys(conn, entries, matches),
     lambda conn: add_workspace(conn, (rule_settings, rule_audit, rules_version)),
     full_text,
-    lambda conn: add_workspace(conn, (rule_mutes,)),
+    lambda conn: add_workspace(conn, (rule_mutes,), (ix_hits_story,)),
     lambda conn: add_spikes(conn, (spikes, feed_secret)),
 ]
 CURRENT_VERSION = len(MIGRATIONS)

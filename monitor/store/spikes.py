@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select
@@ -20,9 +20,10 @@ from sqlalchemy import and_, or_, select
 from monitor.models import Notice
 from monitor.store import schema as t
 from monitor.store.base import chunks
-from monitor.store.codec import as_utc, hit_row
+from monitor.store.codec import as_utc, hit_row, rule_row
 from monitor.store.outbox import insert_notices
-from monitor.store.records import HitRow
+from monitor.store.records import HitRow, RuleRow
+from monitor.store.ruleedits import DELETED
 
 if TYPE_CHECKING:
     from monitor.store.base import StoreBase
@@ -45,18 +46,25 @@ class SpikeRow:
 class SpikesMixin(StoreBase):
     """Spikes and per-rule feeds."""
 
-    def hit_times(self, rule_ids: Sequence[int],
-                  windows: Sequence[tuple[datetime, datetime]]) -> dict[int, list[datetime]]:
+    def hit_times(self, rule_ids: Sequence[int], windows: Sequence[tuple[datetime, datetime]],
+                  fresh: timedelta | None = None) -> dict[int, list[datetime]]:
         """When each rule in ``rule_ids`` first matched each story, for the hits whose
-        ``first_seen`` falls in one of ``windows`` (after its start, up to its end)."""
-        h = t.hits.c
-        within = or_(*(and_(h.first_seen > a, h.first_seen <= b) for a, b in windows))
+        ``first_seen`` falls in one of ``windows`` (after its start, up to its end); with
+        ``fresh``, only hits whose article was published at most that long before (or
+        has no date): old news found late (a new feed's backfill) is not news."""
+        h, a = t.hits.c, t.articles.c
+        within = or_(*(and_(h.first_seen > start, h.first_seen <= end)
+                         for start, end in windows))
         out: dict[int, list[datetime]] = {i: [] for i in rule_ids}
         with self._begin() as conn:
             for chunk in chunks(list(rule_ids)):
-                q = select(h.rule_id, h.first_seen).where(h.rule_id.in_(chunk), within)
-                for rule_id, seen in conn.execute(q):
-                    out[rule_id].append(as_utc(seen))
+                q = (select(h.rule_id, h.first_seen, a.published)
+                     .join_from(t.hits, t.articles, a.id == h.article_id)
+                     .where(h.rule_id.in_(chunk), within))
+                for rule_id, seen, published in conn.execute(q):
+                    seen = as_utc(seen)
+                    if fresh is None or published is None or as_utc(published) >= seen - fresh:
+                        out[rule_id].append(seen)
         return out
 
     def raise_spike(self, spike: SpikeRow, quiet_since: datetime,
@@ -111,3 +119,11 @@ class SpikesMixin(StoreBase):
                              {"id": 1, "secret": secrets.token_hex(32)})
                 found = conn.execute(read).scalar_one()
         return bytes.fromhex(found)
+
+    def rule_by_id(self, rule_id: int) -> RuleRow | None:
+        """The rule stored under ``rule_id`` (enabled or not), or None (none, or deleted)."""
+        r = t.rules.c
+        with self._begin() as conn:
+            found = conn.execute(select(t.rules).where(r.id == rule_id,
+                                                       r.origin != DELETED)).first()
+        return rule_row(found._mapping) if found else None

@@ -122,8 +122,9 @@ class StoriesMixin(StoreBase):
                 select(a.id, a.story_id, a.url, a.source, a.title, a.created_at,
                        feed.label("feed"))
                 .where(a.story_id.in_(ids)).order_by(a.id)).all()
-            matches = conn.execute(select(m.story_id, m.terms).where(m.story_id.in_(ids))
-                                   .order_by(m.id)).all()
+            matches = conn.execute(  # by article: matches are indexed by it
+                select(m.story_id, m.terms).where(m.article_id.in_([r.id for r in articles]))
+                .order_by(m.id)).all()
         return [_story(sid, latest, hits, articles, matches) for sid, latest in page], more
 
     def _story_page(self, where: StoryFilter, limit: int) -> list[tuple[int, datetime]]:
@@ -133,12 +134,16 @@ class StoriesMixin(StoreBase):
                           .order_by(latest.desc(), h.story_id.desc()).limit(limit))
         for story_ids in _story_sets(where):
             q = q.where(h.story_id.in_(story_ids))
+        # a story's latest hit is at or after ``since`` when any of its hits is: ask the
+        # first_seen index for those stories (polling with ``after`` reads a few rows)
         if where.since is not None:
-            q = q.having(latest >= utc(where.since))
+            q = q.where(h.story_id.in_(select(t.hits.c.story_id).where(
+                t.hits.c.first_seen >= utc(where.since))))
         if where.until is not None:
             q = q.having(latest < utc(where.until))
         if where.after is not None:
-            q = q.having(latest > utc(where.after))
+            q = q.where(h.story_id.in_(select(t.hits.c.story_id).where(
+                t.hits.c.first_seen > utc(where.after))))
         if where.before is not None:
             at, story_id = utc(where.before[0]), where.before[1]
             q = q.having(or_(latest < at, and_(latest == at, h.story_id < story_id)))

@@ -7,8 +7,9 @@ on the schema's ``MetaData`` by ``monitor.store.schema``, and the migration that
 * ``rule_audit``: one row per edit: who, when, what, the rule before and after (JSON).
 * ``rules_version``: one row, bumped by every edit in the same transaction; each node
   polls it and rebuilds its rule set when it moves.
-* ``rule_mutes`` (schema version 11): one row per (rule, outlet) a user muted from triage
-  (``monitor.store.triage``): that rule no longer alerts for articles of that outlet.
+* ``rule_mutes`` (schema version 11, with an index of hits by story): one row per (rule,
+  outlet) a user muted from triage (``monitor.store.triage``): that rule no longer alerts
+  for articles of that outlet.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -53,10 +55,14 @@ def workspace_tables(metadata: MetaData) -> tuple[Table, Table, Table]:
     return settings, audit, version
 
 
-def add_workspace(conn: Connection, tables: tuple[Table, ...]) -> None:
-    """The migration: create the workspace's tables (kept if made by hand already)."""
+def add_workspace(conn: Connection, tables: tuple[Table, ...],
+                  indexes: tuple[Index, ...] = ()) -> None:
+    """The migration: create the workspace's tables and indexes (kept if made by hand
+    already)."""
     for table in tables:
         table.create(conn, checkfirst=True)
+    for index in indexes:
+        index.create(conn, checkfirst=True)
 
 
 def mute_table(metadata: MetaData) -> Table:

@@ -4,9 +4,10 @@ Query parameters, all optional: ``rule`` (a rule id), ``feed`` (a feed's name), 
 feed tag of the running config: its feeds), ``state`` (new | relevant | dismissed | muted:
 stories with a hit in it), ``since`` and ``until`` (ISO date or datetime, on the story's
 latest hit's ``first_seen``; a date ``until`` takes the whole day), ``q`` (a substring of a
-copy's title or text, any case), ``limit`` (20, at most 100), ``before`` (the ``next``
-cursor of the page before), ``after`` (ISO datetime: only stories with a hit first seen
-after it: the dashboard polls with the last ``newest``). A bad value is 400, one line.
+copy's title or text, any case: ASCII only on SQLite), ``limit`` (20, at most 100),
+``before`` (the ``next`` cursor of the page before), ``after`` (ISO datetime: only
+stories with a hit first seen after it: the dashboard polls with the last ``newest``). A
+bad value is 400, one line.
 
 Each story shows its best snippet once: of all the snippets its hits' matches kept, each
 marked with every word any of them marks (each rule marks only its own terms), the one
