@@ -23,6 +23,7 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -187,6 +188,17 @@ async def open_signed_in(page: Page, base: str, name: str = "ed") -> None:
     await page.wait_for_selector(f"#whoami:has-text('signed in as {name} ({role})')")
 
 
+def raise_spike(daemon: Daemon, rule: str) -> int:
+    """A spike of ``rule`` this hour (what ``monitor.spikes`` stores); its rule id."""
+    from monitor.store import SpikeRow
+
+    store = daemon.services.store
+    rule_id = next(r.id for r in store.web_rules() if r.name == rule)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    assert store.raise_spike(SpikeRow(rule_id, hour, 4, 0.1), hour - timedelta(hours=1), [])
+    return rule_id
+
+
 async def has_count(locator: Locator, count: int) -> None:
     """Wait until ``locator`` finds ``count`` elements (the page's CSP forbids eval, so
     no ``wait_for_function`` with a string)."""
@@ -237,6 +249,7 @@ async def test_write_try_save_triage_and_tune_a_rule(
         sites.add(AFTER)
         await poll(daemon)
         assert sum(b.get("rule", {}).get("name") == "tariffs" for b in hook.bodies()) == 4
+        rule_id = raise_spike(daemon, "tariffs")  # as the health job would, for the chart
         await page.select_option("#filter-rule", label="tariffs")
         await page.click("#story-filters button[type=submit]")
         cards = page.locator("#stories .story")
@@ -260,6 +273,12 @@ async def test_write_try_save_triage_and_tune_a_rule(
         # precision from triage, and the dismissed hits' word offered as an exclusion
         await page.wait_for_selector("#rule-precision:has-text('25%')")
         assert "1 relevant of 4 judged" in await page.inner_text("#rule-judged")
+        assert await page.locator("#rule-chart path.spike").count() == 1
+        feed = await page.get_attribute("#rule-feed", "href")
+        assert feed and feed.startswith(f"{base}/rules/{rule_id}/feed.atom?token=")
+        async with httpx.AsyncClient(trust_env=False) as reader:
+            atom = await reader.get(feed)
+        assert atom.status_code == 200 and atom.text.count("<entry>") == 4
         add = page.locator("#rule-exclusions li[data-term='celebrity'] button")
         await add.wait_for()
         await preview(page, "tariff", 8)
