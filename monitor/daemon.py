@@ -47,6 +47,7 @@ from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.retention import Retention
 from monitor.rules import RuleSet, query_warnings
+from monitor.spikes import raise_spike_notices
 from monitor.store import (
     FeedState,
     Store,
@@ -321,13 +322,14 @@ class Daemon:
             log.critical("event=deliver_crash", exc_info=e)
 
     async def check_health(self) -> None:
-        """Put notices of feeds failing for long, silent, or recovered in the outbox."""
-        m = self.config.monitor.health
-        if not m.health_channel:  # health_channel = "" (off)
-            return
+        """Notices to the outbox: feeds' health (if health_channel is set), rules' spikes."""
+        m, store = self.config.monitor.health, self.services.store
         try:
-            await asyncio.to_thread(raise_health_notices, self.services.store, m,
-                                    m.health_channel, self.clock())
+            if m.health_channel:
+                await asyncio.to_thread(raise_health_notices, store, m, m.health_channel,
+                                        self.clock())
+            await asyncio.to_thread(raise_spike_notices, store, self.pipeline.config.watches,
+                                    self.clock())
         except MonitorError as e:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on

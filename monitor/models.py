@@ -187,17 +187,18 @@ class Digest:
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One message to the operator on one channel that no rule made: a feed ``failing``,
-    ``silent`` or ``recovered`` (its ``kind``). Stored in the outbox and delivered like an
-    alert; ``id`` is stable across retries (the webhook-id)."""
+    """One message on one channel that is not an alert: a feed ``failing``, ``silent`` or
+    ``recovered``, or a rule's hits ``spike`` (its ``kind``). Stored in the outbox and
+    delivered like an alert; ``id`` is stable across retries (the webhook-id)."""
 
     id: str
     created_at: datetime
     kind: str
-    feed: str  # the feed's name
+    feed: str  # the feed's name ("" for a spike)
     message: str  # one line
     url: str = ""  # the feed's URL
     channel: str = ""
+    rule: str = ""  # a spike's rule, by name
 
 
 # -- what the storing transaction calls (monitor.store calls, monitor.alerts.routing answers)

@@ -28,7 +28,7 @@ LAYERS: dict[int, tuple[str, set[str]]] = {
         {"fetch", "netguard", "sources", "extract", "language", "rules",
          "dedup", "store", "alerts", "schedule", "health", "metrics"}),
     4: ("orchestration: pipeline, alerts/outbox",
-        {"pipeline", "outbox", "notices", "discover", "backtest", "retention"}),
+        {"pipeline", "outbox", "notices", "discover", "backtest", "retention", "spikes"}),
     5: ("wiring: daemon, web", {"daemon", "web"}),
     6: ("entry: cli/ (one module per command family), __main__ (and the demo, with its "
         "test-support servers)",

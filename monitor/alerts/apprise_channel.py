@@ -89,8 +89,10 @@ def render_digest_markdown(digest: Digest) -> tuple[str, str]:
 
 
 def render_notice_markdown(notice: Notice) -> tuple[str, str]:
-    """Title and Markdown body of a notice: the message in both, and the feed."""
-    body = [_link(notice.message, notice.url), f"Feed: {md_escape(notice.feed)}"]
+    """Title and Markdown body of a notice: the message in both, and the feed or rule."""
+    about = f"Rule: {md_escape(notice.rule)}" if notice.rule else \
+        f"Feed: {md_escape(notice.feed)}"
+    body = [_link(notice.message, notice.url), about]
     return notice_subject(notice), "\n".join(body)
 
 

@@ -93,21 +93,22 @@ def matched_variants(term: TermHit) -> list[str]:
 
 
 def notice_payload(notice: Notice) -> dict[str, Any]:
-    """The JSON body of a notice: type ``monitor.health`` for a feed's health, its kind as
+    """The JSON body of a notice: type ``monitor.health`` for a feed's health (with the
+    feed), ``monitor.spike`` for a rule's hits spiking (with the rule), its kind as
     ``state``, so a receiver can route it apart from alerts."""
-    return {
-        "type": "monitor.health" if notice.kind in HEALTH_KINDS else "monitor.notice",
-        "id": notice.id,
-        "created_at": iso(notice.created_at),
-        "feed": {"name": notice.feed, "url": notice.url},
-        "state": notice.kind,
-        "message": notice.message,
-    }
+    kind = ("monitor.health" if notice.kind in HEALTH_KINDS else
+            "monitor.spike" if notice.kind == "spike" else "monitor.notice")
+    about = ({"rule": {"name": notice.rule}} if notice.rule else
+             {"feed": {"name": notice.feed, "url": notice.url}})
+    return {"type": kind, "id": notice.id, "created_at": iso(notice.created_at), **about,
+            "state": notice.kind, "message": notice.message}
 
 
 def notice_title(notice: Notice) -> str:
-    """What a notice is, for a subject: ``feed health: failing``."""
-    return f"feed health: {notice.kind}" if notice.kind in HEALTH_KINDS else notice.kind
+    """What a notice is, for a subject: ``feed health: failing``, ``rule spike``."""
+    if notice.kind in HEALTH_KINDS:
+        return f"feed health: {notice.kind}"
+    return "rule spike" if notice.kind == "spike" else notice.kind
 
 
 def notice_subject(notice: Notice) -> str:
@@ -297,6 +298,7 @@ def notice_context(notice: Notice) -> dict[str, Any]:
     return {"id": notice.id, "title": header_text(notice_title(notice), LINE_LIMIT),
             "message": header_text(notice.message, LINE_LIMIT * 4),
             "feed": header_text(notice.feed, LINE_LIMIT),
+            "rule": header_text(notice.rule, LINE_LIMIT),
             "url": header_text(notice.url, LINE_LIMIT * 4),
             "link": notice.url if linkable else "", "created": human_time(notice.created_at)}
 

@@ -29,14 +29,16 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def _alert_line(r: Any, states: dict[str, Any]) -> str:
     """One alert: id, status, channel (and its state), times, rule, feed, link, title, error;
-    a notice shows its kind, feed, link and message where an alert shows rule and article."""
+    a notice shows its kind, feed (or a spike's rule), link and message where an alert shows
+    rule and article."""
     from monitor.dedup import strip_tracking
 
     state = states.get(r.channel)
     channel = r.channel + (f" (disabled: {state.reason})" if state and state.disabled else "")
     waiting = r.status == "pending"
     n = getattr(r, "notice", None)
-    what = (f"notice={n.kind} feed={n.feed!r} url={n.url or '-'} message={n.message[:80]!r}"
+    about = f"rule={n.rule!r}" if n and n.rule else f"feed={n.feed!r}" if n else ""
+    what = (f"notice={n.kind} {about} url={n.url or '-'} message={n.message[:80]!r}"
             if n else f"rule={r.rule!r} feed={r.feed!r} "
             f"url={strip_tracking(r.article.url) or '-'} title={r.article.title[:60]!r}")
     return (f"{r.id}  {r.status:<7} channel={channel} created={_iso(r.created_at)} "

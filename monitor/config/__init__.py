@@ -51,6 +51,7 @@ from monitor.config.settings import (
     WatchSettings,
     WebSettings,
 )
+from monitor.config.spikes import Spike
 from monitor.config.validate import (
     CHANNEL_KEYS,
     FEED_KEYS,
@@ -68,7 +69,7 @@ __all__ = [
     "WATCH_KEYS", "AppriseSettings", "ChannelSettings", "ClusterSettings", "Config",
     "DeliverySettings", "EmailSettings", "FeedSettings", "FetchSettings", "HealthSettings",
     "MonitorSettings", "PollSettings", "QueryChecker", "RetentionSettings", "Secret",
-    "SourceOptions", "UserSettings", "WatchSettings", "WebSettings", "WebhookSettings",
+    "SourceOptions", "Spike", "UserSettings", "WatchSettings", "WebSettings", "WebhookSettings",
     "check_query_with",
     "cron_trigger", "database_url", "email_problems", "is_loopback", "load_config",
     "parse_address", "parse_duration", "parse_host", "sqlite_file", "watchlist_lines",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from monitor.config.secrets import Secret
+from monitor.config.spikes import Spike, parse_spike
 
 T = TypeVar("T")
 
@@ -24,13 +25,14 @@ DURATION = "duration"  # 30s, 10m, 1h30m or seconds; a float
 AGE = "age"  # a duration, or "off"/0 (0.0): how old an item may be and still alert
 CRON = "cron"  # a crontab line, 5 fields or 6 with seconds first
 SECRET = "secret"  # NAME_file or NAME_env: a Secret, never the value inline
+SPIKE = "spike"  # a rule's spike test, a table (``monitor.config.spikes``)
 
 
 @dataclass(frozen=True, slots=True)
 class Key:
     """How one key is written and checked."""
 
-    kind: object  # str, int, bool, list, DURATION, AGE, CRON or SECRET
+    kind: object  # str, int, bool, list, DURATION, AGE, CRON, SECRET or SPIKE
     name: str = ""  # the key when it is not the field's name (a SECRET: the stem of its keys)
     required: bool = False
     restart: bool = False
@@ -129,6 +131,8 @@ def build(cls: type[T], values: Mapping[str, Any], *, folder: Path = Path(),
                                              env))
         elif name in values:
             value = values[name]
+            if k.kind == SPIKE:  # a table as stored (JSON) or already checked
+                value = parse_spike(value)
             kwargs[f.name] = tuple(str(v) for v in value) if k.kind is list else value
     return cls(**kwargs)
 
@@ -144,6 +148,8 @@ def written(settings: object) -> dict[str, Any]:
         name, value = k.name or f.name, getattr(settings, f.name)
         if isinstance(value, Secret):
             out.update({f"{name}_file": value.file, f"{name}_env": value.env})
+        elif isinstance(value, Spike):
+            out[name] = value.written()
         elif value != f.default:
             out[name] = list(value) if isinstance(value, tuple) else value
     return {k: v for k, v in out.items() if v is not None}

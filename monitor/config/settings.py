@@ -17,6 +17,7 @@ from monitor.config.keys import (
     CRON,
     DURATION,
     SECRET,
+    SPIKE,
     declared,
     group,
     key,
@@ -24,6 +25,7 @@ from monitor.config.keys import (
     setting,
 )
 from monitor.config.secrets import Secret
+from monitor.config.spikes import Spike
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +234,7 @@ class WatchSettings:
     languages: tuple[str, ...] = setting((), list)  # 2-letter codes; empty = any language
     max_age: float | None = setting(None, AGE)  # None: each feed's max_age; 0: off
     id: int | None = setting(None, int)  # the rule's stored id, kept whatever else changes
+    spike: Spike | None = setting(None, SPIKE)  # None: no spike notices (monitor.spikes)
 
     @property
     def exact(self) -> bool:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from monitor.config.durations import check_cron, parse_age, parse_duration
-from monitor.config.keys import AGE, CRON, DURATION
+from monitor.config.keys import AGE, CRON, DURATION, SPIKE
 from monitor.config.secrets import Secret
+from monitor.config.spikes import parse_spike
 from monitor.errors import ConfigError
 
 TOP_KEYS = {"monitor", "feeds", "watch", "watchlist", "channels", "include", "users"}
@@ -47,6 +48,8 @@ class TableReader:
                 return (parse_age(value),)
             if kind == CRON:
                 return (check_cron(value),)
+            if kind == SPIKE:
+                return (parse_spike(value),)
             if kind is int and isinstance(value, int) and not isinstance(value, bool):
                 if value < 0:
                     raise ValueError("must not be negative")

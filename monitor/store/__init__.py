@@ -32,6 +32,7 @@ from monitor.store.records import (
     StoredArticle,
 )
 from monitor.store.ruleedits import AuditEntry, WebRule
+from monitor.store.spikes import SpikeRow
 from monitor.store.startwait import (
     hide_password,
     migrate_once,
@@ -62,6 +63,7 @@ __all__ = [
     "PollWriter",
     "RuleChannels",
     "RuleRow",
+    "SpikeRow",
     "Router",
     "SameStory",
     "Store",

@@ -139,7 +139,8 @@ def hit_row(m: RowMap, alerts: tuple[AlertRow, ...]) -> HitRow:
 def notice_to_row(notice: Notice) -> dict[str, Any]:
     """The columns of a new ``notices`` row for ``notice``: pending, due at once."""
     return {"id": notice.id, "kind": notice.kind, "feed": notice.feed, "url": notice.url,
-            "message": notice.message, "channel": notice.channel, "status": "pending",
+            "message": notice.message, "channel": notice.channel, "rule": notice.rule,
+            "status": "pending",
             "attempts": 0, "next_attempt_at": notice.created_at,
             "created_at": notice.created_at}
 
@@ -148,7 +149,7 @@ def notice_row(m: RowMap) -> NoticeRow:
     """A ``notices`` row as a NoticeRow."""
     notice = Notice(id=m["id"], created_at=as_utc(m["created_at"]), kind=m["kind"],
                     feed=m["feed"], message=m["message"], url=m["url"] or "",
-                    channel=m["channel"])
+                    channel=m["channel"], rule=m["rule"] or "")
     return NoticeRow(notice, attempts=m["attempts"], status=m["status"],
                      last_error=m["last_error"], sent_at=utc_or_none(m["sent_at"]),
                      next_attempt_at=utc_or_none(m["next_attempt_at"]))

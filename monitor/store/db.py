@@ -12,6 +12,7 @@ from monitor.store.outbox import OutboxMixin
 from monitor.store.retention import RetentionMixin
 from monitor.store.ruleedits import RuleEditsMixin
 from monitor.store.rulestats import RuleStatsMixin
+from monitor.store.spikes import SpikesMixin
 from monitor.store.stats import StatsMixin
 from monitor.store.stories import StoriesMixin
 from monitor.store.triage import TriageMixin
@@ -19,7 +20,7 @@ from monitor.store.triage import TriageMixin
 
 class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin,
             RetentionMixin, StatsMixin, RuleEditsMixin, StoriesMixin, TriageMixin,
-            RuleStatsMixin, StoreBase):
+            RuleStatsMixin, SpikesMixin, StoreBase):
     """All reads and writes of monitor's state.
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
@@ -28,9 +29,10 @@ class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, Clu
     builds on ``rules``), ``hits`` (reading and triaging them), ``outbox`` (alerts and
     notices: claims, deliveries, the listings, channel state), ``cluster`` (nodes,
     heartbeats, leases), ``entries`` (items seen, by GUID or content), ``retention``
-    (pruning old articles and entries, the database's size), ``stats`` (counts) and
+    (pruning old articles and entries, the database's size), ``stats`` (counts),
     ``ruleedits`` (rules made through the API, their audit log, the rules version),
     ``stories`` (pages of stories for the workspace), ``triage`` (verdicts, mutes),
-    ``rulestats`` (a rule's hits by state and day, its articles' texts), over
+    ``rulestats`` (a rule's hits by state and day, its articles' texts) and ``spikes`` (hits
+    per hour, spikes raised, per-rule feeds' hits and secret), over
     ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """

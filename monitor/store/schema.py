@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from monitor.store.spiketables import add_spikes, spike_tables
 from monitor.store.upgrades import content_keys, full_text
 from monitor.store.worktables import add_workspace, mute_table, workspace_tables
 
@@ -206,6 +207,7 @@ notices = Table(  # messages to the operator no rule made (feed health): the out
     Column("id", String(36), primary_key=True),  # the webhook-id: stable across retries
     Column("kind", String(32), nullable=False),  # failing | silent | recovered
     Column("feed", String(500), nullable=False, default=""),
+    Column("rule", String(500), nullable=False, default="", server_default=""),  # a spike's
     Column("url", Text, nullable=False, default=""),
     Column("message", Text, nullable=False),
     Column("channel", String(200), nullable=False),
@@ -234,6 +236,7 @@ nodes = Table(
 
 rule_settings, rule_audit, rules_version = workspace_tables(metadata)  # monitor.store.worktables
 rule_mutes = mute_table(metadata)
+spikes, feed_secret = spike_tables(metadata)  # monitor.store.spiketables
 
 Migration = Callable[[Connection], None]
 
@@ -251,6 +254,7 @@ MIGRATIONS: list[Migration] = [
     lambda conn: add_workspace(conn, (rule_settings, rule_audit, rules_version)),
     full_text,
     lambda conn: add_workspace(conn, (rule_mutes,), (ix_hits_story,)),
+    lambda conn: add_spikes(conn, (spikes, feed_secret)),
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -34,7 +34,7 @@ from monitor.jsonshape import alert_json
 from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
-from monitor.web import preview, views
+from monitor.web import preview, rulefeeds, views
 from monitor.web.auth import Auth
 from monitor.web.hosts import HostCheck
 from monitor.web.ready import DatabaseProbe
@@ -246,11 +246,13 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/api/hits/{hit_id}/triage", auth.guard(triage.triage), methods=["POST"]),
         Route("/api/search", h.api_search), Route("/api/nodes", h.api_nodes),
         Route("/api/channels", h.api_channels), preview.route(store, clock),
+        *rulefeeds.routes(store, clock),
         Route("/login", auth.login_form, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]), Route("/api/session", auth.whoami),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
-                             hosts=hosts, session=auth.scope_session)]
+                             hosts=hosts, session=auth.scope_session,
+                             open_paths=[rulefeeds.FEED_PATH])]
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={StorageError: _storage_error})

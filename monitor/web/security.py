@@ -4,8 +4,9 @@ A pure ASGI middleware (no buffering, works for any response). With a ``HostChec
 (``monitor.web.hosts``) a request whose ``Host`` the dashboard is not reached by gets 400,
 and one other than GET/HEAD from a page of another site (its ``Origin``) gets 403: each is
 one ``event=web_bad_host`` / ``event=web_bad_origin`` line (DNS rebinding, cross-site
-requests). With ``require_token`` every path except the public ones (``/healthz``, ``/login``)
-needs ``Authorization: Bearer <token>`` or a signed-in user's session cookie
+requests). With ``require_token`` every path except the public ones (``/healthz``,
+``/login``, and paths matching ``open_paths``: a rule's Atom feed, whose own token is in its
+URL) needs ``Authorization: Bearer <token>`` or a signed-in user's session cookie
 (``monitor.web.auth``); ``Basic`` with the token as the password is accepted too, so a
 browser can log in. Tokens are compared in constant time (as SHA-256 digests, so
 length leaks nothing).
@@ -18,6 +19,7 @@ import binascii
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Callable, Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -67,8 +69,10 @@ class SecurityMiddleware:
 
     def __init__(self, app: ASGIApp, token: str | None = None, require_token: bool = False,
                  public: Iterable[str] = ("/healthz", "/login"), hosts: HostCheck | None = None,
-                 session: Callable[[Scope], object | None] | None = None) -> None:
+                 session: Callable[[Scope], object | None] | None = None,
+                 open_paths: Iterable[re.Pattern[str]] = ()) -> None:
         self.app = app
+        self.open_paths = tuple(open_paths)  # whole paths that carry their own credential
         self.session = session  # a signed-in user's cookie stands for the token
         self.token = token
         self.require_token = require_token
@@ -101,7 +105,8 @@ class SecurityMiddleware:
         await self.app(scope, receive, send_secured)
 
     def _allowed(self, scope: Scope) -> bool:
-        if scope.get("path") in self.public:
+        path = str(scope.get("path", ""))
+        if path in self.public or any(p.fullmatch(path) for p in self.open_paths):
             return True
         header = Headers(scope=scope).get("authorization")
         if self.token and header is not None and token_matches(header, self.token):
