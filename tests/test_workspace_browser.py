@@ -255,9 +255,12 @@ async def test_write_try_save_triage_and_tune_a_rule(
             await asyncio.sleep(0.1)
         assert alerted == 4
         rule_id = raise_spike(daemon, "tariffs")  # as the health job would, for the chart
+        cards = page.locator("#stories .story")
+        await has_count(cards, 5)  # the wire story and four new ones, polled in, no reload
+        assert await page.inner_text("#stories-fresh") == "4 new"
+        assert await cards.nth(4).locator("h3").inner_text() == SEED_TITLE  # newest first
         await page.select_option("#filter-rule", label="tariffs")
         await page.click("#story-filters button[type=submit]")
-        cards = page.locator("#stories .story")
         await has_count(cards, 4)
 
         # triage: the first card with its buttons and a note, the rest with j and r/d
@@ -321,6 +324,13 @@ async def test_write_try_save_triage_and_tune_a_rule(
         assert shot.stat().st_size > 20_000
         if target := os.environ.get("MONITOR_SCREENSHOT"):
             shutil.copyfile(shot, target)
+
+        # disable the rule from the editor: the list says so, the database has it off
+        await page.click("#toggle-rule")
+        await page.wait_for_selector("#save-status:has-text('Disabled.')")
+        assert await page.locator("#rules .rule-item", has_text="web, disabled").count() == 1
+        assert [r.enabled for r in daemon.services.store.web_rules()] == [False]
+        assert await page.inner_text("#toggle-rule") == "Enable"
         assert not seen, seen
 
 

@@ -493,7 +493,7 @@
     state.stories = fresh.map((s) => ({...s, fresh: true}))
       .concat(state.stories.filter((s) => !ids.has(s.story_id)));
     state.cursor = current ? state.stories.findIndex((s) => s.story_id === current.story_id) : 0;
-    $("#stories-fresh").textContent = `${fresh.length} new`;
+    $("#stories-fresh").textContent = `${state.stories.filter((s) => s.fresh).length} new`;
     renderStories();
   }
 
