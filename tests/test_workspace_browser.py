@@ -278,6 +278,16 @@ async def test_write_try_save_triage_and_tune_a_rule(
             want = "relevant" if steel else "dismissed"
             await card.locator(f".chip.state-{want}").wait_for()
 
+        # the state and text filters
+        await page.select_option("#filter-state", "dismissed")
+        await page.click("#story-filters button[type=submit]")
+        await has_count(cards, 3)
+        await page.select_option("#filter-state", "")
+        await page.fill("#filter-q", "Sierra")
+        await page.press("#filter-q", "Enter")
+        await has_count(cards, 1)
+        await page.fill("#filter-q", "")
+
         # precision from triage, and the dismissed hits' word offered as an exclusion
         await page.wait_for_selector("#rule-precision:has-text('25%')")
         assert "1 relevant of 4 judged" in await page.inner_text("#rule-judged")
