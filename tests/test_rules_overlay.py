@@ -72,6 +72,7 @@ def same_as_rebuild(live: Live, config: Config, store: Store) -> None:
     assert live.config.watches == full.config.watches  # routing: config wins, channels drop
     assert outcome(live.rules) == outcome(full.rules)
     assert len(live.rules) == len(full.rules)  # type: ignore[arg-type]
+    assert live.rules.names == full.rules.names  # type: ignore[attr-defined]
 
 
 def random_rule(rng: random.Random, rid: int = 0) -> WebRule:
