@@ -42,11 +42,11 @@ from monitor.config import RESTART_KEYS, Config
 from monitor.daemonsetup import Services, load, make_fetcher, node_name
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
-from monitor.liverules import CHECK_EVERY, live_rules, refreshed
+from monitor.liverules import CHECK_EVERY, Live, Refresher, live_rules
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.retention import Retention
-from monitor.rules import RuleSet, query_warnings
+from monitor.rules import query_warnings
 from monitor.spikes import raise_spike_notices
 from monitor.store import (
     FeedState,
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
     from monitor.web import WebServer
 
 log = logging.getLogger(__name__)
-Live = tuple[Config, RuleSet, int]  # live_rules: config with the database's rules, compiled
 
 MAX_PARALLEL_POLLS = 32
 STOP_GRACE = 60.0
@@ -99,6 +98,7 @@ class Daemon:
         self.retention = Retention(store, clock, self.metrics)
         self.web: WebServer | None = None
         self.reload_failed: tuple[str, datetime] | None = None  # error, when; None: fine
+        self.refresher = Refresher(store, self.services.reloading)  # edits: see liverules
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -118,9 +118,8 @@ class Daemon:
         (on the event loop)."""
         s = self.services
         gc.unfreeze()  # the running rules may be dropped now: let the collector see them
-        merged, rules, self.rules_seen = live
-        self.config = config
-        self.pipeline = Pipeline(merged, s.store, s.fetcher, s.extractor, rules,
+        self.live, self.config = live, config
+        self.pipeline = Pipeline(live.config, s.store, s.fetcher, s.extractor, live.rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics,
                                  renderer=s.renderer, matching=s.matching)
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
@@ -336,13 +335,13 @@ class Daemon:
             log.critical("event=health_crash", exc_info=e)
 
     async def refresh_rules(self) -> None:
-        """Take up the database's rules when an edit (on any node) moved their version."""
+        """Take up the database's rules when an edit (on any node) moved their version, or
+        a finished background rebuild of the base (``liverules``)."""
         async with self.reloading:  # against the config of the running pipeline
-            found = await refreshed(self.services.store, self.config, self.rules_seen,
-                                    self.services.reloading)
+            found = await self.refresher.refreshed(self.live)
             if found is not None:  # polls under way finish with the pipeline they began with
-                merged, rules, self.rules_seen = found
-                self.pipeline = replace(self.pipeline, config=merged, rules=rules)
+                self.live = found
+                self.pipeline = replace(self.pipeline, config=found.config, rules=found.rules)
 
     async def heartbeat(self) -> None:
         """Tell other nodes this one is alive, and keep the leases of the feeds it is

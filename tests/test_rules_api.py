@@ -239,7 +239,8 @@ def test_config_rules_shadow_database_rules_and_missing_channels_drop(
                      WebRule(0, "steel", "steel", settings={"channels": ["hook", "gone"]}),
                      WebRule(0, "off", "off", enabled=False)):
             store.save_rule(rule, "ed", now)
-        merged, rules, version = live_rules(config, store)
+        live = live_rules(config, store)
+        merged, rules, version = live.config, live.rules, live.version
         watches = {w.name: w for w in merged.watches}
         assert set(watches) == {"dpa", "scr", "steel"} and version == 3
         assert watches["dpa"].query == '"Defense Production Act"'  # the config's
