@@ -5,7 +5,8 @@ in a worker thread, off the daemon's event loop; the probes are coroutines: /hea
 answers from memory, /readyz asks the database in a thread, bounded in time
 (``monitor.web.ready``). Pages are rendered server-side by Jinja2
 with autoescaping: feed-derived text is always data, never markup; the only markup that
-wraps it is ``<mark>`` around escaped hits. No scripts, no external assets.
+wraps it is ``<mark>`` around escaped hits. No scripts, no external assets; the workspace
+(``monitor.web.workspace``) is the one page with a script, its own file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from monitor.jsonshape import alert_json
 from monitor.metrics import CONTENT_TYPE, NODE_ALIVE_WITHIN, Metrics
 from monitor.models import Snippet
 from monitor.store import Store
-from monitor.web import preview, rulefeeds, views
+from monitor.web import preview, rulefeeds, views, workspace
 from monitor.web.auth import Auth
 from monitor.web.hosts import HostCheck
 from monitor.web.ready import DatabaseProbe
@@ -250,6 +251,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         Route("/login", auth.login_form, methods=["GET"]),
         Route("/login", auth.login, methods=["POST"]),
         Route("/logout", auth.logout, methods=["POST"]), Route("/api/session", auth.whoami),
+        *workspace.routes(),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
                              hosts=hosts, session=auth.scope_session,

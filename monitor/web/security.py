@@ -1,14 +1,15 @@
 """Security for every response: strict headers, the names it answers, the bearer token.
 
-A pure ASGI middleware (no buffering, works for any response). With a ``HostCheck``
-(``monitor.web.hosts``) a request whose ``Host`` the dashboard is not reached by gets 400,
-and one other than GET/HEAD from a page of another site (its ``Origin``) gets 403: each is
-one ``event=web_bad_host`` / ``event=web_bad_origin`` line (DNS rebinding, cross-site
-requests). With ``require_token`` every path except the public ones (``/healthz``,
-``/login``, and paths matching ``open_paths``: a rule's Atom feed, whose own token is in its
-URL) needs ``Authorization: Bearer <token>`` or a signed-in user's session cookie
-(``monitor.web.auth``); ``Basic`` with the token as the password is accepted too, so a
-browser can log in. Tokens are compared in constant time (as SHA-256 digests, so
+A pure ASGI middleware (no buffering, works for any response). Every page's policy forbids
+scripts but the workspace's (``PAGE_POLICIES``), which allows its own script file only.
+With a ``HostCheck`` (``monitor.web.hosts``) a request whose ``Host`` the dashboard is not
+reached by gets 400, and one other than GET/HEAD from a page of another site (its
+``Origin``) gets 403: each is one ``event=web_bad_host`` / ``event=web_bad_origin`` line
+(DNS rebinding, cross-site requests). With ``require_token`` every path except the public
+ones (``/healthz``, ``/login``, and paths matching ``open_paths``: a rule's Atom feed, whose
+own token is in its URL) needs ``Authorization: Bearer <token>`` or a signed-in user's
+session cookie (``monitor.web.auth``); ``Basic`` with the token as the password is accepted
+too, so a browser can log in. Tokens are compared in constant time (as SHA-256 digests, so
 length leaks nothing).
 """
 
@@ -32,6 +33,15 @@ log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+WORKSPACE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                    "img-src data:; form-action 'self'; base-uri 'none'; "
+                    "frame-ancestors 'none'; require-trusted-types-for 'script'; "
+                    "trusted-types workspace-marks")
+"""The workspace page's policy: its own script and style sheet only (``monitor.web.workspace``),
+requests to this origin only, and Trusted Types: markup is inserted through one checked
+policy (escaped text with ``<mark>``), never from a plain string."""
+PAGE_POLICIES = {"/workspace": WORKSPACE_POLICY}
+"""Pages whose policy is not ``CONTENT_SECURITY_POLICY`` (no script at all)."""
 SECURITY_HEADERS = (
     ("content-security-policy", CONTENT_SECURITY_POLICY),
     ("x-content-type-options", "nosniff"),
@@ -84,11 +94,15 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
 
+        policy = PAGE_POLICIES.get(scope.get("path", ""))
+
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS:
                     headers[name] = value
+                if policy is not None:
+                    headers["content-security-policy"] = policy
             await send(message)
 
         refusal = self._refusal(scope)
