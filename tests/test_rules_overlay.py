@@ -187,3 +187,31 @@ async def test_a_rebuild_for_a_replaced_config_is_dropped(setup: tuple[Config, S
         assert await refresher.refreshed(reloaded) is None and refresher.rebuilding is None
     finally:
         rebuild.shutdown()
+
+
+async def test_an_overlay_is_folded_into_the_base_once_edits_are_quiet(
+        setup: tuple[Config, Store]) -> None:
+    config, store = setup
+    rebuild = ThreadPoolExecutor(1)
+    now = [0.0]
+    try:
+        refresher = Refresher(store, rebuild, quiet=600.0, clock=lambda: now[0])
+        live = live_rules(config, store)
+        store.save_rule(WebRule(0, "steel", "steel"), "ed", NOW)
+        now[0] = 1000.0
+        found = await refresher.refreshed(live)
+        assert found is not None and found.rules is not found.base  # an overlay now
+        assert refresher.rebuilding is None  # the edit has just happened
+        now[0] = 1599.0
+        assert await refresher.refreshed(found) is None and refresher.rebuilding is None
+        now[0] = 1600.0  # ten quiet minutes
+        assert await refresher.refreshed(found) is None and refresher.rebuilding is not None
+        await refresher.rebuilding
+        folded = await refresher.refreshed(found)
+        assert folded is not None and folded.rules is folded.base and folded.overlay == 0
+        assert "steel" in folded.base.names
+        same_as_rebuild(folded, config, store)
+        now[0] = 5000.0  # no overlay: nothing more to rebuild
+        assert await refresher.refreshed(folded) is None and refresher.rebuilding is None
+    finally:
+        rebuild.shutdown()
