@@ -36,10 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiohttp
@@ -86,19 +84,15 @@ SLOW_OVERFLOW = 4
 """Connections to one host at most, as a multiple of ``per_host`` (slow requests let go)."""
 
 
-@contextlib.contextmanager
-def _foreign_errors(url: URL, timeout: Timeouts) -> Iterator[None]:
-    """Turn the expected foreign exceptions into FetchError subclasses, ``from`` them."""
+def _foreign(e: BaseException, url: URL, timeout: Timeouts) -> FetchError:
+    """The FetchError subclass an expected foreign exception ``e`` becomes (raise it from e)."""
     bare = _bare(url)
-    try:
-        yield
-    except FetchBlocked as e:  # raised by the guarded resolver, deep inside aiohttp
-        raise FetchBlocked(str(e), e.url or bare) from e
-    except BodyDecodeError as e:
-        raise FetchUnusable(str(e), bare, reason="decode") from e
-    except (httpx.HTTPError, aiohttp.ClientError, OSError) as e:
-        reason, cause = diagnose(e, url, timeout)
-        raise (FetchTimeout if reason == "timeout" else FetchError)(cause, bare) from e
+    if isinstance(e, FetchBlocked):  # raised by the guarded resolver, deep inside aiohttp
+        return FetchBlocked(str(e), e.url or bare)
+    if isinstance(e, BodyDecodeError):
+        return FetchUnusable(str(e), bare, reason="decode")
+    reason, cause = diagnose(e, url, timeout)
+    return (FetchTimeout if reason == "timeout" else FetchError)(cause, bare)
 
 
 def _host_key(url: URL) -> str:
@@ -320,22 +314,24 @@ class Fetcher:
         """One request: a result, or the next URL of a redirect."""
         check_url(url, guarded=guarded)
         key = _host_key(url)
-        self._backoff.check(key, _bare(url))
+        if self._backoff:
+            self._backoff.check(key, _bare(url))
         async with self._hosts.hold(key), self._all:
             if scope.when() is None:
                 scope.reschedule(asyncio.get_running_loop().time() + req.deadline)
-            self._backoff.check(key, _bare(url))
-            with _foreign_errors(url, req.timeout or self._timeouts):
-                # credentials go in an Authorization header, off the URL
-                headers = req.hop_headers(url)
-                if url.raw_user or url.raw_password:
-                    headers = {**headers, "Authorization": _basic(url)}
-                    url = url.with_user(None)
+            if self._backoff:
+                self._backoff.check(key, _bare(url))
+            headers, sent = req.hop_headers(url), url
+            if url.raw_user or url.raw_password:  # sent in an Authorization header
+                headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
+            try:
                 async with self._session(guarded).get(
-                        url, headers=headers, allow_redirects=False,
+                        sent, headers=headers, allow_redirects=False,
                         timeout=(self._client_timeout(req.timeout) if req.timeout
                                  else self._default_timeout)) as response:
-                    return await self._outcome(response, url, key, req.html_only, req.limit)
+                    return await self._outcome(response, sent, key, req.html_only, req.limit)
+            except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
+                raise _foreign(e, url, req.timeout or self._timeouts) from e
 
     async def _outcome(self, response: aiohttp.ClientResponse, url: URL, key: str,
                        html_only: bool, limit: int) -> FetchResult | URL:

@@ -7,10 +7,8 @@ Hosts are keyed ``host:port`` by the caller.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from monitor.errors import FetchPostponed
@@ -35,30 +33,52 @@ class HostSlots:
         self._per_host, self._slow_after = per_host, slow_after
         self._slots: dict[str, _Slot] = {}
 
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        slot = self._slots.get(key) or self._slots.setdefault(
-            key, _Slot(asyncio.Semaphore(self._per_host)))
+    def hold(self, key: str) -> _Hold:
+        """``async with`` this: one of the host's slots, held until the block ends or for
+        ``slow_after`` seconds, whichever comes first."""
+        return _Hold(self, key)
+
+
+class _Hold:
+    """One hold of a host's slot (a class, not a generator: it is on every request)."""
+
+    __slots__ = ("_held", "_key", "_owner", "_slot", "_timer")
+
+    def __init__(self, owner: HostSlots, key: str) -> None:
+        self._owner, self._key = owner, key
+        self._held = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    async def __aenter__(self) -> None:
+        owner = self._owner
+        slot = owner._slots.get(self._key)
+        if slot is None:
+            slot = owner._slots[self._key] = _Slot(asyncio.Semaphore(owner._per_host))
         slot.users += 1
+        self._slot = slot
         try:
             await slot.sem.acquire()
-            held = [True]
+        except BaseException:
+            self._leave()
+            raise
+        self._held = True
+        self._timer = asyncio.get_running_loop().call_later(owner._slow_after, self._give_back)
 
-            def give_back() -> None:
-                if held[0]:
-                    held[0] = False
-                    slot.sem.release()
+    async def __aexit__(self, *exc: object) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._give_back()
+        self._leave()
 
-            timer = asyncio.get_running_loop().call_later(self._slow_after, give_back)
-            try:
-                yield
-            finally:
-                timer.cancel()
-                give_back()
-        finally:
-            slot.users -= 1
-            if not slot.users:
-                del self._slots[key]
+    def _give_back(self) -> None:
+        if self._held:
+            self._held = False
+            self._slot.sem.release()
+
+    def _leave(self) -> None:
+        self._slot.users -= 1
+        if not self._slot.users:
+            del self._owner._slots[self._key]
 
 
 class HostBackoff:
@@ -68,6 +88,10 @@ class HostBackoff:
     def __init__(self, default_429: float) -> None:
         self._default_429 = default_429
         self._until: dict[str, tuple[float, int]] = {}  # host -> (monotonic until, status)
+
+    def __bool__(self) -> bool:
+        """True while some host's pause may still run (``check`` then has work to do)."""
+        return bool(self._until)
 
     def record(self, key: str, status: int, value: str | None) -> float | None:
         """Note a host's answer; the pause it asked for, in seconds, if any."""
