@@ -112,14 +112,20 @@ def _marked_in_python(root: lxml.etree._Element) -> str:
 
 
 def _lines(marked: str) -> str:
-    """_tidy's lines, read off the marks: every other line break inside text is a space."""
+    """_tidy's lines, read off the marks: every other line break inside text is a space,
+    and a run of blank lines is one (as _tidy's regex would make it, without its scan)."""
     parts = _MARK.split(marked)
     lines = [_collapse(parts[0])]
+    blank = not lines[0]
     for i in range(1, len(parts), 2):
-        if parts[i] == _BLOCK_MARK:
+        if parts[i] == _BLOCK_MARK and not blank:
             lines.append("")
-        lines.append(_collapse(parts[i + 1]))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+            blank = True
+        line = _collapse(parts[i + 1])
+        if line or not blank:
+            lines.append(line)
+            blank = not line
+    return "\n".join(lines).strip()
 
 
 def _collapse(part: str) -> str:
