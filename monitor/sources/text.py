@@ -27,7 +27,6 @@ _LOCAL = threading.local()
 # either takes the element-by-element walk instead. Line breaks inside text become spaces
 # (the walk's whitespace collapsing, which _tidy then finishes on each line).
 _BLOCK_MARK, _BR_MARK = "\ue000", "\ue001"
-_MARK = re.compile(f"([{_BLOCK_MARK}{_BR_MARK}])")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _FULL_HTML = re.compile(r"^\s*<(?:html|!doctype)", re.I)  # as lxml.html tells a document
 _T = TypeVar("_T")
@@ -114,17 +113,17 @@ def _marked_in_python(root: lxml.etree._Element) -> str:
 def _lines(marked: str) -> str:
     """_tidy's lines, read off the marks: every other line break inside text is a space,
     and a run of blank lines is one (as _tidy's regex would make it, without its scan)."""
-    parts = _MARK.split(marked)
-    lines = [_collapse(parts[0])]
-    blank = not lines[0]
-    for i in range(1, len(parts), 2):
-        if parts[i] == _BLOCK_MARK and not blank:
+    lines: list[str] = []
+    blank = True
+    for n, block in enumerate(marked.split(_BLOCK_MARK)):
+        if n and not blank:
             lines.append("")
             blank = True
-        line = _collapse(parts[i + 1])
-        if line or not blank:
-            lines.append(line)
-            blank = not line
+        for piece in block.split(_BR_MARK) if _BR_MARK in block else (block,):
+            line = _collapse(piece)
+            if line or not blank:
+                lines.append(line)
+                blank = not line
     return "\n".join(lines).strip()
 
 
