@@ -1,4 +1,4 @@
-"""HTTP fetching: one shared client, byte caps, conditional GET, the SSRF guard, politeness.
+"""HTTP fetching on aiohttp: byte caps, conditional GET, the SSRF guard, politeness.
 
 ``Fetcher.fetch(url)`` returns a :class:`~monitor.models.FetchResult` or raises::
 
@@ -24,12 +24,13 @@ the webhook channels is separate, on its own aiohttp session (httpcore's single 
 collapses under concurrency, encode/httpx#3215). Redirects are followed here, each hop
 checked; ``trusted`` opens the first hop only. The deadline starts when the first hop gets
 its connection slots (queueing behind fetches to the same host does not count) and covers
-every later hop and body.
+every later hop and body. Credentials in a URL go as an Authorization header, first hop only.
 Hosts are keyed ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER``
-s lets the next go). While a host's Retry-After runs, ``fetch`` raises without connecting
-(callers may ask ``host_delay`` first); a 429 without Retry-After backs off 60 s, a 503
-without one not at all. Cookies are never kept (a source's own, from its
-``RequestOptions``, are chosen anew at each hop); environment proxies are ignored.
+s lets the next go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
+raises without connecting (callers may ask ``host_delay`` first); a 429 without
+Retry-After backs off 60 s, a 503 without one not at all. Cookies are never kept (a
+source's own, from its ``RequestOptions``, are chosen anew at each hop); environment
+proxies are ignored.
 """
 
 from __future__ import annotations
