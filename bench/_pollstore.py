@@ -14,7 +14,7 @@ import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,10 @@ def own_schema(database: str | None) -> Iterator[str | None]:
 
 
 async def rounds(base: str, feeds: int, repeat: int, database: str | None,
-                 profile: str | None) -> dict[str, Any]:
+                 profile: str | None, anchor: Callable[[], float] | None = None
+                 ) -> dict[str, Any]:
+    """The store bench's figures; ``anchor`` (CPU seconds of one round of another poller,
+    bench/_r2e.py) runs after each pair of monitor's rounds, interleaved."""
     with tempfile.TemporaryDirectory() as folder, own_schema(database) as url:
         database = url
         path = write_config(Path(folder), base, feeds, database)
@@ -97,6 +100,7 @@ async def rounds(base: str, feeds: int, repeat: int, database: str | None,
             cpu: dict[str, list[float]] = {"batched": [], "one_by_one": []}
             wall: dict[str, list[float]] = {"batched": [], "one_by_one": []}
             counts: dict[str, list[int]] = {"batched": [], "one_by_one": []}
+            anchored: list[float] = []
             for _ in range(repeat):
                 for mode in ("one_by_one", "batched"):
                     daemon.pipeline.polls.batch = mode == "batched"
@@ -105,6 +109,8 @@ async def rounds(base: str, feeds: int, repeat: int, database: str | None,
                     cpu[mode].append(cpu_seconds() - before)
                     wall[mode].append(time.perf_counter() - started)
                     counts[mode].append(len(commits) - n)
+                if anchor is not None:
+                    anchored.append(anchor())
             statuses = {f.state for f in daemon.services.store.feeds()}
             profiled = None
             if profile:
@@ -117,7 +123,12 @@ async def rounds(base: str, feeds: int, repeat: int, database: str | None,
         finally:
             await daemon.close()
     med = {k: statistics.median(v) for k, v in cpu.items()}
-    return {
+    extra: dict[str, Any] = {}
+    if anchored:
+        ratios = [b / a for b, a in zip(cpu["batched"], anchored, strict=True)]
+        extra = {"anchor_cpu_ms_per_round": round(statistics.median(anchored) * 1000, 1),
+                 "ratio_batched_to_anchor": round(statistics.median(ratios), 2)}
+    return {**extra,
         "feeds": feeds, "rounds_each": repeat, "database": "postgresql" if database
         and database.startswith("postgresql") else "sqlite",
         "cpu_ms_per_round": {k: round(v * 1000, 1) for k, v in med.items()},

@@ -20,14 +20,18 @@ load hits both alike), summed over the inputs.
   (bench/match.py's ``baseline_pattern`` parts, one database, caseless): the screen alone,
   without the boolean evaluation, so the ratio overstates monitor's cost against the full
   anchor. Compiling 50,000 patterns takes Hyperscan about 6 minutes here (``--rules``).
-- ``rss2email``: only whether it installs; its measure (a poll round where nothing changed)
-  needs a daemon run against 500 loopback feeds, which bench/poll.py does.
+- ``rss2email``: a poll round where nothing changed, ``--feeds`` (500) loopback feeds all
+  answering 304: monitor's daemon round (bench/poll.py ``--store``, batched, SQLite) against
+  one ``r2e run`` process of rss2email on the same feeds, rounds interleaved, CPU ratio
+  (bench/_r2e.py); also without rss2email's start (``r2e --help``: the interpreter and
+  the imports), which a cron run pays each round and a daemon does not.
 
 An anchor that does not install is reported as ``{"status": "not installed: <reason>"}``.
 The anchors are not monitor's dependencies; install them into this python for the bench::
 
     python -m pip install feedparser fastfeedparser trafilatura hyperscan rss2email
     python bench/compare.py [--rounds 5] [--wordpress 10] [--rules 50000] [--real DIR]
+        [--feeds 500] [--only feeds|extraction|match|poll]
 """
 
 from __future__ import annotations
@@ -281,9 +285,11 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=50_000)
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--real", type=pathlib.Path, metavar="DIR", help="more saved pages")
-    parser.add_argument("--only", choices=("feeds", "extraction", "match"), action="append")
+    parser.add_argument("--feeds", type=int, default=500, help="poll: loopback feeds")
+    parser.add_argument("--only", choices=("feeds", "extraction", "match", "poll"),
+                        action="append")
     args = parser.parse_args()
-    parts = args.only or ["feeds", "extraction", "match"]
+    parts = args.only or ["feeds", "extraction", "match", "poll"]
     result: dict[str, Any] = {"rounds": args.rounds}
     if "feeds" in parts:
         result["feeds"] = feeds(args.rounds, args.wordpress)
@@ -291,11 +297,34 @@ def main() -> None:
         result["extraction"] = extraction(args.rounds, args.real)
     if "match" in parts:
         result["match"] = match(args.rules, args.articles)
-    rss2email, missing = anchor("rss2email")
-    result["rss2email"] = missing or {
-        "status": "installed; not run here: its measure, a poll round of 500 unchanged "
-                  "feeds, is bench/poll.py's", "version": getattr(rss2email, "__version__", "")}
+    if "poll" in parts:
+        result["rss2email"] = poll_round(args.rounds, args.feeds)
     print(json.dumps(result))
+
+
+def poll_round(rounds: int, feeds: int) -> dict[str, Any]:
+    """A poll round of ``feeds`` unchanged feeds: monitor's daemon against rss2email."""
+    import asyncio
+
+    from _pollstore import rounds as store_rounds
+    from _r2e import Rss2email, anchor_folder, loopback_feeds
+
+    rss2email, missing = anchor("rss2email")
+    if missing:
+        return missing
+    with loopback_feeds() as base, anchor_folder() as folder:
+        try:
+            r2e = Rss2email(pathlib.Path(folder), base, feeds)
+        except (OSError, RuntimeError, ValueError) as e:  # subprocess failures included
+            return {"status": f"installed but does not run: {e}"}
+        got = asyncio.run(store_rounds(base, feeds, rounds, None, None, anchor=r2e.round))
+        startup = statistics.median(r2e.startup() for _ in range(3))
+    mine, theirs = got["cpu_ms_per_round"]["batched"], got["anchor_cpu_ms_per_round"]
+    return {"version": getattr(rss2email, "__version__", ""), "feeds": feeds,
+            "monitor_cpu_ms_per_round": mine, "rss2email_cpu_ms_per_round": theirs,
+            "ratio": got["ratio_batched_to_anchor"],
+            "rss2email_startup_cpu_ms": round(startup * 1000, 1),
+            "ratio_without_rss2email_startup": round(mine / (theirs - startup * 1000), 2)}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""HTTP fetching: one shared client, byte caps, conditional GET, the SSRF guard, politeness.
+"""HTTP fetching on aiohttp: byte caps, conditional GET, the SSRF guard, politeness.
 
 ``Fetcher.fetch(url)`` returns a :class:`~monitor.models.FetchResult` or raises::
 
@@ -15,30 +15,36 @@
 :func:`classify` and :func:`diagnose` (in :mod:`monitor.fetcherrors`, re-exported
 here) name a failure.
 
-Decisions: one ``httpx.AsyncClient`` on httpx-aiohttp (httpcore's single pool collapses
-under concurrency, encode/httpx#3215), over two aiohttp sessions, guarded and open (see
-:mod:`monitor.netguard`), which do not decompress: bodies are read raw and decompressed
-under the cap. Redirects are followed here, each hop checked; ``trusted`` opens the first
-hop only. The deadline starts when the first hop gets its connection slots (queueing
-behind fetches to the same host does not count) and covers every later hop and body.
+Decisions: fetches go straight to aiohttp, on two sessions, guarded and open (see
+:mod:`monitor.netguard`: the guard is the guarded session's resolver), which do not
+decompress: bodies are read raw and decompressed under the cap. URLs are yarl's, which
+aiohttp sends as they are (no adapter, no second parse: httpx → adapter → aiohttp cost
+about 4x aiohttp alone per 304, bench/poll.py). The httpx client that ``client`` gives
+the webhook channels is separate, on its own aiohttp session (httpcore's single pool
+collapses under concurrency, encode/httpx#3215). Redirects are followed here, each hop
+checked; ``trusted`` opens the first hop only. The deadline starts when the first hop gets
+its connection slots (queueing behind fetches to the same host does not count) and covers
+every later hop and body. Credentials in a URL go as an Authorization header, first hop only.
 Hosts are keyed ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER``
-s lets the next go). While a host's Retry-After runs, ``fetch`` raises without connecting
-(callers may ask ``host_delay`` first); a 429 without Retry-After backs off 60 s, a 503
-without one not at all. Cookies are never kept (a source's own, from its
-``RequestOptions``, are chosen anew at each hop); environment proxies are ignored.
+s lets the next go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
+raises without connecting (callers may ask ``host_delay`` first); a 429 without
+Retry-After backs off 60 s, a 503 without one not at all. Cookies are never kept (a
+source's own, from its ``RequestOptions``, are chosen anew at each hop); environment
+proxies are ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import base64
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
+from yarl import URL
 
 from monitor.errors import (
     FetchBlocked,
@@ -50,16 +56,16 @@ from monitor.errors import (
     FetchUnusable,
     NotModified,
 )
-from monitor.fetcherrors import classify, diagnose, log_outcome, loggable, port_of
+from monitor.fetcherrors import Timeouts, classify, diagnose, log_outcome, loggable, port_of
+from monitor.fetchhosts import HostBackoff, HostSlots
 from monitor.models import FetchResult, RequestOptions
 from monitor.netguard import (
-    GUARD_EXTENSION,
     BodyDecodeError,
     BoundedBody,
-    PolicyTransport,
     Resolve,
     check_url,
     normalise_url,
+    session_factory,
     system_resolve,
 )
 from monitor.retryafter import parse_retry_after
@@ -73,100 +79,67 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
 _HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
+_CHUNK = 64 * 1024
 SLOW_AFTER = 5.0  # seconds a request runs before its host's politeness slot goes to the next
 SLOW_OVERFLOW = 4
 """Connections to one host at most, as a multiple of ``per_host`` (slow requests let go)."""
 
 
-@contextlib.contextmanager
-def _foreign_errors(url: httpx.URL, timeout: httpx.Timeout) -> Iterator[None]:
-    """Turn the expected foreign exceptions into FetchError subclasses, ``from`` them."""
+def _foreign(e: BaseException, url: URL, timeout: Timeouts) -> FetchError:
+    """The FetchError subclass an expected foreign exception ``e`` becomes (raise it from e)."""
     bare = _bare(url)
-    try:
-        yield
-    except FetchBlocked as e:  # raised by the guarded resolver, deep inside aiohttp
-        raise FetchBlocked(str(e), e.url or bare) from e
-    except BodyDecodeError as e:
-        raise FetchUnusable(str(e), bare, reason="decode") from e
-    except (httpx.HTTPError, aiohttp.ClientError, OSError) as e:
-        reason, cause = diagnose(e, url, timeout)
-        raise (FetchTimeout if reason == "timeout" else FetchError)(cause, bare) from e
+    if isinstance(e, FetchBlocked):  # raised by the guarded resolver, deep inside aiohttp
+        return FetchBlocked(str(e), e.url or bare)
+    if isinstance(e, BodyDecodeError):
+        return FetchUnusable(str(e), bare, reason="decode")
+    reason, cause = diagnose(e, url, timeout)
+    return (FetchTimeout if reason == "timeout" else FetchError)(cause, bare)
 
 
-@dataclass(slots=True)
-class _Slot:
-    sem: asyncio.Semaphore
-    users: int = 0
+def _host_key(url: URL) -> str:
+    host, port = url.host or "", port_of(url)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-class _HostSlots:
-    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them.
-
-    A request running ``slow_after`` seconds gives its slot back and runs on to its own
-    deadline: a slow response holds the host's other feeds that long, not its deadline."""
-
-    def __init__(self, per_host: int, slow_after: float) -> None:
-        self._per_host, self._slow_after = per_host, slow_after
-        self._slots: dict[str, _Slot] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        slot = self._slots.get(key) or self._slots.setdefault(
-            key, _Slot(asyncio.Semaphore(self._per_host)))
-        slot.users += 1
-        try:
-            await slot.sem.acquire()
-            held = [True]
-
-            def give_back() -> None:
-                if held[0]:
-                    held[0] = False
-                    slot.sem.release()
-
-            timer = asyncio.get_running_loop().call_later(self._slow_after, give_back)
-            try:
-                yield
-            finally:
-                timer.cancel()
-                give_back()
-        finally:
-            slot.users -= 1
-            if not slot.users:
-                del self._slots[key]
-
-
-def _host_key(url: httpx.URL) -> str:
-    port = port_of(url)
-    return f"[{url.host}]:{port}" if ":" in url.host else f"{url.host}:{port}"
-
-
-def _bare(url: httpx.URL) -> str:
+def _bare(url: URL) -> str:
     """The URL without credentials: what results and errors carry."""
-    return str(url.copy_with(userinfo=b"") if url.userinfo else url)
+    return str(url.with_user(None) if url.raw_user or url.raw_password else url)
 
 
-def _parse(url: str) -> httpx.URL:
+def _basic(url: URL) -> str:
+    pair = f"{url.user or ''}:{url.password or ''}".encode()
+    return "Basic " + base64.b64encode(pair).decode("ascii")
+
+
+_BAD_HOST = frozenset(" \t\r\n<>\\^`{|}\"")
+
+
+def _parse(url: str, base: URL | None = None) -> URL:
+    """``url`` parsed (joined to ``base``, a redirect's), an odd IPv4 host normalised."""
     try:
-        return normalise_url(httpx.URL(url))
-    except httpx.InvalidURL as e:
+        parsed = base.join(URL(url)) if base is not None else URL(url)
+        if parsed.raw_host and not _BAD_HOST.isdisjoint(parsed.raw_host):
+            raise ValueError(f"invalid host {parsed.raw_host!r}")
+        return normalise_url(parsed)
+    except (ValueError, TypeError) as e:
         raise FetchUnusable(f"invalid URL: {e}", loggable(url), reason="invalid_url") from e
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 2 µs a fetch
 class _Request:
-    """What every hop of one fetch shares."""
+    """What every hop of one fetch shares (not changed once made)."""
 
     headers: dict[str, str]
     guarded: bool  # later hops (the first one is guarded unless trusted)
     html_only: bool
     limit: int
     deadline: float
-    timeout: httpx.Timeout | None
+    timeout: Timeouts | None
     options: RequestOptions | None
 
-    def hop_headers(self, url: httpx.URL) -> dict[str, str]:
+    def hop_headers(self, url: URL) -> dict[str, str]:
         """The headers for one hop: the source's cookies go only where they apply."""
-        cookie = self.options.cookie_header(url.host, url.path or "/", url.scheme == "https",
+        cookie = self.options.cookie_header(url.host or "", url.path or "/", url.scheme == "https",
                                             time.time()) if self.options else None
         return {**self.headers, "Cookie": cookie} if cookie else self.headers
 
@@ -186,8 +159,8 @@ def _request_headers(etag: str | None, last_modified: str | None, html_only: boo
 
 
 class _Client(httpx.AsyncClient):
-    """The shared client, which keeps no cookies: it reads none from responses (httpx
-    would wrap each one for urllib's cookie jar: 12% of a round of 304s, bench/poll.py)."""
+    """The webhook channels' client, which keeps no cookies: it reads none from responses
+    (httpx would wrap each one for urllib's cookie jar)."""
 
     @property
     def cookies(self) -> httpx.Cookies:
@@ -227,32 +200,57 @@ class Fetcher:
             raise ValueError("max_redirects must be >= 0 and user_agent not blank")
         self._max_bytes, self._deadline = max_bytes, deadline
         self._max_redirects, self._allow_private = max_redirects, allow_private_networks
+        resolve, connections = resolver or system_resolve, per_host * SLOW_OVERFLOW
+        headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
+                   "Accept": "*/*"}
+        self._timeouts = Timeouts(connect=connect_timeout, read=read_timeout)
+        self._default_timeout = self._client_timeout(self._timeouts)
+        self._make_open = session_factory(resolve, guard=False, limit=max_connections,
+                                          per_host=connections, headers=headers)
+        self._make_guarded = session_factory(resolve, guard=True, limit=max_connections,
+                                             per_host=connections, headers=headers)
+        self._sessions: tuple[aiohttp.ClientSession, aiohttp.ClientSession] | None = None
         self._client = _Client(
-            transport=PolicyTransport(resolver or system_resolve, limit=max_connections,
-                                      per_host=per_host * SLOW_OVERFLOW),
-            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
-                     "Accept": "*/*"},
+            transport=AiohttpTransport(client=session_factory(
+                resolve, guard=False, limit=max_connections, per_host=connections)),
+            headers=headers,
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
                                   write=read_timeout, pool=deadline),
             follow_redirects=False, trust_env=False)
         self._all = asyncio.Semaphore(max_connections)
-        self._hosts = _HostSlots(per_host, SLOW_AFTER)
-        self._backoff: dict[str, tuple[float, int]] = {}  # host -> (monotonic until, status)
+        self._hosts = HostSlots(per_host, SLOW_AFTER)
+        self._backoff = HostBackoff(_DEFAULT_429_DELAY)
+
+    def _client_timeout(self, t: Timeouts) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts: ``connect`` and ``read`` per socket operation; waiting for a
+        pooled connection is bounded by the deadline."""
+        return aiohttp.ClientTimeout(total=None, connect=self._deadline,
+                                     sock_connect=t.connect, sock_read=t.read)
 
     @property
     def client(self) -> httpx.AsyncClient:
-        """The shared client; requests sent on it directly are not guarded (trusted URLs)."""
+        """An httpx client for the webhook channels: not guarded (operator-written URLs),
+        sharing no connection with the fetches."""
         return self._client
 
     def host_delay(self, url: str) -> float:
         """Seconds until the host of ``url`` may be contacted again (Retry-After), 0 if free."""
         try:
-            key = _host_key(httpx.URL(url))
-        except httpx.InvalidURL:
+            key = _host_key(URL(url))
+        except (ValueError, TypeError):
             return 0.0
-        return self._backoff_left(key)[0]
+        return self._backoff.left(key)[0]
+
+    def _session(self, guarded: bool) -> aiohttp.ClientSession:
+        """The guarded or the open session, made at first use (aiohttp wants a running loop)."""
+        if self._sessions is None:
+            self._sessions = (self._make_open(), self._make_guarded())
+        return self._sessions[guarded]
 
     async def aclose(self) -> None:
+        if self._sessions is not None:
+            for session in self._sessions:
+                await session.close()
         await self._client.aclose()
 
     async def fetch(self, url: str, *, etag: str | None = None,
@@ -292,8 +290,8 @@ class Fetcher:
             limit = options.max_bytes
         if options and options.deadline:
             deadline = options.deadline
-            connect = min(self._client.timeout.connect or deadline, deadline)
-            timeout = httpx.Timeout(deadline, connect=connect, pool=deadline)
+            connect = min(self._timeouts.connect or deadline, deadline)
+            timeout = Timeouts(connect=connect, read=deadline)
         return _Request(_request_headers(etag, last_modified, html_only, options), guarded,
                         html_only, limit, deadline, timeout, options)
 
@@ -312,89 +310,61 @@ class Fetcher:
         raise FetchUnusable(f"more than {self._max_redirects} redirects", _bare(target),
                             reason="redirects")
 
-    async def _hop(self, url: httpx.URL, req: _Request, guarded: bool,
-                   scope: asyncio.Timeout) -> FetchResult | httpx.URL:
+    async def _hop(self, url: URL, req: _Request, guarded: bool,
+                   scope: asyncio.Timeout) -> FetchResult | URL:
         """One request: a result, or the next URL of a redirect."""
         check_url(url, guarded=guarded)
         key = _host_key(url)
-        self._check_backoff(key, url)
+        if self._backoff:
+            self._backoff.check(key, _bare(url))
         async with self._hosts.hold(key), self._all:
             if scope.when() is None:
                 scope.reschedule(asyncio.get_running_loop().time() + req.deadline)
-            self._check_backoff(key, url)
-            with _foreign_errors(url, req.timeout or self._client.timeout):
-                response = await self._send(url, req, guarded)
-                try:
-                    return await self._outcome(response, url, key, req.html_only, req.limit)
-                finally:
-                    await response.aclose()
+            if self._backoff:
+                self._backoff.check(key, _bare(url))
+            headers, sent = req.hop_headers(url), url
+            if url.raw_user or url.raw_password:  # sent in an Authorization header
+                headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
+            try:
+                async with self._session(guarded).get(
+                        sent, headers=headers, allow_redirects=False,
+                        timeout=(self._client_timeout(req.timeout) if req.timeout
+                                 else self._default_timeout)) as response:
+                    return await self._outcome(response, sent, key, req.html_only, req.limit)
+            except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
+                raise _foreign(e, url, req.timeout or self._timeouts) from e
 
-    async def _send(self, url: httpx.URL, req: _Request, guarded: bool) -> httpx.Response:
-        # aiohttp refuses a URL with credentials next to an Authorization header
-        auth = httpx.BasicAuth(url.username, url.password) if url.userinfo else None
-        request = self._client.build_request("GET", url.copy_with(userinfo=b"") if auth else url,
-                                             headers=req.hop_headers(url),
-                                             timeout=req.timeout or httpx.USE_CLIENT_DEFAULT,
-                                             extensions={GUARD_EXTENSION: guarded})
-        return await self._client.send(request, stream=True, auth=auth)
-
-    async def _outcome(self, response: httpx.Response, url: httpx.URL, key: str,
-                       html_only: bool, limit: int) -> FetchResult | httpx.URL:
-        status = response.status_code
+    async def _outcome(self, response: aiohttp.ClientResponse, url: URL, key: str,
+                       html_only: bool, limit: int) -> FetchResult | URL:
+        status = response.status
         location = response.headers.get("location")
         if status in _REDIRECTS and location:  # credentials are not carried over
-            return _parse(str(url.copy_with(userinfo=b"").join(location)))
+            return _parse(location, url.with_user(None))
         if status == 304:
             raise NotModified(loggable(url))
         if not 200 <= status <= 299:
-            retry_after = self._record_backoff(key, status, response.headers.get("retry-after"))
+            retry_after = self._backoff.record(key, status, response.headers.get("retry-after"))
             raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
                                   retry_after=retry_after)
         return await self._result(response, url, html_only, limit)
 
-    async def _result(self, response: httpx.Response, url: httpx.URL,
+    async def _result(self, response: aiohttp.ClientResponse, url: URL,
                       html_only: bool, limit: int) -> FetchResult:
-        ctype = response.headers.get("content-type", "")
+        headers = response.headers
+        ctype = headers.get("content-type", "")
         if html_only and ctype.split(";")[0].strip().lower() not in _HTML_TYPES:
             raise FetchUnusable(f"not HTML: {ctype}", _bare(url), reason="not_html")
-        declared = response.headers.get("content-length", "")
+        declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             raise FetchTooLarge(f"Content-Length {declared} over {limit}", _bare(url))
         bare = _bare(url)
-        body = BoundedBody(response.headers.get("content-encoding", ""), limit, bare)
-        async for chunk in response.aiter_raw():
+        body = BoundedBody(headers.get("content-encoding", ""), limit, bare)
+        async for chunk in response.content.iter_chunked(_CHUNK):
             body.feed(chunk)
         content = body.content()
         if not content:
             raise FetchUnusable("empty body", bare, reason="empty")
-        return FetchResult(url=bare, status=response.status_code, content=content,
-                           content_type=ctype, etag=response.headers.get("etag"),
-                           last_modified=response.headers.get("last-modified"),
-                           headers=tuple(response.headers.multi_items()))
-
-    def _record_backoff(self, key: str, status: int, value: str | None) -> float | None:
-        if status not in (429, 503):
-            return None
-        delay = parse_retry_after(value)
-        if delay is None and status == 429:
-            delay = _DEFAULT_429_DELAY
-        if delay:
-            now = time.monotonic()
-            if len(self._backoff) >= 1024:  # forget hosts whose delay has passed
-                self._backoff = {k: v for k, v in self._backoff.items() if v[0] > now}
-            self._backoff[key] = (now + delay, status)
-            logger.info("event=host_backoff host=%s status=%d seconds=%.0f", key, status, delay)
-        return delay
-
-    def _backoff_left(self, key: str) -> tuple[float, int]:
-        until, status = self._backoff.get(key, (0.0, 0))
-        left = until - time.monotonic()
-        if left <= 0 and key in self._backoff:
-            del self._backoff[key]
-        return max(left, 0.0), status
-
-    def _check_backoff(self, key: str, url: httpx.URL) -> None:
-        left, status = self._backoff_left(key)
-        if left > 0:
-            raise FetchPostponed(f"host asked for a pause: {left:.0f}s left after HTTP {status}",
-                                 _bare(url), status=status, retry_after=left)
+        return FetchResult(url=bare, status=response.status, content=content,
+                           content_type=ctype, etag=headers.get("etag"),
+                           last_modified=headers.get("last-modified"),
+                           headers=tuple((k.lower(), v) for k, v in headers.items()))

@@ -14,9 +14,12 @@ import logging
 import socket
 import ssl
 import time
+from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 import httpx
+from yarl import URL
 
 from monitor.errors import (
     FetchBlocked,
@@ -31,6 +34,30 @@ from monitor.errors import (
 # what OpenSSL says when the other end does not speak TLS at all (a plain HTTP port)
 _NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG",
                       "UNKNOWN_PROTOCOL", "HTTP_REQUEST"})
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds to connect, and to wait for each read."""
+
+    connect: float | None
+    read: float | None
+
+
+class _Timeouts(Protocol):  # Timeouts, or an httpx.Timeout
+    @property
+    def connect(self) -> float | None: ...
+    @property
+    def read(self) -> float | None: ...
+
+
+class _Where(Protocol):  # a yarl or an httpx URL
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def host(self) -> str | None: ...
+    @property
+    def port(self) -> int | None: ...
 
 
 def classify(outcome: BaseException | int) -> str:
@@ -60,14 +87,14 @@ def _causes(exc: BaseException) -> list[BaseException]:
     return chain
 
 
-def diagnose(exc: BaseException, url: httpx.URL | None = None,
-             timeout: httpx.Timeout | None = None) -> tuple[str, str]:
+def diagnose(exc: BaseException, url: _Where | None = None,
+             timeout: _Timeouts | None = None) -> tuple[str, str]:
     """Why a connection or an exchange failed: ``classify``'s reason and one line naming the
     cause (``DNS lookup failed for example.org``), read from ``exc``'s cause chain.
 
     ``url`` and ``timeout`` (the client's) fill in the host, port and seconds."""
     chain = _causes(exc)
-    root, host = chain[-1], url.host if url else "the host"
+    root, host = chain[-1], (url.host or "the host") if url else "the host"
     where = f"{host}:{port_of(url)}" if url else host
     tls = next((e for e in reversed(chain) if isinstance(e, ssl.SSLError)), None)  # deepest
     if isinstance(tls, ssl.SSLCertVerificationError):
@@ -94,7 +121,7 @@ def diagnose(exc: BaseException, url: httpx.URL | None = None,
     return ("error" if isinstance(exc, FetchError) else "internal"), str(exc)
 
 
-def _timed_out(root: BaseException, where: str, timeout: httpx.Timeout | None) -> str:
+def _timed_out(root: BaseException, where: str, timeout: _Timeouts | None) -> str:
     if isinstance(root, aiohttp.ConnectionTimeoutError | httpx.ConnectTimeout):
         seconds, doing = (timeout.connect if timeout else None), f"connecting to {where}"
     else:
@@ -102,24 +129,24 @@ def _timed_out(root: BaseException, where: str, timeout: httpx.Timeout | None) -
     return f"timed out after {seconds:g}s {doing}" if seconds else f"timed out {doing}"
 
 
-def port_of(url: httpx.URL) -> int:
+def port_of(url: _Where) -> int:
     """The port ``url`` connects to, the scheme's default when it names none."""
     return url.port or (443 if url.scheme == "https" else 80)
 
 
 def _is_timeout(root: BaseException) -> bool:
-    # httpx-aiohttp maps every aiohttp ClientConnectionError (refused, reset, DNS) to
-    # httpx.ConnectTimeout, so only the root cause tells a real timeout apart.
+    # httpx-aiohttp (the webhook client) maps every aiohttp ClientConnectionError (refused,
+    # reset, DNS) to httpx.ConnectTimeout, so only the root cause tells a timeout apart.
     return isinstance(root, TimeoutError | httpx.TimeoutException)
 
 
-def loggable(url: str | httpx.URL) -> str:
+def loggable(url: str | URL) -> str:
     """The URL without credentials, query or fragment, for logs."""
     try:
-        u = url if isinstance(url, httpx.URL) else httpx.URL(url)
-    except httpx.InvalidURL:
+        u = url if isinstance(url, URL) else URL(url)
+        return f"{u.scheme}://{u.host_port_subcomponent or ''}{u.path}"
+    except (ValueError, TypeError):
         return "(invalid)"
-    return f"{u.scheme}://{u.netloc.decode('ascii', 'replace')}{u.path}"
 
 
 def log_outcome(logger: logging.Logger, url: str, exc: BaseException, started: float) -> None:

@@ -13,9 +13,10 @@ globally routable addresses. The guard works in two places:
   the checked addresses, which aiohttp dials without a second lookup (so a DNS-rebinding
   server gets no second chance).
 
-Guarded and open requests go through two aiohttp sessions behind one httpx client
-(:class:`PolicyTransport`), so a keep-alive connection opened to a private address for a
-trusted or intranet request is never reused by a guarded one.
+Guarded and open requests go through two aiohttp sessions (:func:`session_factory`), so a
+keep-alive connection opened to a private address for a trusted or intranet request is
+never reused by a guarded one. Parsing a host as an IP literal is cached per host (a
+poll round asks about the same hosts again and again); the rule itself is not.
 
 Bodies. :class:`BoundedBody` takes raw (still compressed) chunks and decompresses them
 with bounded decompressors, so neither the raw nor the decoded body exceeds the cap.
@@ -24,6 +25,7 @@ with bounded decompressors, so neither the raw nor the decoded body exceeds the 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -34,7 +36,7 @@ import aiohttp
 import brotli  # type: ignore[import-untyped]
 import httpx
 from aiohttp.abc import AbstractResolver, ResolveResult
-from httpx_aiohttp import AiohttpTransport
+from yarl import URL
 
 from monitor.errors import FetchBlocked, FetchTooLarge
 
@@ -42,9 +44,6 @@ Resolve = Callable[[str, int], Awaitable[list[str]]]
 """An injectable resolver: ``(host, port) -> ["192.0.2.7", "2001:db8::7"]``."""
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-GUARD_EXTENSION = "monitor.guarded"
-"""Request extension: True sends the request through the guarded session."""
 
 _SCHEMES = frozenset({"http", "https"})
 _NUMERIC_V4 = re.compile(r"^[0-9a-fA-FxX.]+$")
@@ -106,28 +105,40 @@ def check_address(text: str, host: str = "") -> None:
         raise FetchBlocked(f"{host or text} resolves to non-public address {addr}")
 
 
-def normalise_url(url: httpx.URL) -> httpx.URL:
+@functools.lru_cache(maxsize=4096)
+def _dotted(host: str) -> str | None:
+    """The dotted quad an odd IPv4 literal host denotes, None when ``host`` is not one."""
+    literal = parse_ipv4_literal(host)
+    return None if literal is None or str(literal) == host else str(literal)
+
+
+_literal = functools.lru_cache(maxsize=4096)(parse_literal)
+
+
+def normalise_url(url: URL) -> URL:
     """``url`` with an odd IPv4 literal host (``2130706434``, ``127.1``) as a dotted quad."""
-    literal = parse_ipv4_literal(url.host)
-    if literal is None or str(literal) == url.host:
-        return url
-    return url.copy_with(host=str(literal))
+    dotted = _dotted(url.raw_host or "")
+    return url if dotted is None else url.with_host(dotted)
 
 
-def check_url(url: httpx.URL, *, guarded: bool) -> None:
+def check_url(url: URL, *, guarded: bool) -> None:
     """Raise FetchBlocked if ``url`` may not be fetched; checks literals, never resolves."""
-    shown = str(url.copy_with(userinfo=b""))
     if url.scheme not in _SCHEMES:
-        raise FetchBlocked(f"scheme {url.scheme or '(none)'!r} is not http(s)", shown)
-    if not url.host:
-        raise FetchBlocked("URL has no host", shown)
+        raise FetchBlocked(f"scheme {url.scheme or '(none)'!r} is not http(s)", _shown(url))
+    if not url.raw_host:
+        raise FetchBlocked("URL has no host", _shown(url))
     if not guarded:
         return
-    if url.userinfo:
-        raise FetchBlocked("URL carries credentials", shown)
-    literal = parse_literal(url.host)
+    if url.raw_user or url.raw_password:
+        raise FetchBlocked("URL carries credentials", _shown(url))
+    literal = _literal(url.raw_host)
     if literal is not None and not is_public(literal):
-        raise FetchBlocked(f"address {literal} is not public", shown)
+        raise FetchBlocked(f"address {literal} is not public", _shown(url))
+
+
+def _shown(url: URL) -> str:
+    """``url`` without credentials, as errors show it."""
+    return str(url.with_user(None) if url.raw_user or url.raw_password else url)
 
 
 async def system_resolve(host: str, port: int) -> list[str]:
@@ -165,36 +176,21 @@ def _result(host: str, addr: str, port: int) -> ResolveResult:
                          flags=socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)
 
 
-def _session_factory(resolver: CheckedResolver, limit: int,
-                     per_host: int) -> Callable[[], aiohttp.ClientSession]:
-    """A factory for the aiohttp session; aiohttp wants it built inside the running loop."""
+def session_factory(resolve: Resolve, *, guard: bool, limit: int, per_host: int,
+                    headers: dict[str, str] | None = None
+                    ) -> Callable[[], aiohttp.ClientSession]:
+    """A factory for an aiohttp session whose resolver checks every address when ``guard``
+    is set; aiohttp wants the session built inside the running loop. It keeps no cookies,
+    reads no proxy from the environment and does not decompress (:class:`BoundedBody`)."""
+    resolver = CheckedResolver(resolve, guard=guard)
 
     def make() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(resolver=resolver, limit=limit, limit_per_host=per_host,
                                          ssl=httpx.create_ssl_context(trust_env=True))
         return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
-                                     auto_decompress=False, trust_env=False)
+                                     auto_decompress=False, trust_env=False, headers=headers)
 
     return make
-
-
-class PolicyTransport(httpx.AsyncBaseTransport):
-    """Sends guarded requests through a checking session and the rest through an open one."""
-
-    def __init__(self, resolve: Resolve, *, limit: int, per_host: int) -> None:
-        self._open = AiohttpTransport(client=_session_factory(
-            CheckedResolver(resolve, guard=False), limit, per_host))
-        self._guarded = AiohttpTransport(client=_session_factory(
-            CheckedResolver(resolve, guard=True), limit, per_host))
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        guarded = bool(request.extensions.get(GUARD_EXTENSION))
-        transport = self._guarded if guarded else self._open
-        return await transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self._open.aclose()
-        await self._guarded.aclose()
 
 
 # -- bounded bodies -------------------------------------------------------------------------

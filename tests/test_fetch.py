@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import brotli  # type: ignore[import-untyped]
 import httpx
 import pytest
@@ -395,7 +396,7 @@ async def test_refused_connection_is_a_network_error(make_fetcher: MakeFetcher) 
     with pytest.raises(FetchError) as caught:
         await make_fetcher().fetch(f"http://127.0.0.1:{_closed_port()}/")
     assert type(caught.value) is FetchError
-    assert isinstance(caught.value.__cause__, httpx.HTTPError)
+    assert isinstance(caught.value.__cause__, aiohttp.ClientError)
     assert classify(caught.value) == "network"
 
 

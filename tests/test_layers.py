@@ -43,7 +43,8 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("cli", "demo"): "monitor demo",
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
-SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "extractpool": "extract",
+SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "fetchhosts": "fetch",
+              "extractpool": "extract",
               "extractprelude": "extract",
               "hardpages": "extract", "browser": "fetch", "collaborators": "pipeline",
               "liverules": "pipeline", "daemonsetup": "daemon"}

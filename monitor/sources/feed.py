@@ -260,9 +260,18 @@ def _not_a_feed(content: bytes, url: str, warning: str | None) -> str:
     return f"not a feed: {warning}" if warning else "not a feed: no RSS, Atom or JSON Feed found"
 
 
+# An absolute http(s) URL that urljoin gives back unchanged (its parse and unparse round
+# trip is the identity: lowercase scheme, no ";" parameters, no empty "?" or "#", no
+# whitespace, no brackets for urlsplit to check): most item links, joined for nothing.
+_PLAIN_ABSOLUTE = re.compile(r"https?://[^/?#;\[\]\s\x00-\x20\x7f]+(?:/[^?#;\s\x00-\x20\x7f]*)?"
+                             r"(?:\?[^#\s\x00-\x20\x7f]+)?(?:#[^\s\x00-\x20\x7f]+)?")
+
+
 def _absolute(base: str, link: str) -> str:
     link = link.strip()
-    return urljoin(base, link) if link else ""
+    if not link or _PLAIN_ABSOLUTE.fullmatch(link):
+        return link
+    return urljoin(base, link)
 
 
 def _hash_key(text: str) -> str:

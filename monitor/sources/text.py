@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 import re
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
@@ -25,8 +27,9 @@ _LOCAL = threading.local()
 # either takes the element-by-element walk instead. Line breaks inside text become spaces
 # (the walk's whitespace collapsing, which _tidy then finishes on each line).
 _BLOCK_MARK, _BR_MARK = "\ue000", "\ue001"
-_MARK = re.compile(f"([{_BLOCK_MARK}{_BR_MARK}])")
 _BLANK_LINES = re.compile(r"\n{3,}")
+_FULL_HTML = re.compile(r"^\s*<(?:html|!doctype)", re.I)  # as lxml.html tells a document
+_T = TypeVar("_T")
 
 
 def html_to_text(markup: str) -> str:
@@ -37,22 +40,51 @@ def html_to_text(markup: str) -> str:
         root = _fragment(markup)
     except (lxml.etree.ParserError, ValueError):
         return _tidy(html.unescape(re.sub(r"<[^>]*>", " ", markup)))
-    lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
     if _BLOCK_MARK in markup or _BR_MARK in markup:
-        return _walked_text(root)
-    return _marked_text(root)
+        return _walked_text(_without_comments(root))
+    try:
+        marked = str(_local("xslt", _marking_stylesheet)(root))
+    except lxml.etree.XSLTApplyError:  # libxslt's own limits (depth): the same, in Python
+        marked = _marked_in_python(_without_comments(root))
+    return _lines(marked)
+
+
+def _local(name: str, make: Callable[[], _T]) -> _T:
+    """This thread's ``name`` (lxml parsers and stylesheets are not shared across threads)."""
+    made: _T | None = getattr(_LOCAL, name, None)
+    if made is None:
+        made = make()
+        setattr(_LOCAL, name, made)
+    return made
 
 
 def _parser() -> lxml.etree.HTMLParser:
-    """This thread's HTML parser: lxml.html's, without its per-element class lookup."""
-    parser = getattr(_LOCAL, "parser", None)
-    if parser is None:
-        parser = _LOCAL.parser = lxml.etree.HTMLParser()
-    return parser
+    """lxml.html's HTML parser, without its per-element class lookup."""
+    return _local("parser", lxml.etree.HTMLParser)
+
+
+def _marking_stylesheet() -> lxml.etree.XSLT:
+    """Text out, a mark around each block and after each ``<br>``; skipped elements,
+    comments and processing instructions dropped: the walk of the tree, in libxslt."""
+    blocks, skipped = "|".join(sorted(_BLOCK_TAGS)), "|".join(sorted(_SKIP_TAGS))
+    return lxml.etree.XSLT(lxml.etree.XML(
+        '<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">'
+        '<xsl:output method="text" encoding="utf-8"/>'
+        f'<xsl:template match="{blocks}">{_BLOCK_MARK}<xsl:apply-templates/>{_BLOCK_MARK}'
+        f'</xsl:template><xsl:template match="br">{_BR_MARK}</xsl:template>'
+        f'<xsl:template match="{skipped}|comment()|processing-instruction()"/>'
+        "</xsl:stylesheet>"))
 
 
 def _fragment(markup: str) -> lxml.etree._Element:
-    """``lxml.html.fragment_fromstring(markup, create_parent="div")``, in plain elements."""
+    """The ``<body>`` that ``lxml.html.fragments_fromstring(markup)`` reads its pieces from
+    (the same document, without moving the pieces into a parent of their own)."""
+    if not _FULL_HTML.match(markup):
+        doc = lxml.etree.fromstring(f"<html><body>{markup}</body></html>", _parser())
+        bodies = [] if doc is None else [e for e in doc if e.tag == "body"]
+        if len(bodies) == 1:
+            bodies[0].tail = None  # text after a "</body>" in markup: not among the pieces
+            return bodies[0]
     parser = _parser()
     pieces = lxml.html.fragments_fromstring(markup, parser=parser, no_leading_text=False)
     root = parser.makeelement("div")
@@ -62,23 +94,45 @@ def _fragment(markup: str) -> lxml.etree._Element:
     return root
 
 
-def _marked_text(root: lxml.etree._Element) -> str:
-    """The text of ``root``: a mark around each block and after each ``<br>``, one join of
-    all text in C, then the marks made line breaks and other line breaks spaces."""
+def _without_comments(root: lxml.etree._Element) -> lxml.etree._Element:
+    lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
+    return root
+
+
+def _marked_in_python(root: lxml.etree._Element) -> str:
+    """What the marking stylesheet gives, by marking the tree and joining its text."""
     lxml.etree.strip_elements(root, *_SKIP_TAGS, with_tail=False)
     for el in root.iter(*_BLOCK_TAGS):
         el.text = _BLOCK_MARK + (el.text or "")
         el.tail = _BLOCK_MARK + (el.tail or "")
     for el in root.iter("br"):
         el.tail = _BR_MARK + (el.tail or "")
-    # _tidy's lines, read off the marks: every other line break inside text is a space
-    parts = _MARK.split("".join(root.itertext()))
-    lines = [" ".join(parts[0].split())]
-    for i in range(1, len(parts), 2):
-        if parts[i] == _BLOCK_MARK:
+    return "".join(root.itertext())
+
+
+def _lines(marked: str) -> str:
+    """_tidy's lines, read off the marks: every other line break inside text is a space,
+    and a run of blank lines is one (as _tidy's regex would make it, without its scan)."""
+    lines: list[str] = []
+    blank = True
+    for n, block in enumerate(marked.split(_BLOCK_MARK)):
+        if n and not blank:
             lines.append("")
-        lines.append(" ".join(parts[i + 1].split()))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+            blank = True
+        for piece in block.split(_BR_MARK) if _BR_MARK in block else (block,):
+            line = _collapse(piece)
+            if line or not blank:
+                lines.append(line)
+                blank = not line
+    return "\n".join(lines).strip()
+
+
+def _collapse(part: str) -> str:
+    """``" ".join(part.split())``, without the split when the only whitespace is single
+    spaces (every other whitespace character is unprintable): most paragraphs."""
+    if part.isprintable() and "  " not in part:
+        return part.strip(" ")
+    return " ".join(part.split())
 
 
 def _walked_text(root: lxml.etree._Element) -> str:
