@@ -5,8 +5,10 @@ in a worker thread, off the daemon's event loop; the probes are coroutines: /hea
 answers from memory, /readyz asks the database in a thread, bounded in time
 (``monitor.web.ready``). Pages are rendered server-side by Jinja2
 with autoescaping: feed-derived text is always data, never markup; the only markup that
-wraps it is ``<mark>`` around escaped hits. No scripts, no external assets; the workspace
-(``monitor.web.workspace``) is the one page with a script, its own file.
+wraps it is ``<mark>`` around escaped hits. The dashboard opens with the newest stories,
+one card each (``stories.dashboard_stories``, the query ``/api/stories`` makes). No
+scripts, no external assets; the workspace (``monitor.web.workspace``) is the one page
+with a script, its own file.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from monitor.web.ready import DatabaseProbe
 from monitor.web.rulesapi import RulesAPI
 from monitor.web.rulestats import RuleStatsAPI
 from monitor.web.security import SecurityMiddleware
-from monitor.web.stories import StoriesAPI
+from monitor.web.stories import StoriesAPI, dashboard_stories
 from monitor.web.triage import TriageAPI
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class _Handlers:
         feeds = self.store.feeds()
         page = self.env.get_template("dashboard.html").render(
             now=now, q=query, cs=case_sensitive, search=found, feeds=feeds,
+            stories=dashboard_stories(self.store),
             alerts=views.recent_alerts(self.store)[:50],
             rules=views.rule_views(self.store, self.config(), now),
             nodes=self.store.nodes(now, NODE_ALIVE_WITHIN),
