@@ -230,7 +230,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
     if require_token and not token:
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
                           "listens beyond loopback (or set monitor.web_token_env)")
-    auth = Auth(lambda: config_getter().users, token=token,
+    auth = Auth(lambda: config_getter().users, token=token, key=store.session_key,
                 secure=hosts is not None and not is_loopback(hosts.listen))
     rules = RulesAPI(store, config_getter, clock)
     stories, triage = StoriesAPI(store, config_getter), TriageAPI(store, clock)
@@ -257,7 +257,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         *workspace.routes(),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
-                             hosts=hosts, session=auth.scope_session,
+                             hosts=hosts, session=auth.scope_session, prepare=auth.prepare,
                              open_paths=[rulefeeds.FEED_PATH])]
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={StorageError: _storage_error})
