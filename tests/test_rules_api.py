@@ -121,6 +121,37 @@ async def test_crud_validation_and_read_only_config_rules(
         assert again.status_code == 201 and again.json()["id"] != made["id"]
 
 
+async def test_null_in_a_put_clears_a_key_back_to_its_default(
+        site: tuple[str, Daemon, Path]) -> None:
+    base, daemon, _ = site
+    full = {**RULE, "name": "full", "languages": ["en", "de"], "max_age": "2d",
+            "spike": {"factor": 4, "min_hits": 6, "baseline_days": 7}}
+    async with editor(base) as ed:
+        made = await ed.post("/api/rules", json=full)
+        assert made.status_code == 201, made.text
+        rule_id = made.json()["id"]
+        assert made.json()["spike"] == {"factor": 4.0, "min_hits": 6, "baseline_days": 7}
+        cleared = await ed.put(f"/api/rules/{rule_id}", json={
+            "digest": None, "max_alerts_per_hour": None, "spike": None, "languages": None})
+        assert cleared.status_code == 200, cleared.text
+        got = (await ed.get(f"/api/rules/{rule_id}")).json()
+        assert got["digest"] is None and got["max_alerts_per_hour"] is None
+        assert got["spike"] is None and got["languages"] == []
+        # what the body left out stays, max_age (not shown by the API) included
+        assert got["channels"] == ["hook"] and got["feeds"] == ["wires"]
+        assert got["match"] == "exact" and got["query"] == RULE["query"]
+        stored = daemon.services.store.web_rules(rule_id)[0]
+        assert stored.settings.get("max_age") == 2 * 86400
+        assert not {"digest", "max_alerts_per_hour", "spike", "languages"} & set(stored.settings)
+        # a kept key survives a PUT of another one; null on a required key is refused
+        renamed = await ed.put(f"/api/rules/{rule_id}", json={"feeds": None})
+        assert renamed.status_code == 200 and renamed.json()["feeds"] == []
+        assert daemon.services.store.web_rules(rule_id)[0].settings.get("max_age") == 172800
+        refused = await ed.put(f"/api/rules/{rule_id}", json={"name": None})
+        assert refused.status_code == 400 and refused.json()["key"] == "name"
+        assert (await ed.get(f"/api/rules/{rule_id}")).json()["name"] == "full"
+
+
 async def test_every_edit_is_audited(site: tuple[str, Daemon, Path]) -> None:
     base, daemon, _ = site
     before = daemon.services.store.rules_version()

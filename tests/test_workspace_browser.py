@@ -212,6 +212,18 @@ async def preview(page: Page, query: str, count: int) -> None:
     await page.wait_for_selector(f"#preview-count[data-count='{count}']")
 
 
+async def saved_as(base: str, name: str, **want: Any) -> None:
+    """Wait until ``/api/rules`` shows rule ``name`` with the ``want`` values."""
+    async with httpx.AsyncClient(base_url=base, trust_env=False) as c:
+        for _ in range(100):
+            rules = {r["name"]: r for r in (await c.get("/api/rules")).json()["rules"]}
+            got = {k: rules[name].get(k) for k in want}
+            if got == want:
+                return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"rule {name}: {got}, not {want}")
+
+
 async def test_write_try_save_triage_and_tune_a_rule(
         tmp_path: Path, news: NewsServer, hook: WebhookReceiver, sites: Sites,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -238,12 +250,22 @@ async def test_write_try_save_triage_and_tune_a_rule(
         assert await page.locator("#preview-hits mark", has_text="steel").count() == 0
         await page.screenshot(path=str(tmp_path / "preview.png"))
 
+        await page.click("#rule-settings summary")
+        await page.fill("#rule-digest", "0 8 * * *")
+        await page.fill("#rule-cap", "3")
         await page.click("#save-rule")
         await page.wait_for_selector("#save-status:has-text('Saved.')")
         assert await page.locator("#rules .rule-item", has_text="tariffs").count() == 1
         assert await page.locator("#rules .rule-item",
                                   has_text="managed by config").count() == 3
         assert await page.inner_text("#rule-precision") == "–"
+
+        # the digest and cap saved with it, emptied in the editor: the PUT clears them
+        await saved_as(base, "tariffs", digest="0 8 * * *", max_alerts_per_hour=3)
+        await page.fill("#rule-digest", "")
+        await page.fill("#rule-cap", "")
+        await page.click("#save-rule")
+        await saved_as(base, "tariffs", digest=None, max_alerts_per_hour=None)
 
         # a poll alerts on the new stories, which appear without a reload
         sites.add(AFTER)

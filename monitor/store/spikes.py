@@ -1,6 +1,7 @@
 """The spikes area: the hits of some rules in given hours, the spikes raised (one per rule
 and hour, with its notices in the same transaction), and per-rule feeds: a rule's newest
-hits and the secret its feed token is made with.
+hits and the secret its feed token is made with; and the key session cookies are signed
+with (``monitor.web.auth``), the same kind of shared secret.
 
 Raising is check-then-insert under one lock (PostgreSQL) or SQLite's single writer: of
 several nodes seeing the same spike, one stores it and enqueues its notices; the others
@@ -31,6 +32,7 @@ else:
     StoreBase = object
 
 SPIKE_LOCK = 4242011  # pg_advisory_xact_lock key: raising a spike
+FEED_SECRET, SESSION_SECRET = 1, 2  # rows of ``feed_secret``: the feed tokens', the cookies'
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +112,21 @@ class SpikesMixin(StoreBase):
 
     def feed_secret(self) -> bytes:
         """The secret every node makes feed tokens with: made once, on first use."""
-        read = select(t.feed_secret.c.secret).where(t.feed_secret.c.id == 1)
+        return self._shared_secret(FEED_SECRET)
+
+    def session_key(self) -> bytes:
+        """The key every node signs session cookies with: made once, on first use."""
+        return self._shared_secret(SESSION_SECRET)
+
+    def _shared_secret(self, secret_id: int) -> bytes:
+        """Row ``secret_id`` of ``feed_secret``: 32 random bytes, the same on every node."""
+        read = select(t.feed_secret.c.secret).where(t.feed_secret.c.id == secret_id)
         with self._begin() as conn:
             found = conn.execute(read).scalar()
         if found is None:  # of nodes making it at once, the first insert wins
             with self._begin() as conn:
                 conn.execute(self._insert(t.feed_secret).on_conflict_do_nothing(),
-                             {"id": 1, "secret": secrets.token_hex(32)})
+                             {"id": secret_id, "secret": secrets.token_hex(32)})
                 found = conn.execute(read).scalar_one()
         return bytes.fromhex(found)
 

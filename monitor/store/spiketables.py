@@ -4,8 +4,9 @@
 * ``spikes``: one row per (rule, hour) a spike was raised in: the hour's count and the
   baseline it was held against. Its key is what makes a spike raised once, whichever node
   sees it first; the dashboard marks the rule's chart with its rows.
-* ``feed_secret``: one row, the random secret each rule's feed token is an HMAC under;
-  created on first use, shared by every node.
+* ``feed_secret``: random secrets shared by every node, each row created on first use:
+  id 1 the secret each rule's feed token is an HMAC under, id 2 the key session cookies
+  are signed with (``monitor.store.spikes``: ``FEED_SECRET``, ``SESSION_SECRET``).
 * ``notices.rule``: the rule a notice is about (a spike), beside ``feed`` (feed health).
 """
 
@@ -37,7 +38,7 @@ def spike_tables(metadata: MetaData) -> tuple[Table, Table]:
     )
     secret = Table(
         "feed_secret", metadata,
-        Column("id", Integer, primary_key=True),  # always 1
+        Column("id", Integer, primary_key=True),  # 1: feed tokens, 2: session cookies
         Column("secret", String(64), nullable=False),  # hex, 32 random bytes
     )
     return spikes, secret

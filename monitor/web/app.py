@@ -5,8 +5,10 @@ in a worker thread, off the daemon's event loop; the probes are coroutines: /hea
 answers from memory, /readyz asks the database in a thread, bounded in time
 (``monitor.web.ready``). Pages are rendered server-side by Jinja2
 with autoescaping: feed-derived text is always data, never markup; the only markup that
-wraps it is ``<mark>`` around escaped hits. No scripts, no external assets; the workspace
-(``monitor.web.workspace``) is the one page with a script, its own file.
+wraps it is ``<mark>`` around escaped hits. The dashboard opens with the newest stories,
+one card each (``stories.dashboard_stories``, the query ``/api/stories`` makes). No
+scripts, no external assets; the workspace (``monitor.web.workspace``) is the one page
+with a script, its own file.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from monitor.web.ready import DatabaseProbe
 from monitor.web.rulesapi import RulesAPI
 from monitor.web.rulestats import RuleStatsAPI
 from monitor.web.security import SecurityMiddleware
-from monitor.web.stories import StoriesAPI
+from monitor.web.stories import StoriesAPI, dashboard_stories
 from monitor.web.triage import TriageAPI
 
 log = logging.getLogger(__name__)
@@ -108,6 +110,7 @@ class _Handlers:
         feeds = self.store.feeds()
         page = self.env.get_template("dashboard.html").render(
             now=now, q=query, cs=case_sensitive, search=found, feeds=feeds,
+            stories=dashboard_stories(self.store),
             alerts=views.recent_alerts(self.store)[:50],
             rules=views.rule_views(self.store, self.config(), now),
             nodes=self.store.nodes(now, NODE_ALIVE_WITHIN),
@@ -227,7 +230,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
     if require_token and not token:
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
                           "listens beyond loopback (or set monitor.web_token_env)")
-    auth = Auth(lambda: config_getter().users, token=token,
+    auth = Auth(lambda: config_getter().users, token=token, key=store.session_key,
                 secure=hosts is not None and not is_loopback(hosts.listen))
     rules = RulesAPI(store, config_getter, clock)
     stories, triage = StoriesAPI(store, config_getter), TriageAPI(store, clock)
@@ -254,7 +257,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         *workspace.routes(),
     ]
     middleware = [Middleware(SecurityMiddleware, token=token, require_token=require_token,
-                             hosts=hosts, session=auth.scope_session,
+                             hosts=hosts, session=auth.scope_session, prepare=auth.prepare,
                              open_paths=[rulefeeds.FEED_PATH])]
     return Starlette(routes=routes, middleware=middleware,
                      exception_handlers={StorageError: _storage_error})

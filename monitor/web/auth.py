@@ -7,14 +7,17 @@ cookie of a signed-in user whose role, read from the running config, is ``editor
 that session's CSRF token in an ``X-CSRF-Token`` header or a ``csrf`` form field. The
 Origin check (``monitor.web.hosts``) runs before all of this, in the security middleware.
 
-The cookie is ``NAME.EXPIRES.NONCE.MAC``: HMAC-SHA256 under a key drawn at random when the
-app starts, over the rest and a digest of the user's stored hash, so a new password or a
-removed user ends its sessions, and a restart ends all of them. The key lives in memory
-only: with several nodes a browser signs in on each node it reaches (a load balancer
-needs sticky sessions). It is ``HttpOnly``, ``SameSite=Strict`` and ``Secure`` unless the
-dashboard listens on loopback. The CSRF token is an HMAC of the cookie (session-bound);
+The cookie is ``NAME.EXPIRES.NONCE.MAC``: HMAC-SHA256 over the rest and a digest of the
+user's stored hash, so a new password or a removed user ends its sessions. The key is one
+random key kept in the database (``Store.session_key``: made once, on first use, in one
+transaction, whichever node comes first), so every node accepts the cookies any node
+made and a restart keeps everyone signed in. It is read once per process, off the event
+loop (``prepare``; until it is read no cookie stands for anyone). The cookie is
+``HttpOnly``, ``SameSite=Strict`` and ``Secure`` unless the dashboard listens on loopback.
+The CSRF token is an HMAC of the cookie (session-bound), so it too holds on every node;
 the sign-in form has its own, double-submitted in a short-lived cookie. Sign-out revokes
-the cookie's nonce in this process.
+the cookie's nonce in this process only: with several nodes, the node that got the
+sign-out refuses the cookie at once, the others until it expires (``SESSION_SECONDS``).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from starlette.types import Scope
 
 from monitor.config import UserSettings
 from monitor.config.passwords import hash_password, verify_password
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +81,37 @@ def _unb64(text: str) -> bytes:
 
 
 class Auth:
-    """Sessions of the users ``users()`` lists now; one random key per app."""
+    """Sessions of the users ``users()`` lists now, signed with the key ``key()`` gives
+    (the database's, shared by every node; None: a random key for this app alone)."""
 
     def __init__(self, users: Callable[[], Sequence[UserSettings]], *, secure: bool,
-                 token: str | None = None, clock: Callable[[], float] = time.time) -> None:
+                 token: str | None = None, clock: Callable[[], float] = time.time,
+                 key: Callable[[], bytes] | None = None) -> None:
         self.users = users
         self.secure = secure
         self.token = token
         self.clock = clock
-        self._key = secrets.token_bytes(32)
+        self._load_key = key
+        self._key: bytes | None = None if key else secrets.token_bytes(32)
         self._revoked: dict[str, float] = {}  # nonce -> its expiry
         self._dummy: str | None = None  # verified against for an unknown name
         self._failures: dict[str, list[float]] = {}  # "ADDR NAME" -> failure times
+
+    async def prepare(self) -> bool:
+        """Read the signing key (once, in a worker thread); False: the database could not
+        give it (then no cookie stands for anyone, and signing in is 503)."""
+        if self._key is None and self._load_key is not None:
+            try:
+                self._key = await run_in_threadpool(self._load_key)
+            except StorageError as e:
+                log.error("event=web_session_key_unavailable error=%r", str(e))
+                return False
+        return self._key is not None
+
+    def _signing_key(self) -> bytes:
+        if self._key is None:  # every caller awaited prepare() first
+            raise StorageError("the session key is not loaded yet")
+        return self._key
 
     # -- passwords and cookies --------------------------------------------------------------
 
@@ -132,7 +154,8 @@ class Auth:
 
     def _mac(self, body: str, stored: str) -> str:
         pinned = hashlib.sha256(stored.encode("utf-8")).hexdigest()
-        return _b64(hmac.new(self._key, f"{body}|{pinned}".encode(), hashlib.sha256).digest())
+        key = self._signing_key()
+        return _b64(hmac.new(key, f"{body}|{pinned}".encode(), hashlib.sha256).digest())
 
     def issue(self, user: UserSettings) -> str:
         """A new session cookie's value for ``user``."""
@@ -144,7 +167,7 @@ class Auth:
         """The signed-in user a cookie stands for now, or None (forged, expired, signed out,
         the user gone or their password changed)."""
         parts = (cookie or "").split(".")
-        if len(parts) != 4:
+        if len(parts) != 4 or self._key is None:
             return None
         try:
             name = _unb64(parts[0]).decode("utf-8")
@@ -162,7 +185,8 @@ class Auth:
 
     def csrf(self, cookie: str) -> str:
         """The CSRF token bound to a session cookie."""
-        return _b64(hmac.new(self._key, f"csrf|{cookie}".encode(), hashlib.sha256).digest())
+        key = self._signing_key()
+        return _b64(hmac.new(key, f"csrf|{cookie}".encode(), hashlib.sha256).digest())
 
     def revoke(self, cookie: str) -> None:
         now = self.clock()
@@ -187,6 +211,8 @@ class Auth:
         """The editor making this request, or the refusal (401 unknown, 403 otherwise)."""
         if self.bearer(request):
             return Actor("token", "editor")
+        if not await self.prepare():
+            return _refuse(503, "database unavailable: the session key cannot be read")
         actor = self.session(request.cookies.get(SESSION_COOKIE))
         if actor is None:
             return _refuse(401, "sign in first (POST /login) or send Authorization: Bearer "
@@ -234,6 +260,8 @@ class Auth:
     async def login(self, request: Request) -> Response:
         """POST /login (form or JSON: name, password, csrf): sets the session cookie."""
         fields = await _fields(request)
+        if not await self.prepare():
+            return _refuse(503, "database unavailable: the session key cannot be read")
         expected = request.cookies.get(LOGIN_COOKIE, "")
         if not expected or not _same(await _sent_csrf(request), expected):
             return _refuse(403, "missing or wrong CSRF token: GET /login first")
@@ -262,6 +290,7 @@ class Auth:
     async def logout(self, request: Request) -> Response:
         """POST /logout: ends this session (its CSRF token required)."""
         cookie = request.cookies.get(SESSION_COOKIE, "")
+        await self.prepare()
         actor = self.session(cookie)
         if actor is None:
             return _refuse(401, "not signed in")
@@ -276,6 +305,7 @@ class Auth:
 
     async def whoami(self, request: Request) -> Response:
         """GET /api/session: who is signed in, and the CSRF token to send with changes."""
+        await self.prepare()
         actor = self.session(request.cookies.get(SESSION_COOKIE))
         if actor is None:
             return JSONResponse({"signed_in": False, "bearer": self.bearer(request)})

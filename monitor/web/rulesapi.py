@@ -4,8 +4,10 @@
 change is 409 with the reason) and those made through the API (``"managed_by": "web"``,
 stored in the database, ``monitor.store.ruleedits``). A written rule has ``[[watch]]``'s
 keys (``monitor.config.ruledata``) plus ``enabled``; its query is checked by the rules
-parser (400 naming the key and, for a query, the column). Writes go through the editor
-gate (``monitor.web.auth``): handlers here run in a worker thread with the body read.
+parser (400 naming the key and, for a query, the column). A PUT keeps the keys its body
+leaves out and clears those it sends as ``null`` back to their defaults. Writes go through
+the editor gate (``monitor.web.auth``): handlers here run in a worker thread with the body
+read.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ def web_watch(rule: WebRule) -> WatchSettings:
     """A stored web rule as the matcher takes it."""
     return replace(stored_rule(rule.id, rule.name, rule.query, rule.settings),
                    case_sensitive=rule.case_sensitive)
+
+
+def stored_fields(rule: WebRule) -> dict[str, Any]:
+    """A stored rule as the fields a body would write: the keys at defaults left out."""
+    return {"name": rule.name, "query": rule.query,
+            **rule_settings(web_watch(rule))}
 
 
 def web_rule_json(rule: WebRule) -> dict[str, Any]:
@@ -146,8 +154,9 @@ class RulesAPI:
         if not isinstance(enabled, bool):
             return _error(400, "enabled: expected true or false", key="enabled")
         if current is not None:  # PUT: what the body does not say stays
-            fields = {**{k: v for k, v in watch_json(web_watch(current)).items()
-                         if v not in (None, [])}, **fields}
+            fields = {**stored_fields(current), **fields}
+        # null clears a key back to its default (a required one is then missing)
+        fields = {k: v for k, v in fields.items() if v is not None}
         config = self.config()
         known = {f.name for f in config.feeds} | {t for f in config.feeds for t in f.tags}
         rule, problems = check_rule(fields, _check, channels=set(config.channels),

@@ -21,7 +21,7 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import JSONResponse
@@ -80,8 +80,10 @@ class SecurityMiddleware:
     def __init__(self, app: ASGIApp, token: str | None = None, require_token: bool = False,
                  public: Iterable[str] = ("/healthz", "/login"), hosts: HostCheck | None = None,
                  session: Callable[[Scope], object | None] | None = None,
-                 open_paths: Iterable[re.Pattern[str]] = ()) -> None:
+                 open_paths: Iterable[re.Pattern[str]] = (),
+                 prepare: Callable[[], Awaitable[object]] | None = None) -> None:
         self.app = app
+        self.prepare = prepare  # awaited before ``session`` is asked (loads its key)
         self.open_paths = tuple(open_paths)  # whole paths that carry their own credential
         self.session = session  # a signed-in user's cookie stands for the token
         self.token = token
@@ -109,6 +111,8 @@ class SecurityMiddleware:
         if refusal is not None:
             await refusal(scope, receive, send_secured)
             return
+        if self.require_token and self.prepare is not None:
+            await self.prepare()
         if self.require_token and not self._allowed(scope):
             log.warning("event=web_unauthorized path=%s client=%s", scope.get("path"),
                         (scope.get("client") or ("-",))[0])

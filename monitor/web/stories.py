@@ -33,6 +33,8 @@ from monitor.models import Snippet, TermHit
 from monitor.store import HIT_STATES, Store, Story, StoryCopy, StoryFilter, StoryHit
 
 LIMIT, LIMIT_MAX = 20, 100
+DASHBOARD_STORIES = 20
+"""The dashboard's stories section shows this many, newest first."""
 WORDS_MAX = 50  # marked words looked for in each candidate snippet
 
 
@@ -95,6 +97,14 @@ def story_json(story: Story) -> dict[str, Any]:
                      "html": str(highlight_html(snippet))} if snippet is not None
                     else {"text": "", "html": ""}),
     }
+
+
+def dashboard_stories(store: Store, limit: int = DASHBOARD_STORIES
+                      ) -> list[tuple[Story, Snippet | None]]:
+    """The newest stories for the dashboard's cards, each with its best snippet: the
+    same page and snippet ``GET /api/stories`` gives without filters."""
+    page, _ = store.stories(StoryFilter(), limit)
+    return [(story, best_snippet(story.terms)) for story in page]
 
 
 def parse_when(text: str, name: str, end_of_day: bool = False) -> datetime:

@@ -241,8 +241,10 @@
                   channels: [...form.querySelectorAll("input[name=channel]:checked")]
                     .map((c) => c.value),
                   feeds: form.feeds.value.split(",").map((f) => f.trim()).filter(Boolean)};
-    if (form.digest.value.trim()) body.digest = form.digest.value.trim();
-    if (form.max_alerts_per_hour.value) body.max_alerts_per_hour = Number(form.max_alerts_per_hour.value);
+    // an emptied field is sent as null: a PUT clears the rule's key (one left out stays)
+    body.digest = form.digest.value.trim() || null;
+    body.max_alerts_per_hour = form.max_alerts_per_hour.value
+      ? Number(form.max_alerts_per_hour.value) : null;
     return body;
   }
 
