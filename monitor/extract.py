@@ -14,6 +14,13 @@ The page goes to trafilatura as fetched: its bytes are never rewritten before pa
 regex cut of comments, styles and scripts first (``bench/_prestrip.py``) saved only 3-5%
 of the time on 181 real news pages (``bench/extract.py --real``) and changed one page's
 date, so it was dropped.
+
+The page is parsed once (trafilatura's own loader) and the metadata read off that tree by
+monitor, not by trafilatura's ``with_metadata`` pass: that pass also guesses the date with
+htmldate and looks for categories, tags, a licence and the site name, about a quarter of
+an extraction on those 181 pages, all thrown away when the feed entry gives the date.
+With an entry's date only the title and author are read (meta tags, JSON-LD, headings);
+without one the whole pass runs, as before. ``bench/compare.py`` measures both.
 """
 
 from __future__ import annotations
@@ -26,7 +33,16 @@ from datetime import UTC, date, datetime
 
 import lxml.etree  # type: ignore[import-untyped]
 import trafilatura
-from trafilatura.settings import Document
+from lxml.html import HtmlElement  # type: ignore[import-untyped]
+from trafilatura.metadata import (
+    examine_meta,
+    extract_author,
+    extract_meta_json,
+    extract_metadata,
+    extract_title,
+)
+from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
+from trafilatura.utils import load_html
 
 from monitor.errors import ExtractError
 from monitor.extractpool import WORKER_NICENESS as WORKER_NICENESS  # tests, bench
@@ -48,9 +64,11 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
                     favor_precision: bool = FAVOR_PRECISION, fast: bool = FAST) -> Article:
     """The article in a fetched page (HTML, or plain text).
 
-    Title and author come from the page, falling back to the feed ``entry``'s. The date is
-    the entry's when it has one: a feed states it to the second, while the page's date is
-    a guess by htmldate, to the day (it reads ``/2026/02/`` in a URL as 2026-02-01).
+    Title and author come from the page, falling back to the feed ``entry``'s (a page's
+    author is searched for beyond its meta tags and JSON-LD only when the entry names
+    none). The date is the entry's when it has one: a feed states it to the second, while
+    the page's date is a guess by htmldate, to the day (it reads ``/2026/02/`` in a URL as
+    2026-02-01), so htmldate runs only for an entry without a date, or no entry.
     The page's bytes go to trafilatura as fetched: nothing is cut or rewritten before it
     parses them. Raises ExtractError when the page yields no usable text.
     """
@@ -60,23 +78,52 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
     if not _HTML_SNIFF.search(head):
         return _with_entry(article_from_text(_decode(content), url, source), entry)
     try:
+        tree = load_html(content)  # trafilatura's own decoding and parse, done once
+        if tree is None:
+            raise ExtractError(f"no usable text in {url or 'input'}")
+        title, author, day = _page_metadata(tree, url, entry)
         doc = trafilatura.bare_extraction(
-            content, url=url or None, fast=fast,
+            tree, url=url or None, fast=fast,
             favor_precision=favor_precision,
             include_comments=False, include_tables=INCLUDE_TABLES, include_images=False,
-            include_links=False, deduplicate=False, with_metadata=True)
+            include_links=False, deduplicate=False, with_metadata=False)
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError) as e:
         raise ExtractError(f"extraction failed for {url or 'input'}: {e}") from e
     text = (doc.text or "").strip() if isinstance(doc, Document) else ""
     if not isinstance(doc, Document) or len(text) < MIN_TEXT_CHARS:
         raise ExtractError(f"no usable text in {url or 'input'}")
-    title = _one_line(doc.title or "")
+    title = _one_line(title)
     match = _HTML_LANG.search(head)
-    article = Article(url=url, title=title, text=_drop_title(text, title), author=doc.author or "",
-                      published=_page_date(doc.date),
-                      language=match[1].decode().lower() if match else doc.language,
-                      source=source)
+    article = Article(url=url, title=title, text=_drop_title(text, title), author=author,
+                      published=_page_date(day),
+                      language=match[1].decode().lower() if match else None, source=source)
     return _with_entry(article, entry)
+
+
+def _page_metadata(tree: HtmlElement, url: str,
+                   entry: Entry | None) -> tuple[str, str, str | None]:
+    """The page's title, author and date (YYYY-MM-DD), read off the parsed tree.
+
+    Without an entry's date, trafilatura's whole metadata pass runs (htmldate guesses the
+    date). With one, only what is kept is read: the title (meta tags, JSON-LD, else the
+    page's headings) and the author (meta tags, JSON-LD, else, when the entry names none,
+    trafilatura's search of the page); the date, categories, tags, licence and site name
+    that pass would also find are skipped, since the entry's date wins and the rest is unused.
+    The tree is only read, never changed, so the extraction that follows sees it as fetched.
+    """
+    if entry is None or entry.published is None:
+        dates = set_date_params(DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH"))
+        meta = extract_metadata(tree, url or None, dates, False)  # as bare_extraction calls it
+        return meta.title or "", meta.author or "", meta.date
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:  # as extract_metadata: one word is no name
+        meta.author = None
+    meta = extract_meta_json(tree, meta)
+    meta.title = meta.title or extract_title(tree)
+    if not meta.author and not entry.author:
+        meta.author = extract_author(tree)
+    meta.clean_and_trim()
+    return meta.title or "", meta.author or "", None
 
 
 MAX_TITLE_CHARS = 150

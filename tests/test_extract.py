@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import trafilatura
 
+from monitor import extract
 from monitor.errors import ExtractError
 from monitor.extract import (
     WORKER_NICENESS,
@@ -78,19 +79,28 @@ def test_golden_page_metadata(slug: str, extracted: dict[str, Any]) -> None:
 
 
 def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing is cut or rewritten before the parser: scripts, comments and all."""
-    seen: list[bytes] = []
-    real = trafilatura.bare_extraction
+    """Nothing is cut or rewritten before the parser: scripts, comments and all. The page is
+    parsed once, by trafilatura's own loader, and that tree is what it extracts from."""
+    parsed: list[bytes] = []
+    handed: list[Any] = []
+    real_load, real_extract = extract.load_html, trafilatura.bare_extraction
 
-    def spy(content: bytes, **options: Any) -> Any:
-        seen.append(content)
-        return real(content, **options)
+    def load_spy(content: bytes) -> Any:
+        parsed.append(content)
+        return real_load(content)
 
-    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    def extract_spy(tree: Any, **options: Any) -> Any:
+        handed.append(tree)
+        return real_extract(tree, **options)
+
+    monkeypatch.setattr(extract, "load_html", load_spy)
+    monkeypatch.setattr(trafilatura, "bare_extraction", extract_spy)
     html = page("ap-anthropic-pentagon")
     assert b"<script" in html and b"<style" in html
     extract_article(html, "https://news.example/ap")
-    assert seen == [html]
+    assert parsed == [html]
+    assert len(handed) == 1 and not isinstance(handed[0], bytes | str)
+    assert handed[0].find(".//script") is not None and handed[0].find(".//style") is not None
 
 
 def test_seed_page_has_the_defense_production_act_sentences(extracted: dict[str, Any]) -> None:
@@ -131,6 +141,53 @@ BARE = ("<html><body><main><div><p>" + "A plain paragraph of article text. " * 8
 def test_entry_fills_what_the_page_lacks(content: bytes, field: str, value: object) -> None:
     article = extract_article(content, "https://news.example/a", entry=ENTRY, source="Wire")
     assert (getattr(article, field), article.source) == (value, "Wire")
+
+
+RAIL_TEXT = "The council voted on the new light rail line after a debate about costs. " * 5
+BYLINE_ONLY = (  # an author in the page's byline, in no meta tag or JSON-LD
+    '<html lang="en"><head><title>Rail vote</title></head><body><article><h1>Rail vote</h1>'
+    '<p class="byline">By <a rel="author" class="author" href="/jane">Jane Roe</a></p>'
+    f"<p>{RAIL_TEXT}</p></article></body></html>").encode()
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(extract, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract, name, spy)
+    return calls
+
+
+def test_an_entry_with_a_date_skips_the_page_date_search_and_changes_no_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's date wins, so htmldate's search of the page (trafilatura's full metadata
+    pass) is not run; the title and text are those of an extraction without the entry."""
+    full_passes = _count_calls(monkeypatch, "extract_metadata")
+    slugs = sorted(f.name.removesuffix(".expected.json") for f in PAGES.glob("*.expected.json"))
+    alone = [extract_article(page(s), "https://news.example/a") for s in slugs]
+    assert len(full_passes) == len(slugs)
+    with_entry = [extract_article(page(s), "https://news.example/a", entry=ENTRY) for s in slugs]
+    assert len(full_passes) == len(slugs)  # none more
+    assert [(a.title, a.text) for a in with_entry] == [(a.title, a.text) for a in alone]
+    assert {a.published for a in with_entry} == {ENTRY.published}
+
+
+@pytest.mark.parametrize(("entry_author", "author", "searched"), [
+    ("", "Jane Roe", 1),
+    ("Feed Author", "Feed Author", 0),
+], ids=["entry-without-author-page-searched", "entry-author-spares-the-search"])
+def test_the_page_is_searched_for_an_author_only_when_the_entry_names_none(
+        monkeypatch: pytest.MonkeyPatch, entry_author: str, author: str, searched: int) -> None:
+    searches = _count_calls(monkeypatch, "extract_author")
+    entry = Entry(key="k", url="https://news.example/rail", title="Feed title",
+                  author=entry_author, published=ENTRY.published)
+    article = extract_article(BYLINE_ONLY, "https://news.example/rail", entry=entry)
+    assert (article.title, article.author, len(searches)) == ("Rail vote", author, searched)
+    assert article.text.startswith("The council voted")
 
 
 @pytest.mark.parametrize(("content", "message"), [
