@@ -15,12 +15,13 @@ regex cut of comments, styles and scripts first (``bench/_prestrip.py``) saved o
 of the time on 181 real news pages (``bench/extract.py --real``) and changed one page's
 date, so it was dropped.
 
-The page is parsed once (trafilatura's own loader) and the metadata read off that tree by
-monitor, not by trafilatura's ``with_metadata`` pass: that pass also guesses the date with
-htmldate and looks for categories, tags, a licence and the site name, about a quarter of
-an extraction on those 181 pages, all thrown away when the feed entry gives the date.
-With an entry's date only the title and author are read (meta tags, JSON-LD, headings);
-without one the whole pass runs, as before. ``bench/compare.py`` measures both.
+The page is parsed once (``parse_html``: the tree trafilatura's loader would build, from
+the bytes) and the metadata read off that tree by monitor, not by trafilatura's
+``with_metadata`` pass: that pass also guesses the date with htmldate and looks for
+categories, tags, a licence and the site name, about a quarter of an extraction on those
+181 pages, all thrown away when the feed entry gives the date. With an entry's date only
+the title and author are read (meta tags, JSON-LD, headings); without one the whole pass
+runs, as before. ``bench/compare.py`` measures both.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
 import trafilatura
-from lxml.html import HtmlElement  # type: ignore[import-untyped]
+from lxml.html import HtmlElement
 from trafilatura.metadata import (
     examine_meta,
     extract_author,
@@ -42,7 +44,7 @@ from trafilatura.metadata import (
     extract_title,
 )
 from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
-from trafilatura.utils import load_html
+from trafilatura.utils import HTML_PARSER, load_html
 
 from monitor.errors import ExtractError
 from monitor.extractpool import WORKER_NICENESS as WORKER_NICENESS  # tests, bench
@@ -78,7 +80,7 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
     if not _HTML_SNIFF.search(head):
         return _with_entry(article_from_text(_decode(content), url, source), entry)
     try:
-        tree = load_html(content)  # trafilatura's own decoding and parse, done once
+        tree = parse_html(content)  # once, for the metadata and the extraction
         if tree is None:
             raise ExtractError(f"no usable text in {url or 'input'}")
         title, author, day = _page_metadata(tree, url, entry)
@@ -98,6 +100,36 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
                       published=_page_date(day),
                       language=match[1].decode().lower() if match else None, source=source)
     return _with_entry(article, entry)
+
+
+# What trafilatura's loader (load_html) changes in the decoded text before parsing it:
+# control characters it deletes, a doctype it trims (utils.DOCTYPE_TAG).
+_LOADER_REPAIRS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+_DOCTYPE_REPAIR = re.compile(rb"< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)
+
+
+def parse_html(content: bytes) -> HtmlElement | None:
+    """The page's tree, the one trafilatura's loader builds, parsed from the bytes as fetched.
+
+    The loader decodes the bytes to text, repairs the text and has lxml parse it (lxml then
+    encodes it back). For a UTF-8 page its repairs would leave as it is (no control
+    characters, no doctype or self-closing ``<html/>`` it rewrites, not compressed) the tree
+    is the same when lxml parses the bytes with the loader's own parser, in about half the
+    time (``tests/test_extract.py`` holds them equal); any other page goes to the loader.
+    """
+    if (content.lstrip()[:1] != b"<" or b"html" not in content[:50].lower()
+            or _DOCTYPE_REPAIR.match(content.partition(b"\n")[0])
+            or _LOADER_REPAIRS.search(content)):
+        return load_html(content)
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return load_html(content)
+    head = content[:16384].decode("utf-8", errors="ignore")[:4096]  # the loader's first lines
+    if any("<html" in line and line.endswith("/>") for line in head.splitlines()[:4]):
+        return load_html(content)
+    tree = lxml.html.fromstring(content, parser=HTML_PARSER)
+    return tree if tree is not None and len(tree) >= 1 else load_html(content)
 
 
 def _page_metadata(tree: HtmlElement, url: str,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import re
@@ -14,8 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import lxml.etree  # type: ignore[import-untyped]
 import pytest
 import trafilatura
+import trafilatura.utils
 
 from monitor import extract
 from monitor.errors import ExtractError
@@ -80,10 +83,10 @@ def test_golden_page_metadata(slug: str, extracted: dict[str, Any]) -> None:
 
 def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing is cut or rewritten before the parser: scripts, comments and all. The page is
-    parsed once, by trafilatura's own loader, and that tree is what it extracts from."""
+    parsed once, and that tree is what trafilatura extracts from."""
     parsed: list[bytes] = []
     handed: list[Any] = []
-    real_load, real_extract = extract.load_html, trafilatura.bare_extraction
+    real_load, real_extract = extract.parse_html, trafilatura.bare_extraction
 
     def load_spy(content: bytes) -> Any:
         parsed.append(content)
@@ -93,7 +96,7 @@ def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -
         handed.append(tree)
         return real_extract(tree, **options)
 
-    monkeypatch.setattr(extract, "load_html", load_spy)
+    monkeypatch.setattr(extract, "parse_html", load_spy)
     monkeypatch.setattr(trafilatura, "bare_extraction", extract_spy)
     html = page("ap-anthropic-pentagon")
     assert b"<script" in html and b"<style" in html
@@ -101,6 +104,43 @@ def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -
     assert parsed == [html]
     assert len(handed) == 1 and not isinstance(handed[0], bytes | str)
     assert handed[0].find(".//script") is not None and handed[0].find(".//style") is not None
+
+
+ODD_PAGES = {  # pages trafilatura's loader repairs, decodes otherwise or rejects
+    "control-chars": b"<html><body><p>Text\x0bwith\x1f controls.</p></body></html>",
+    "cp1252": "<html><head><meta charset='windows-1252'></head><body><p>Caf\u00e9 "
+              "cr\u00e8me \u2013 na\u00efve</p></body></html>".encode("cp1252"),
+    "xhtml-doctype": b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                     b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+                     b"<html><body><p>Strict.</p></body></html>",
+    "self-closed-html": b'<html lang="en"/>\n<body><p>Odd root.</p></body>',
+    "bom": b"\xef\xbb\xbf<html><body><p>With a byte order mark.</p></body></html>",
+    "xml-declaration": b'<?xml version="1.0" encoding="utf-8"?>\n<html><body><p>X</p>'
+                       b"</body></html>",
+    "gzip": gzip.compress(b"<html><body><p>Compressed page.</p></body></html>"),
+    "fragment": b"<p>Just a paragraph, no html element.</p>",
+    "noncharacter": "<html><body><p>a\ufffeb</p></body></html>".encode(),
+    "utf8": "<html><body><p>Z\u00fcrich, \u6771\u4eac, \U0001f600</p></body></html>".encode(),
+}
+
+
+@pytest.mark.parametrize("content", [*(page(f.name.removesuffix(".html"))
+                                       for f in sorted(PAGES.glob("*.html"))),
+                                     *ODD_PAGES.values()],
+                         ids=[*(f.name for f in sorted(PAGES.glob("*.html"))), *ODD_PAGES])
+def test_parse_html_builds_the_tree_trafilaturas_loader_builds(content: bytes) -> None:
+    mine, theirs = extract.parse_html(content), trafilatura.utils.load_html(content)
+    assert (mine is None) == (theirs is None)
+    if mine is not None:
+        assert lxml.etree.tostring(mine) == lxml.etree.tostring(theirs)
+
+
+def test_a_plain_utf8_page_is_parsed_from_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = _count_calls(monkeypatch, "load_html")
+    extract.parse_html(page(SEED_PAGE))
+    assert loads == []
+    extract.parse_html(ODD_PAGES["cp1252"])
+    assert loads == [1]
 
 
 def test_seed_page_has_the_defense_production_act_sentences(extracted: dict[str, Any]) -> None:
