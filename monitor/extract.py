@@ -103,8 +103,8 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
 
 
 # What trafilatura's loader (load_html) changes in the decoded text before parsing it:
-# control characters it deletes, a doctype it trims (utils.DOCTYPE_TAG).
-_LOADER_REPAIRS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]|\xef\xbf[\xbe\xbf]")
+# control characters it deletes (lxml would make each a U+FFFD), a doctype it trims.
+_CONTROL_BYTES = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
 _DOCTYPE_REPAIR = re.compile(rb"< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)
 
 
@@ -119,13 +119,15 @@ def parse_html(content: bytes) -> HtmlElement | None:
     """
     if (content.lstrip()[:1] != b"<" or b"html" not in content[:50].lower()
             or _DOCTYPE_REPAIR.match(content.partition(b"\n")[0])
-            or _LOADER_REPAIRS.search(content)):
+            or len(content.translate(None, _CONTROL_BYTES)) != len(content)):  # a C loop
         return load_html(content)
     try:
-        content.decode("utf-8")
+        text = content.decode("utf-8")
     except UnicodeDecodeError:
         return load_html(content)
-    head = content[:16384].decode("utf-8", errors="ignore")[:4096]  # the loader's first lines
+    if "\ufffe" in text or "\uffff" in text:  # noncharacters the loader deletes too
+        return load_html(content)
+    head = text[:4096]  # the loader's first lines
     if any("<html" in line and line.endswith("/>") for line in head.splitlines()[:4]):
         return load_html(content)
     tree = lxml.html.fromstring(content, parser=HTML_PARSER)
