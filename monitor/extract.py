@@ -16,13 +16,13 @@ regex cut of comments, styles and scripts first (``bench/_prestrip.py``) saved o
 of the time on 181 real news pages (``bench/extract.py --real``) and changed one page's
 date, so it was dropped.
 
-The page is parsed once (``parse_html``: the tree trafilatura's loader would build, from
-the bytes) and the metadata read off that tree by monitor, not by trafilatura's
-``with_metadata`` pass: that pass also guesses the date with htmldate and looks for
-categories, tags, a licence and the site name, about a quarter of an extraction on those
-181 pages, all thrown away when the feed entry gives the date. With an entry's date only
-the title and author are read (meta tags, JSON-LD, headings); without one the whole pass
-runs, as before. ``bench/compare.py`` measures both.
+When the feed entry gives the date, trafilatura's ``with_metadata`` pass is skipped: it
+guesses the date with htmldate and looks for categories, tags, a licence and the site
+name, about a quarter of an extraction on those 181 pages, all thrown away then. The page
+is parsed once (``parse_html``: the tree trafilatura's loader would build, from the bytes)
+and monitor reads the title and author off that tree (meta tags, JSON-LD, headings).
+Without an entry's date the page goes to trafilatura as before, the whole pass included.
+``bench/compare.py`` measures both.
 """
 
 from __future__ import annotations
@@ -32,19 +32,14 @@ import os
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import lxml.etree  # type: ignore[import-untyped]
 import lxml.html  # type: ignore[import-untyped]
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.metadata import (
-    examine_meta,
-    extract_author,
-    extract_meta_json,
-    extract_metadata,
-    extract_title,
-)
-from trafilatura.settings import DEFAULT_CONFIG, Document, set_date_params
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_title
+from trafilatura.settings import Document
 from trafilatura.utils import HTML_PARSER, load_html
 
 from monitor.errors import ExtractError
@@ -80,16 +75,22 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
         raise ExtractError(f"not an HTML or text document: {url or 'input'}")
     if not _HTML_SNIFF.search(head):
         return _with_entry(article_from_text(_decode(content), url, source), entry)
+    options: dict[str, Any] = {
+        "url": url or None, "fast": fast, "favor_precision": favor_precision,
+        "include_comments": False, "include_tables": INCLUDE_TABLES, "include_images": False,
+        "include_links": False, "deduplicate": False}
     try:
-        tree = parse_html(content)  # once, for the metadata and the extraction
-        if tree is None:
-            raise ExtractError(f"no usable text in {url or 'input'}")
-        title, author, day = _page_metadata(tree, url, entry)
-        doc = trafilatura.bare_extraction(
-            tree, url=url or None, fast=fast,
-            favor_precision=favor_precision,
-            include_comments=False, include_tables=INCLUDE_TABLES, include_images=False,
-            include_links=False, deduplicate=False, with_metadata=False)
+        if entry is None or entry.published is None:  # the page's date is wanted: the whole
+            doc = trafilatura.bare_extraction(content, with_metadata=True, **options)  # pass
+            title, author, day = ((doc.title or "", doc.author or "", doc.date)
+                                  if isinstance(doc, Document) else ("", "", None))
+        else:
+            tree = parse_html(content)  # once, for the metadata and the extraction
+            if tree is None:
+                raise ExtractError(f"no usable text in {url or 'input'}")
+            title, author = _page_title_author(tree, entry)
+            day = None
+            doc = trafilatura.bare_extraction(tree, with_metadata=False, **options)
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError) as e:
         raise ExtractError(f"extraction failed for {url or 'input'}: {e}") from e
     text = (doc.text or "").strip() if isinstance(doc, Document) else ""
@@ -135,21 +136,15 @@ def parse_html(content: bytes) -> HtmlElement | None:
     return tree if tree is not None and len(tree) >= 1 else load_html(content)
 
 
-def _page_metadata(tree: HtmlElement, url: str,
-                   entry: Entry | None) -> tuple[str, str, str | None]:
-    """The page's title, author and date (YYYY-MM-DD), read off the parsed tree.
+def _page_title_author(tree: HtmlElement, entry: Entry) -> tuple[str, str]:
+    """The page's title and author, read off the parsed tree, for an entry that has a date.
 
-    Without an entry's date, trafilatura's whole metadata pass runs (htmldate guesses the
-    date). With one, only what is kept is read: the title (meta tags, JSON-LD, else the
-    page's headings) and the author (meta tags, JSON-LD, else, when the entry names none,
-    trafilatura's search of the page); the date, categories, tags, licence and site name
-    that pass would also find are skipped, since the entry's date wins and the rest is unused.
-    The tree is only read, never changed, so the extraction that follows sees it as fetched.
+    Only what is kept is read: the title (meta tags, JSON-LD, else the page's headings) and
+    the author (meta tags, JSON-LD, else, when the entry names none, trafilatura's search of
+    the page), as trafilatura's metadata pass reads them; the date, categories, tags,
+    licence and site name that pass would also find are skipped, since the entry's date wins
+    and the rest is unused. The tree is only read, never changed.
     """
-    if entry is None or entry.published is None:
-        dates = set_date_params(DEFAULT_CONFIG.getboolean("DEFAULT", "EXTENSIVE_DATE_SEARCH"))
-        meta = extract_metadata(tree, url or None, dates, False)  # as bare_extraction calls it
-        return meta.title or "", meta.author or "", meta.date
     meta = examine_meta(tree)
     if meta.author and " " not in meta.author:  # as extract_metadata: one word is no name
         meta.author = None
@@ -158,7 +153,7 @@ def _page_metadata(tree: HtmlElement, url: str,
     if not meta.author and not entry.author:
         meta.author = extract_author(tree)
     meta.clean_and_trim()
-    return meta.title or "", meta.author or "", None
+    return meta.title or "", meta.author or ""
 
 
 MAX_TITLE_CHARS = 150

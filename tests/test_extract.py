@@ -18,6 +18,7 @@ from typing import Any
 import lxml.etree  # type: ignore[import-untyped]
 import pytest
 import trafilatura
+import trafilatura.core
 import trafilatura.utils
 
 from monitor import extract
@@ -81,9 +82,14 @@ def test_golden_page_metadata(slug: str, extracted: dict[str, Any]) -> None:
         assert article.published == datetime.fromisoformat(want["published"]).replace(tzinfo=UTC)
 
 
-def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing is cut or rewritten before the parser: scripts, comments and all. The page is
-    parsed once, and that tree is what trafilatura extracts from."""
+@pytest.mark.parametrize("entry", [None, Entry(key="k", url="https://news.example/ap",
+                                              published=datetime(2026, 2, 26, tzinfo=UTC))],
+                         ids=["no-entry-bytes", "dated-entry-one-parse"])
+def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch,
+                                              entry: Entry | None) -> None:
+    """Nothing is cut or rewritten before the parser: scripts, comments and all. Without a
+    dated entry trafilatura gets the bytes; with one, the page is parsed once and that tree
+    is what trafilatura extracts from."""
     parsed: list[bytes] = []
     handed: list[Any] = []
     real_load, real_extract = extract.parse_html, trafilatura.bare_extraction
@@ -92,18 +98,21 @@ def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -
         parsed.append(content)
         return real_load(content)
 
-    def extract_spy(tree: Any, **options: Any) -> Any:
-        handed.append(tree)
-        return real_extract(tree, **options)
+    def extract_spy(content: Any, **options: Any) -> Any:
+        handed.append(content)
+        return real_extract(content, **options)
 
     monkeypatch.setattr(extract, "parse_html", load_spy)
     monkeypatch.setattr(trafilatura, "bare_extraction", extract_spy)
     html = page("ap-anthropic-pentagon")
     assert b"<script" in html and b"<style" in html
-    extract_article(html, "https://news.example/ap")
-    assert parsed == [html]
-    assert len(handed) == 1 and not isinstance(handed[0], bytes | str)
-    assert handed[0].find(".//script") is not None and handed[0].find(".//style") is not None
+    extract_article(html, "https://news.example/ap", entry=entry)
+    if entry is None:
+        assert (parsed, handed) == ([], [html])
+    else:
+        assert parsed == [html]
+        assert len(handed) == 1 and not isinstance(handed[0], bytes | str)
+        assert handed[0].find(".//script") is not None and handed[0].find(".//style") is not None
 
 
 ODD_PAGES = {  # pages trafilatura's loader repairs, decodes otherwise or rejects
@@ -206,7 +215,14 @@ def test_an_entry_with_a_date_skips_the_page_date_search_and_changes_no_text(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The feed's date wins, so htmldate's search of the page (trafilatura's full metadata
     pass) is not run; the title and text are those of an extraction without the entry."""
-    full_passes = _count_calls(monkeypatch, "extract_metadata")
+    full_passes: list[int] = []
+    real = trafilatura.core.extract_metadata
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        full_passes.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura.core, "extract_metadata", spy)
     slugs = sorted(f.name.removesuffix(".expected.json") for f in PAGES.glob("*.expected.json"))
     alone = [extract_article(page(s), "https://news.example/a") for s in slugs]
     assert len(full_passes) == len(slugs)
