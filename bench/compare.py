@@ -14,7 +14,9 @@ load hits both alike), summed over the inputs.
 - ``extraction``: ``monitor.extract.extract_article`` against trafilatura's default mode
   (``bench/extract.py``'s call) on the saved pages of tests/data/pages and
   tests/data/hardpages, plus ``--real DIR`` (``*.html``, ``*.html.gz``; see bench/extract.py
-  for the real-news corpus).
+  for the real-news corpus). ``monitor`` is called with a feed entry (date, title, author)
+  as the pipeline calls it, ``monitor_no_entry`` without (``monitor match FILE``); the
+  ratios of summed medians and the median of the pages' ratios.
 - ``match``: monitor's ``RuleSet.match`` with 50,000 generated rules (bench/match.py's
   generator and articles) against a Hyperscan screen of the same rules' positive terms
   (bench/match.py's ``baseline_pattern`` parts, one database, caseless): the screen alone,
@@ -219,17 +221,35 @@ def extraction(rounds: int, real: pathlib.Path | None) -> dict[str, Any]:
     if trafilatura is None:
         return {"trafilatura": missing}
     from monitor import extract
+    from monitor.models import Entry
 
     pages = load_pages(real)
+    url = "https://news.example/a"
+    # as the pipeline calls it: with the feed item, whose date, title and author a feed gives
+    entry = Entry(key=url, url=url, title="The feed item's title", author="A. Writer",
+                  published=datetime(2026, 3, 1, 9, 30, tzinfo=UTC))
     runners: dict[str, Callable[[bytes], object]] = {
-        "monitor": lambda html: extract.extract_article(html, "https://news.example/a"),
+        "monitor": lambda html: extract.extract_article(html, url, entry=entry),
+        "monitor_no_entry": lambda html: extract.extract_article(html, url),
         "trafilatura_default": lambda html: trafilatura.bare_extraction(
             html, include_comments=False, include_images=False, include_links=False,
             deduplicate=False, with_metadata=True)}
     medians = side_by_side(pages, runners, rounds)
+
+    def per_page(top: str) -> float:
+        return round(statistics.median(
+            a / b for a, b in zip(medians[top], medians["trafilatura_default"], strict=True)), 3)
+
     return {"pages": len(pages), "real_dir": str(real) if real else None,
             "ms_total": {k: round(1000 * sum(v), 2) for k, v in medians.items()},
-            "monitor/trafilatura_default": ratio(medians, "monitor", "trafilatura_default")}
+            "monitor/trafilatura_default": ratio(medians, "monitor", "trafilatura_default"),
+            "monitor_no_entry/trafilatura_default": ratio(medians, "monitor_no_entry",
+                                                          "trafilatura_default"),
+            "median_page_ratio": {"monitor": per_page("monitor"),
+                                  "monitor_no_entry": per_page("monitor_no_entry")},
+            "note": "monitor: with a feed entry (date, title, author), as the pipeline calls "
+                    "it; monitor_no_entry: no entry (monitor match FILE), the whole metadata "
+                    "pass runs"}
 
 
 def match(rule_count: int, articles: int) -> dict[str, Any]:

@@ -7,13 +7,22 @@ memory bound per page.
 
 Modes were chosen by measurement (``bench/extract.py`` over ``tests/data/pages``):
 ``favor_precision`` because boilerplate that leaks into the text (related headlines, promos)
-turns into false alerts, and it cost no recall there; ``fast`` off because its time saving
-is a millisecond a page while the fallback extractors it skips guard recall on unusual
-pages; tables kept, since a layout table or a results table can hold the article itself.
+turns into false alerts, and it cost no recall there; ``fast`` off because the fallback
+extractors it skips guard recall: on 181 real news pages it saves a third of the time but
+F1 falls from 0.966 to 0.946 (recall 0.971 to 0.946); tables kept, since a layout table or
+a results table can hold the article itself (without them F1 0.942 in fast mode).
 The page goes to trafilatura as fetched: its bytes are never rewritten before parsing. A
 regex cut of comments, styles and scripts first (``bench/_prestrip.py``) saved only 3-5%
 of the time on 181 real news pages (``bench/extract.py --real``) and changed one page's
 date, so it was dropped.
+
+When the feed entry gives the date, trafilatura's ``with_metadata`` pass is skipped: it
+guesses the date with htmldate and looks for categories, tags, a licence and the site
+name, about a quarter of an extraction on those 181 pages, all thrown away then. The page
+is parsed once (``parse_html``: the tree trafilatura's loader would build, from the bytes)
+and monitor reads the title and author off that tree (meta tags, JSON-LD, headings).
+Without an entry's date the page goes to trafilatura as before, the whole pass included.
+``bench/compare.py`` measures both.
 """
 
 from __future__ import annotations
@@ -23,10 +32,15 @@ import os
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 import lxml.etree  # type: ignore[import-untyped]
+import lxml.html  # type: ignore[import-untyped]
 import trafilatura
+from lxml.html import HtmlElement
+from trafilatura.metadata import examine_meta, extract_author, extract_meta_json, extract_title
 from trafilatura.settings import Document
+from trafilatura.utils import HTML_PARSER, load_html
 
 from monitor.errors import ExtractError
 from monitor.extractpool import WORKER_NICENESS as WORKER_NICENESS  # tests, bench
@@ -48,9 +62,11 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
                     favor_precision: bool = FAVOR_PRECISION, fast: bool = FAST) -> Article:
     """The article in a fetched page (HTML, or plain text).
 
-    Title and author come from the page, falling back to the feed ``entry``'s. The date is
-    the entry's when it has one: a feed states it to the second, while the page's date is
-    a guess by htmldate, to the day (it reads ``/2026/02/`` in a URL as 2026-02-01).
+    Title and author come from the page, falling back to the feed ``entry``'s (a page's
+    author is searched for beyond its meta tags and JSON-LD only when the entry names
+    none). The date is the entry's when it has one: a feed states it to the second, while
+    the page's date is a guess by htmldate, to the day (it reads ``/2026/02/`` in a URL as
+    2026-02-01), so htmldate runs only for an entry without a date, or no entry.
     The page's bytes go to trafilatura as fetched: nothing is cut or rewritten before it
     parses them. Raises ExtractError when the page yields no usable text.
     """
@@ -59,24 +75,85 @@ def extract_article(content: bytes, url: str, *, entry: Entry | None = None, sou
         raise ExtractError(f"not an HTML or text document: {url or 'input'}")
     if not _HTML_SNIFF.search(head):
         return _with_entry(article_from_text(_decode(content), url, source), entry)
+    options: dict[str, Any] = {
+        "url": url or None, "fast": fast, "favor_precision": favor_precision,
+        "include_comments": False, "include_tables": INCLUDE_TABLES, "include_images": False,
+        "include_links": False, "deduplicate": False}
     try:
-        doc = trafilatura.bare_extraction(
-            content, url=url or None, fast=fast,
-            favor_precision=favor_precision,
-            include_comments=False, include_tables=INCLUDE_TABLES, include_images=False,
-            include_links=False, deduplicate=False, with_metadata=True)
+        if entry is None or entry.published is None:  # the page's date is wanted: the whole
+            doc = trafilatura.bare_extraction(content, with_metadata=True, **options)  # pass
+            title, author, day = ((doc.title or "", doc.author or "", doc.date)
+                                  if isinstance(doc, Document) else ("", "", None))
+        else:
+            tree = parse_html(content)  # once, for the metadata and the extraction
+            if tree is None:
+                raise ExtractError(f"no usable text in {url or 'input'}")
+            title, author = _page_title_author(tree, entry)
+            day = None
+            doc = trafilatura.bare_extraction(tree, with_metadata=False, **options)
     except (ValueError, TypeError, lxml.etree.LxmlError, RecursionError) as e:
         raise ExtractError(f"extraction failed for {url or 'input'}: {e}") from e
     text = (doc.text or "").strip() if isinstance(doc, Document) else ""
     if not isinstance(doc, Document) or len(text) < MIN_TEXT_CHARS:
         raise ExtractError(f"no usable text in {url or 'input'}")
-    title = _one_line(doc.title or "")
+    title = _one_line(title)
     match = _HTML_LANG.search(head)
-    article = Article(url=url, title=title, text=_drop_title(text, title), author=doc.author or "",
-                      published=_page_date(doc.date),
-                      language=match[1].decode().lower() if match else doc.language,
-                      source=source)
+    article = Article(url=url, title=title, text=_drop_title(text, title), author=author,
+                      published=_page_date(day),
+                      language=match[1].decode().lower() if match else None, source=source)
     return _with_entry(article, entry)
+
+
+# What trafilatura's loader (load_html) changes in the decoded text before parsing it:
+# control characters it deletes (lxml would make each a U+FFFD), a doctype it trims.
+_CONTROL_BYTES = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20))
+_DOCTYPE_REPAIR = re.compile(rb"< ?! ?DOCTYPE[^>]*/[^<>]*>", re.IGNORECASE)
+
+
+def parse_html(content: bytes) -> HtmlElement | None:
+    """The page's tree, the one trafilatura's loader builds, parsed from the bytes as fetched.
+
+    The loader decodes the bytes to text, repairs the text and has lxml parse it (lxml then
+    encodes it back). For a UTF-8 page its repairs would leave as it is (no control
+    characters, no doctype or self-closing ``<html/>`` it rewrites, not compressed) the tree
+    is the same when lxml parses the bytes with the loader's own parser, in about half the
+    time (``tests/test_extract.py`` holds them equal); any other page goes to the loader.
+    """
+    if (content.lstrip()[:1] != b"<" or b"html" not in content[:50].lower()
+            or _DOCTYPE_REPAIR.match(content.partition(b"\n")[0])
+            or len(content.translate(None, _CONTROL_BYTES)) != len(content)):  # a C loop
+        return load_html(content)
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return load_html(content)
+    if "\ufffe" in text or "\uffff" in text:  # noncharacters the loader deletes too
+        return load_html(content)
+    head = text[:4096]  # the loader's first lines
+    if any("<html" in line and line.endswith("/>") for line in head.splitlines()[:4]):
+        return load_html(content)
+    tree = lxml.html.fromstring(content, parser=HTML_PARSER)
+    return tree if tree is not None and len(tree) >= 1 else load_html(content)
+
+
+def _page_title_author(tree: HtmlElement, entry: Entry) -> tuple[str, str]:
+    """The page's title and author, read off the parsed tree, for an entry that has a date.
+
+    Only what is kept is read: the title (meta tags, JSON-LD, else the page's headings) and
+    the author (meta tags, JSON-LD, else, when the entry names none, trafilatura's search of
+    the page), as trafilatura's metadata pass reads them; the date, categories, tags,
+    licence and site name that pass would also find are skipped, since the entry's date wins
+    and the rest is unused. The tree is only read, never changed.
+    """
+    meta = examine_meta(tree)
+    if meta.author and " " not in meta.author:  # as extract_metadata: one word is no name
+        meta.author = None
+    meta = extract_meta_json(tree, meta)
+    meta.title = meta.title or extract_title(tree)
+    if not meta.author and not entry.author:
+        meta.author = extract_author(tree)
+    meta.clean_and_trim()
+    return meta.title or "", meta.author or ""
 
 
 MAX_TITLE_CHARS = 150

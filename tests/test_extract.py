@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import re
@@ -14,9 +15,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import lxml.etree  # type: ignore[import-untyped]
 import pytest
 import trafilatura
+import trafilatura.core
+import trafilatura.utils
 
+from monitor import extract
 from monitor.errors import ExtractError
 from monitor.extract import (
     WORKER_NICENESS,
@@ -77,20 +82,74 @@ def test_golden_page_metadata(slug: str, extracted: dict[str, Any]) -> None:
         assert article.published == datetime.fromisoformat(want["published"]).replace(tzinfo=UTC)
 
 
-def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing is cut or rewritten before the parser: scripts, comments and all."""
-    seen: list[bytes] = []
-    real = trafilatura.bare_extraction
+@pytest.mark.parametrize("entry", [None, Entry(key="k", url="https://news.example/ap",
+                                              published=datetime(2026, 2, 26, tzinfo=UTC))],
+                         ids=["no-entry-bytes", "dated-entry-one-parse"])
+def test_trafilatura_gets_the_page_as_fetched(monkeypatch: pytest.MonkeyPatch,
+                                              entry: Entry | None) -> None:
+    """Nothing is cut or rewritten before the parser: scripts, comments and all. Without a
+    dated entry trafilatura gets the bytes; with one, the page is parsed once and that tree
+    is what trafilatura extracts from."""
+    parsed: list[bytes] = []
+    handed: list[Any] = []
+    real_load, real_extract = extract.parse_html, trafilatura.bare_extraction
 
-    def spy(content: bytes, **options: Any) -> Any:
-        seen.append(content)
-        return real(content, **options)
+    def load_spy(content: bytes) -> Any:
+        parsed.append(content)
+        return real_load(content)
 
-    monkeypatch.setattr(trafilatura, "bare_extraction", spy)
+    def extract_spy(content: Any, **options: Any) -> Any:
+        handed.append(content)
+        return real_extract(content, **options)
+
+    monkeypatch.setattr(extract, "parse_html", load_spy)
+    monkeypatch.setattr(trafilatura, "bare_extraction", extract_spy)
     html = page("ap-anthropic-pentagon")
     assert b"<script" in html and b"<style" in html
-    extract_article(html, "https://news.example/ap")
-    assert seen == [html]
+    extract_article(html, "https://news.example/ap", entry=entry)
+    if entry is None:
+        assert (parsed, handed) == ([], [html])
+    else:
+        assert parsed == [html]
+        assert len(handed) == 1 and not isinstance(handed[0], bytes | str)
+        assert handed[0].find(".//script") is not None and handed[0].find(".//style") is not None
+
+
+ODD_PAGES = {  # pages trafilatura's loader repairs, decodes otherwise or rejects
+    "control-chars": b"<html><body><p>Text\x0bwith\x1f controls.</p></body></html>",
+    "cp1252": "<html><head><meta charset='windows-1252'></head><body><p>Caf\u00e9 "
+              "cr\u00e8me \u2013 na\u00efve</p></body></html>".encode("cp1252"),
+    "xhtml-doctype": b'<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                     b'"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">\n'
+                     b"<html><body><p>Strict.</p></body></html>",
+    "self-closed-html": b'<html lang="en"/>\n<body><p>Odd root.</p></body>',
+    "bom": b"\xef\xbb\xbf<html><body><p>With a byte order mark.</p></body></html>",
+    "xml-declaration": b'<?xml version="1.0" encoding="utf-8"?>\n<html><body><p>X</p>'
+                       b"</body></html>",
+    "gzip": gzip.compress(b"<html><body><p>Compressed page.</p></body></html>"),
+    "fragment": b"<p>Just a paragraph, no html element.</p>",
+    "noncharacter": "<html><body><p>a\ufffeb</p></body></html>".encode(),
+    "utf8": "<html><body><p>Z\u00fcrich, \u6771\u4eac, \U0001f600</p></body></html>".encode(),
+}
+
+
+@pytest.mark.parametrize("content", [*(page(f.name.removesuffix(".html"))
+                                       for f in sorted(PAGES.glob("*.html"))),
+                                     *ODD_PAGES.values()],
+                         ids=[*(f.name for f in sorted(PAGES.glob("*.html"))), *ODD_PAGES])
+def test_parse_html_builds_the_tree_trafilaturas_loader_builds(content: bytes) -> None:
+    mine, theirs = extract.parse_html(content), trafilatura.utils.load_html(content)
+    assert (mine is None) == (theirs is None)
+    if mine is not None:
+        assert lxml.etree.tostring(mine) == lxml.etree.tostring(theirs)
+
+
+def test_a_plain_utf8_page_is_parsed_from_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    loads = _count_calls(monkeypatch, "load_html")
+    extract.parse_html(page(SEED_PAGE))
+    assert loads == []
+    extract.parse_html(ODD_PAGES["cp1252"])
+    assert loads == [1]
 
 
 def test_seed_page_has_the_defense_production_act_sentences(extracted: dict[str, Any]) -> None:
@@ -131,6 +190,60 @@ BARE = ("<html><body><main><div><p>" + "A plain paragraph of article text. " * 8
 def test_entry_fills_what_the_page_lacks(content: bytes, field: str, value: object) -> None:
     article = extract_article(content, "https://news.example/a", entry=ENTRY, source="Wire")
     assert (getattr(article, field), article.source) == (value, "Wire")
+
+
+RAIL_TEXT = "The council voted on the new light rail line after a debate about costs. " * 5
+BYLINE_ONLY = (  # an author in the page's byline, in no meta tag or JSON-LD
+    '<html lang="en"><head><title>Rail vote</title></head><body><article><h1>Rail vote</h1>'
+    '<p class="byline">By <a rel="author" class="author" href="/jane">Jane Roe</a></p>'
+    f"<p>{RAIL_TEXT}</p></article></body></html>").encode()
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    calls: list[int] = []
+    real = getattr(extract, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(extract, name, spy)
+    return calls
+
+
+def test_an_entry_with_a_date_skips_the_page_date_search_and_changes_no_text(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feed's date wins, so htmldate's search of the page (trafilatura's full metadata
+    pass) is not run; the title and text are those of an extraction without the entry."""
+    full_passes: list[int] = []
+    real = trafilatura.core.extract_metadata
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        full_passes.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura.core, "extract_metadata", spy)
+    slugs = sorted(f.name.removesuffix(".expected.json") for f in PAGES.glob("*.expected.json"))
+    alone = [extract_article(page(s), "https://news.example/a") for s in slugs]
+    assert len(full_passes) == len(slugs)
+    with_entry = [extract_article(page(s), "https://news.example/a", entry=ENTRY) for s in slugs]
+    assert len(full_passes) == len(slugs)  # none more
+    assert [(a.title, a.text) for a in with_entry] == [(a.title, a.text) for a in alone]
+    assert {a.published for a in with_entry} == {ENTRY.published}
+
+
+@pytest.mark.parametrize(("entry_author", "author", "searched"), [
+    ("", "Jane Roe", 1),
+    ("Feed Author", "Feed Author", 0),
+], ids=["entry-without-author-page-searched", "entry-author-spares-the-search"])
+def test_the_page_is_searched_for_an_author_only_when_the_entry_names_none(
+        monkeypatch: pytest.MonkeyPatch, entry_author: str, author: str, searched: int) -> None:
+    searches = _count_calls(monkeypatch, "extract_author")
+    entry = Entry(key="k", url="https://news.example/rail", title="Feed title",
+                  author=entry_author, published=ENTRY.published)
+    article = extract_article(BYLINE_ONLY, "https://news.example/rail", entry=entry)
+    assert (article.title, article.author, len(searches)) == ("Rail vote", author, searched)
+    assert article.text.startswith("The council voted")
 
 
 @pytest.mark.parametrize(("content", "message"), [
