@@ -68,13 +68,13 @@ class _Lexicon:
     def __init__(self, lang: str) -> None:
         self.lang = lang
         words = LOW_MEMORY_DICTIONARY_FACTORY.get_dictionary(lang)
-        self._hashes = array("q", sorted(hash(word.lower()) for word in words))
+        self.hashes = array("q", sorted(hash(word.lower()) for word in words))
 
     def lemma(self, source: str) -> str | None:
         """The dictionary's lemma of ``source``, or None when it is not in the dictionary."""
         wanted = hash(source.lower())
-        i = bisect_left(self._hashes, wanted)
-        if i == len(self._hashes) or self._hashes[i] != wanted:
+        i = bisect_left(self.hashes, wanted)
+        if i == len(self.hashes) or self.hashes[i] != wanted:
             return None
         return _LOOKUP.get_lemma(source, self.lang)
 
@@ -88,13 +88,18 @@ def base_language(code: str | None) -> str:
     return base or DEFAULT_LANGUAGE
 
 
-def _lemma(source: str, lang: str) -> str | None:
-    if lang not in LEMMA_LANGUAGES or not source.isalpha():
-        return None
+def _lexicon(lang: str) -> _Lexicon:
+    """The dictionary of a language of ``LEMMA_LANGUAGES``, read on first use."""
     lexicon = _LEXICONS.get(lang)
     if lexicon is None:
         lexicon = _LEXICONS[lang] = _Lexicon(lang)
-    return lexicon.lemma(source)
+    return lexicon
+
+
+def _lemma(source: str, lang: str) -> str | None:
+    if lang not in LEMMA_LANGUAGES or not source.isalpha():
+        return None
+    return _lexicon(lang).lemma(source)
 
 
 def _shares_stem(word: str, lemma: str) -> bool:
@@ -171,8 +176,35 @@ class Folds(dict[str, str]):
         """The canonical form of each of ``words`` (one pass in C when all are known)."""
         found = list(map(self.get, words))
         if None in found:
+            self._learn_plain([w for w, f in zip(words, found, strict=True) if f is None])
             found = list(map(self.__getitem__, words))
         return found  # type: ignore[return-value]  # no None left
+
+    def _learn_plain(self, words: list[str]) -> None:
+        """Remember, without the full lookup, that those of the new ``words`` that no
+        dictionary or spelling table can change are their own form: ASCII words whose
+        lower case is neither in the language's dictionary nor, in English, a British
+        spelling. Most new words of an article are such (names, rare words); the others
+        are left to ``__missing__``, which gives these the same form, only slower."""
+        if self.lang not in LEMMA_LANGUAGES:
+            return
+        if len(self) + len(words) > MAX_CACHED:
+            self.clear()
+        hashes = _lexicon(self.lang).hashes
+        size = len(hashes)
+        spellings = _SPELLINGS if self.lang == "en" else {}
+        for word in words:
+            if not word.isascii():
+                continue
+            lower = word.lower()
+            if lower in spellings:
+                continue
+            if lower.isalpha():
+                wanted = hash(lower)
+                i = bisect_left(hashes, wanted)
+                if i < size and hashes[i] == wanted:
+                    continue
+            self[word] = word
 
     def of_source(self, word: str, source: str) -> str:
         """The canonical form of ``word`` written as ``source`` in the original text (accents

@@ -8,13 +8,15 @@ Pure: no I/O.
    the candidate rules (``index``, ``triggers``);
 3. the positions of every word the candidates use are indexed in one pass (``view``);
 4. only the candidates, plus the few rules without keys, are evaluated, on token positions
-   shared by all of them (``evaluate``), and the true ones reported (``snippets``).
+   shared by all of them (``evaluate``), and the true ones reported (``snippets``), each
+   match's hits, spans and snippets worked out only when its ``terms`` are first read
+   (``LazyMatch``: the pipeline reads them only for the rules watching the feed).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from monitor.errors import QueryError
@@ -26,7 +28,7 @@ from monitor.rules.index import TriggerIndex
 from monitor.rules.lemmas import DEFAULT_LANGUAGE
 from monitor.rules.nodes import Node, iter_terms
 from monitor.rules.parser import parse_query
-from monitor.rules.snippets import build_match
+from monitor.rules.snippets import LazyMatch, Terms, build_terms
 from monitor.rules.triggers import Key, rarity, rule_keys
 from monitor.rules.variants import Folding
 from monitor.rules.view import ArticleView, RegexTexts
@@ -102,8 +104,9 @@ class RuleSet:
         return [explain_match(m, article, named[m.rule].folding) for m in matches]
 
     def match(self, article: Article, *, explain: bool = False) -> list[Match]:
-        """Every rule true on ``article``, in rule order, with the terms that fired; with
-        ``explain``, each hit says which variant of its term it is (``explain``)."""
+        """Every rule true on ``article``, in rule order, with the terms that fired (built
+        when first read: see ``LazyMatch``); with ``explain``, each hit says which variant
+        of its term it is (``explain``)."""
         regex = RegexTexts(article)
         view = ArticleView(article, False, regex)
         candidates = [self._compiled[rid] for rid in self._index.candidates(view, regex)]
@@ -122,11 +125,18 @@ class RuleSet:
             rule = item.rule
             mode_view = views[rule.case_sensitive]
             if item.root.test(mode_view):
-                hits: Hits = {}
-                item.root.collect(mode_view, hits)
-                match = build_match(rule.name, rule.query, item.order, hits, view.raw)
+                match = LazyMatch(rule.name, rule.query, build=_terms_of(item, mode_view))
                 found.append(explain_match(match, article, rule.folding) if explain else match)
         return found
+
+
+def _terms_of(item: _Compiled, view: ArticleView) -> Callable[[], Terms]:
+    """What builds the terms of ``item``'s match on the article of ``view``."""
+    def build() -> Terms:
+        hits: Hits = {}
+        item.root.collect(view, hits)
+        return build_terms(item.order, hits, view.raw)
+    return build
 
 
 def _prepared(view: ArticleView, candidates: list[_Compiled]) -> ArticleView:
