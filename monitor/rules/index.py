@@ -126,19 +126,24 @@ class TriggerIndex:
         return trigger
 
     def freeze(self) -> None:
-        """Finish building; call once after the last ``add``."""
-        alone: dict[int, Entry] = {}  # one entry per rule for the triggers only it has
+        """Finish building; call once after the last ``add``.
+
+        Equal tuples of rule ids, and equal entries, are one object: most triggers belong
+        to one rule, whose few entries (first, second, both) are then shared by all its
+        triggers instead of costing two tuples each."""
+        shared: dict[object, object] = {}
         firsts, seconds = self._firsts, self._seconds
         for trigger in firsts.keys() | seconds.keys():
             first, second = firsts.get(trigger), seconds.get(trigger)
-            if isinstance(first, int) and first == second:
-                entry = alone.get(first)
-                if entry is None:
-                    entry = alone[first] = ((first,), (first,))
-                self._entries[trigger] = entry
-                continue
             first_ids = _ids(first)
-            self._entries[trigger] = (first_ids, first_ids if first == second else _ids(second))
+            first_ids = shared.setdefault(first_ids, first_ids)  # type: ignore[assignment]
+            if first == second:
+                second_ids = first_ids
+            else:
+                second_ids = _ids(second)
+                second_ids = shared.setdefault(second_ids, second_ids)  # type: ignore[assignment]
+            entry = (first_ids, second_ids)
+            self._entries[trigger] = shared.setdefault(entry, entry)  # type: ignore[assignment]
         self._firsts, self._seconds = {}, {}
         for automaton in (self._prefixes, self._literals, self._words):
             if len(automaton):

@@ -102,6 +102,24 @@ def _lemma(source: str, lang: str) -> str | None:
     return _lexicon(lang).lemma(source)
 
 
+def _unchanged(lower: str, lang: str) -> bool:
+    """Whether an ASCII word, in lower case, is its own canonical form in ``lang``
+    because no table can change it: it is not in the language's dictionary (or is no
+    word of letters, which dictionaries skip) and, in English, not a British spelling.
+    A shortcut past ``fold_kind`` for most words (names, rare words); when it says no,
+    the word may still be its own form."""
+    if lang not in LEMMA_LANGUAGES:
+        return True
+    if lang == "en" and lower in _SPELLINGS:
+        return False
+    if not lower.isalpha():
+        return True
+    hashes = _lexicon(lang).hashes
+    wanted = hash(lower)
+    i = bisect_left(hashes, wanted)
+    return i == len(hashes) or hashes[i] != wanted
+
+
 def _shares_stem(word: str, lemma: str) -> bool:
     shared = 0
     for a, b in zip(word, lemma, strict=False):
@@ -181,30 +199,15 @@ class Folds(dict[str, str]):
         return found  # type: ignore[return-value]  # no None left
 
     def _learn_plain(self, words: list[str]) -> None:
-        """Remember, without the full lookup, that those of the new ``words`` that no
-        dictionary or spelling table can change are their own form: ASCII words whose
-        lower case is neither in the language's dictionary nor, in English, a British
-        spelling. Most new words of an article are such (names, rare words); the others
-        are left to ``__missing__``, which gives these the same form, only slower."""
-        if self.lang not in LEMMA_LANGUAGES:
-            return
+        """Remember that those of the new ``words`` that ``_unchanged`` finds are their
+        own form, without the full lookup: most new words of an article (names, rare
+        words); the others are left to ``__missing__``."""
         if len(self) + len(words) > MAX_CACHED:
             self.clear()
-        hashes = _lexicon(self.lang).hashes
-        size = len(hashes)
-        spellings = _SPELLINGS if self.lang == "en" else {}
+        lang = self.lang
         for word in words:
-            if not word.isascii():
-                continue
-            lower = word.lower()
-            if lower in spellings:
-                continue
-            if lower.isalpha():
-                wanted = hash(lower)
-                i = bisect_left(hashes, wanted)
-                if i < size and hashes[i] == wanted:
-                    continue
-            self[word] = word
+            if word.isascii() and _unchanged(word.lower(), lang):
+                self[word] = word
 
     def of_source(self, word: str, source: str) -> str:
         """The canonical form of ``word`` written as ``source`` in the original text (accents
@@ -219,6 +222,8 @@ class Folds(dict[str, str]):
         return found
 
     def _form(self, word: str, source: str) -> str:
+        if source.isascii() and _unchanged(source.lower(), self.lang):
+            return word
         plain = fold_word(word) if self.case_sensitive else word
         form = canonical(plain, self.lang, unicodedata.normalize("NFC", source))
         form = _recase(word, form) if self.case_sensitive else form
