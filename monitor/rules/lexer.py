@@ -52,7 +52,7 @@ class Lexeme:
 
 class _Lexer:
     def __init__(self, query: str) -> None:
-        self.q = query.translate(_QUOTES)
+        self.q = query if query.isascii() else query.translate(_QUOTES)
         self.i = 0
         self.out: list[Lexeme] = []
 

@@ -320,9 +320,9 @@ def _require_positional(node: Node, column: int, op: str) -> None:
 
 def _positive(node: Node) -> bool:
     """Whether ``node`` holds a term that is not negated."""
-    if isinstance(node, Term | Regex | Near):
+    if isinstance(node, (Term, Regex, Near)):  # a tuple: faster than a union here
         return True
-    if isinstance(node, Not | Lang | Published):
+    if isinstance(node, (Not, Lang, Published)):
         return False
     return any(_positive(c) for c in node.children)
 
