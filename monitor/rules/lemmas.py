@@ -60,15 +60,24 @@ _SPELLINGS = dict(  # British -> American, vendored from breame (see the file's 
 _LOOKUP = DictionaryLookupStrategy(LOW_MEMORY_DICTIONARY_FACTORY)
 
 
+SLOTS = 1 << 20
+"""Size of a lexicon's ``slots`` (bytes): about one in six taken for English's words."""
+
+
 class _Lexicon:
     """One language's dictionary: simplemma's compact stream (about 1 MB for English,
     slow to search), and the sorted hashes of its words in lower case, which answer "not
-    in it" (names, rare words) without searching the stream."""
+    in it" (names, rare words) without searching the stream. ``slots`` is 1 at
+    ``hash & (SLOTS - 1)`` of each such hash: a 0 there says "not in it" with no search
+    at all, for many words at once (``Folds.forms_of``)."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         words = LOW_MEMORY_DICTIONARY_FACTORY.get_dictionary(lang)
         self.hashes = array("q", sorted(hash(word.lower()) for word in words))
+        self.slots = bytearray(SLOTS)
+        for h in self.hashes:
+            self.slots[h & (SLOTS - 1)] = 1
 
     def lemma(self, source: str) -> str | None:
         """The dictionary's lemma of ``source``, or None when it is not in the dictionary."""
@@ -199,15 +208,23 @@ class Folds(dict[str, str]):
         return found  # type: ignore[return-value]  # no None left
 
     def _learn_plain(self, words: list[str]) -> None:
-        """Remember that those of the new ``words`` that ``_unchanged`` finds are their
-        own form, without the full lookup: most new words of an article (names, rare
-        words); the others are left to ``__missing__``."""
+        """Remember, in one pass in C but for one comprehension, that the new ``words``
+        that are ASCII, not British spellings (in English) and whose lower case has a 0
+        in the dictionary's ``slots`` are their own form: most new words of an article
+        (names, rare words). The others are left to ``__missing__`` (``_unchanged``
+        sorts out the few whose slot another word took)."""
+        if self.lang not in LEMMA_LANGUAGES:
+            return
         if len(self) + len(words) > MAX_CACHED:
             self.clear()
-        lang = self.lang
-        for word in words:
-            if word.isascii() and _unchanged(word.lower(), lang):
-                self[word] = word
+        lower = list(map(str.lower, words))
+        taken = map(_lexicon(self.lang).slots.__getitem__,
+                    map((SLOTS - 1).__and__, map(hash, lower)))
+        british = map((_SPELLINGS if self.lang == "en" else {}).__contains__, lower)
+        plain = [w for w, a, t, b in zip(words, map(str.isascii, words), taken, british,
+                                         strict=True)
+                 if a and not t and not b]
+        self.update(zip(plain, plain, strict=True))
 
     def of_source(self, word: str, source: str) -> str:
         """The canonical form of ``word`` written as ``source`` in the original text (accents
