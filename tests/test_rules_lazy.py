@@ -80,3 +80,29 @@ def test_new_words_forms_learnt_in_bulk_are_their_canonical_forms() -> None:
         "Lieferkette", "haus", "Zorblaxen"]
     assert Folds("en", False).forms_of(["risks", "defence", "zorblaxen"]) == [
         "risk", "defense", "zorblaxen"]
+
+
+PREFIXED = [
+    Rule("pair", '"the comput*"'),  # a prefix with a partner: scanned only if "the" fired
+    Rule("later", "acme AND quant*"),
+    Rule("plain", "globex"),
+    Rule("regex", r"/\bInitech\b/"),
+]
+
+
+def test_the_prefix_scan_is_skipped_only_where_it_could_not_add_a_candidate() -> None:
+    texts = ["the computers hum", "computers hum", "Acme quantum", "quantum alone",
+             "Globex and the", "Initech comput", "nothing here"]
+    rules = compile_rules(PREFIXED)
+    index = rules._index
+    assert not index._scan_always
+    short = [rules.match(Article(url="https://example.org/a", title="", text=t)) for t in texts]
+    index._scan_always = True  # the shortcut off: every article scanned for prefixes
+    full = [rules.match(Article(url="https://example.org/a", title="", text=t)) for t in texts]
+    assert short == full
+    assert [[m.rule for m in found] for found in short] == [
+        ["pair"], [], ["later"], [], ["plain"], ["regex"], []]
+    alone = compile_rules([Rule("alone", "comput*")])
+    assert alone._index._scan_always  # a prefix that is a key by itself: always scanned
+    assert [m.rule for m in alone.match(Article(url="https://example.org/a", title="",
+                                                text="computers"))] == ["alone"]
