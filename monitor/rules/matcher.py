@@ -176,8 +176,10 @@ def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) 
     root = compiler.compile(node, rule.folding)
     cterms = list(compiler.seen.values())
     index.add(rid, _keys(rule, node, compiler))
+    seen = compiler.seen  # a term's text is its compiled term's (worked out once)
     order = compiler.shared(tuple(dict.fromkeys(
-        compiler.shared(t.text) for t, negated in iter_terms(node) if not negated)))
+        seen[id(t)].text if id(t) in seen else compiler.shared(t.text)
+        for t, negated in iter_terms(node) if not negated)))
     words, others = _slot_keys(cterms)
     return _Compiled(rule, root, order, compiler.shared(words), compiler.shared(others))
 

@@ -251,8 +251,8 @@ def _token_texts(raw: str, case_sensitive: bool) -> tuple[list[Token], list[str]
 def _atoms(raw: str, column: int, case_sensitive: bool) -> tuple[Atom, ...]:
     """The atoms of a word or phrase; ``column`` is that of ``raw[0]`` in the query."""
     if _PLAIN_WORDS.fullmatch(raw):
-        return tuple(Atom(sys.intern(word if case_sensitive else word.lower()),
-                          source=_source(word)) for word in raw.split(" "))
+        return tuple([Atom(sys.intern(word if case_sensitive else word.lower()),
+                           source=_source(word)) for word in raw.split(" ")])
     tokens, texts = _token_texts(raw, case_sensitive)
     ends = {t.end: n for n, t in enumerate(tokens)}
     prefixes: set[int] = set()
