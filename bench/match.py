@@ -26,7 +26,9 @@ that has been reading for a while, which knows most words it meets.
 
 ``explain_median_us`` is the time ``RuleSet.explain`` then takes to say which variant fired
 at each hit of an article's matches (what the daemon does for the matches it stores and
-alerts on; ``match`` itself never explains), its rules' queries already parsed once.
+alerts on; ``match`` itself never explains), its rules' queries already parsed once. It
+includes building the matches' spans and snippets: ``match`` leaves them until a match's
+terms are first read (``snippets.LazyMatch``).
 
 Run: ``python bench/match.py`` (about 2 minutes on 2 cores); ``python bench/match.py
 1000`` for other rule counts.

@@ -15,7 +15,7 @@ becomes one interval spanning both, so NEARs nest.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from monitor.rules.filters import lang_true, published_true
 from monitor.rules.lemmas import Folds, base_language
@@ -25,6 +25,8 @@ from monitor.rules.variants import Folding, Variants, compounds, term_variants
 from monitor.rules.view import ArticleView, SpanTuple, field_indexes, field_range, map_span
 
 __all__ = ["CNode", "Compiler", "Hits"]
+
+_T = TypeVar("_T")
 
 Hits = dict[str, set[SpanTuple]]
 """Term text -> spans where it fired."""
@@ -252,6 +254,11 @@ class Compiler:
         self._regexes: dict[Regex, CRegex] = {}
         self.seen: dict[int, CTerm] = {}  # id of each Term node compiled -> its CTerm
         self._folds: dict[Folding, tuple[Folds, ...]] = {}  # the query's words' forms
+        self._shared: dict[object, object] = {}
+
+    def shared(self, value: _T) -> _T:
+        """One object for equal values (term texts, tuples of them) across the rules."""
+        return self._shared.setdefault(value, value)  # type: ignore[return-value]
 
     def variant_keys(self, term: Term, folding: Folding) -> tuple[tuple[str, ...], ...]:
         """The slot keys of each variant of ``term`` (see ``variants``)."""
@@ -269,6 +276,7 @@ class Compiler:
         found = terms.get(term)
         if found is None:
             found = terms[term] = CTerm(term, term_variants(term, folding, self.folds(folding)))
+            found.text = self.shared(found.text)
         return found
 
     def folds(self, folding: Folding) -> tuple[Folds, ...]:

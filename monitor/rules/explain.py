@@ -59,7 +59,7 @@ def explain_match(match: Match, article: Article, folding: Folding) -> Match:
     read under ``folding`` and the article's words in the article's language."""
     terms = _terms_of(match.query, folding.case_sensitive)
     context = _Context(match.query, folding, folds_for(article.language, folding.case_sensitive))
-    return replace(match, terms=tuple(
+    return Match(match.rule, match.query, tuple(
         replace(hit, explained=context.hits(terms.get(hit.term), hit, article))
         for hit in match.terms))
 

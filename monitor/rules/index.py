@@ -58,6 +58,11 @@ def _put(table: dict[str, Ids], trigger: str, rid: int) -> None:
         found.append(rid)
 
 
+def _is_prefix(trigger: str) -> bool:
+    """Whether a watched trigger (see ``TriggerIndex._watch``) is a ``prefix*`` one."""
+    return trigger.endswith("*") and not trigger.startswith(REGEX_MARK)
+
+
 def _ids(found: Ids | None) -> tuple[int, ...]:
     return () if found is None else (found,) if isinstance(found, int) else tuple(found)
 
@@ -97,6 +102,12 @@ class TriggerIndex:
         self._prefixes = ahocorasick.Automaton()
         self._literals = ahocorasick.Automaton()
         self._words = ahocorasick.Automaton()  # whole words of regexes, as literals
+        # rules keyed on a ``prefix*`` as the first / the second trigger of a key, and the
+        # other triggers of such rules: no prefix can make a rule a candidate unless one
+        # of those fired, or some rule has prefixes in both roles (see ``candidates``)
+        self._prefix_roles: tuple[set[int], set[int]] = (set(), set())
+        self._partners: set[str] = set()
+        self._scan_always = False
 
     def add(self, rid: int, keys: list[Key] | None) -> None:
         """Index rule ``rid`` under ``keys`` (None: evaluate it on every article).
@@ -106,10 +117,18 @@ class TriggerIndex:
         if keys is None:
             self.always.append(rid)
             return
+        watched: list[str] = []
         for key in _oriented(keys) if len(keys) > 1 else keys:
             first, last = map(self._watch, (key[0], key[-1]))
             _put(self._firsts, first, rid)
             _put(self._seconds, last, rid)
+            watched += (first, last)
+        prefixed = [_is_prefix(t) for t in watched]
+        if any(prefixed):
+            for n, prefix in enumerate(prefixed):
+                if prefix:
+                    self._prefix_roles[n % 2].add(rid)
+            self._partners.update(t for t, p in zip(watched, prefixed, strict=True) if not p)
 
     def _watch(self, trigger: str) -> str:
         """Arrange for ``trigger`` to be detected; the key it is indexed under."""
@@ -126,20 +145,27 @@ class TriggerIndex:
         return trigger
 
     def freeze(self) -> None:
-        """Finish building; call once after the last ``add``."""
-        alone: dict[int, Entry] = {}  # one entry per rule for the triggers only it has
+        """Finish building; call once after the last ``add``.
+
+        Equal tuples of rule ids, and equal entries, are one object: most triggers belong
+        to one rule, whose few entries (first, second, both) are then shared by all its
+        triggers instead of costing two tuples each."""
+        shared: dict[object, object] = {}
         firsts, seconds = self._firsts, self._seconds
         for trigger in firsts.keys() | seconds.keys():
             first, second = firsts.get(trigger), seconds.get(trigger)
-            if isinstance(first, int) and first == second:
-                entry = alone.get(first)
-                if entry is None:
-                    entry = alone[first] = ((first,), (first,))
-                self._entries[trigger] = entry
-                continue
             first_ids = _ids(first)
-            self._entries[trigger] = (first_ids, first_ids if first == second else _ids(second))
+            first_ids = shared.setdefault(first_ids, first_ids)  # type: ignore[assignment]
+            if first == second:
+                second_ids = first_ids
+            else:
+                second_ids = _ids(second)
+                second_ids = shared.setdefault(second_ids, second_ids)  # type: ignore[assignment]
+            entry = (first_ids, second_ids)
+            self._entries[trigger] = shared.setdefault(entry, entry)  # type: ignore[assignment]
         self._firsts, self._seconds = {}, {}
+        self._scan_always = not self._prefix_roles[0].isdisjoint(self._prefix_roles[1])
+        self._prefix_roles = (set(), set())
         for automaton in (self._prefixes, self._literals, self._words):
             if len(automaton):
                 automaton.make_automaton()
@@ -151,12 +177,12 @@ class TriggerIndex:
         fired = entries.keys() & tokens
         if forms:
             fired |= entries.keys() & forms
-        if len(self._prefixes):
-            fired |= self._scan_prefixes(view)
         if len(self._literals):
             fired |= self._scan(self._literals, regex, plain_too=True)
         if len(self._words):
             fired |= self._scan(self._words, regex, plain_too=False)
+        if len(self._prefixes) and (self._scan_always or not fired.isdisjoint(self._partners)):
+            fired |= self._scan_prefixes(view)  # else no prefix could complete a rule's key
         found: list[Entry] = list(filter(None, map(entries.get, fired)))
         ids = set(chain.from_iterable(map(_FIRST, found)))
         ids.intersection_update(chain.from_iterable(map(_SECOND, found)))

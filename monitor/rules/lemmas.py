@@ -60,21 +60,30 @@ _SPELLINGS = dict(  # British -> American, vendored from breame (see the file's 
 _LOOKUP = DictionaryLookupStrategy(LOW_MEMORY_DICTIONARY_FACTORY)
 
 
+SLOTS = 1 << 20
+"""Size of a lexicon's ``slots`` (bytes): about one in six taken for English's words."""
+
+
 class _Lexicon:
     """One language's dictionary: simplemma's compact stream (about 1 MB for English,
     slow to search), and the sorted hashes of its words in lower case, which answer "not
-    in it" (names, rare words) without searching the stream."""
+    in it" (names, rare words) without searching the stream. ``slots`` is 1 at
+    ``hash & (SLOTS - 1)`` of each such hash: a 0 there says "not in it" with no search
+    at all, for many words at once (``Folds.forms_of``)."""
 
     def __init__(self, lang: str) -> None:
         self.lang = lang
         words = LOW_MEMORY_DICTIONARY_FACTORY.get_dictionary(lang)
-        self._hashes = array("q", sorted(hash(word.lower()) for word in words))
+        self.hashes = array("q", sorted(hash(word.lower()) for word in words))
+        self.slots = bytearray(SLOTS)
+        for h in self.hashes:
+            self.slots[h & (SLOTS - 1)] = 1
 
     def lemma(self, source: str) -> str | None:
         """The dictionary's lemma of ``source``, or None when it is not in the dictionary."""
         wanted = hash(source.lower())
-        i = bisect_left(self._hashes, wanted)
-        if i == len(self._hashes) or self._hashes[i] != wanted:
+        i = bisect_left(self.hashes, wanted)
+        if i == len(self.hashes) or self.hashes[i] != wanted:
             return None
         return _LOOKUP.get_lemma(source, self.lang)
 
@@ -88,13 +97,36 @@ def base_language(code: str | None) -> str:
     return base or DEFAULT_LANGUAGE
 
 
-def _lemma(source: str, lang: str) -> str | None:
-    if lang not in LEMMA_LANGUAGES or not source.isalpha():
-        return None
+def _lexicon(lang: str) -> _Lexicon:
+    """The dictionary of a language of ``LEMMA_LANGUAGES``, read on first use."""
     lexicon = _LEXICONS.get(lang)
     if lexicon is None:
         lexicon = _LEXICONS[lang] = _Lexicon(lang)
-    return lexicon.lemma(source)
+    return lexicon
+
+
+def _lemma(source: str, lang: str) -> str | None:
+    if lang not in LEMMA_LANGUAGES or not source.isalpha():
+        return None
+    return _lexicon(lang).lemma(source)
+
+
+def _unchanged(lower: str, lang: str) -> bool:
+    """Whether an ASCII word, in lower case, is its own canonical form in ``lang``
+    because no table can change it: it is not in the language's dictionary (or is no
+    word of letters, which dictionaries skip) and, in English, not a British spelling.
+    A shortcut past ``fold_kind`` for most words (names, rare words); when it says no,
+    the word may still be its own form."""
+    if lang not in LEMMA_LANGUAGES:
+        return True
+    if lang == "en" and lower in _SPELLINGS:
+        return False
+    if not lower.isalpha():
+        return True
+    hashes = _lexicon(lang).hashes
+    wanted = hash(lower)
+    i = bisect_left(hashes, wanted)
+    return i == len(hashes) or hashes[i] != wanted
 
 
 def _shares_stem(word: str, lemma: str) -> bool:
@@ -171,8 +203,28 @@ class Folds(dict[str, str]):
         """The canonical form of each of ``words`` (one pass in C when all are known)."""
         found = list(map(self.get, words))
         if None in found:
+            self._learn_plain([w for w, f in zip(words, found, strict=True) if f is None])
             found = list(map(self.__getitem__, words))
         return found  # type: ignore[return-value]  # no None left
+
+    def _learn_plain(self, words: list[str]) -> None:
+        """Remember, in one pass in C but for one comprehension, that the new ``words``
+        that are ASCII, not British spellings (in English) and whose lower case has a 0
+        in the dictionary's ``slots`` are their own form: most new words of an article
+        (names, rare words). The others are left to ``__missing__`` (``_unchanged``
+        sorts out the few whose slot another word took)."""
+        if self.lang not in LEMMA_LANGUAGES:
+            return
+        if len(self) + len(words) > MAX_CACHED:
+            self.clear()
+        lower = list(map(str.lower, words))
+        taken = map(_lexicon(self.lang).slots.__getitem__,
+                    map((SLOTS - 1).__and__, map(hash, lower)))
+        british = map((_SPELLINGS if self.lang == "en" else {}).__contains__, lower)
+        plain = [w for w, a, t, b in zip(words, map(str.isascii, words), taken, british,
+                                         strict=True)
+                 if a and not t and not b]
+        self.update(zip(plain, plain, strict=True))
 
     def of_source(self, word: str, source: str) -> str:
         """The canonical form of ``word`` written as ``source`` in the original text (accents
@@ -187,6 +239,8 @@ class Folds(dict[str, str]):
         return found
 
     def _form(self, word: str, source: str) -> str:
+        if source.isascii() and _unchanged(source.lower(), self.lang):
+            return word
         plain = fold_word(word) if self.case_sensitive else word
         form = canonical(plain, self.lang, unicodedata.normalize("NFC", source))
         form = _recase(word, form) if self.case_sensitive else form

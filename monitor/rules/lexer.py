@@ -32,6 +32,8 @@ _OPERATORS = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
 META_FIELDS = ("lang", "published")
 """Filters on the article's metadata rather than its text."""
 _STOP = ' \t\r\n\f\v()"'
+_WORD = re.compile(r'[^ \t\r\n\f\v()"]*')  # a run of characters not in ``_STOP``
+_NONSPACE = re.compile(r"\S")  # ``\s`` is exactly what ``str.isspace`` takes
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class Lexeme:
 
 class _Lexer:
     def __init__(self, query: str) -> None:
-        self.q = query.translate(_QUOTES)
+        self.q = query if query.isascii() else query.translate(_QUOTES)
         self.i = 0
         self.out: list[Lexeme] = []
 
@@ -66,9 +68,9 @@ class _Lexer:
         return self.out
 
     def _skip_space(self) -> bool:
-        while self.i < len(self.q) and self.q[self.i].isspace():
-            self.i += 1
-        return self.i < len(self.q)
+        m = _NONSPACE.search(self.q, self.i)
+        self.i = len(self.q) if m is None else m.start()
+        return m is not None
 
     def _emit(self, kind: str, text: str, start: int, distance: int = 0,
               ordered: bool = False, exact: bool = False) -> None:
@@ -178,8 +180,7 @@ class _Lexer:
 
     def _word(self, exact: bool = False) -> None:
         start = self.i
-        while self.i < len(self.q) and self.q[self.i] not in _STOP:
-            self.i += 1
+        self.i = _WORD.match(self.q, start).end()  # type: ignore[union-attr]  # ``*``: always
         word = self.q[start : self.i]
         if exact:
             self._emit("WORD", word, start, exact=True)

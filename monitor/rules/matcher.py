@@ -8,13 +8,15 @@ Pure: no I/O.
    the candidate rules (``index``, ``triggers``);
 3. the positions of every word the candidates use are indexed in one pass (``view``);
 4. only the candidates, plus the few rules without keys, are evaluated, on token positions
-   shared by all of them (``evaluate``), and the true ones reported (``snippets``).
+   shared by all of them (``evaluate``), and the true ones reported (``snippets``), each
+   match's hits, spans and snippets worked out only when its ``terms`` are first read
+   (``LazyMatch``: the pipeline reads them only for the rules watching the feed).
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from monitor.errors import QueryError
@@ -26,7 +28,7 @@ from monitor.rules.index import TriggerIndex
 from monitor.rules.lemmas import DEFAULT_LANGUAGE
 from monitor.rules.nodes import Node, iter_terms
 from monitor.rules.parser import parse_query
-from monitor.rules.snippets import build_match
+from monitor.rules.snippets import LazyMatch, Terms, build_terms
 from monitor.rules.triggers import Key, rarity, rule_keys
 from monitor.rules.variants import Folding
 from monitor.rules.view import ArticleView, RegexTexts
@@ -63,7 +65,6 @@ class _Compiled:
     order: tuple[str, ...]  # texts of the terms that may fire, in query order
     words: tuple[str, ...]  # slot keys of its terms that are one word (see ``variants``)
     others: tuple[str, ...]  # its other slot keys: patterns, exact, capitals, several forms
-    keys: list[Key] | None  # its trigger keys, as indexed (None: evaluated on every article)
 
 
 class RuleSet:
@@ -90,8 +91,15 @@ class RuleSet:
 
     def keys(self, index: int) -> list[Key] | None:
         """The trigger keys rule ``index`` is screened by (see ``triggers``): it is true on
-        no article where no key has every trigger fired; None: it may be true without any."""
-        return self._compiled[index].keys
+        no article where no key has every trigger fired; None: it may be true without any.
+
+        Worked out again from the rule's query (as compiling did): kept for every rule,
+        they would cost 10 MB per 50,000 rules, for the backtests that ask one rule's."""
+        rule = self._compiled[index].rule
+        compiler = Compiler()
+        node = _parsed(rule)
+        compiler.compile(node, rule.folding)
+        return _keys(rule, node, compiler)
 
     def explain(self, article: Article, matches: Iterable[Match]) -> list[Match]:
         """``matches`` of these rules on ``article``, each hit saying which variant of its
@@ -102,8 +110,9 @@ class RuleSet:
         return [explain_match(m, article, named[m.rule].folding) for m in matches]
 
     def match(self, article: Article, *, explain: bool = False) -> list[Match]:
-        """Every rule true on ``article``, in rule order, with the terms that fired; with
-        ``explain``, each hit says which variant of its term it is (``explain``)."""
+        """Every rule true on ``article``, in rule order, with the terms that fired (built
+        when first read: see ``LazyMatch``); with ``explain``, each hit says which variant
+        of its term it is (``explain``)."""
         regex = RegexTexts(article)
         view = ArticleView(article, False, regex)
         candidates = [self._compiled[rid] for rid in self._index.candidates(view, regex)]
@@ -122,11 +131,18 @@ class RuleSet:
             rule = item.rule
             mode_view = views[rule.case_sensitive]
             if item.root.test(mode_view):
-                hits: Hits = {}
-                item.root.collect(mode_view, hits)
-                match = build_match(rule.name, rule.query, item.order, hits, view.raw)
+                match = LazyMatch(rule.name, rule.query, build=_terms_of(item, mode_view))
                 found.append(explain_match(match, article, rule.folding) if explain else match)
         return found
+
+
+def _terms_of(item: _Compiled, view: ArticleView) -> Callable[[], Terms]:
+    """What builds the terms of ``item``'s match on the article of ``view``."""
+    def build() -> Terms:
+        hits: Hits = {}
+        item.root.collect(view, hits)
+        return build_terms(item.order, hits, view.raw)
+    return build
 
 
 def _prepared(view: ArticleView, candidates: list[_Compiled]) -> ArticleView:
@@ -136,26 +152,36 @@ def _prepared(view: ArticleView, candidates: list[_Compiled]) -> ArticleView:
     return view
 
 
-def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) -> _Compiled:
+def _parsed(rule: Rule) -> Node:
     try:
-        node = parse_query(rule.query, case_sensitive=rule.case_sensitive)
+        return parse_query(rule.query, case_sensitive=rule.case_sensitive)
     except QueryError as e:
         raise QueryError(f"rule {rule.name!r}: {e.message}", e.column) from None
-    order = tuple(dict.fromkeys(t.text for t, negated in iter_terms(node) if not negated))
-    folding = rule.folding
-    compiler.seen.clear()
-    root = compiler.compile(node, folding)
-    cterms = list(compiler.seen.values())
+
+
+def _keys(rule: Rule, node: Node, compiler: Compiler) -> list[Key] | None:
+    """The trigger keys of ``rule``, ``node`` its query just compiled by ``compiler``."""
     if rule.case_sensitive:  # keyed by its case-insensitive reading (see ``index``)
-        screen, ci = _insensitive(rule.query), replace(folding, case_sensitive=False)
-        keys = None if screen is None else rule_keys(
+        screen = _insensitive(rule.query)
+        ci = replace(rule.folding, case_sensitive=False)
+        return None if screen is None else rule_keys(
             screen, lambda term: compiler.variant_keys(term, ci))
-    else:
-        seen = compiler.seen
-        keys = rule_keys(node, lambda term: seen[id(term)].variants)
-    index.add(rid, keys)
+    seen = compiler.seen
+    return rule_keys(node, lambda term: seen[id(term)].variants)
+
+
+def _compile_one(rule: Rule, compiler: Compiler, index: TriggerIndex, rid: int) -> _Compiled:
+    node = _parsed(rule)
+    compiler.seen.clear()
+    root = compiler.compile(node, rule.folding)
+    cterms = list(compiler.seen.values())
+    index.add(rid, _keys(rule, node, compiler))
+    seen = compiler.seen  # a term's text is its compiled term's (worked out once)
+    order = compiler.shared(tuple(dict.fromkeys(
+        seen[id(t)].text if id(t) in seen else compiler.shared(t.text)
+        for t, negated in iter_terms(node) if not negated)))
     words, others = _slot_keys(cterms)
-    return _Compiled(rule, root, order, words, others, keys)
+    return _Compiled(rule, root, order, compiler.shared(words), compiler.shared(others))
 
 
 def _insensitive(query: str) -> Node | None:

@@ -83,12 +83,13 @@ def _non_ascii(text: str) -> set[str]:
 
 
 _PLAIN_CHARS = frozenset(map(chr, _PLAIN))
+_NOT_PLAIN = re.compile("[^\\x00-\\x7f" + "".join(map(re.escape, sorted(_PLAIN_CHARS))) + "]")
 
 
 def is_plain(text: str) -> bool:
     """Whether every non-ASCII character of ``text`` is a typographic quote or dash or an
     invisible joiner (one that ``_PLAIN`` makes ASCII or drops)."""
-    return text.isascii() or _non_ascii(text) <= _PLAIN_CHARS
+    return text.isascii() or _NOT_PLAIN.search(text) is None
 
 
 def _is_word_char(ch: str) -> bool:

@@ -8,15 +8,20 @@ whose snippets would overlap share one snippet (a shared snippet grows to at mos
 size); each term gets at most ``MAX_SNIPPETS``. ``marks`` are the (start, end) offsets in the
 snippet text of every hit of every term of the match that lies wholly inside it, sorted,
 with overlapping marks merged.
+
+``LazyMatch`` defers all of this until its ``terms`` are first read: an article makes many
+rules true whose matches routing then drops (a rule not watching the feed), and building
+spans and snippets costs more than evaluating the rules did (issue 17).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from monitor.models import FIELDS, Match, Snippet, Span, TermHit
 
-__all__ = ["MAX_SNIPPETS", "SNIPPET_CHARS", "build_match"]
+__all__ = ["MAX_SNIPPETS", "SNIPPET_CHARS", "LazyMatch", "build_match", "build_terms"]
 
 SNIPPET_CHARS = 200
 MAX_SNIPPETS = 3
@@ -26,6 +31,51 @@ _NONSPACE = re.compile(r"\S")
 Window = list[int]
 """``[field index, start, end, start of first hit, end of last hit]`` (``end`` grows)."""
 
+Terms = tuple[TermHit, ...]
+
+
+class LazyMatch(Match):
+    """A ``Match`` whose ``terms`` are built by ``build`` when first read, then kept (and
+    ``build``, with the article view it holds, let go). Equal to, hashed and pickled as
+    the plain ``Match`` of the same rule, query and terms."""
+
+    __slots__ = ("_build", "_terms")
+    _build: Callable[[], Terms] | None
+    _terms: Terms
+
+    def __init__(self, rule: str, query: str, terms: Terms = (),
+                 build: Callable[[], Terms] | None = None) -> None:
+        object.__setattr__(self, "rule", rule)
+        object.__setattr__(self, "query", query)
+        object.__setattr__(self, "_terms", terms)
+        object.__setattr__(self, "_build", build)
+
+    @property
+    def terms(self) -> Terms:
+        build = self._build
+        if build is not None:
+            object.__setattr__(self, "_terms", build())
+            object.__setattr__(self, "_build", None)
+        return self._terms
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Match):
+            return NotImplemented
+        return (self.rule, self.query, self.terms) == (other.rule, other.query, other.terms)
+
+    def __hash__(self) -> int:
+        return hash((self.rule, self.query, self.terms))
+
+    def __repr__(self) -> str:
+        return repr(self.plain())
+
+    def __reduce__(self) -> tuple[type[Match], tuple[str, str, Terms]]:
+        return Match, (self.rule, self.query, self.terms)
+
+    def plain(self) -> Match:
+        """The same match as a plain ``Match`` (its terms built)."""
+        return Match(self.rule, self.query, self.terms)
+
 
 def build_match(name: str, query: str, order: tuple[str, ...],
                 hits: dict[str, set[tuple[int, int, int]]], texts: tuple[str, ...]) -> Match:
@@ -34,13 +84,18 @@ def build_match(name: str, query: str, order: tuple[str, ...],
     ``hits`` maps term texts to ``(field index, start, end)`` spans in ``texts``, the
     article's fields in ``FIELDS`` order.
     """
+    return Match(name, query, build_terms(order, hits, texts))
+
+
+def build_terms(order: tuple[str, ...], hits: dict[str, set[tuple[int, int, int]]],
+                texts: tuple[str, ...]) -> Terms:
+    """The ``TermHit`` of each term of ``order`` that has ``hits`` (see ``build_match``)."""
     if len(hits) == 1:  # the common case, one term with one hit: straight through
         ((text, spans),) = hits.items()
         if len(spans) == 1:
             ((field, start, end),) = spans
             snippet = _lone_snippet(texts[field], start, end)
-            hit = TermHit(text, 1, (Span(FIELDS[field], start, end),), (snippet,))
-            return Match(name, query, (hit,))
+            return (TermHit(text, 1, (Span(FIELDS[field], start, end),), (snippet,)),)
     marks: dict[int, list[tuple[int, int]]] = {}
     for spans in hits.values():
         for field, start, end in spans:
@@ -53,7 +108,7 @@ def build_match(name: str, query: str, order: tuple[str, ...],
             snippets = tuple(_snippet(texts[w[0]], w, marks[w[0]]) for w in windows)
             found = tuple(Span(FIELDS[f], start, end) for f, start, end in ordered)
             terms.append(TermHit(text, len(ordered), found, snippets))
-    return Match(name, query, tuple(terms))
+    return tuple(terms)
 
 
 def _window(field: int, hit_start: int, hit_end: int, size: int) -> Window:

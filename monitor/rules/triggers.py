@@ -117,8 +117,10 @@ def _best_two(triggers: set[str] | tuple[str, ...]) -> Key:
         if a != b and not (a.endswith("*") or b.endswith("*")):
             return (a, b) if (rarity(a), a) < (rarity(b), b) else (b, a)
     ranked = sorted(set(triggers), key=lambda t: (rarity(t), t))
-    plain = tuple(t for t in ranked if not t.endswith("*"))[:2]
-    return plain if _scan_free([plain]) else tuple(ranked[:2])
+    plain = [t for t in ranked if not t.endswith("*")]
+    if len(plain) == len(ranked):  # no prefix: the two rarest, scan-free or not
+        return tuple(ranked[:2])
+    return tuple(plain[:2]) if _scan_free([tuple(plain[:2])]) else tuple(ranked[:2])
 
 
 def _dedupe(keys: list[Key]) -> list[Key]:

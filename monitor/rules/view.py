@@ -58,12 +58,13 @@ def field_indexes(fields: tuple[str, ...]) -> tuple[int, ...]:
 class RegexTexts:
     """The regex texts of one article's fields (case mode does not change them)."""
 
-    __slots__ = ("_article", "_prefiltered", "_texts")
+    __slots__ = ("_article", "_plain", "_prefiltered", "_texts")
 
     def __init__(self, article: Article) -> None:
         self._article = article
         self._texts: dict[int, tuple[str, list[int] | None]] = {}
         self._prefiltered: dict[int, str] = {}
+        self._plain: tuple[bool, ...] | None = None
 
     def __len__(self) -> int:
         return len(FIELDS)
@@ -89,9 +90,15 @@ class RegexTexts:
             found = self._prefiltered[field] = prefilter_fold(self.get(field)[0])
         return found
 
+    def plain(self) -> tuple[bool, ...]:
+        """Whether each field is plain (see ``normalize.is_plain``), worked out once."""
+        if self._plain is None:
+            self._plain = tuple(is_plain(self._article.field(name)) for name in FIELDS)
+        return self._plain
+
     def not_plain(self) -> list[int]:
         """The fields that are not plain (see ``normalize.is_plain``)."""
-        return [f for f, name in enumerate(FIELDS) if not is_plain(self._article.field(name))]
+        return [f for f, plain in enumerate(self.plain()) if not plain]
 
 
 class ArticleView:
@@ -162,8 +169,8 @@ class ArticleView:
     def _accented(self) -> dict[str, str]:
         """Canonical forms of the words written with accents (from the original spelling)."""
         found: dict[str, str] = {}
-        for raw in self.raw:
-            if is_plain(raw):
+        for raw, plain in zip(self.raw, self.regex.plain(), strict=True):
+            if plain:
                 continue
             for run in set(_ACCENTED_RUN.findall(raw)):
                 word = fold_word(run, case_sensitive=self.folds.case_sensitive)
