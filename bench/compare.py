@@ -27,13 +27,22 @@ load hits both alike), summed over the inputs.
   one ``r2e run`` process of rss2email on the same feeds, rounds interleaved, CPU ratio
   (bench/_r2e.py); also without rss2email's start (``r2e --help``: the interpreter and
   the imports), which a cron run pays each round and a daemon does not.
+- ``pages``: the first check of ``--pages`` (200) loopback news pages for a keyword, CPU:
+  monitor's first poll of a feed listing them, with one rule, against changedetection.io's
+  first check of one watch per page with the keyword as its trigger text; how the two are
+  made like for like, and why, is in bench/_pages.py. changedetection.io runs in its own
+  virtualenv (``--cdio-python``, default ``$MONITOR_BENCH_CDIO_PYTHON`` or
+  /tmp/cdvenv/bin/python); when it is missing or fails, ``changedetection`` is
+  ``{"error": ...}``.
 
 An anchor that does not install is reported as ``{"status": "not installed: <reason>"}``.
 The anchors are not monitor's dependencies; install them into this python for the bench::
 
     python -m pip install feedparser fastfeedparser trafilatura hyperscan rss2email
+    python -m venv /tmp/cdvenv && /tmp/cdvenv/bin/pip install changedetection.io
     python bench/compare.py [--rounds 5] [--wordpress 10] [--rules 50000] [--real DIR]
-        [--feeds 500] [--only feeds|extraction|match|poll]
+        [--feeds 500] [--pages 200] [--cdio-python PATH]
+        [--only feeds|extraction|match|poll|pages]
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from monitor.rules import compile_rules
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FEEDS = ROOT / "tests" / "data" / "feeds"
+PARTS = ("feeds", "extraction", "match", "poll", "pages")
 PAGES = (ROOT / "tests" / "data" / "pages", ROOT / "tests" / "data" / "hardpages")
 
 
@@ -306,10 +316,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=60)
     parser.add_argument("--real", type=pathlib.Path, metavar="DIR", help="more saved pages")
     parser.add_argument("--feeds", type=int, default=500, help="poll: loopback feeds")
-    parser.add_argument("--only", choices=("feeds", "extraction", "match", "poll"),
-                        action="append")
+    parser.add_argument("--pages", type=int, default=200, help="pages: loopback news pages")
+    parser.add_argument("--cdio-python", help="pages: changedetection.io's virtualenv python")
+    parser.add_argument("--only", choices=PARTS, action="append")
     args = parser.parse_args()
-    parts = args.only or ["feeds", "extraction", "match", "poll"]
+    parts = args.only or list(PARTS)
     result: dict[str, Any] = {"rounds": args.rounds}
     if "feeds" in parts:
         result["feeds"] = feeds(args.rounds, args.wordpress)
@@ -319,6 +330,10 @@ def main() -> None:
         result["match"] = match(args.rules, args.articles)
     if "poll" in parts:
         result["rss2email"] = poll_round(args.rounds, args.feeds)
+    if "pages" in parts:
+        from _pages import pages_round
+
+        result["changedetection"] = pages_round(args.rounds, args.pages, args.cdio_python)
     print(json.dumps(result))
 
 
