@@ -59,7 +59,7 @@ def database(hs: Any, patterns: list[bytes], flags: int) -> tuple[Any, float, bo
     start = time.perf_counter()
     if path.exists():
         try:
-            return hs.loadb(bytearray(path.read_bytes()), hs.HS_MODE_BLOCK), 0.0, True
+            return hs.loadb(path.read_bytes(), hs.HS_MODE_BLOCK), 0.0, True
         except hs.error:  # another Hyperscan build: compile again below
             pass
     db = hs.Database(mode=hs.HS_MODE_BLOCK)
@@ -81,7 +81,7 @@ class HsScreen:
         self.always = index.always
         token_patterns: list[bytes] = []
         token_entries: list[Any] = []
-        for trigger, entry in entries.items():
+        for trigger, entry in sorted(entries.items()):  # stable ids: a stable cache key
             if trigger.startswith(REGEX_MARK):
                 continue
             pattern = " " + trigger[:-1] if trigger.endswith("*") else f" {trigger} "
@@ -89,11 +89,11 @@ class HsScreen:
             token_entries.append(entry)
         literal_patterns: list[bytes] = []
         self.literal_entries: list[Any] = []
-        for literal, trigger in index._literals.items():
+        for literal, trigger in sorted(index._literals.items()):
             literal_patterns.append(literal.encode())
             self.literal_entries.append(entries.get(trigger))
         self.whole_from = len(literal_patterns)  # ids from here on: whole words of regexes
-        for literal, trigger in index._words.items():
+        for literal, trigger in sorted(index._words.items()):
             literal_patterns.append(literal.encode())
             self.literal_entries.append(entries.get(trigger))
         self.token_entries = token_entries
