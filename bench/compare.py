@@ -18,10 +18,11 @@ load hits both alike), summed over the inputs.
   as the pipeline calls it, ``monitor_no_entry`` without (``monitor match FILE``); the
   ratios of summed medians and the median of the pages' ratios.
 - ``match``: monitor's ``RuleSet.match`` with 50,000 generated rules (bench/match.py's
-  generator and articles) against a Hyperscan screen of the same rules' positive terms
-  (bench/match.py's ``baseline_pattern`` parts, one database, caseless): the screen alone,
-  without the boolean evaluation, so the ratio overstates monitor's cost against the full
-  anchor. Compiling 50,000 patterns takes Hyperscan about 6 minutes here (``--rules``).
+  generator and articles) against issue 17's anchor (bench/_hsmatch.py): Hyperscan screens
+  monitor's folded tokens for the same triggers (one literal pattern each), then the same
+  boolean evaluation runs on the candidates; ``identical`` checks every match on every
+  article. Both also with every match's terms read. Hyperscan's database is compiled once
+  and cached under ~/.cache/monitor-bench/.
 - ``rss2email``: a poll round where nothing changed, ``--feeds`` (500) loopback feeds all
   answering 304: monitor's daemon round (bench/poll.py ``--store``, batched, SQLite) against
   one ``r2e run`` process of rss2email on the same feeds, rounds interleaved, CPU ratio
@@ -59,7 +60,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from match import Generator, baseline_pattern
+from match import Generator
 
 from monitor.rules import compile_rules
 
@@ -262,50 +263,26 @@ def extraction(rounds: int, real: pathlib.Path | None) -> dict[str, Any]:
                     "pass runs"}
 
 
-def match(rule_count: int, articles: int) -> dict[str, Any]:
+def match(rule_count: int, articles: int, rounds: int) -> dict[str, Any]:
+    """Issue 17's anchor: Hyperscan's screen on monitor's tokens, then monitor's evaluation
+    (bench/_hsmatch.py), against monitor's ``RuleSet.match``, identical results checked."""
+    from _hsmatch import compare
+
     hyperscan, missing = anchor("hyperscan")
     if hyperscan is None:
         return {"hyperscan": missing}
     gen = Generator()
     rules = gen.rules(rule_count)
     docs = [gen.article(rules[:1000], n) for n in range(articles)]
-    ruleset = compile_rules(rules)
-    expressions, ids, flags = [], [], []
-    for i, rule in enumerate(rules):
-        pattern = baseline_pattern(rule).pattern
-        if pattern:
-            expressions.append(pattern.encode())
-            ids.append(i)
-            flags.append(hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_UTF8
-                         | (0 if rule.case_sensitive else hyperscan.HS_FLAG_CASELESS))
-    db = hyperscan.Database()
     start = time.perf_counter()
-    try:
-        db.compile(expressions=expressions, ids=ids, flags=flags)
-    except hyperscan.error as e:
-        return {"hyperscan": {"status": f"installed, but the rules do not compile: {e}"}}
+    ruleset = compile_rules(rules)
     build_s = time.perf_counter() - start
-    scratch = hyperscan.Scratch(db)
-
-    def screen(article: Any) -> set[int]:
-        hits: set[int] = set()
-
-        def on_match(rule: int, start: int, end: int, flags: int, context: Any) -> None:
-            hits.add(rule)
-
-        for text in (article.title, article.text):
-            db.scan(text.encode(), match_event_handler=on_match, scratch=scratch)
-        return hits
-
-    for a in docs[:5]:
-        ruleset.match(a)
-    runners: dict[str, Callable[[Any], object]] = {"monitor": ruleset.match,
-                                                   "hyperscan_screen": screen}
-    medians = side_by_side(docs, runners, 3)
-    return {"rules": rule_count, "articles": articles, "hyperscan_build_s": round(build_s, 1),
-            "median_us": {k: round(1e6 * statistics.median(v), 1) for k, v in medians.items()},
-            "monitor/hyperscan_screen": ratio(medians, "monitor", "hyperscan_screen"),
-            "note": "the anchor is the screen alone, without the boolean evaluation"}
+    try:
+        found = compare(hyperscan, ruleset, docs, rounds, side_by_side)
+    except hyperscan.error as e:
+        return {"hyperscan": {"status": f"installed, but the triggers do not compile: {e}"}}
+    return {"rules": rule_count, "articles": articles, "monitor_build_s": round(build_s, 1),
+            **found}
 
 
 def main() -> None:
@@ -327,7 +304,7 @@ def main() -> None:
     if "extraction" in parts:
         result["extraction"] = extraction(args.rounds, args.real)
     if "match" in parts:
-        result["match"] = match(args.rules, args.articles)
+        result["match"] = match(args.rules, args.articles, args.rounds)
     if "poll" in parts:
         result["rss2email"] = poll_round(args.rounds, args.feeds)
     if "pages" in parts:
