@@ -115,10 +115,9 @@ def parse_when(text: str, name: str, end_of_day: bool = False) -> datetime:
             day = date.fromisoformat(text)
             start = datetime(day.year, day.month, day.day, tzinfo=UTC)
             return start + timedelta(days=1) if end_of_day else start
-        found = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return timeutil.parse_iso(text)
     except ValueError as e:
         raise ValueError(f"{name}: expected an ISO date or datetime, got {text[:40]!r}") from e
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
 def cursor(story: Story) -> str:
