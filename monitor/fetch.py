@@ -24,9 +24,10 @@ the webhook channels is separate, on its own aiohttp session (httpcore's single 
 collapses under concurrency, encode/httpx#3215). Redirects are followed here, each hop
 checked; ``trusted`` opens the first hop only. The deadline starts when the first hop gets
 its connection slots (queueing behind fetches to the same host does not count) and covers
-every later hop and body. Credentials in a URL go as an Authorization header, first hop only.
-Hosts are keyed ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER``
-s lets the next go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
+every later hop and body (each hop gets the time left as aiohttp's total timeout).
+Credentials in a URL go as an Authorization header, first hop only. Hosts are keyed
+``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER`` s lets the next
+go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
 raises without connecting (callers may ask ``host_delay`` first); a 429 without
 Retry-After backs off 60 s, a 503 without one not at all. Cookies are never kept (a
 source's own, from its ``RequestOptions``, are chosen anew at each hop); environment
@@ -38,7 +39,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 
 import aiohttp
@@ -57,11 +60,12 @@ from monitor.errors import (
     NotModified,
 )
 from monitor.fetcherrors import Timeouts, classify, diagnose, log_outcome, loggable, port_of
-from monitor.fetchhosts import HostBackoff, HostSlots
+from monitor.fetchhosts import Gate, HostBackoff, HostSlots
 from monitor.models import FetchResult, RequestOptions
 from monitor.netguard import (
     BodyDecodeError,
     BoundedBody,
+    CookielessClient,
     Resolve,
     check_url,
     normalise_url,
@@ -127,7 +131,7 @@ def _parse(url: str, base: URL | None = None) -> URL:
 
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 2 µs a fetch
 class _Request:
-    """What every hop of one fetch shares (not changed once made)."""
+    """What every hop of one fetch shares (only ``ends`` is set later, once)."""
 
     headers: dict[str, str]
     guarded: bool  # later hops (the first one is guarded unless trusted)
@@ -136,6 +140,7 @@ class _Request:
     deadline: float
     timeout: Timeouts | None
     options: RequestOptions | None
+    ends: float | None = None  # the loop time the deadline passes, once the first hop runs
 
     def hop_headers(self, url: URL) -> dict[str, str]:
         """The headers for one hop: the source's cookies go only where they apply."""
@@ -156,27 +161,6 @@ def _request_headers(etag: str | None, last_modified: str | None, html_only: boo
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     return headers
-
-
-class _Client(httpx.AsyncClient):
-    """The webhook channels' client, which keeps no cookies: it reads none from responses
-    (httpx would wrap each one for urllib's cookie jar)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        raise TypeError("monitor's fetcher keeps no cookies: send a source's own per request")
-
-
-class _NoCookies(httpx.Cookies):
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
 
 
 def _check_positive(**values: float) -> None:
@@ -204,28 +188,32 @@ class Fetcher:
         headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
                    "Accept": "*/*"}
         self._timeouts = Timeouts(connect=connect_timeout, read=read_timeout)
-        self._default_timeout = self._client_timeout(self._timeouts)
+        self._default_timeout = self._client_timeout(self._timeouts, deadline)
         self._make_open = session_factory(resolve, guard=False, limit=max_connections,
                                           per_host=connections, headers=headers)
         self._make_guarded = session_factory(resolve, guard=True, limit=max_connections,
                                              per_host=connections, headers=headers)
         self._sessions: tuple[aiohttp.ClientSession, aiohttp.ClientSession] | None = None
-        self._client = _Client(
+        self._client = CookielessClient(
             transport=AiohttpTransport(client=session_factory(
                 resolve, guard=False, limit=max_connections, per_host=connections)),
             headers=headers,
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
                                   write=read_timeout, pool=deadline),
             follow_redirects=False, trust_env=False)
-        self._all = asyncio.Semaphore(max_connections)
+        self._all = Gate(max_connections)
         self._hosts = HostSlots(per_host, SLOW_AFTER)
         self._backoff = HostBackoff(_DEFAULT_429_DELAY)
 
-    def _client_timeout(self, t: Timeouts) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts: ``connect`` and ``read`` per socket operation; waiting for a
-        pooled connection is bounded by the deadline."""
-        return aiohttp.ClientTimeout(total=None, connect=self._deadline,
-                                     sock_connect=t.connect, sock_read=t.read)
+    @staticmethod
+    def _client_timeout(t: Timeouts, left: float) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts: ``connect`` and ``read`` per socket operation, and the time
+        ``left`` of the deadline as aiohttp's total, which covers the hop from the wait for
+        a pooled connection to the end of the body (aiohttp's own timer: one per request,
+        as aiohttp alone has, instead of an ``asyncio.timeout`` around it). Never rounded
+        up to a whole second (aiohttp's ``ceil_threshold``)."""
+        return aiohttp.ClientTimeout(total=left, sock_connect=t.connect, sock_read=t.read,
+                                     ceil_threshold=math.inf)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -272,9 +260,15 @@ class Fetcher:
             result = await self._fetch(url, not (trusted or open_),
                                        self._request(etag, last_modified, html_only,
                                                      max_bytes, options, not open_))
-        except (FetchError, NotModified) as e:
+        except FetchError as e:
             log_outcome(logger, url, e, started)
             raise
+        if isinstance(result, NotModified):  # a value until here: raised through one frame
+            log_outcome(logger, url, result, started)
+            try:
+                raise result
+            finally:  # no cycle through this frame's traceback: freed without the GC
+                del result
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("event=fetch url=%s final=%s status=%d bytes=%d duration_ms=%d",
                          loggable(url), loggable(result.url), result.status,
@@ -295,53 +289,90 @@ class Fetcher:
         return _Request(_request_headers(etag, last_modified, html_only, options), guarded,
                         html_only, limit, deadline, timeout, options)
 
-    async def _fetch(self, url: str, first_guarded: bool, req: _Request) -> FetchResult:
+    async def _fetch(self, url: str, first_guarded: bool,
+                     req: _Request) -> FetchResult | NotModified:
         target, hop_guarded = _parse(url), first_guarded
-        try:
-            async with asyncio.timeout(None) as scope:
-                for _ in range(self._max_redirects + 1):
-                    outcome = await self._hop(target, req, hop_guarded, scope)
-                    if isinstance(outcome, FetchResult):
-                        return outcome
-                    target, hop_guarded = outcome, req.guarded
-        except TimeoutError as e:
-            raise FetchTimeout(f"timed out after {req.deadline:g}s (the deadline for the "
-                               "whole request)", _bare(target)) from e
+        for _ in range(self._max_redirects + 1):
+            outcome = await self._hop(target, req, hop_guarded)
+            if not isinstance(outcome, URL):
+                return outcome
+            target, hop_guarded = outcome, req.guarded
         raise FetchUnusable(f"more than {self._max_redirects} redirects", _bare(target),
                             reason="redirects")
 
-    async def _hop(self, url: URL, req: _Request, guarded: bool,
-                   scope: asyncio.Timeout) -> FetchResult | URL:
-        """One request: a result, or the next URL of a redirect."""
+    def _past_deadline(self, req: _Request, url: URL) -> FetchTimeout:
+        return FetchTimeout(f"timed out after {req.deadline:g}s (the deadline for the whole "
+                            "request)", _bare(url))
+
+    async def _wait(self, waiting: Coroutine[None, None, None], req: _Request,
+                    url: URL) -> None:
+        """Wait for a slot; after the first hop, within the deadline (queueing for the
+        first hop does not count)."""
+        if req.ends is None:
+            await waiting
+            return
+        try:
+            async with asyncio.timeout_at(req.ends):
+                await waiting
+        except TimeoutError as e:
+            raise self._past_deadline(req, url) from e
+
+    async def _hop(self, url: URL, req: _Request,
+                   guarded: bool) -> FetchResult | NotModified | URL:
+        """One request: a result, a 304, or the next URL of a redirect."""
         check_url(url, guarded=guarded)
         key = _host_key(url)
         if self._backoff:
             self._backoff.check(key, _bare(url))
-        async with self._hosts.hold(key), self._all:
-            if scope.when() is None:
-                scope.reschedule(asyncio.get_running_loop().time() + req.deadline)
-            if self._backoff:
-                self._backoff.check(key, _bare(url))
-            headers, sent = req.hop_headers(url), url
-            if url.raw_user or url.raw_password:  # sent in an Authorization header
-                headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
-            try:
-                async with self._session(guarded).get(
-                        sent, headers=headers, allow_redirects=False,
-                        timeout=(self._client_timeout(req.timeout) if req.timeout
-                                 else self._default_timeout)) as response:
-                    return await self._outcome(response, sent, key, req.html_only, req.limit)
-            except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
-                raise _foreign(e, url, req.timeout or self._timeouts) from e
+        hold = self._hosts.hold(key)  # the host's slot, then one of all requests'
+        counted = False
+        try:
+            if not hold.held:
+                await self._wait(self._hosts.acquire(hold), req, url)
+            if not self._all.take():
+                await self._wait(self._all.wait(), req, url)
+            counted = True
+            return await self._exchange(url, req, guarded, key)
+        finally:
+            if counted:
+                self._all.release()
+            self._hosts.end(hold)
+
+    async def _exchange(self, url: URL, req: _Request, guarded: bool,
+                        key: str) -> FetchResult | NotModified | URL:
+        """The hop's request and response, once its slots are held."""
+        loop = asyncio.get_running_loop()
+        if req.ends is None:  # the first hop: the deadline starts now, all of it left
+            req.ends = loop.time() + req.deadline
+            timeout = (self._client_timeout(req.timeout, req.deadline) if req.timeout
+                       else self._default_timeout)
+        else:
+            left = req.ends - loop.time()
+            if left <= 0:
+                raise self._past_deadline(req, url)
+            timeout = self._client_timeout(req.timeout or self._timeouts, left)
+        if self._backoff:
+            self._backoff.check(key, _bare(url))
+        headers, sent = req.hop_headers(url), url
+        if url.raw_user or url.raw_password:  # sent in an Authorization header
+            headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
+        try:
+            async with self._session(guarded).get(sent, headers=headers, allow_redirects=False,
+                                                  timeout=timeout) as response:
+                return await self._outcome(response, sent, key, req.html_only, req.limit)
+        except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
+            if isinstance(e, TimeoutError) and loop.time() >= req.ends:
+                raise self._past_deadline(req, url) from e
+            raise _foreign(e, url, req.timeout or self._timeouts) from e
 
     async def _outcome(self, response: aiohttp.ClientResponse, url: URL, key: str,
-                       html_only: bool, limit: int) -> FetchResult | URL:
+                       html_only: bool, limit: int) -> FetchResult | NotModified | URL:
         status = response.status
+        if status == 304:  # returned, not raised: most polls end here (bench/poll.py)
+            return NotModified(loggable(url))
         location = response.headers.get("location")
         if status in _REDIRECTS and location:  # credentials are not carried over
             return _parse(location, url.with_user(None))
-        if status == 304:
-            raise NotModified(loggable(url))
         if not 200 <= status <= 299:
             retry_after = self._backoff.record(key, status, response.headers.get("retry-after"))
             raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
