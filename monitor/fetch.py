@@ -207,11 +207,9 @@ class Fetcher:
 
     @staticmethod
     def _client_timeout(t: Timeouts, left: float) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts: ``connect`` and ``read`` per socket operation, and the time
-        ``left`` of the deadline as aiohttp's total, which covers the hop from the wait for
-        a pooled connection to the end of the body (aiohttp's own timer: one per request,
-        as aiohttp alone has, instead of an ``asyncio.timeout`` around it). Never rounded
-        up to a whole second (aiohttp's ``ceil_threshold``)."""
+        """``connect`` and ``read`` per socket operation; the deadline's time ``left`` as
+        aiohttp's total (its one timer a request, not rounded up to a second), which covers
+        the wait for a pooled connection and the body, instead of an ``asyncio.timeout``."""
         return aiohttp.ClientTimeout(total=left, sock_connect=t.connect, sock_read=t.read,
                                      ceil_threshold=math.inf)
 
@@ -309,8 +307,7 @@ class Fetcher:
         """Wait for a slot; after the first hop, within the deadline (queueing for the
         first hop does not count)."""
         if req.ends is None:
-            await waiting
-            return
+            return await waiting
         try:
             async with asyncio.timeout_at(req.ends):
                 await waiting
@@ -332,52 +329,53 @@ class Fetcher:
             if not self._all.take():
                 await self._wait(self._all.wait(), req, url)
             counted = True
-            return await self._exchange(url, req, guarded, key)
+            timeout = self._hop_timeout(req, url)
+            if self._backoff:
+                self._backoff.check(key, _bare(url))
+            headers, sent = req.hop_headers(url), url
+            if url.raw_user or url.raw_password:  # sent in an Authorization header
+                headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
+            async with self._session(guarded).get(sent, headers=headers, allow_redirects=False,
+                                                  timeout=timeout) as response:
+                outcome = self._status(response, sent, key)
+                if outcome is not None:
+                    return outcome
+                return await self._result(response, sent, req.html_only, req.limit)
+        except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
+            if isinstance(e, TimeoutError) and asyncio.get_running_loop().time() >= (req.ends or 0):
+                raise self._past_deadline(req, url) from e
+            raise _foreign(e, url, req.timeout or self._timeouts) from e
         finally:
             if counted:
                 self._all.release()
             self._hosts.end(hold)
 
-    async def _exchange(self, url: URL, req: _Request, guarded: bool,
-                        key: str) -> FetchResult | NotModified | URL:
-        """The hop's request and response, once its slots are held."""
-        loop = asyncio.get_running_loop()
-        if req.ends is None:  # the first hop: the deadline starts now, all of it left
-            req.ends = loop.time() + req.deadline
-            timeout = (self._client_timeout(req.timeout, req.deadline) if req.timeout
-                       else self._default_timeout)
-        else:
-            left = req.ends - loop.time()
-            if left <= 0:
-                raise self._past_deadline(req, url)
-            timeout = self._client_timeout(req.timeout or self._timeouts, left)
-        if self._backoff:
-            self._backoff.check(key, _bare(url))
-        headers, sent = req.hop_headers(url), url
-        if url.raw_user or url.raw_password:  # sent in an Authorization header
-            headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
-        try:
-            async with self._session(guarded).get(sent, headers=headers, allow_redirects=False,
-                                                  timeout=timeout) as response:
-                return await self._outcome(response, sent, key, req.html_only, req.limit)
-        except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
-            if isinstance(e, TimeoutError) and loop.time() >= req.ends:
-                raise self._past_deadline(req, url) from e
-            raise _foreign(e, url, req.timeout or self._timeouts) from e
+    def _hop_timeout(self, req: _Request, url: URL) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for a hop whose slots are held; the first starts the deadline."""
+        now = asyncio.get_running_loop().time()
+        if req.ends is None:  # the first hop: all of the deadline left
+            req.ends = now + req.deadline
+            return (self._client_timeout(req.timeout, req.deadline) if req.timeout
+                    else self._default_timeout)
+        left = req.ends - now
+        if left <= 0:
+            raise self._past_deadline(req, url)
+        return self._client_timeout(req.timeout or self._timeouts, left)
 
-    async def _outcome(self, response: aiohttp.ClientResponse, url: URL, key: str,
-                       html_only: bool, limit: int) -> FetchResult | NotModified | URL:
+    def _status(self, response: aiohttp.ClientResponse, url: URL,
+                key: str) -> NotModified | URL | None:
+        """What a status other than 2xx means; None for a 2xx (read the body)."""
         status = response.status
         if status == 304:  # returned, not raised: most polls end here (bench/poll.py)
             return NotModified(loggable(url))
+        if 200 <= status <= 299:
+            return None
         location = response.headers.get("location")
         if status in _REDIRECTS and location:  # credentials are not carried over
             return _parse(location, url.with_user(None))
-        if not 200 <= status <= 299:
-            retry_after = self._backoff.record(key, status, response.headers.get("retry-after"))
-            raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
-                                  retry_after=retry_after)
-        return await self._result(response, url, html_only, limit)
+        retry_after = self._backoff.record(key, status, response.headers.get("retry-after"))
+        raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
+                              retry_after=retry_after)
 
     async def _result(self, response: aiohttp.ClientResponse, url: URL,
                       html_only: bool, limit: int) -> FetchResult:
