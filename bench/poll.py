@@ -145,11 +145,10 @@ async def fetcher_rounds(base: str, feeds: int, concurrency: int, tally: dict[st
                       max_connections=concurrency, per_host=concurrency)
     etags: dict[int, str | None] = {}
 
-    async def poll(i: int) -> str:
-        try:
-            result = await fetcher.fetch(f"{base}/feed/{i}.xml", etag=etags.get(i),
-                                         trusted=not guarded)
-        except NotModified:
+    async def poll(i: int) -> str:  # as the daemon polls: a 304 is returned, not raised
+        result = await fetcher.fetch_if_changed(f"{base}/feed/{i}.xml", etag=etags.get(i),
+                                                trusted=not guarded)
+        if isinstance(result, NotModified):
             return "not_modified"
         etags[i] = result.etag
         return "ok"

@@ -39,7 +39,10 @@ class Gate:
         return False
 
     async def wait(self) -> None:
-        """Wait for a unit (after ``take`` failed); on cancellation none is kept."""
+        """Wait for a unit (one freed since ``take`` failed is taken at once); on
+        cancellation none is kept."""
+        if self.take():
+            return
         future = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         try:
