@@ -121,6 +121,9 @@ class HostSlots:
             hold.held = False
             del self._flight[hold]
             hold.gate.release()
+            if not self._flight and self._sweep is not None:  # idle: no timer left behind
+                self._sweep.cancel()
+                self._sweep = None
         hold.gate.users -= 1
         if not hold.gate.users:
             del self._gates[hold.key]

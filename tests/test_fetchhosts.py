@@ -63,3 +63,4 @@ async def test_the_sweep_gives_back_only_the_slow_requests_slot() -> None:
     fresh = hosts.hold("a:80")  # nobody holds or waits: the host starts afresh
     assert fresh.held and fresh.gate is not slow.gate
     hosts.end(fresh)
+    assert hosts._sweep is None  # idle: no timer left on the loop
