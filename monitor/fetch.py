@@ -207,10 +207,17 @@ class Fetcher:
         of 304s raises nothing (bench/poll.py)."""
         open_ = self._allow_private if allow_private is None else allow_private
         started = time.monotonic()
-        try:
-            result = await self._fetch(url, not (trusted or open_),
-                                       self._request(etag, last_modified, html_only,
-                                                     max_bytes, options, not open_))
+        req = self._request(etag, last_modified, html_only, max_bytes, options, not open_)
+        try:  # the redirects, hop by hop (in this frame: one coroutine less per request)
+            target, guarded = parse_url(url), not (trusted or open_)
+            for _ in range(self._max_redirects + 1):
+                result = await self._hop(target, req, guarded)
+                if not isinstance(result, URL):
+                    break
+                target, guarded = result, req.guarded
+            else:
+                raise FetchUnusable(f"more than {self._max_redirects} redirects",
+                                    bare_url(target), reason="redirects")
         except FetchError as e:
             log_outcome(logger, url, e, started)
             raise
@@ -235,17 +242,6 @@ class Fetcher:
             timeout = Timeouts(connect=connect, read=deadline)
         return Request(request_headers(etag, last_modified, html_only, options), guarded,
                         html_only, limit, deadline, timeout, options)
-
-    async def _fetch(self, url: str, first_guarded: bool,
-                     req: Request) -> FetchResult | NotModified:
-        target, hop_guarded = parse_url(url), first_guarded
-        for _ in range(self._max_redirects + 1):
-            outcome = await self._hop(target, req, hop_guarded)
-            if not isinstance(outcome, URL):
-                return outcome
-            target, hop_guarded = outcome, req.guarded
-        raise FetchUnusable(f"more than {self._max_redirects} redirects", bare_url(target),
-                            reason="redirects")
 
     def _past_deadline(self, req: Request, url: URL) -> FetchTimeout:
         return FetchTimeout(f"timed out after {req.deadline:g}s (the deadline for the whole "
