@@ -18,7 +18,13 @@ run; the feed kind's rate is the baseline the others are held against.
 304s, the feeds' outcomes committed in groups (``PollWriter``) and, alternately, each on
 its own (the baseline): CPU of this process per round, state commits per round.
 
+``--pairs N`` then runs N pairs of a 304 round and a round of aiohttp alone in the same
+loop, alternating which goes first, and reports the median of their CPU ratios (steadier on
+a shared machine than the one aiohttp-alone round run after httpx's). Run against an older
+checkout (``PYTHONPATH`` at it) the same bench measures that checkout's fetcher.
+
     python bench/poll.py [--feeds 10000] [--concurrency 100] [--mixed]
+    python bench/poll.py --guarded --feeds 3000 --pairs 5
     python bench/poll.py --store --feeds 500 [--repeat 5] [--db-url URL] [--profile FILE]
 """
 
@@ -30,6 +36,7 @@ import cProfile
 import json
 import multiprocessing
 import resource
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from multiprocessing.connection import Connection
@@ -139,17 +146,21 @@ async def run_workers(count: int, concurrency: int, poll: Callable[[int], Awaita
 
 
 async def fetcher_rounds(base: str, feeds: int, concurrency: int, tally: dict[str, int],
-                         guarded: bool = False, profile: str | None = None
-                         ) -> tuple[float, float]:
+                         guarded: bool = False, profile: str | None = None, pairs: int = 0,
+                         paired: list[float] | None = None) -> tuple[float, float]:
     fetcher = Fetcher(user_agent="monitor-bench/1.0", allow_private_networks=not guarded,
                       max_connections=concurrency, per_host=concurrency)
     etags: dict[int, str | None] = {}
 
-    async def poll(i: int) -> str:
-        try:
-            result = await fetcher.fetch(f"{base}/feed/{i}.xml", etag=etags.get(i),
-                                         trusted=not guarded)
-        except NotModified:
+    async def poll(i: int) -> str:  # as the daemon polls: a 304 is returned, not raised
+        url = f"{base}/feed/{i}.xml"
+        try:  # (fetch: the fetcher of an older checkout, as a baseline)
+            result = await (fetcher.fetch_if_changed(url, etag=etags.get(i), trusted=not guarded)
+                            if hasattr(fetcher, "fetch_if_changed")
+                            else fetcher.fetch(url, etag=etags.get(i), trusted=not guarded))
+        except NotModified as e:
+            result = e
+        if isinstance(result, NotModified):
             return "not_modified"
         etags[i] = result.etag
         return "ok"
@@ -159,6 +170,8 @@ async def fetcher_rounds(base: str, feeds: int, concurrency: int, tally: dict[st
         cpu = cpu_seconds()
         round2 = await run_workers(feeds, concurrency, poll, tally)
         tally["round2_cpu_us"] = round((cpu_seconds() - cpu) * 1e6)
+        if pairs and paired is not None:
+            paired.extend(await paired_rounds(base, feeds, concurrency, pairs, poll))
         if profile:  # one more 304 round, profiled (this thread only: the event loop)
             profiler = cProfile.Profile()
             profiler.enable()
@@ -168,6 +181,30 @@ async def fetcher_rounds(base: str, feeds: int, concurrency: int, tally: dict[st
     finally:
         await fetcher.aclose()
     return round1, round2
+
+
+async def paired_rounds(base: str, feeds: int, concurrency: int, pairs: int,
+                        poll: Callable[[int], Awaitable[str]]) -> list[float]:
+    """``pairs`` times a 304 round of ``poll`` and one of aiohttp alone, in this loop, in
+    alternating order: the CPU ratio of each pair (a loaded machine moves both alike)."""
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    ratios = []
+    async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+        async def alone(i: int) -> str:
+            async with session.get(f"{base}/feed/{i}.xml",
+                                   headers={"If-None-Match": f'"{i}-v1"'}) as response:
+                await response.read()
+                return f"aiohttp_{response.status}"
+
+        await run_workers(feeds, concurrency, alone, {})  # its connections opened
+        for n in range(pairs):
+            cpu: dict[str, float] = {}
+            for name, run in (("ours", poll), ("alone", alone))[::1 if n % 2 else -1]:
+                started = cpu_seconds()
+                await run_workers(feeds, concurrency, run, {})
+                cpu[name] = cpu_seconds() - started
+            ratios.append(cpu["ours"] / max(cpu["alone"], 1e-9))
+    return ratios
 
 
 async def mixed_rounds(base: str, feeds: int, concurrency: int,
@@ -243,6 +280,9 @@ def main() -> None:
     parser.add_argument("--db-url", help="--store: a database (default: a SQLite file)")
     parser.add_argument("--profile", help="cProfile one more 304 round (--store: a batched "
                         "one) into FILE")
+    parser.add_argument("--pairs", type=int, default=0,
+                        help="then N pairs of a 304 round and one of aiohttp alone, in one "
+                        "loop: the median of their CPU ratios")
     parser.add_argument("--guarded", action="store_true",
                         help="the SSRF guard on (loopback taken for public)")
     args = parser.parse_args()
@@ -269,9 +309,10 @@ def main() -> None:
             return
         if args.guarded:
             guard_loopback()
-        cpu = cpu_seconds()
+        cpu, paired = cpu_seconds(), []
         round1, round2 = asyncio.run(fetcher_rounds(base, args.feeds, args.concurrency, tally,
-                                                    args.guarded, args.profile))
+                                                    args.guarded, args.profile, args.pairs,
+                                                    paired))
         cpu, peak = cpu_seconds() - cpu, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         baseline = asyncio.run(httpx_round(base, args.feeds, args.concurrency, tally))
         floor_cpu = cpu_seconds()
@@ -292,6 +333,8 @@ def main() -> None:
         "cpu_ratio_round2_to_aiohttp_alone": round(
             tally["round2_cpu_us"] / 1e6 / max(floor_cpu, 1e-9), 2),
         "round2_cpu_ms_per_poll": round(tally.pop("round2_cpu_us") / 1000 / args.feeds, 3),
+        **({"paired_cpu_ratios_to_aiohttp_alone": [round(r, 2) for r in paired],
+            "median_paired_cpu_ratio": round(statistics.median(paired), 2)} if paired else {}),
         "outcomes": tally,
     }))
 

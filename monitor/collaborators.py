@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from monitor.errors import NotModified
 from monitor.models import Article, Entry, FetchResult, Match, RequestOptions
 
 
@@ -17,6 +18,12 @@ class FetcherLike(Protocol):
                     trusted: bool = False, allow_private: bool | None = None,
                     html_only: bool = False, max_bytes: int | None = None,
                     options: RequestOptions | None = None) -> FetchResult: ...
+
+    async def fetch_if_changed(
+            self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+            trusted: bool = False, allow_private: bool | None = None, html_only: bool = False,
+            max_bytes: int | None = None, options: RequestOptions | None = None
+    ) -> FetchResult | NotModified: ...
 
 
 class ExtractorLike(Protocol):

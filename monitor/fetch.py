@@ -1,6 +1,7 @@
 """HTTP fetching on aiohttp: byte caps, conditional GET, the SSRF guard, politeness.
 
-``Fetcher.fetch(url)`` returns a :class:`~monitor.models.FetchResult` or raises::
+``Fetcher.fetch(url)`` returns a :class:`~monitor.models.FetchResult` or raises (a 304:
+``fetch_if_changed`` returns the NotModified)::
 
     NotModified       the server answered 304 (a signal, not an error)
     FetchBlocked      refused before connecting: scheme, credentials, non-public address
@@ -24,9 +25,10 @@ the webhook channels is separate, on its own aiohttp session (httpcore's single 
 collapses under concurrency, encode/httpx#3215). Redirects are followed here, each hop
 checked; ``trusted`` opens the first hop only. The deadline starts when the first hop gets
 its connection slots (queueing behind fetches to the same host does not count) and covers
-every later hop and body. Credentials in a URL go as an Authorization header, first hop only.
-Hosts are keyed ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER``
-s lets the next go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
+every later hop and body (each hop gets the time left as aiohttp's total timeout).
+Credentials in a URL go as an Authorization header, first hop only. Hosts are keyed
+``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER`` s lets the next
+go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
 raises without connecting (callers may ask ``host_delay`` first); a 429 without
 Retry-After backs off 60 s, a 503 without one not at all. Cookies are never kept (a
 source's own, from its ``RequestOptions``, are chosen anew at each hop); environment
@@ -36,10 +38,10 @@ proxies are ignored.
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Coroutine
 
 import aiohttp
 import httpx
@@ -56,15 +58,16 @@ from monitor.errors import (
     FetchUnusable,
     NotModified,
 )
-from monitor.fetcherrors import Timeouts, classify, diagnose, log_outcome, loggable, port_of
-from monitor.fetchhosts import HostBackoff, HostSlots
+from monitor.fetcherrors import Timeouts, classify, diagnose, log_outcome, loggable
+from monitor.fetchhosts import Gate, HostBackoff, HostSlots
+from monitor.fetchrequest import Request, bare_url, basic_auth, host_key, parse_url, request_headers
 from monitor.models import FetchResult, RequestOptions
 from monitor.netguard import (
     BodyDecodeError,
     BoundedBody,
+    CookielessClient,
     Resolve,
     check_url,
-    normalise_url,
     session_factory,
     system_resolve,
 )
@@ -77,7 +80,6 @@ logger = logging.getLogger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml"})
-_HTML_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1"
 _DEFAULT_429_DELAY = 60.0
 _CHUNK = 64 * 1024
 SLOW_AFTER = 5.0  # seconds a request runs before its host's politeness slot goes to the next
@@ -87,96 +89,13 @@ SLOW_OVERFLOW = 4
 
 def _foreign(e: BaseException, url: URL, timeout: Timeouts) -> FetchError:
     """The FetchError subclass an expected foreign exception ``e`` becomes (raise it from e)."""
-    bare = _bare(url)
+    bare = bare_url(url)
     if isinstance(e, FetchBlocked):  # raised by the guarded resolver, deep inside aiohttp
         return FetchBlocked(str(e), e.url or bare)
     if isinstance(e, BodyDecodeError):
         return FetchUnusable(str(e), bare, reason="decode")
     reason, cause = diagnose(e, url, timeout)
     return (FetchTimeout if reason == "timeout" else FetchError)(cause, bare)
-
-
-def _host_key(url: URL) -> str:
-    host, port = url.host or "", port_of(url)
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def _bare(url: URL) -> str:
-    """The URL without credentials: what results and errors carry."""
-    return str(url.with_user(None) if url.raw_user or url.raw_password else url)
-
-
-def _basic(url: URL) -> str:
-    pair = f"{url.user or ''}:{url.password or ''}".encode()
-    return "Basic " + base64.b64encode(pair).decode("ascii")
-
-
-_BAD_HOST = frozenset(" \t\r\n<>\\^`{|}\"")
-
-
-def _parse(url: str, base: URL | None = None) -> URL:
-    """``url`` parsed (joined to ``base``, a redirect's), an odd IPv4 host normalised."""
-    try:
-        parsed = base.join(URL(url)) if base is not None else URL(url)
-        if parsed.raw_host and not _BAD_HOST.isdisjoint(parsed.raw_host):
-            raise ValueError(f"invalid host {parsed.raw_host!r}")
-        return normalise_url(parsed)
-    except (ValueError, TypeError) as e:
-        raise FetchUnusable(f"invalid URL: {e}", loggable(url), reason="invalid_url") from e
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs 2 µs a fetch
-class _Request:
-    """What every hop of one fetch shares (not changed once made)."""
-
-    headers: dict[str, str]
-    guarded: bool  # later hops (the first one is guarded unless trusted)
-    html_only: bool
-    limit: int
-    deadline: float
-    timeout: Timeouts | None
-    options: RequestOptions | None
-
-    def hop_headers(self, url: URL) -> dict[str, str]:
-        """The headers for one hop: the source's cookies go only where they apply."""
-        cookie = self.options.cookie_header(url.host or "", url.path or "/", url.scheme == "https",
-                                            time.time()) if self.options else None
-        return {**self.headers, "Cookie": cookie} if cookie else self.headers
-
-
-def _request_headers(etag: str | None, last_modified: str | None, html_only: bool,
-                     options: RequestOptions | None) -> dict[str, str]:
-    headers = {"Accept": _HTML_ACCEPT} if html_only else {}
-    if options:
-        headers.update(options.headers)
-        if options.user_agent:
-            headers["User-Agent"] = options.user_agent
-    if etag:
-        headers["If-None-Match"] = etag
-    if last_modified:
-        headers["If-Modified-Since"] = last_modified
-    return headers
-
-
-class _Client(httpx.AsyncClient):
-    """The webhook channels' client, which keeps no cookies: it reads none from responses
-    (httpx would wrap each one for urllib's cookie jar)."""
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: object) -> None:
-        raise TypeError("monitor's fetcher keeps no cookies: send a source's own per request")
-
-
-class _NoCookies(httpx.Cookies):
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
 
 
 def _check_positive(**values: float) -> None:
@@ -204,28 +123,30 @@ class Fetcher:
         headers = {"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate, br",
                    "Accept": "*/*"}
         self._timeouts = Timeouts(connect=connect_timeout, read=read_timeout)
-        self._default_timeout = self._client_timeout(self._timeouts)
+        self._default_timeout = self._client_timeout(self._timeouts, deadline)
         self._make_open = session_factory(resolve, guard=False, limit=max_connections,
                                           per_host=connections, headers=headers)
         self._make_guarded = session_factory(resolve, guard=True, limit=max_connections,
                                              per_host=connections, headers=headers)
         self._sessions: tuple[aiohttp.ClientSession, aiohttp.ClientSession] | None = None
-        self._client = _Client(
+        self._client = CookielessClient(
             transport=AiohttpTransport(client=session_factory(
                 resolve, guard=False, limit=max_connections, per_host=connections)),
             headers=headers,
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout,
                                   write=read_timeout, pool=deadline),
             follow_redirects=False, trust_env=False)
-        self._all = asyncio.Semaphore(max_connections)
+        self._all = Gate(max_connections)
         self._hosts = HostSlots(per_host, SLOW_AFTER)
         self._backoff = HostBackoff(_DEFAULT_429_DELAY)
 
-    def _client_timeout(self, t: Timeouts) -> aiohttp.ClientTimeout:
-        """aiohttp's timeouts: ``connect`` and ``read`` per socket operation; waiting for a
-        pooled connection is bounded by the deadline."""
-        return aiohttp.ClientTimeout(total=None, connect=self._deadline,
-                                     sock_connect=t.connect, sock_read=t.read)
+    @staticmethod
+    def _client_timeout(t: Timeouts, left: float) -> aiohttp.ClientTimeout:
+        """``connect`` and ``read`` per socket operation; the deadline's time ``left`` as
+        aiohttp's total (its one timer a request, not rounded up to a second), which covers
+        the wait for a pooled connection and the body, instead of an ``asyncio.timeout``."""
+        return aiohttp.ClientTimeout(total=left, sock_connect=t.connect, sock_read=t.read,
+                                     ceil_threshold=math.inf)
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -236,7 +157,7 @@ class Fetcher:
     def host_delay(self, url: str) -> float:
         """Seconds until the host of ``url`` may be contacted again (Retry-After), 0 if free."""
         try:
-            key = _host_key(URL(url))
+            key = host_key(URL(url))
         except (ValueError, TypeError):
             return 0.0
         return self._backoff.left(key)[0]
@@ -266,16 +187,43 @@ class Fetcher:
         own headers, user agent and cookies (sent only where each applies, hop by hop),
         and its byte cap and deadline, which replace the fetcher's (higher or lower).
         """
+        result = await self.fetch_if_changed(
+            url, etag=etag, last_modified=last_modified, trusted=trusted,
+            allow_private=allow_private, html_only=html_only, max_bytes=max_bytes,
+            options=options)
+        if isinstance(result, NotModified):
+            try:
+                raise result
+            finally:  # no cycle through this frame's traceback: freed without the GC
+                del result
+        return result
+
+    async def fetch_if_changed(self, url: str, *, etag: str | None = None,
+                               last_modified: str | None = None, trusted: bool = False,
+                               allow_private: bool | None = None, html_only: bool = False,
+                               max_bytes: int | None = None, options: RequestOptions | None = None
+                               ) -> FetchResult | NotModified:
+        """:meth:`fetch`, but a 304 is returned (a NotModified), not raised: a poll round
+        of 304s raises nothing (bench/poll.py)."""
         open_ = self._allow_private if allow_private is None else allow_private
         started = time.monotonic()
-        try:
-            result = await self._fetch(url, not (trusted or open_),
-                                       self._request(etag, last_modified, html_only,
-                                                     max_bytes, options, not open_))
-        except (FetchError, NotModified) as e:
+        req = self._request(etag, last_modified, html_only, max_bytes, options, not open_)
+        try:  # the redirects, hop by hop (in this frame: one coroutine less per request)
+            target, guarded = parse_url(url), not (trusted or open_)
+            for _ in range(self._max_redirects + 1):
+                result = await self._hop(target, req, guarded)
+                if not isinstance(result, URL):
+                    break
+                target, guarded = result, req.guarded
+            else:
+                raise FetchUnusable(f"more than {self._max_redirects} redirects",
+                                    bare_url(target), reason="redirects")
+        except FetchError as e:
             log_outcome(logger, url, e, started)
             raise
-        if logger.isEnabledFor(logging.DEBUG):
+        if isinstance(result, NotModified):
+            log_outcome(logger, url, result, started)
+        elif logger.isEnabledFor(logging.DEBUG):
             logger.debug("event=fetch url=%s final=%s status=%d bytes=%d duration_ms=%d",
                          loggable(url), loggable(result.url), result.status,
                          len(result.content), (time.monotonic() - started) * 1000)
@@ -283,7 +231,7 @@ class Fetcher:
 
     def _request(self, etag: str | None, last_modified: str | None, html_only: bool,
                  max_bytes: int | None, options: RequestOptions | None,
-                 guarded: bool) -> _Request:
+                 guarded: bool) -> Request:
         limit = min(max_bytes or self._max_bytes, self._max_bytes)
         deadline, timeout = self._deadline, None
         if options and options.max_bytes:
@@ -292,72 +240,98 @@ class Fetcher:
             deadline = options.deadline
             connect = min(self._timeouts.connect or deadline, deadline)
             timeout = Timeouts(connect=connect, read=deadline)
-        return _Request(_request_headers(etag, last_modified, html_only, options), guarded,
+        return Request(request_headers(etag, last_modified, html_only, options), guarded,
                         html_only, limit, deadline, timeout, options)
 
-    async def _fetch(self, url: str, first_guarded: bool, req: _Request) -> FetchResult:
-        target, hop_guarded = _parse(url), first_guarded
-        try:
-            async with asyncio.timeout(None) as scope:
-                for _ in range(self._max_redirects + 1):
-                    outcome = await self._hop(target, req, hop_guarded, scope)
-                    if isinstance(outcome, FetchResult):
-                        return outcome
-                    target, hop_guarded = outcome, req.guarded
-        except TimeoutError as e:
-            raise FetchTimeout(f"timed out after {req.deadline:g}s (the deadline for the "
-                               "whole request)", _bare(target)) from e
-        raise FetchUnusable(f"more than {self._max_redirects} redirects", _bare(target),
-                            reason="redirects")
+    def _past_deadline(self, req: Request, url: URL) -> FetchTimeout:
+        return FetchTimeout(f"timed out after {req.deadline:g}s (the deadline for the whole "
+                            "request)", bare_url(url))
 
-    async def _hop(self, url: URL, req: _Request, guarded: bool,
-                   scope: asyncio.Timeout) -> FetchResult | URL:
-        """One request: a result, or the next URL of a redirect."""
+    async def _wait(self, waiting: Coroutine[None, None, None], req: Request,
+                    url: URL) -> None:
+        """Wait for a slot; after the first hop, within the deadline (queueing for the
+        first hop does not count)."""
+        if req.ends is None:
+            return await waiting
+        try:
+            async with asyncio.timeout_at(req.ends):
+                await waiting
+        except TimeoutError as e:
+            raise self._past_deadline(req, url) from e
+
+    async def _hop(self, url: URL, req: Request,
+                   guarded: bool) -> FetchResult | NotModified | URL:
+        """One request: a result, a 304, or the next URL of a redirect."""
         check_url(url, guarded=guarded)
-        key = _host_key(url)
+        key = host_key(url)
         if self._backoff:
-            self._backoff.check(key, _bare(url))
-        async with self._hosts.hold(key), self._all:
-            if scope.when() is None:
-                scope.reschedule(asyncio.get_running_loop().time() + req.deadline)
+            self._backoff.check(key, bare_url(url))
+        hold = self._hosts.hold(key)  # the host's slot, then one of all requests'
+        counted = False
+        try:
+            if not hold.held:
+                await self._wait(self._hosts.acquire(hold), req, url)
+            if not self._all.take():
+                await self._wait(self._all.wait(), req, url)
+            counted = True
+            timeout = self._hop_timeout(req, url)
             if self._backoff:
-                self._backoff.check(key, _bare(url))
+                self._backoff.check(key, bare_url(url))
             headers, sent = req.hop_headers(url), url
             if url.raw_user or url.raw_password:  # sent in an Authorization header
-                headers, sent = {**headers, "Authorization": _basic(url)}, url.with_user(None)
-            try:
-                async with self._session(guarded).get(
-                        sent, headers=headers, allow_redirects=False,
-                        timeout=(self._client_timeout(req.timeout) if req.timeout
-                                 else self._default_timeout)) as response:
-                    return await self._outcome(response, sent, key, req.html_only, req.limit)
-            except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
-                raise _foreign(e, url, req.timeout or self._timeouts) from e
+                headers, sent = {**headers, "Authorization": basic_auth(url)}, url.with_user(None)
+            async with self._session(guarded).get(sent, headers=headers, allow_redirects=False,
+                                                  timeout=timeout) as response:
+                outcome = self._status(response, sent, key)
+                if outcome is not None:
+                    return outcome
+                return await self._result(response, sent, req.html_only, req.limit)
+        except (FetchBlocked, BodyDecodeError, aiohttp.ClientError, OSError) as e:
+            if isinstance(e, TimeoutError) and asyncio.get_running_loop().time() >= (req.ends or 0):
+                raise self._past_deadline(req, url) from e
+            raise _foreign(e, url, req.timeout or self._timeouts) from e
+        finally:
+            if counted:
+                self._all.release()
+            self._hosts.end(hold)
 
-    async def _outcome(self, response: aiohttp.ClientResponse, url: URL, key: str,
-                       html_only: bool, limit: int) -> FetchResult | URL:
+    def _hop_timeout(self, req: Request, url: URL) -> aiohttp.ClientTimeout:
+        """aiohttp's timeouts for a hop whose slots are held; the first starts the deadline."""
+        now = asyncio.get_running_loop().time()
+        if req.ends is None:  # the first hop: all of the deadline left
+            req.ends = now + req.deadline
+            return (self._client_timeout(req.timeout, req.deadline) if req.timeout
+                    else self._default_timeout)
+        left = req.ends - now
+        if left <= 0:
+            raise self._past_deadline(req, url)
+        return self._client_timeout(req.timeout or self._timeouts, left)
+
+    def _status(self, response: aiohttp.ClientResponse, url: URL,
+                key: str) -> NotModified | URL | None:
+        """What a status other than 2xx means; None for a 2xx (read the body)."""
         status = response.status
+        if status == 304:  # returned, not raised: most polls end here (bench/poll.py)
+            return NotModified(loggable(url))
+        if 200 <= status <= 299:
+            return None
         location = response.headers.get("location")
         if status in _REDIRECTS and location:  # credentials are not carried over
-            return _parse(location, url.with_user(None))
-        if status == 304:
-            raise NotModified(loggable(url))
-        if not 200 <= status <= 299:
-            retry_after = self._backoff.record(key, status, response.headers.get("retry-after"))
-            raise FetchHTTPStatus(f"HTTP {status}", _bare(url), status=status,
-                                  retry_after=retry_after)
-        return await self._result(response, url, html_only, limit)
+            return parse_url(location, url.with_user(None))
+        retry_after = self._backoff.record(key, status, response.headers.get("retry-after"))
+        raise FetchHTTPStatus(f"HTTP {status}", bare_url(url), status=status,
+                              retry_after=retry_after)
 
     async def _result(self, response: aiohttp.ClientResponse, url: URL,
                       html_only: bool, limit: int) -> FetchResult:
         headers = response.headers
         ctype = headers.get("content-type", "")
         if html_only and ctype.split(";")[0].strip().lower() not in _HTML_TYPES:
-            raise FetchUnusable(f"not HTML: {ctype}", _bare(url), reason="not_html")
+            raise FetchUnusable(f"not HTML: {ctype}", bare_url(url), reason="not_html")
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
-            raise FetchTooLarge(f"Content-Length {declared} over {limit}", _bare(url))
-        bare = _bare(url)
+            raise FetchTooLarge(f"Content-Length {declared} over {limit}", bare_url(url))
+        bare = bare_url(url)
         body = BoundedBody(headers.get("content-encoding", ""), limit, bare)
         async for chunk in response.content.iter_chunked(_CHUNK):
             body.feed(chunk)

@@ -1,5 +1,6 @@
 """Politeness per host for :mod:`monitor.fetch`: how many requests to one host at a time
-(:class:`HostSlots`) and the pause a host asked for with Retry-After (:class:`HostBackoff`).
+(:class:`HostSlots`, on :class:`Gate`, which also bounds all requests at once) and the
+pause a host asked for with Retry-After (:class:`HostBackoff`).
 
 Hosts are keyed ``host:port`` by the caller.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from collections import deque
 
 from monitor.errors import FetchPostponed
 from monitor.retryafter import parse_retry_after
@@ -17,68 +18,129 @@ from monitor.retryafter import parse_retry_after
 logger = logging.getLogger("monitor.fetch")
 
 
-@dataclass(slots=True)
-class _Slot:
-    sem: asyncio.Semaphore
-    users: int = 0
+class Gate:
+    """``count`` units taken without awaiting while one is free (:meth:`take`), else
+    awaited in order (:meth:`wait`); a released unit goes straight to the next waiter.
+
+    Not an ``asyncio.Semaphore``: its ``acquire`` is a coroutine even when a unit is free,
+    and this runs on every request (bench/poll.py)."""
+
+    __slots__ = ("free", "users", "_waiters")
+
+    def __init__(self, count: int) -> None:
+        self.free, self.users = count, 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def take(self) -> bool:
+        """Take a unit if one is free and nobody waits; True if taken."""
+        if self.free and not self._waiters:
+            self.free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Wait for a unit (one freed since ``take`` failed is taken at once); on
+        cancellation none is kept."""
+        if self.take():
+            return
+        future = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        try:
+            await future
+        except BaseException:
+            if future.done() and not future.cancelled():  # handed over, then cancelled
+                self.release()
+            elif future in self._waiters:
+                self._waiters.remove(future)
+            raise
+
+    def release(self) -> None:
+        """Give a unit back: to the first waiter still waiting, else to the free ones."""
+        waiters = self._waiters
+        while waiters:
+            future = waiters.popleft()
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
+
+
+class Hold:
+    """One request's hold of its host's slot (see :meth:`HostSlots.hold`)."""
+
+    __slots__ = ("gate", "held", "key", "since")
+
+    def __init__(self, gate: Gate, key: str) -> None:
+        self.gate, self.key = gate, key
+        self.held, self.since = False, 0.0
 
 
 class HostSlots:
-    """Per-host semaphores, made on demand and dropped when nobody holds or awaits them.
+    """Per-host gates, made on demand and dropped when nobody holds or awaits them.
 
     A request running ``slow_after`` seconds gives its slot back and runs on to its own
-    deadline: a slow response holds the host's other feeds that long, not its deadline."""
+    deadline: a slow response holds the host's other feeds that long, not its deadline.
+    One timer per loop does that (not one per request): it fires when the oldest request
+    in flight turns slow, gives back the slots of all those that have, and is set again
+    for the next oldest. In-flight requests are kept in the order they got their slots,
+    which is the order they turn slow in."""
 
     def __init__(self, per_host: int, slow_after: float) -> None:
         self._per_host, self._slow_after = per_host, slow_after
-        self._slots: dict[str, _Slot] = {}
+        self._gates: dict[str, Gate] = {}
+        self._flight: dict[Hold, None] = {}
+        self._sweep: asyncio.TimerHandle | None = None
 
-    def hold(self, key: str) -> _Hold:
-        """``async with`` this: one of the host's slots, held until the block ends or for
-        ``slow_after`` seconds, whichever comes first."""
-        return _Hold(self, key)
+    def hold(self, key: str) -> Hold:
+        """A hold on one of the host's slots, taken at once when one is free (``held``);
+        otherwise ``await acquire(hold)``. Always end it with :meth:`end`."""
+        gate = self._gates.get(key)
+        if gate is None:
+            gate = self._gates[key] = Gate(self._per_host)
+        gate.users += 1
+        hold = Hold(gate, key)
+        if gate.take():
+            self._start(hold)
+        return hold
 
+    async def acquire(self, hold: Hold) -> None:
+        """Wait for the slot of a hold that did not get one at once."""
+        await hold.gate.wait()
+        self._start(hold)
 
-class _Hold:
-    """One hold of a host's slot (a class, not a generator: it is on every request)."""
+    def _start(self, hold: Hold) -> None:
+        loop = asyncio.get_running_loop()
+        hold.held, hold.since = True, loop.time()
+        self._flight[hold] = None
+        if self._sweep is None:
+            self._sweep = loop.call_at(hold.since + self._slow_after, self._give_back_slow)
 
-    __slots__ = ("_held", "_key", "_owner", "_slot", "_timer")
+    def end(self, hold: Hold) -> None:
+        """The request is over: its slot back (unless given back already), the hold gone."""
+        if hold.held:
+            hold.held = False
+            del self._flight[hold]
+            hold.gate.release()
+            if not self._flight and self._sweep is not None:  # idle: no timer left behind
+                self._sweep.cancel()
+                self._sweep = None
+        hold.gate.users -= 1
+        if not hold.gate.users:
+            del self._gates[hold.key]
 
-    def __init__(self, owner: HostSlots, key: str) -> None:
-        self._owner, self._key = owner, key
-        self._held = False
-        self._timer: asyncio.TimerHandle | None = None
-
-    async def __aenter__(self) -> None:
-        owner = self._owner
-        slot = owner._slots.get(self._key)
-        if slot is None:
-            slot = owner._slots[self._key] = _Slot(asyncio.Semaphore(owner._per_host))
-        slot.users += 1
-        self._slot = slot
-        try:
-            await slot.sem.acquire()
-        except BaseException:
-            self._leave()
-            raise
-        self._held = True
-        self._timer = asyncio.get_running_loop().call_later(owner._slow_after, self._give_back)
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._give_back()
-        self._leave()
-
-    def _give_back(self) -> None:
-        if self._held:
-            self._held = False
-            self._slot.sem.release()
-
-    def _leave(self) -> None:
-        self._slot.users -= 1
-        if not self._slot.users:
-            del self._owner._slots[self._key]
+    def _give_back_slow(self) -> None:
+        """The sweep: slots of requests running ``slow_after`` seconds go back."""
+        self._sweep = None
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self._slow_after + 1e-3  # the loop may run a timer that early
+        while self._flight:
+            hold = next(iter(self._flight))
+            if hold.since > cutoff:
+                self._sweep = loop.call_at(hold.since + self._slow_after, self._give_back_slow)
+                return
+            hold.held = False
+            del self._flight[hold]
+            hold.gate.release()
 
 
 class HostBackoff:

@@ -18,6 +18,9 @@ keep-alive connection opened to a private address for a trusted or intranet requ
 never reused by a guarded one. Parsing a host as an IP literal is cached per host (a
 poll round asks about the same hosts again and again); the rule itself is not.
 
+Cookies. No session keeps any; :class:`CookielessClient` is an httpx client that keeps
+none either (the webhook channels').
+
 Bodies. :class:`BoundedBody` takes raw (still compressed) chunks and decompresses them
 with bounded decompressors, so neither the raw nor the decoded body exceeds the cap.
 """
@@ -191,6 +194,27 @@ def session_factory(resolve: Resolve, *, guard: bool, limit: int, per_host: int,
                                      auto_decompress=False, trust_env=False, headers=headers)
 
     return make
+
+
+class CookielessClient(httpx.AsyncClient):
+    """The webhook channels' client, which keeps no cookies: it reads none from responses
+    (httpx would wrap each one for urllib's cookie jar)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("monitor's fetcher keeps no cookies: send a source's own per request")
+
+
+class _NoCookies(httpx.Cookies):
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()
 
 
 # -- bounded bodies -------------------------------------------------------------------------

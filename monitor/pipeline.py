@@ -164,11 +164,10 @@ def _settings(p: Pipeline, feed: FeedState) -> FeedSettings:
 async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings,
                 seen: list[Entry]) -> PollRecord:
     fetch = p.config.monitor.fetch
-    try:
-        result = await p.fetcher.fetch(
-            feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-            max_bytes=fetch.max_feed_bytes, options=request_options(settings))
-    except NotModified:
+    result = await p.fetcher.fetch_if_changed(  # a 304 returned, not raised: most polls
+        feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
+        max_bytes=fetch.max_feed_bytes, options=request_options(settings))
+    if isinstance(result, NotModified):
         return PollRecord("not_modified", await asyncio.to_thread(_next_poll, p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
     cache: dict[str, Any] = {"etag": result.etag, "last_modified": result.last_modified,

@@ -44,6 +44,7 @@ SIDEWAYS = {  # (importer, imported) inside one layer -> why
     ("demo", "testing"): "the demo runs the tests' local servers",
 }
 SAME_GROUP = {"netguard": "fetch", "fetcherrors": "fetch", "fetchhosts": "fetch",
+              "fetchrequest": "fetch",
               "extractpool": "extract",
               "extractprelude": "extract",
               "hardpages": "extract", "browser": "fetch", "collaborators": "pipeline",

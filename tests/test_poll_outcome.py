@@ -51,6 +51,8 @@ class Crashing:
     async def fetch(self, url: str, **options: object) -> FetchResult:
         raise RuntimeError("a bug")
 
+    fetch_if_changed = fetch
+
 
 async def test_a_crashed_poll_backs_off_like_a_failing_one(
         tmp_path: Path, news: NewsServer, hook: WebhookReceiver, serve_app: ServeApp,
