@@ -53,11 +53,15 @@ MAX_CACHED_QUERIES = 4096
 """Queries (the rules that alert) whose terms, and where the query writes them, are kept."""
 
 
-def explain_match(match: Match, article: Article, folding: Folding) -> Match:
+def explain_match(match: Match, article: Article, folding: Folding,
+                  folds: Folds | None = None) -> Match:
     """``match`` with each term's hits explained (``TermHit.explained``), its rule's terms
-    read under ``folding`` and the article's words in the article's language."""
+    read under ``folding`` and the article's words in the article's language (``folds``:
+    that language's forms in the rule's case mode, when the caller has them)."""
     terms = _terms_of(match.query, folding.case_sensitive)
-    context = _Context(match.query, folding, folds_for(article.language, folding.case_sensitive))
+    if folds is None:
+        folds = folds_for(article.language, folding.case_sensitive)
+    context = _Context(match.query, folding, folds)
     return Match(match.rule, match.query, tuple(
         TermHit(hit.term, hit.count, hit.spans, hit.snippets,
                 context.hits(terms.get(hit.term), hit, article))
@@ -69,6 +73,12 @@ def _terms_of(query: str, case_sensitive: bool) -> Mapping[str, Term | Regex]:
     """The terms of a (valid) query by the text a match reports them under."""
     node = parse_query(query, case_sensitive=case_sensitive)
     return MappingProxyType({t.text: t for t, _ in iter_terms(node)})
+
+
+@lru_cache(maxsize=64)
+def _query_lang(folding: Folding) -> str:
+    """The language a rule's query words are read in."""
+    return base_language(folding.languages[0] if folding.languages else None)
 
 
 @lru_cache(maxsize=MAX_CACHED_QUERIES)
@@ -88,7 +98,7 @@ class _Context:
 
     def __init__(self, query: str, folding: Folding, folds: Folds) -> None:
         self.query, self.folding, self.folds = query, folding, folds
-        self.query_lang = base_language(folding.languages[0] if folding.languages else None)
+        self.query_lang = _query_lang(folding)
 
     def hits(self, term: Term | Regex | None, hit: TermHit, article: Article
              ) -> tuple[Explanation, ...]:
