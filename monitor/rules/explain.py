@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from functools import lru_cache
 from types import MappingProxyType
 
@@ -54,13 +53,18 @@ MAX_CACHED_QUERIES = 4096
 """Queries (the rules that alert) whose terms, and where the query writes them, are kept."""
 
 
-def explain_match(match: Match, article: Article, folding: Folding) -> Match:
+def explain_match(match: Match, article: Article, folding: Folding,
+                  folds: Folds | None = None) -> Match:
     """``match`` with each term's hits explained (``TermHit.explained``), its rule's terms
-    read under ``folding`` and the article's words in the article's language."""
+    read under ``folding`` and the article's words in the article's language (``folds``:
+    that language's forms in the rule's case mode, when the caller has them)."""
     terms = _terms_of(match.query, folding.case_sensitive)
-    context = _Context(match.query, folding, folds_for(article.language, folding.case_sensitive))
+    if folds is None:
+        folds = folds_for(article.language, folding.case_sensitive)
+    context = _Context(match.query, folding, folds)
     return Match(match.rule, match.query, tuple(
-        replace(hit, explained=context.hits(terms.get(hit.term), hit, article))
+        TermHit(hit.term, hit.count, hit.spans, hit.snippets,
+                context.hits(terms.get(hit.term), hit, article))
         for hit in match.terms))
 
 
@@ -71,17 +75,35 @@ def _terms_of(query: str, case_sensitive: bool) -> Mapping[str, Term | Regex]:
     return MappingProxyType({t.text: t for t, _ in iter_terms(node)})
 
 
+@lru_cache(maxsize=64)
+def _query_lang(folding: Folding) -> str:
+    """The language a rule's query words are read in."""
+    return base_language(folding.languages[0] if folding.languages else None)
+
+
+@lru_cache(maxsize=MAX_CACHED_QUERIES)
+def _variants(term: Term, folding: Folding) -> tuple[Variant, ...]:
+    """Every variant of ``term`` under ``folding``, the as-written one first."""
+    return term_variants(term, folding).all()
+
+
+@lru_cache(maxsize=MAX_CACHED_QUERIES)
+def _tokens(text: str, case_sensitive: bool) -> tuple[Token, ...]:
+    """The tokens of a hit's text (hits of a rule's terms repeat across articles)."""
+    return tuple(tokenize(text, case_sensitive=case_sensitive))
+
+
 class _Context:
     """What explaining one match's hits shares: the query, its folding, the article's forms."""
 
     def __init__(self, query: str, folding: Folding, folds: Folds) -> None:
         self.query, self.folding, self.folds = query, folding, folds
-        self.query_lang = base_language(folding.languages[0] if folding.languages else None)
-        self._variants: dict[Term, tuple[Variant, ...]] = {}
+        self.query_lang = _query_lang(folding)
 
     def hits(self, term: Term | Regex | None, hit: TermHit, article: Article
              ) -> tuple[Explanation, ...]:
-        return tuple(self.span(term, article.field(s.field)[s.start : s.end]) for s in hit.spans)
+        field = article.field
+        return tuple(self.span(term, field(s.field)[s.start : s.end]) for s in hit.spans)
 
     def span(self, term: Term | Regex | None, text: str) -> Explanation:
         """The explanation of one hit: ``text`` is the original characters of its span."""
@@ -89,11 +111,8 @@ class _Context:
             return Explanation(text, text, "variant")
         if isinstance(term, Regex):
             return Explanation(text, term.text, "regex")
-        tokens = tokenize(text, case_sensitive=self.folding.case_sensitive)
-        variants = self._variants.get(term)
-        if variants is None:
-            variants = self._variants[term] = term_variants(term, self.folding).all()
-        for variant in variants:
+        tokens = _tokens(text, self.folding.case_sensitive)
+        for variant in _variants(term, self.folding):
             if len(variant.keys) != len(tokens):
                 continue
             fits = [self._fit(key, tok, _source(tok, text))
@@ -151,7 +170,7 @@ class _Context:
                     return how.split("+")
         return []
 
-    def _rejoined(self, term: Term, text: str, tokens: list[Token]) -> bool:
+    def _rejoined(self, term: Term, text: str, tokens: Sequence[Token]) -> bool:
         """Whether the hit is hyphenated where the query's phrase is not, or the reverse."""
         run = _query_run(self.query, term, term.column)
         return run is not None and _gaps(text, tokens) != _gaps(self.query, run)

@@ -1,7 +1,8 @@
 """Canonical forms of words: the lemma in a language, then the American spelling.
 
-Pure apart from simplemma reading its packaged dictionaries, once per language, the first
-time a word of that language is folded. Results are cached per word.
+Pure apart from reading a language's dictionary (``lexicon``: simplemma's, decoded once and
+cached on disk) the first time a word of that language is folded. Results are cached per
+word.
 
 ``canonical(word, lang)`` is what variant folding compares: two words fold together when
 they share a form (``risks`` -> ``risk``, ``crises`` -> ``crisis``, ``Lieferketten`` ->
@@ -25,13 +26,12 @@ same way as the words.
 from __future__ import annotations
 
 import unicodedata
-from array import array
 from bisect import bisect_left
 from importlib.resources import files
 
 from simplemma.strategies import DictionaryLookupStrategy
-from simplemma.strategies.dictionaries import LOW_MEMORY_DICTIONARY_FACTORY
 
+from monitor.rules.lexicon import SLOTS, Lexicon, LexiconFactory
 from monitor.rules.normalize import fold_word
 
 __all__ = ["DEFAULT_LANGUAGE", "LEMMA_LANGUAGES", "Folds", "base_language", "canonical",
@@ -57,38 +57,17 @@ _SPELLINGS = dict(  # British -> American, vendored from breame (see the file's 
     line.split() for line in files("monitor.rules.data").joinpath("spellings.txt")
     .read_text(encoding="utf-8").splitlines() if line and not line.startswith("#"))
 
-_LOOKUP = DictionaryLookupStrategy(LOW_MEMORY_DICTIONARY_FACTORY)
+
+def _lemma_of(lexicon: Lexicon, source: str) -> str | None:
+    """The dictionary's lemma of ``source``, or None when it is not in the dictionary."""
+    wanted = hash(source.lower())
+    i = bisect_left(lexicon.hashes, wanted)
+    if i == len(lexicon.hashes) or lexicon.hashes[i] != wanted:
+        return None
+    return _LOOKUP.get_lemma(source, lexicon.lang)
 
 
-SLOTS = 1 << 20
-"""Size of a lexicon's ``slots`` (bytes): about one in six taken for English's words."""
-
-
-class _Lexicon:
-    """One language's dictionary: simplemma's compact stream (about 1 MB for English,
-    slow to search), and the sorted hashes of its words in lower case, which answer "not
-    in it" (names, rare words) without searching the stream. ``slots`` is 1 at
-    ``hash & (SLOTS - 1)`` of each such hash: a 0 there says "not in it" with no search
-    at all, for many words at once (``Folds.forms_of``)."""
-
-    def __init__(self, lang: str) -> None:
-        self.lang = lang
-        words = LOW_MEMORY_DICTIONARY_FACTORY.get_dictionary(lang)
-        self.hashes = array("q", sorted(hash(word.lower()) for word in words))
-        self.slots = bytearray(SLOTS)
-        for h in self.hashes:
-            self.slots[h & (SLOTS - 1)] = 1
-
-    def lemma(self, source: str) -> str | None:
-        """The dictionary's lemma of ``source``, or None when it is not in the dictionary."""
-        wanted = hash(source.lower())
-        i = bisect_left(self.hashes, wanted)
-        if i == len(self.hashes) or self.hashes[i] != wanted:
-            return None
-        return _LOOKUP.get_lemma(source, self.lang)
-
-
-_LEXICONS: dict[str, _Lexicon] = {}
+_LEXICONS: dict[str, Lexicon] = {}
 
 
 def base_language(code: str | None) -> str:
@@ -97,18 +76,21 @@ def base_language(code: str | None) -> str:
     return base or DEFAULT_LANGUAGE
 
 
-def _lexicon(lang: str) -> _Lexicon:
+def _lexicon(lang: str) -> Lexicon:
     """The dictionary of a language of ``LEMMA_LANGUAGES``, read on first use."""
     lexicon = _LEXICONS.get(lang)
     if lexicon is None:
-        lexicon = _LEXICONS[lang] = _Lexicon(lang)
+        lexicon = _LEXICONS[lang] = Lexicon(lang)
     return lexicon
+
+
+_LOOKUP = DictionaryLookupStrategy(LexiconFactory(_lexicon))
 
 
 def _lemma(source: str, lang: str) -> str | None:
     if lang not in LEMMA_LANGUAGES or not source.isalpha():
         return None
-    return _lexicon(lang).lemma(source)
+    return _lemma_of(_lexicon(lang), source)
 
 
 def _unchanged(lower: str, lang: str) -> bool:

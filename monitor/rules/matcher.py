@@ -25,7 +25,7 @@ from monitor.rules.evaluate import CNode, Compiler, CTerm, Hits
 from monitor.rules.explain import explain_match
 from monitor.rules.filters import language_of
 from monitor.rules.index import TriggerIndex
-from monitor.rules.lemmas import DEFAULT_LANGUAGE
+from monitor.rules.lemmas import DEFAULT_LANGUAGE, folds_for
 from monitor.rules.nodes import Node, iter_terms
 from monitor.rules.parser import parse_query
 from monitor.rules.snippets import LazyMatch, Terms, build_terms
@@ -107,7 +107,9 @@ class RuleSet:
         if self._named is None:
             self._named = {item.rule.name: item.rule for item in self._compiled}
         named = self._named
-        return [explain_match(m, article, named[m.rule].folding) for m in matches]
+        folds = {mode: folds_for(article.language, mode) for mode in (False, True)}
+        return [explain_match(m, article, folding, folds[folding.case_sensitive])
+                for m in matches for folding in (named[m.rule].folding,)]
 
     def match(self, article: Article, *, explain: bool = False) -> list[Match]:
         """Every rule true on ``article``, in rule order, with the terms that fired (built
