@@ -13,6 +13,19 @@ from typing import IO
 
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
 
+SEED_WATCHES = """
+[[watch]]
+name = "dpa"
+query = '"Defense Production Act"'
+channels = CHANNELS
+
+[[watch]]
+name = "scr"
+query = '"supply chain risk"'
+channels = CHANNELS
+"""
+"""The two rules the seed article matches; ``CHANNELS`` becomes the servers' channels."""
+
 SECRET = "whsec_" + base64.b64encode(b"end-to-end-test-secret").decode()
 
 
@@ -26,17 +39,7 @@ def write_config(tmp_path: Path, news: NewsServer, mail: MailServer | None,
 name = "Demo News"
 url = "{news.base}/feed.xml"
 """
-    watches = watches if watches is not None else """
-[[watch]]
-name = "dpa"
-query = '"Defense Production Act"'
-channels = CHANNELS
-
-[[watch]]
-name = "scr"
-query = '"supply chain risk"'
-channels = CHANNELS
-"""
+    watches = watches if watches is not None else SEED_WATCHES
     names = (["mail"] if mail else []) + (["hook"] if hook else [])
     text = f"""
 [monitor]

@@ -22,7 +22,7 @@ from monitor.testing import (
     load_seeds,
 )
 from tests.conftest import ServeApp
-from tests.helpers import SECRET, write_config
+from tests.helpers import SECRET, SEED_WATCHES, write_config
 
 PAGES = Path(__file__).parent / "data" / "pages"
 SEED = load_seeds()[0]
@@ -87,17 +87,7 @@ async def sites(serve_app: ServeApp) -> Syndication:
     return syn
 
 
-WATCHES = """
-[[watch]]
-name = "dpa"
-query = '"Defense Production Act"'
-channels = CHANNELS
-
-[[watch]]
-name = "scr"
-query = '"supply chain risk"'
-channels = CHANNELS
-
+WATCHES = SEED_WATCHES + """
 [[watch]]
 name = "claude-gov"
 query = '"Claude Gov"'

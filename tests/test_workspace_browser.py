@@ -34,7 +34,7 @@ from aiohttp import web
 from monitor.daemon import Daemon
 from monitor.testing import SEED_TITLE, NewsServer, WebhookReceiver, load_seeds
 from tests.conftest import ServeApp
-from tests.helpers import SECRET, write_config
+from tests.helpers import SECRET, SEED_WATCHES, write_config
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.webusers import PASSWORDS, csrf, serving, sign_in, users_toml
 
@@ -56,17 +56,7 @@ AFTER = {"wildfire-bill": STEEL, "exoplanet-water": CELEBRITY,
 HOSTILE_TITLE = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2"> tariff'
 HOSTILE_BODY = ('Reporters quoted <img src=x onerror="window.pwned=3"> and '
                 '<script>window.pwned=4</script> beside the tariff debate.')
-WATCHES = """
-[[watch]]
-name = "dpa"
-query = '"Defense Production Act"'
-channels = CHANNELS
-
-[[watch]]
-name = "scr"
-query = '"supply chain risk"'
-channels = CHANNELS
-
+WATCHES = SEED_WATCHES + """
 [[watch]]
 name = "pentagon"
 query = 'Pentagon'
