@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, text
 
 from monitor.daemon import Daemon, load
+from monitor.testing import count_state_commits
 
 
 def cpu_seconds() -> float:
@@ -40,24 +41,6 @@ def write_config(folder: Path, base: str, feeds: int, database: str | None) -> P
     path = folder / "monitor.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def count_state_commits(daemon: Daemon) -> list[int]:
-    """Commits of transactions that updated a feed's row: one list item per commit."""
-    commits: list[int] = []
-
-    def executed(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE FEEDS"):
-            conn.info["feeds_written"] = True
-
-    def committed(conn: Any) -> None:
-        if conn.info.pop("feeds_written", False):
-            commits.append(1)
-
-    engine = daemon.services.store.engine
-    event.listen(engine, "before_cursor_execute", executed)
-    event.listen(engine, "commit", committed)
-    return commits
 
 
 async def one_round(daemon: Daemon) -> None:
@@ -93,7 +76,7 @@ async def rounds(base: str, feeds: int, repeat: int, database: str | None,
         path = write_config(Path(folder), base, feeds, database)
         daemon = Daemon(load(str(path)), str(path))
         try:
-            commits = count_state_commits(daemon)
+            commits = count_state_commits(daemon.services.store.engine)
             await one_round(daemon)  # first polls: 200s, every item marked seen
             if daemon.services.store.feeds()[0].etag is None:
                 raise SystemExit("round 1 stored no ETag: the 304 round would not be one")

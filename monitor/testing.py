@@ -26,6 +26,8 @@ from typing import Any
 
 from aiohttp import web
 from aiosmtpd.controller import Controller
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from monitor.timeutil import parse_iso
 
@@ -219,3 +221,21 @@ class WebhookReceiver:
     def bodies(self) -> list[dict[str, Any]]:
         """The JSON bodies received (every attempt, in order)."""
         return [json.loads(body) for _, body in self.received]
+
+
+def count_state_commits(engine: Engine) -> list[int]:
+    """A list that gains one item per committed transaction that updated a feed's row
+    (how the poll-batching tests and ``bench/poll.py --store`` count state commits)."""
+    commits: list[int] = []
+
+    def executed(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE FEEDS"):
+            conn.info["feeds_written"] = True
+
+    def committed(conn: Any) -> None:
+        if conn.info.pop("feeds_written", False):
+            commits.append(1)
+
+    event.listen(engine, "before_cursor_execute", executed)
+    event.listen(engine, "commit", committed)
+    return commits

@@ -153,15 +153,22 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def ran_once(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
-                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Daemon, Path]]:
-    """A daemon that polled the seed feed once (articles stored, alerts delivered to the
-    webhook receiver), and its config file."""
+async def seed_daemon(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+                      monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Daemon, Path]]:
+    """A daemon on the seed feed and the two seed rules alerting the webhook receiver (not
+    yet run), and its config file; closed after the test."""
     monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
     path = write_config(tmp_path, news, None, hook)
     daemon = Daemon(load(str(path)), str(path))
     try:
-        await daemon.run_once()
         yield daemon, path
     finally:
         await daemon.close()
+
+
+@pytest.fixture
+async def ran_once(seed_daemon: tuple[Daemon, Path]) -> tuple[Daemon, Path]:
+    """The seed daemon after one poll (articles stored, alerts delivered to the webhook
+    receiver), and its config file."""
+    await seed_daemon[0].run_once()
+    return seed_daemon

@@ -174,6 +174,18 @@ async def test_webhook_that_never_answers_does_not_delay_another(
     assert all("timed out" in (a.last_error or "") for a in deads if a.attempts)
 
 
+async def stop(daemon: Daemon, running: asyncio.Task[int]) -> None:
+    """Stop a running daemon whose stuck channel lanes would never end on their own."""
+    daemon.stopping.set()
+    await running
+    lanes = list(daemon.outbox.lanes.values())
+    for lane in lanes:
+        lane.cancel()
+    if lanes:
+        await asyncio.wait(lanes)
+    await daemon.close()
+
+
 async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
         tmp_path: Path, news: NewsServer, hook: WebhookReceiver, silent: int,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,14 +226,7 @@ async def test_the_daemons_delivery_job_goes_on_while_smtp_never_greets(
         assert gauge(daemon.metrics, "monitor_channel_failures_in_a_row", "mail") == 0
         assert gauge(daemon.metrics, "monitor_channel_stalled", "hook") == 0
     finally:
-        daemon.stopping.set()
-        await running
-        lanes = list(daemon.outbox.lanes.values())
-        for lane in lanes:
-            lane.cancel()
-        if lanes:
-            await asyncio.wait(lanes)
-        await daemon.close()
+        await stop(daemon, running)
 
 
 async def test_a_hanging_smtp_server_shows_as_stalled_on_metrics_and_dashboard(
@@ -252,14 +257,7 @@ async def test_a_hanging_smtp_server_shows_as_stalled_on_metrics_and_dashboard(
                             "api": {c["name"]: c for c in channels}}
                 await asyncio.sleep(0.05)
     finally:
-        daemon.stopping.set()
-        await running
-        lanes = list(daemon.outbox.lanes.values())
-        for lane in lanes:
-            lane.cancel()
-        if lanes:
-            await asyncio.wait(lanes)
-        await daemon.close()
+        await stop(daemon, running)
     assert 'monitor_channel_stalled{channel="hook"} 0.0' in str(seen["metrics"])
     assert 'class="state state-failing channel-stalled">stalled' in str(seen["page"])
     api = seen["api"]

@@ -23,11 +23,11 @@ import pytest
 from monitor.alerts.outbox import Outbox
 from monitor.alerts.webhook import WebhookChannel
 from monitor.config import FeedSettings
-from monitor.daemon import Daemon, load
+from monitor.daemon import Daemon
 from monitor.models import Article, Entry, Match, TermHit
 from monitor.store import NewArticle, Store
-from monitor.testing import NewsServer, WebhookReceiver
-from tests.helpers import SECRET, Clock, write_config
+from monitor.testing import WebhookReceiver
+from tests.helpers import Clock
 from tests.store_helpers import store_article
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -95,57 +95,39 @@ async def test_the_outbox_records_attempts_off_the_loop(
 
 
 async def test_a_sighup_reload_syncs_feeds_and_rules_off_the_loop(
-        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
-    path = write_config(tmp_path, news, None, hook)
-    daemon = Daemon(load(str(path)), str(path))
-    try:
-        gate = Gate(daemon.services.store, "sync_feeds", monkeypatch)
-        path.write_text(path.read_text().replace('name = "scr"', 'name = "scr2"'))
-        daemon.reload_soon()  # what SIGHUP does
-        await gate.open_once_entered()
-        await asyncio.wait_for(asyncio.gather(*daemon.background), WAIT)
-        assert gate.on_loop == 0 and gate.calls == 1
-        assert daemon.reload_failed is None
-        assert sorted(w.name for w in daemon.config.watches) == ["dpa", "scr2"]
-        assert "scr2" in {r.name for r in daemon.services.store.rules() if r.enabled}
-    finally:
-        await daemon.close()
+        seed_daemon: tuple[Daemon, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    daemon, path = seed_daemon
+    gate = Gate(daemon.services.store, "sync_feeds", monkeypatch)
+    path.write_text(path.read_text().replace('name = "scr"', 'name = "scr2"'))
+    daemon.reload_soon()  # what SIGHUP does
+    await gate.open_once_entered()
+    await asyncio.wait_for(asyncio.gather(*daemon.background), WAIT)
+    assert gate.on_loop == 0 and gate.calls == 1
+    assert daemon.reload_failed is None
+    assert sorted(w.name for w in daemon.config.watches) == ["dpa", "scr2"]
+    assert "scr2" in {r.name for r in daemon.services.store.rules() if r.enabled}
 
 
 async def test_a_bad_config_on_sighup_keeps_the_old_one(
-        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
-    path = write_config(tmp_path, news, None, hook)
-    daemon = Daemon(load(str(path)), str(path))
-    try:
-        path.write_text(path.read_text().replace('"supply chain risk"\'',
-                                                 '"supply chain risk\''))
-        daemon.reload_soon()
-        await asyncio.wait_for(asyncio.gather(*daemon.background), WAIT)
-        assert daemon.reload_failed is not None and "quote" in daemon.reload_failed[0]
-        assert sorted(w.name for w in daemon.config.watches) == ["dpa", "scr"]
-    finally:
-        await daemon.close()
+        seed_daemon: tuple[Daemon, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    daemon, path = seed_daemon
+    path.write_text(path.read_text().replace('"supply chain risk"\'',
+                                             '"supply chain risk\''))
+    daemon.reload_soon()
+    await asyncio.wait_for(asyncio.gather(*daemon.background), WAIT)
+    assert daemon.reload_failed is not None and "quote" in daemon.reload_failed[0]
+    assert sorted(w.name for w in daemon.config.watches) == ["dpa", "scr"]
 
 
 async def test_leaving_on_a_clean_stop_is_off_the_loop(
-        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
-    path = write_config(tmp_path, news, None, hook)
-    daemon = Daemon(load(str(path)), str(path))
-    try:
-        gate = Gate(daemon.services.store, "forget_node", monkeypatch)
-        running = asyncio.create_task(daemon.run())
-        await asyncio.sleep(0.2)
-        daemon.stopping.set()
-        await gate.open_once_entered()
-        assert await asyncio.wait_for(running, WAIT) == 0
-        assert gate.on_loop == 0 and gate.calls == 1
-        assert daemon.node not in {n.id for n in daemon.services.store.nodes(
-            datetime.now(UTC), 3600.0)}
-    finally:
-        await daemon.close()
+        seed_daemon: tuple[Daemon, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    daemon, path = seed_daemon
+    gate = Gate(daemon.services.store, "forget_node", monkeypatch)
+    running = asyncio.create_task(daemon.run())
+    await asyncio.sleep(0.2)
+    daemon.stopping.set()
+    await gate.open_once_entered()
+    assert await asyncio.wait_for(running, WAIT) == 0
+    assert gate.on_loop == 0 and gate.calls == 1
+    assert daemon.node not in {n.id for n in daemon.services.store.nodes(
+        datetime.now(UTC), 3600.0)}

@@ -10,12 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import event
 
 from monitor.daemon import Daemon, load
 from monitor.errors import StorageError
 from monitor.store import PollRecord, PollWriter, Store
-from monitor.testing import NewsServer
+from monitor.testing import NewsServer, count_state_commits
 from tests.conftest import ServeApp
 from tests.helpers import write_config
 
@@ -45,23 +44,6 @@ def feeds_config(base: str) -> str:
                    for i in range(FEEDS))
 
 
-def count_state_commits(store: Store) -> list[int]:
-    """One item per committed transaction that updated a feed's row."""
-    commits: list[int] = []
-
-    def executed(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("UPDATE FEEDS"):
-            conn.info["feeds_written"] = True
-
-    def committed(conn: Any) -> None:
-        if conn.info.pop("feeds_written", False):
-            commits.append(1)
-
-    event.listen(store.engine, "before_cursor_execute", executed)
-    event.listen(store.engine, "commit", committed)
-    return commits
-
-
 async def test_a_round_of_304s_commits_fewer_times_than_feeds(
         tmp_path: Path, news: NewsServer, serve_app: ServeApp, db_url: str) -> None:
     base = await etag_feeds(serve_app)
@@ -72,7 +54,7 @@ async def test_a_round_of_304s_commits_fewer_times_than_feeds(
     try:
         await daemon.run_once()  # 200s: the ETags are stored
         assert all(f.etag for f in other.feeds())
-        commits = count_state_commits(daemon.services.store)
+        commits = count_state_commits(daemon.services.store.engine)
         started = datetime.now(UTC)
         await daemon.poll_due(force=True)
         claimed = len(commits)  # the claim itself is one commit
