@@ -271,7 +271,13 @@ def main() -> None:
     rules = gen.rules(max(*counts, *RULE_COUNTS))  # the same rules and articles whatever runs
     articles = [gen.article(rules[: min(RULE_COUNTS)], n) for n in range(ARTICLES)]
     others = [gen.article(rules[: min(RULE_COUNTS)], n) for n in range(ARTICLES, WARMUP)]
-    runs = [run(rules[:count], articles, others) for count in counts]
+    runs = []
+    for count in counts:
+        runs.append(run(rules[:count], articles, others))
+        # The next run stands for another daemon: let this one's rule set go (frozen by
+        # run(), so its cycles would never be collected) before the next one builds.
+        gc.unfreeze()
+        gc.collect()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"runs": runs, "article_chars": round(statistics.mean(
         len(a.text) for a in articles)), "peak_rss_mb": round(peak, 1)}))
