@@ -1,10 +1,13 @@
-"""The retention job: prune old unmatched articles and old entries, a batch at a time.
+"""The retention job: prune old unmatched articles and old entries, a batch at a time, and
+the records of signed-out sessions whose cookie has expired (every run, whatever the
+settings: they are few, one short transaction).
 
 The daemon has ``Retention.schedule`` run it every ``retention_interval``. Each batch is
 one short transaction in a worker thread (``monitor.store`` says what is kept and why),
 so the event loop never waits on it and no lock is held for long; the job stops between
 batches when the daemon stops. Pruned rows are counted in ``/metrics``
-(``monitor_retention_pruned_total{kind="articles"|"entries"}``) and logged once per run.
+(``monitor_retention_pruned_total{kind="articles"|"entries"|"sessions"}``) and logged once
+per run.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Pruned:
 
     articles: int = 0
     entries: int = 0
+    sessions: int = 0  # signed-out sessions' records, their cookies expired
 
 
 class Retention:
@@ -72,12 +76,15 @@ class Retention:
             log.error("event=retention_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=retention_crash", exc_info=e)
-        if pruned.articles or pruned.entries:
-            log.info("event=retention articles=%d entries=%d", pruned.articles, pruned.entries)
+        if pruned.articles or pruned.entries or pruned.sessions:
+            log.info("event=retention articles=%d entries=%d sessions=%d", pruned.articles,
+                     pruned.entries, pruned.sessions)
         return pruned
 
     async def _run(self, s: RetentionSettings, stopping: asyncio.Event, pruned: Pruned) -> None:
         now = self.clock()
+        pruned.sessions = await asyncio.to_thread(self.store.prune_revoked_sessions, now)
+        self._count("sessions", pruned.sessions)
         if s.article_text_days:
             before = now - timedelta(days=s.article_text_days)
             while not stopping.is_set():

@@ -12,6 +12,7 @@ from monitor.store.outbox import OutboxMixin
 from monitor.store.retention import RetentionMixin
 from monitor.store.ruleedits import RuleEditsMixin
 from monitor.store.rulestats import RuleStatsMixin
+from monitor.store.sessions import SessionsMixin
 from monitor.store.spikes import SpikesMixin
 from monitor.store.stats import StatsMixin
 from monitor.store.stories import StoriesMixin
@@ -20,7 +21,7 @@ from monitor.store.triage import TriageMixin
 
 class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, ClusterMixin,
             RetentionMixin, StatsMixin, RuleEditsMixin, StoriesMixin, TriageMixin,
-            RuleStatsMixin, SpikesMixin, StoreBase):
+            RuleStatsMixin, SpikesMixin, SessionsMixin, StoreBase):
     """All reads and writes of monitor's state.
 
     One class, split by area as lemon24/reader splits its storage: ``feeds`` (the feeds
@@ -32,7 +33,8 @@ class Store(FeedsMixin, EntriesMixin, ArticlesMixin, HitsMixin, OutboxMixin, Clu
     (pruning old articles and entries, the database's size), ``stats`` (counts),
     ``ruleedits`` (rules made through the API, their audit log, the rules version),
     ``stories`` (pages of stories for the workspace), ``triage`` (verdicts, mutes),
-    ``rulestats`` (a rule's hits by state and day, its articles' texts) and ``spikes`` (hits
-    per hour, spikes raised, per-rule feeds' hits and secret), over
+    ``rulestats`` (a rule's hits by state and day, its articles' texts), ``spikes`` (hits
+    per hour, spikes raised, per-rule feeds' hits and secret) and ``sessions`` (dashboard sessions
+    signed out, shared by every node), over
     ``base`` (engine, transactions, migrate, ping). A new query goes in its area's module.
     """

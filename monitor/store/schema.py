@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from monitor.store.sessiontables import session_table
 from monitor.store.spiketables import add_spikes, spike_tables
 from monitor.store.upgrades import content_keys, full_text
 from monitor.store.worktables import add_workspace, mute_table, workspace_tables
@@ -237,6 +238,7 @@ nodes = Table(
 rule_settings, rule_audit, rules_version = workspace_tables(metadata)  # monitor.store.worktables
 rule_mutes = mute_table(metadata)
 spikes, feed_secret = spike_tables(metadata)  # monitor.store.spiketables
+revoked_sessions = session_table(metadata)  # monitor.store.sessiontables
 
 Migration = Callable[[Connection], None]
 
@@ -255,6 +257,7 @@ MIGRATIONS: list[Migration] = [
     full_text,
     lambda conn: add_workspace(conn, (rule_mutes,), (ix_hits_story,)),
     lambda conn: add_spikes(conn, (spikes, feed_secret)),
+    lambda conn: add_workspace(conn, (revoked_sessions,)),  # 13: sessions signed out
 ]
 CURRENT_VERSION = len(MIGRATIONS)
 

@@ -231,6 +231,7 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
         raise ConfigError("monitor.web_token_file: a token is required when the dashboard "
                           "listens beyond loopback (or set monitor.web_token_env)")
     auth = Auth(lambda: config_getter().users, token=token, key=store.session_key,
+                revoked=store.session_revoked, revoke=store.revoke_session,
                 secure=hosts is not None and not is_loopback(hosts.listen))
     rules = RulesAPI(store, config_getter, clock)
     stories, triage = StoriesAPI(store, config_getter), TriageAPI(store, clock)

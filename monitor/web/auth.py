@@ -15,9 +15,20 @@ made and a restart keeps everyone signed in. It is read once per process, off th
 loop (``prepare``; until it is read no cookie stands for anyone). The cookie is
 ``HttpOnly``, ``SameSite=Strict`` and ``Secure`` unless the dashboard listens on loopback.
 The CSRF token is an HMAC of the cookie (session-bound), so it too holds on every node;
-the sign-in form has its own, double-submitted in a short-lived cookie. Sign-out revokes
-the cookie's nonce in this process only: with several nodes, the node that got the
-sign-out refuses the cookie at once, the others until it expires (``SESSION_SECONDS``).
+the sign-in form has its own, double-submitted in a short-lived cookie.
+
+Sign-out (``POST /logout``) ends the session on every node: the SHA-256 of the cookie
+(never the cookie) is recorded with the cookie's expiry in the shared database
+(``revoked_sessions``, ``monitor.web.signout``), and every node looks each cookie whose
+signature holds up there (a primary-key read, in a worker thread) before it lets it stand
+for anyone. A node keeps the sign-outs it has seen in memory, never "not signed out", so
+every node refuses a signed-out cookie from the first request after the sign-out
+committed; the user's other sessions go on. The retention job deletes the records whose
+cookie has expired. Should the database be unreachable, a cookie is refused (its sign-out
+cannot be checked), and a sign-out holds on its own node only (answered 503, logged).
+
+The users' hash files are read once and again only when their stat changes
+(``monitor.web.hashfiles``): a new password takes effect on the next request.
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -45,6 +57,8 @@ from starlette.types import Scope
 from monitor.config import UserSettings
 from monitor.config.passwords import hash_password, verify_password
 from monitor.errors import ConfigError, StorageError
+from monitor.web.hashfiles import HashFiles
+from monitor.web.signout import Revocations, cookie_digest
 
 log = logging.getLogger(__name__)
 
@@ -82,18 +96,23 @@ def _unb64(text: str) -> bytes:
 
 class Auth:
     """Sessions of the users ``users()`` lists now, signed with the key ``key()`` gives
-    (the database's, shared by every node; None: a random key for this app alone)."""
+    (the database's, shared by every node; None: a random key for this app alone), signed
+    out through ``revoke(digest, expiry)`` and ``revoked(digest)`` (the database's; None:
+    in this process only)."""
 
     def __init__(self, users: Callable[[], Sequence[UserSettings]], *, secure: bool,
                  token: str | None = None, clock: Callable[[], float] = time.time,
-                 key: Callable[[], bytes] | None = None) -> None:
+                 key: Callable[[], bytes] | None = None,
+                 revoked: Callable[[str], bool] | None = None,
+                 revoke: Callable[[str, datetime], None] | None = None) -> None:
         self.users = users
         self.secure = secure
         self.token = token
         self.clock = clock
         self._load_key = key
         self._key: bytes | None = None if key else secrets.token_bytes(32)
-        self._revoked: dict[str, float] = {}  # nonce -> its expiry
+        self.signouts = Revocations(revoked, revoke, clock)
+        self.hashes = HashFiles()
         self._dummy: str | None = None  # verified against for an unknown name
         self._failures: dict[str, list[float]] = {}  # "ADDR NAME" -> failure times
 
@@ -117,7 +136,7 @@ class Auth:
 
     def _stored(self, user: UserSettings) -> str | None:
         try:
-            return user.password.read() if user.password else None
+            return self.hashes.read(user.password) if user.password else None
         except ConfigError as e:
             log.error("event=web_user_hash_unreadable user=%r error=%r", user.name, str(e))
             return None
@@ -163,10 +182,24 @@ class Auth:
                 f"{secrets.token_hex(12)}")
         return f"{body}.{self._mac(body, self._stored(user) or '')}"
 
-    def session(self, cookie: str | None) -> Actor | None:
-        """The signed-in user a cookie stands for now, or None (forged, expired, signed out,
-        the user gone or their password changed)."""
-        parts = (cookie or "").split(".")
+    async def session(self, cookie: str | None) -> Actor | None:
+        """The signed-in user a cookie stands for now, or None (forged, expired, signed out
+        on any node, the user gone or their password changed; or the database unable to
+        say whether it was signed out)."""
+        actor = self._signed(cookie or "")
+        if actor is None:
+            return None
+        try:
+            if await self.signouts.revoked(cookie_digest(cookie or "")):
+                return None
+        except StorageError as e:
+            log.error("event=web_session_unchecked user=%r error=%r", actor.name, str(e))
+            return None
+        return actor
+
+    def _signed(self, cookie: str) -> Actor | None:
+        """Who ``cookie`` stands for by its signature, date and the user's hash alone."""
+        parts = cookie.split(".")
         if len(parts) != 4 or self._key is None:
             return None
         try:
@@ -176,28 +209,21 @@ class Auth:
             return None
         user = self._user(name)
         stored = self._stored(user) if user else None
-        if user is None or stored is None or expires < self.clock() or parts[2] in self._revoked:
+        if user is None or stored is None or expires < self.clock():
             return None
         body = ".".join(parts[:3])
         if not _same(parts[3], self._mac(body, stored)):
             return None
-        return Actor(user.name, user.role, self.csrf(cookie or ""))
+        return Actor(user.name, user.role, self.csrf(cookie))
 
     def csrf(self, cookie: str) -> str:
         """The CSRF token bound to a session cookie."""
         key = self._signing_key()
         return _b64(hmac.new(key, f"csrf|{cookie}".encode(), hashlib.sha256).digest())
 
-    def revoke(self, cookie: str) -> None:
-        now = self.clock()
-        self._revoked = {n: e for n, e in self._revoked.items() if e >= now}
-        parts = cookie.split(".")
-        if len(parts) == 4 and parts[1].isdigit():
-            self._revoked[parts[2]] = float(parts[1])
-
-    def scope_session(self, scope: Scope) -> Actor | None:
+    async def scope_session(self, scope: Scope) -> Actor | None:
         """The session of a raw ASGI request (the security middleware's question)."""
-        return self.session(Request(scope).cookies.get(SESSION_COOKIE))
+        return await self.session(Request(scope).cookies.get(SESSION_COOKIE))
 
     # -- who writes ---------------------------------------------------------------------------
 
@@ -213,7 +239,7 @@ class Auth:
             return Actor("token", "editor")
         if not await self.prepare():
             return _refuse(503, "database unavailable: the session key cannot be read")
-        actor = self.session(request.cookies.get(SESSION_COOKIE))
+        actor = await self.session(request.cookies.get(SESSION_COOKIE))
         if actor is None:
             return _refuse(401, "sign in first (POST /login) or send Authorization: Bearer "
                                 "TOKEN")
@@ -288,17 +314,22 @@ class Auth:
         return response
 
     async def logout(self, request: Request) -> Response:
-        """POST /logout: ends this session (its CSRF token required)."""
+        """POST /logout: ends this session on every node (its CSRF token required); 503
+        when the database could not record it (then it ends on this node only)."""
         cookie = request.cookies.get(SESSION_COOKIE, "")
         await self.prepare()
-        actor = self.session(cookie)
+        actor = await self.session(cookie)
         if actor is None:
             return _refuse(401, "not signed in")
         if not _same(await _sent_csrf(request), actor.csrf):
             return _refuse(403, "missing or wrong CSRF token")
-        self.revoke(cookie)
-        log.info("event=web_logout user=%r", actor.name)
-        response = JSONResponse({"signed_in": False})
+        expires = float(cookie.split(".")[1])  # a signed cookie's, an integer
+        recorded = await self.signouts.revoke(cookie_digest(cookie), expires, actor.name)
+        log.info("event=web_logout user=%r everywhere=%s", actor.name, recorded)
+        response = JSONResponse({"signed_in": False} if recorded else {
+            "signed_in": False, "error": "database unavailable: signed out on this node "
+                                         "only; others accept the cookie until it expires"},
+            status_code=200 if recorded else 503)
         response.delete_cookie(SESSION_COOKIE, path="/", secure=self.secure, httponly=True,
                                samesite="strict")
         return response
@@ -306,7 +337,7 @@ class Auth:
     async def whoami(self, request: Request) -> Response:
         """GET /api/session: who is signed in, and the CSRF token to send with changes."""
         await self.prepare()
-        actor = self.session(request.cookies.get(SESSION_COOKIE))
+        actor = await self.session(request.cookies.get(SESSION_COOKIE))
         if actor is None:
             return JSONResponse({"signed_in": False, "bearer": self.bearer(request)})
         return JSONResponse({"signed_in": True, "name": actor.name, "role": actor.role,

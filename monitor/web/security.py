@@ -79,7 +79,7 @@ class SecurityMiddleware:
 
     def __init__(self, app: ASGIApp, token: str | None = None, require_token: bool = False,
                  public: Iterable[str] = ("/healthz", "/login"), hosts: HostCheck | None = None,
-                 session: Callable[[Scope], object | None] | None = None,
+                 session: Callable[[Scope], Awaitable[object | None]] | None = None,
                  open_paths: Iterable[re.Pattern[str]] = (),
                  prepare: Callable[[], Awaitable[object]] | None = None) -> None:
         self.app = app
@@ -113,7 +113,7 @@ class SecurityMiddleware:
             return
         if self.require_token and self.prepare is not None:
             await self.prepare()
-        if self.require_token and not self._allowed(scope):
+        if self.require_token and not await self._allowed(scope):
             log.warning("event=web_unauthorized path=%s client=%s", scope.get("path"),
                         (scope.get("client") or ("-",))[0])
             response = JSONResponse({"error": "unauthorized: send Authorization: Bearer TOKEN"},
@@ -122,14 +122,14 @@ class SecurityMiddleware:
             return
         await self.app(scope, receive, send_secured)
 
-    def _allowed(self, scope: Scope) -> bool:
+    async def _allowed(self, scope: Scope) -> bool:
         path = str(scope.get("path", ""))
         if path in self.public or any(p.fullmatch(path) for p in self.open_paths):
             return True
         header = Headers(scope=scope).get("authorization")
         if self.token and header is not None and token_matches(header, self.token):
             return True
-        return self.session is not None and self.session(scope) is not None
+        return self.session is not None and await self.session(scope) is not None
 
     def _refusal(self, scope: Scope) -> JSONResponse | None:
         """400 for a Host this server is not reached by, 403 for a cross-site change."""
