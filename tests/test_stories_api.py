@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from monitor.testing import WebhookReceiver
 from tests.helpers import SECRET
@@ -16,6 +18,7 @@ from tests.storysites import (
     HERD,
     HOSTILE,
     SYNDICATED,
+    WATCHES,
     article,
     by_title,
     client,
@@ -65,6 +68,10 @@ async def test_one_story_three_rules_five_outlets_and_the_filters(
             assert titles(await stories(c, feed="Site A")) == sorted(
                 [SYNDICATED.title, HERD.title])
             assert titles(await stories(c, feed="Site C")) == [SYNDICATED.title]
+            feeds = (await c.get("/api/feeds")).json()["feeds"]  # the workspace's tag select
+            assert {f["name"]: f["tags"] for f in feeds} == {
+                "Site A": ["wires"], "Site B": ["wires"], "Site C": [], "Site D": [],
+                "Site E": []}
             assert len((await stories(c, tag="wires"))["stories"]) == 3
             assert (await stories(c, tag="no-such-tag"))["stories"] == []
             assert (await stories(c, state="relevant"))["stories"] == []
@@ -100,6 +107,70 @@ async def test_one_story_three_rules_five_outlets_and_the_filters(
             assert titles(later) == ["A census of quaggas"]
             assert later["newest"] > newest
             assert (await stories(c))["stories"][0]["title"] == "A census of quaggas"
+
+
+GERMAN = article("hafen", "Häfen melden Störungen",
+                 "Die Lieferkette für ÖLPUMPEN ist nach dem Streik im Hafen unterbrochen, "
+                 "sagte die Hafenbehörde am Freitag in einer Mitteilung.")
+GERMAN_WATCHES = WATCHES + """
+[[watch]]
+name = "hafen"
+query = 'Hafen'
+channels = ["hook"]
+
+[[watch]]
+name = "streik"
+query = 'Streik'
+channels = ["hook"]
+languages = ["de"]
+"""
+"""``streik`` reads its query in German (and so does the text filter); it matches nothing
+here: the test site's pages say ``lang="en"``."""
+
+
+async def test_the_text_filter_asks_the_full_text_index_folding_as_matching(
+        tmp_path: Path, hook: WebhookReceiver, db_url: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``q`` is words, each found as a rule's query would find it: case, accents and (in
+    the languages the rules read, here German) word forms fold; ``word*`` is a prefix."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    async with sites(tmp_path, hook, [[SYNDICATED, GERMAN], [SYNDICATED]],
+                     watches=GERMAN_WATCHES, database=db_url) as (base, daemon, servers):
+        async with client(base) as c:
+            titles = lambda p: sorted(s["title"] for s in p["stories"])  # noqa: E731
+            assert titles(await stories(c)) == sorted([SYNDICATED.title, GERMAN.title])
+            for q in ("Lieferketten", "lieferKETTE", "ölpumpen", "OLPUMPEN", "liefer*",
+                      "HÄFEN", "hafen", "Lieferkette Streik"):
+                assert titles(await stories(c, q=q)) == [GERMAN.title], q
+            assert titles(await stories(c, q="import regime")) == [SYNDICATED.title]
+            assert titles(await stories(c, q="Quagga")) == [SYNDICATED.title]
+            for q in ("lieferkett", "Lieferkette tariff", "Streik quagga", "zebra*"):
+                assert (await stories(c, q=q))["stories"] == [], q
+            # with the other filters, and paged
+            ids = await rule_ids(c)
+            assert titles(await stories(c, q="Hafen", rule=ids["hafen"])) == [GERMAN.title]
+            assert (await stories(c, q="Hafen", rule=ids["tariff"]))["stories"] == []
+            assert titles(await stories(c, q="hafen", tag="wires", limit=1)) == [GERMAN.title]
+            # a page in a fixed number of statements, however many stories it holds
+            statements: list[str] = []
+
+            def seen(conn: Any, cursor: Any, sql: str, *rest: Any) -> None:
+                statements.append(sql)
+            engine = daemon.services.store.engine
+            event.listen(engine, "before_cursor_execute", seen)
+            try:
+                counts = []
+                for limit in (1, 20):
+                    statements.clear()
+                    assert len((await stories(c, q="Hafen OR", limit=limit))["stories"]) == 0
+                    assert len((await stories(c, q="die*", limit=limit))["stories"]) == 1
+                    counts.append(len(statements))
+            finally:
+                event.remove(engine, "before_cursor_execute", seen)
+            # each request asks the index twice: for articles not indexed yet, for the page
+            assert counts[0] == counts[1] and sum("article_terms" in q for q in statements) == 4
+            refused = await c.get("/api/stories", params={"q": "a b c d e f g h i"})
+            assert refused.status_code == 400 and "at most 8 words" in refused.json()["error"]
 
 
 def _marks(html: str) -> set[str]:

@@ -117,9 +117,11 @@ async def sites(serve_app: ServeApp) -> Sites:
 @asynccontextmanager
 async def workspace_daemon(tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
                            sites: Sites) -> AsyncIterator[tuple[str, Daemon]]:
-    """The daemon of the five sites with ed and vi as users, its first poll done."""
+    """The daemon of the five sites (site1 tagged ``local``, the others ``wires``) with ed
+    and vi as users, its first poll done."""
     feeds = "".join(f'[[feeds]]\nname = "site{i}"\nurl = "http://127.0.0.1:{sites.port}'
-                    f'/site{i}/feed.xml"\n' for i in range(1, 6))
+                    f'/site{i}/feed.xml"\ntags = ["{"local" if i == 1 else "wires"}"]\n'
+                    for i in range(1, 6))
     path = write_config(tmp_path, news, None, hook, feeds=feeds, watches=WATCHES)
     path.write_text(path.read_text() + users_toml(tmp_path))
     async with serving(path) as (base, daemon):
@@ -353,6 +355,99 @@ async def test_write_try_save_triage_and_tune_a_rule(
         assert await page.locator("#rules .rule-item", has_text="web, disabled").count() == 1
         assert [r.enabled for r in daemon.services.store.web_rules()] == [False]
         assert await page.inner_text("#toggle-rule") == "Enable"
+        assert not seen, seen
+
+
+async def test_spike_languages_and_age_in_the_editor_and_the_tag_filter(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, sites: Sites,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule's spike, languages and max_age are set in the editor and stored (an invalid
+    one shows the API's error and stores nothing); the stories filter by feed tag."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    async with workspace_daemon(tmp_path, news, hook, sites) as (base, daemon), \
+            chromium(tmp_path) as (page, seen):
+        async with httpx.AsyncClient(base_url=base, trust_env=False) as c:
+            await sign_in(c, "ed")
+            made = await c.post("/api/rules", json={"name": "ports", "query": "tariff"},
+                                headers={"X-CSRF-Token": await csrf(c)})
+            assert made.status_code == 201, made.text
+        sites.add({"bakery-closes": CELEBRITY})  # on site1 alone: a hit of ports
+        await poll(daemon)
+        await open_signed_in(page, base)
+
+        # the tag filter: the configured tags offered, each keeping its feeds' stories
+        cards = page.locator("#stories .story")
+        await has_count(cards, 2)
+        assert await page.locator("#filter-tag option").all_inner_texts() == [
+            "any", "local", "wires"]
+        await page.select_option("#filter-tag", "wires")
+        await page.click("#story-filters button[type=submit]")
+        await has_count(cards, 1)
+        assert await cards.first.locator("h3").inner_text() == SEED_TITLE
+        await page.select_option("#filter-tag", "local")
+        await page.click("#story-filters button[type=submit]")
+        await has_count(cards, 2)
+
+        # open the rule: spike off, any language, each feed's age limit
+        await page.click("#rules .rule-item[data-id] button:has-text('ports')")
+        await page.wait_for_selector("#editor-title:has-text('Rule: ports')")
+        await page.click("#rule-settings summary")
+        assert not await page.is_checked("#rule-spike-on")
+        assert await page.input_value("#rule-languages") == ""
+        assert await page.input_value("#rule-max-age") == ""
+        await page.check("#rule-spike-on")
+        await page.fill("#rule-spike-factor", "2.5")
+        await page.fill("#rule-spike-min-hits", "3")
+        await page.fill("#rule-spike-baseline", "7")
+        await page.fill("#rule-languages", "en, DE")
+        await page.fill("#rule-max-age", "36h")
+        await page.locator("#editor").screenshot(path=str(tmp_path / "editor.png"))
+        await page.click("#save-rule")
+        await page.wait_for_selector("#save-status:has-text('Saved.')")
+        await saved_as(base, "ports", spike={"factor": 2.5, "min_hits": 3, "baseline_days": 7},
+                       languages=["en", "de"], max_age=36 * 3600.0)
+
+        # one the API refuses: its error beside the form, nothing stored
+        await page.fill("#rule-spike-baseline", "90")
+        await page.click("#save-rule")
+        error = page.locator("#query-error")
+        await error.wait_for(state="visible")
+        assert "spike: baseline_days must be at most 60" in await error.inner_text()
+        await page.fill("#rule-spike-baseline", "7")
+        await page.fill("#rule-max-age", "soon")
+        await page.click("#save-rule")
+        await page.wait_for_selector("#query-error:has-text('max_age')")
+        await saved_as(base, "ports", spike={"factor": 2.5, "min_hits": 3, "baseline_days": 7},
+                       max_age=36 * 3600.0)
+
+        # a config rule opens read-only; the web rule opens with what was stored
+        await page.click("#rules .rule-item button:has-text('pentagon')")
+        await page.wait_for_selector("#editor-title:has-text('Rule: pentagon')")
+        assert await page.is_disabled("#rule-spike-on")
+        assert not await page.is_checked("#rule-spike-on")
+        assert await page.get_attribute("#rule-languages", "readonly") is not None
+        assert await page.get_attribute("#rule-max-age", "readonly") is not None
+        assert not await page.is_visible("#save-rule")
+        await page.click("#rules .rule-item button:has-text('ports')")
+        await page.wait_for_selector("#editor-title:has-text('Rule: ports')")
+        assert await page.is_checked("#rule-spike-on")
+        assert await page.is_enabled("#rule-spike-on")
+        assert await page.input_value("#rule-spike-factor") == "2.5"
+        assert await page.input_value("#rule-spike-baseline") == "7"
+        assert await page.input_value("#rule-languages") == "en, de"
+        assert await page.input_value("#rule-max-age") == "36h"
+
+        # switched off and emptied: the PUT clears them; "off" is no age limit at all
+        await page.uncheck("#rule-spike-on")
+        await page.fill("#rule-languages", "")
+        await page.fill("#rule-max-age", "off")
+        await page.click("#save-rule")
+        await saved_as(base, "ports", spike=None, languages=[], max_age=0.0)
+        await page.wait_for_selector("#save-status:has-text('Saved.')")
+        assert await page.input_value("#rule-max-age") == "off"
+        await page.fill("#rule-max-age", "")
+        await page.click("#save-rule")
+        await saved_as(base, "ports", max_age=None)
         assert not seen, seen
 
 

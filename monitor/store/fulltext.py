@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Integer, column, func, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.selectable import TextualSelect
 
 from monitor.models import Article
 from monitor.store import schema as t
@@ -33,6 +34,30 @@ MAX_TERM = 1000
 """Nor are the terms of an article with one this long (PostgreSQL: a lexeme under 2 kB)."""
 PAGE = 200
 """Candidate articles read per transaction."""
+
+
+_MATCH = {False: "SELECT rowid AS id FROM article_terms WHERE article_terms MATCH :q",
+          True: "SELECT article_id AS id FROM article_terms WHERE terms @@ CAST(:q AS tsquery)"}
+
+
+def _any_of(alternatives: Sequence[tuple[str, ...]], postgres: bool) -> str:
+    """The full-text query true where one of ``alternatives`` (each a conjunction) is."""
+    if postgres:
+        return " | ".join("(" + " & ".join(
+            f"'{term[:-1]}':*" if term.endswith("*") else f"'{term}'" for term in alt)
+            + ")" for alt in alternatives)
+    return " OR ".join("(" + " AND ".join(
+        f'"{term[:-1]}"*' if term.endswith("*") else f'"{term}"' for term in alt)
+        + ")" for alt in alternatives)
+
+
+def all_of(clauses: Sequence[Sequence[tuple[str, ...]]], postgres: bool) -> TextualSelect:
+    """The ids (column ``id``) of the indexed articles where every clause (a prefilter:
+    alternatives, each a conjunction) is true; an article not indexed yet is not one."""
+    q = (" & " if postgres else " AND ").join(
+        f"({_any_of(clause, postgres)})" for clause in clauses)
+    sql = _MATCH[postgres].replace(":q", ":fulltext_q")
+    return text(sql).bindparams(fulltext_q=q).columns(column("id", Integer))
 
 
 class FullTextMixin(StoreBase):
@@ -58,17 +83,8 @@ class FullTextMixin(StoreBase):
                       ) -> list[int]:
         """Ids in ``[floor, before)`` matching ``alternatives`` or not indexed, newest
         first (the ``limit`` newest, with one)."""
-        if self.postgres:
-            q = " | ".join("(" + " & ".join(
-                f"'{term[:-1]}':*" if term.endswith("*") else f"'{term}'" for term in alt)
-                + ")" for alt in [*alternatives, (UNINDEXED,)])
-            sql, key = ("SELECT article_id AS id FROM article_terms WHERE terms @@ "
-                        "CAST(:q AS tsquery)"), "article_id"
-        else:
-            q = " OR ".join("(" + " AND ".join(
-                f'"{term[:-1]}"*' if term.endswith("*") else f'"{term}"' for term in alt)
-                + ")" for alt in [*alternatives, (UNINDEXED,)])
-            sql, key = "SELECT rowid AS id FROM article_terms WHERE article_terms MATCH :q", "rowid"
+        q = _any_of([*alternatives, (UNINDEXED,)], self.postgres)
+        sql, key = _MATCH[self.postgres], "article_id" if self.postgres else "rowid"
         # bounds only when given: PostgreSQL would AND a bitmap of the whole primary key
         sql += f" AND {key} >= :floor" if floor else ""
         sql += f" AND {key} < :before" if before is not None else ""

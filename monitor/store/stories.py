@@ -3,7 +3,8 @@
 A story's hits (one per rule) are grouped by ``story_id``; a page is ordered by the
 story's latest hit (its newest ``first_seen``), newest first, then by story id, and is
 read in a fixed number of queries whatever its size: the page of story ids (filters
-and the cursor applied), their hits with their rules' names, their articles (each
+and the cursor applied; a text filter asks the full-text index, ``monitor.store.fulltext``,
+inside it), their hits with their rules' names, their articles (each
 copy once, with the name of one feed that listed it), and the matches' terms the
 best snippet is chosen from (``StoryPage`` hands the terms over; the web layer picks).
 
@@ -26,6 +27,7 @@ from monitor.models import TermHit
 from monitor.store import schema as t
 from monitor.store.base import StoreBase
 from monitor.store.codec import as_utc, terms_from_json
+from monitor.store.fulltext import all_of
 
 COPIES_MAX = 50
 """Copies listed per story (``outlets`` counts them all)."""
@@ -51,7 +53,11 @@ class StoryFilter:
     since: datetime | None = None  # the story's latest hit first seen at or after
     until: datetime | None = None  # ... before
     after: datetime | None = None  # ... strictly after (polling for new stories)
-    text: str | None = None  # a substring of a title or text, any case
+    text: str | None = None  # a substring of a title or text, any case (see ``words``)
+    # each word of a text filter as the full-text index is asked for it (a prefilter:
+    # alternatives, each a conjunction of encoded terms): a story with an indexed article
+    # having every word; given, ``text`` is not looked at
+    words: tuple[tuple[tuple[str, ...], ...], ...] | None = None
     before: tuple[datetime, int] | None = None  # the cursor: (latest, story id) of the last
 
 
@@ -132,7 +138,7 @@ class StoriesMixin(StoreBase):
         latest = func.max(h.first_seen)
         q: Select[Any] = (select(h.story_id, latest.label("latest")).group_by(h.story_id)
                           .order_by(latest.desc(), h.story_id.desc()).limit(limit))
-        for story_ids in _story_sets(where):
+        for story_ids in _story_sets(where, self.postgres):
             q = q.where(h.story_id.in_(story_ids))
         # a story's latest hit is at or after ``since`` when any of its hits is: ask the
         # first_seen index for those stories (polling with ``after`` reads a few rows)
@@ -152,7 +158,7 @@ class StoriesMixin(StoreBase):
                     for row in conn.execute(q)]
 
 
-def _story_sets(where: StoryFilter) -> list[Select[Any]]:
+def _story_sets(where: StoryFilter, postgres: bool) -> list[Select[Any]]:
     """Subqueries of story ids, one per filter given: a story must be in each."""
     h, a, e, f = t.hits.c, t.articles.c, t.entries.c, t.feeds.c
     out: list[Select[Any]] = []
@@ -163,7 +169,10 @@ def _story_sets(where: StoryFilter) -> list[Select[Any]]:
     if where.feeds is not None:
         out.append(select(a.story_id).join_from(t.articles, t.entries, e.article_id == a.id)
                    .join(t.feeds, f.id == e.feed_id).where(f.name.in_(where.feeds)))
-    if where.text:
+    if where.words:
+        out.append(select(a.story_id).where(a.story_id.is_not(None),
+                                            a.id.in_(all_of(where.words, postgres))))
+    elif where.text:
         like = f"%{_escape_like(where.text.lower())}%"
         out.append(select(a.story_id).where(a.story_id.is_not(None), or_(
             func.lower(a.title).like(like, escape="\\"),

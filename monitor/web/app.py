@@ -139,8 +139,9 @@ class _Handlers:
         return APIResponse({"channels": [views.channel_json(c) for c in channels]})
 
     def api_feeds(self, request: Request) -> Response:
-        kinds = views.feed_kinds(self.config())
-        return APIResponse({"feeds": [views.feed_json(f, kinds.get(f.name, "unknown"))
+        kinds, tags = views.feed_kinds(self.config()), views.feed_tags(self.config())
+        return APIResponse({"feeds": [views.feed_json(f, kinds.get(f.name, "unknown"),
+                                                      tags.get(f.name))
                                       for f in self.store.feeds()]})
 
     def api_search(self, request: Request) -> Response:

@@ -47,7 +47,7 @@ def watch_json(w: WatchSettings) -> dict[str, Any]:
     return {"name": w.name, "query": w.query, "channels": list(w.channels),
             "feeds": list(w.feeds), "digest": w.digest, "case_sensitive": w.case_sensitive,
             "match": w.match, "max_alerts_per_hour": w.max_alerts_per_hour,
-            "languages": list(w.languages),
+            "languages": list(w.languages), "max_age": w.max_age,
             "spike": w.spike.written() if w.spike else None}
 
 

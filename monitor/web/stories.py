@@ -3,8 +3,8 @@
 Query parameters, all optional: ``rule`` (a rule id), ``feed`` (a feed's name), ``tag`` (a
 feed tag of the running config: its feeds), ``state`` (new | relevant | dismissed | muted:
 stories with a hit in it), ``since`` and ``until`` (ISO date or datetime, on the story's
-latest hit's ``first_seen``; a date ``until`` takes the whole day), ``q`` (a substring of a
-copy's title or text, any case: ASCII only on SQLite), ``limit`` (20, at most 100),
+latest hit's ``first_seen``; a date ``until`` takes the whole day), ``q`` (words: a story
+with a copy having each of them, ``word*`` a prefix; ``text_words``), ``limit`` (20, at most 100),
 ``before`` (the ``next`` cursor of the page before), ``after`` (ISO datetime: only
 stories with a hit first seen after it: the dashboard polls with the last ``newest``). A
 bad value is 400, one line.
@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from starlette.requests import Request
@@ -28,14 +30,23 @@ from starlette.responses import JSONResponse, Response
 
 from monitor import timeutil
 from monitor.alerts.render import highlight_html
+from monitor.backtest import CATCH_UP
 from monitor.config import Config
+from monitor.errors import QueryError
 from monitor.models import Snippet, TermHit
+from monitor.rules import Rule, article_terms, compile_rules, prefilter
+from monitor.rules.lemmas import DEFAULT_LANGUAGE
 from monitor.store import HIT_STATES, Store, Story, StoryCopy, StoryFilter, StoryHit
+
+log = logging.getLogger(__name__)
 
 LIMIT, LIMIT_MAX = 20, 100
 DASHBOARD_STORIES = 20
 """The dashboard's stories section shows this many, newest first."""
 WORDS_MAX = 50  # marked words looked for in each candidate snippet
+Q_WORDS = 8
+"""Words a text filter may have (each is one clause of the full-text query)."""
+_WORD = re.compile(r"([^\W_]+)(\*?)")
 
 
 def hit_json(hit: StoryHit) -> dict[str, Any]:
@@ -143,8 +154,37 @@ def _limit(text: str | None) -> int:
     return min(LIMIT_MAX, max(1, int(text)))
 
 
-def story_filter(params: dict[str, str], config: Config) -> StoryFilter:
-    """The filter the query parameters ask for (ValueError: one unreadable)."""
+def text_words(text: str, languages: tuple[str, ...]
+               ) -> tuple[tuple[tuple[str, ...], ...], ...] | None:
+    """Each word of ``text`` as the full-text index is asked for it: the prefilter of the
+    word as a rule's query (``"word"``, or ``word*`` for a prefix) read in ``languages``, so
+    case, accents and word forms fold as in matching (``Lieferketten`` asks for
+    ``lieferkette`` too, with ``de``). None when ``text`` has no word, or a word has no
+    safe prefilter: the caller falls back to a substring. ValueError: too many words."""
+    found = _WORD.findall(text)
+    if len(found) > Q_WORDS:
+        raise ValueError(f"q: at most {Q_WORDS} words, got {len(found)}")
+    clauses = [_word_prefilter(word, bool(star), languages) for word, star in found]
+    if not clauses or any(c is None for c in clauses):
+        return None
+    return tuple(c for c in clauses if c is not None)
+
+
+@lru_cache(maxsize=1024)
+def _word_prefilter(word: str, prefix: bool, languages: tuple[str, ...]
+                    ) -> tuple[tuple[str, ...], ...] | None:
+    query = f"{word}*" if prefix else f'"{word}"'
+    try:
+        found = prefilter(compile_rules([Rule(query, query, languages=languages)]))
+    except QueryError:
+        return None
+    return tuple(found) if found else None
+
+
+def story_filter(params: dict[str, str], config: Config,
+                 languages: tuple[str, ...] = (DEFAULT_LANGUAGE,)) -> StoryFilter:
+    """The filter the query parameters ask for (ValueError: one unreadable); a text
+    filter's words are read in ``languages``."""
     def get(name: str) -> str | None:
         return (params.get(name) or "").strip() or None
 
@@ -161,11 +201,13 @@ def story_filter(params: dict[str, str], config: Config) -> StoryFilter:
         tagged = tuple(f.name for f in config.feeds if tag in f.tags)
         feeds = tagged if feeds is None else tuple(f for f in feeds if f in tagged)
     since, until, after, before = get("since"), get("until"), get("after"), get("before")
+    text = get("q")
     return StoryFilter(
         rule_id=int(rule) if rule else None, feeds=feeds, state=state,
         since=parse_when(since, "since") if since else None,
         until=parse_when(until, "until", end_of_day=True) if until else None,
-        after=parse_when(after, "after") if after else None, text=get("q"),
+        after=parse_when(after, "after") if after else None, text=text,
+        words=text_words(text, languages) if text else None,
         before=_uncursor(before) if before else None)
 
 
@@ -176,13 +218,27 @@ class StoriesAPI:
         self.store = store
         self.config = config
 
+    def languages(self) -> tuple[str, ...]:
+        """The languages a text filter's words are read in: English and every language a
+        rule (config or web) reads its query in."""
+        found = {DEFAULT_LANGUAGE} | {c for w in self.config().watches for c in w.languages}
+        for rule in self.store.web_rules():
+            languages = rule.settings.get("languages") or []
+            found |= {str(c) for c in languages} if isinstance(languages, list) else set()
+        return tuple(sorted(found))
+
     def list(self, request: Request) -> Response:
         params = dict(request.query_params)
+        text = (params.get("q") or "").strip()
         try:
-            where = story_filter(params, self.config())
+            where = story_filter(params, self.config(),
+                                 self.languages() if text else (DEFAULT_LANGUAGE,))
             limit = _limit(params.get("limit"))
         except ValueError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
+        if where.words:  # articles stored before the index (or edited since) first
+            if indexed := self.store.index_pending(article_terms, CATCH_UP):
+                log.info("event=articles_indexed count=%d", indexed)
         page, more = self.store.stories(where, limit)
         return JSONResponse({
             "stories": [story_json(s) for s in page],

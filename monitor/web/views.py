@@ -139,9 +139,17 @@ def feed_kinds(config: Config) -> dict[str, str]:
     return {f.name: f.kind for f in config.feeds}
 
 
-def feed_json(feed: FeedState, kind: str = "unknown") -> dict[str, Any]:
-    """One feed for /api/feeds; ``kind``: its source kind (``unknown``: not configured)."""
-    return {"name": feed.name, "url": feed.url, "kind": kind, "state": feed.state,
+def feed_tags(config: Config) -> dict[str, list[str]]:
+    """Each configured feed's ``tags``, by name."""
+    return {f.name: list(f.tags) for f in config.feeds}
+
+
+def feed_json(feed: FeedState, kind: str = "unknown", tags: list[str] | None = None
+              ) -> dict[str, Any]:
+    """One feed for /api/feeds; ``kind``: its source kind (``unknown``: not configured),
+    ``tags``: its config tags (the stories' ``tag`` filter)."""
+    return {"name": feed.name, "url": feed.url, "kind": kind, "tags": tags or [],
+            "state": feed.state,
             "health": feed.health,
             "interval": feed.interval, "last_polled_at": feed.last_polled_at,
             "next_poll_at": feed.next_poll_at, "last_error": feed.last_error,

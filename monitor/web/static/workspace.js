@@ -207,6 +207,13 @@
     form.match.value = (rule && rule.match) || "variants";
     form.digest.value = (rule && rule.digest) || "";
     form.max_alerts_per_hour.value = (rule && rule.max_alerts_per_hour) || "";
+    form.languages.value = rule ? (rule.languages || []).join(", ") : "";
+    form.max_age.value = rule ? ageText(rule.max_age) : "";
+    const spike = (rule && rule.spike) || {};
+    $("#rule-spike-on").checked = !!(rule && rule.spike);
+    $("#rule-spike-factor").value = spike.factor || 3;
+    $("#rule-spike-min-hits").value = spike.min_hits || 5;
+    $("#rule-spike-baseline").value = spike.baseline_days || 14;
     $("#rule-enabled").checked = rule ? rule.enabled !== false : true;
     renderChannels(rule ? rule.channels || [] : state.channels);
     $("#save-status").textContent = "";
@@ -216,6 +223,27 @@
     renderRules();
     schedulePreview(0);
     loadPanel();
+  }
+
+  // a rule's max_age (seconds; null: each feed's; 0: off) as the editor writes it
+  function ageText(seconds) {
+    if (seconds === null || seconds === undefined) return "";
+    if (!seconds) return "off";
+    for (const [unit, size] of [["w", 604800], ["d", 86400], ["h", 3600], ["m", 60]]) {
+      if (seconds % size === 0) return `${seconds / size}${unit}`;
+    }
+    return `${seconds}s`;
+  }
+
+  function spikeBody() {
+    if (!$("#rule-spike-on").checked) return null;
+    const spike = {};
+    for (const [key, id] of [["factor", "#rule-spike-factor"], ["min_hits", "#rule-spike-min-hits"],
+                             ["baseline_days", "#rule-spike-baseline"]]) {
+      const text = $(id).value.trim();  // a blank one is the default; a bad one the API names
+      if (text) spike[key] = Number(text);
+    }
+    return spike;
   }
 
   function renderEditorMode() {
@@ -245,6 +273,10 @@
     body.digest = form.digest.value.trim() || null;
     body.max_alerts_per_hour = form.max_alerts_per_hour.value
       ? Number(form.max_alerts_per_hour.value) : null;
+    const languages = form.languages.value.split(/[\s,]+/).filter(Boolean);
+    body.languages = languages.length ? languages : null;
+    body.max_age = form.max_age.value.trim() || null;
+    body.spike = spikeBody();
     return body;
   }
 
@@ -640,7 +672,11 @@
     $("#stories-more").addEventListener("click", () => loadStories(true));
     document.addEventListener("keydown", onKey);
     const feeds = await api("GET", "/api/feeds");
-    fillSelect($("#filter-feed"), (feeds.ok ? feeds.data.feeds || [] : []).map((f) => [f.name, f.name]));
+    const feedList = feeds.ok ? feeds.data.feeds || [] : [];
+    fillSelect($("#filter-feed"), feedList.map((f) => [f.name, f.name]));
+    const tags = [...new Set(feedList.flatMap((f) => f.tags || []))].sort();
+    fillSelect($("#filter-tag"), tags.map((tag) => [tag, tag]));
+    show($("#filter-tag-label"), tags.length > 0);
     await loadSession();
     await loadRules();
     editRule(null);
