@@ -1,8 +1,9 @@
 """Spike notices: a rule's hits in the last hour against the same hour on earlier days,
 raised once through the outbox (to a real local webhook receiver), none for a steady flow
 or a count below ``min_hits``, once whichever of several nodes checks; the ``spike`` key in
-``[[watch]]`` and API rules. Hits go in through the store's real write path, or through a
-daemon polling a local feed. On SQLite and PostgreSQL."""
+``[[watch]]`` and API rules; the retention job prunes spikes older than ``SPIKES_DAYS``
+in batches. Hits go in through the store's real write path, or through a daemon polling a
+local feed. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -19,14 +20,15 @@ from monitor.alerts.outbox import Outbox, RetryPolicy
 from monitor.alerts.render import render_notice_email
 from monitor.alerts.webhook import WebhookChannel
 from monitor.cli import main
-from monitor.config import FeedSettings, Spike, WatchSettings
+from monitor.config import FeedSettings, RetentionSettings, Spike, WatchSettings
 from monitor.config.ruledata import check_rule, rule_toml, stored_rule
 from monitor.daemon import Daemon, load
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics
 from monitor.models import Article, Entry, Match, TermHit
+from monitor.retention import SPIKES_DAYS, Retention
 from monitor.spikes import judge, poisson_tail, raise_spike_notices
-from monitor.store import NewArticle, Store
+from monitor.store import NewArticle, SpikeRow, Store
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
 from tests.helpers import SECRET, Clock, write_config
 from tests.store_helpers import store_article
@@ -255,3 +257,40 @@ async def test_a_daemon_polling_a_burst_sends_one_spike_notice(
     assert len(bodies) == 8 and len(spikes) == 1
     assert spikes[0]["rule"] == {"name": "zebra"}
     assert "7 hits in the last hour" in spikes[0]["message"]
+
+
+async def test_retention_prunes_old_spikes_in_batches_and_keeps_recent_ones(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _ = make_store(db_url)
+    other = WatchSettings("other", "x", ("hook",), spike=Spike())
+    ids = store.sync_rules([RULE, other], NOW - timedelta(days=200))
+    cutoff = NOW - timedelta(days=SPIKES_DAYS)
+    old = [cutoff - timedelta(days=d, hours=1) for d in (80, 30, 1, 0)]
+    kept = [cutoff + timedelta(hours=1), NOW - timedelta(days=10), NOW]
+    for rid, hours in ((ids["dpa"], old[:3] + kept), (ids["other"], old[3:] + kept[:1])):
+        for h in hours:
+            h = h.replace(minute=0, second=0, microsecond=0)
+            assert store.raise_spike(SpikeRow(rid, h, 9, 1.0), h, [])
+    calls: list[int | None] = []
+    prune = store.prune_spikes
+
+    def counted(before: datetime, batch: int) -> int | None:
+        calls.append(found := prune(before, batch))
+        return found
+
+    monkeypatch.setattr(store, "prune_spikes", counted)
+    clock = Clock(NOW)
+    metrics = Metrics(store, clock=clock)
+    job = Retention(store, clock, metrics)
+    settings = RetentionSettings(retention_batch=3)
+    assert (await job.run(settings)).spikes == 4
+    assert calls == [3, 1]  # one full batch, then the rest
+    since = NOW - timedelta(days=366)
+    assert [s.hour for s in store.spikes(ids["dpa"], since)] == [
+        h.replace(minute=0, second=0, microsecond=0) for h in kept]
+    assert [s.hour for s in store.spikes(ids["other"], since)] == [
+        kept[0].replace(minute=0, second=0, microsecond=0)]
+    assert 'monitor_retention_pruned_total{kind="spikes"} 4.0' in metrics.render().decode()
+    calls.clear()
+    assert (await job.run(settings)).spikes == 0 and calls == [0]  # nothing left: idempotent
+    store.close()
