@@ -622,6 +622,21 @@
     }
   }
 
+  // -- deep link: /workspace#rule=ID (a spike notice's link) opens that rule ---------------
+
+  function linkedRule() {
+    const id = new URLSearchParams(window.location.hash.slice(1)).get("rule");
+    return (id && state.rules.find((r) => r.id && String(r.id) === id)) || null;
+  }
+
+  function openLinked() {
+    const rule = linkedRule();
+    if (!rule) return false;
+    $("#filter-rule").value = String(rule.id);  // its stories, as the rule filter shows them
+    editRule(rule);
+    return true;
+  }
+
   // -- wiring -----------------------------------------------------------------------------
 
   async function start() {
@@ -643,8 +658,9 @@
     fillSelect($("#filter-feed"), (feeds.ok ? feeds.data.feeds || [] : []).map((f) => [f.name, f.name]));
     await loadSession();
     await loadRules();
-    editRule(null);
+    if (!openLinked()) editRule(null);
     await startPolling();
+    window.addEventListener("hashchange", () => { if (openLinked()) loadStories(); });
     document.body.dataset.ready = "1";
   }
 
