@@ -328,7 +328,7 @@ class Daemon:
                 await asyncio.to_thread(raise_health_notices, store, m, m.health_channel,
                                         self.clock())
             await asyncio.to_thread(raise_spike_notices, store, self.pipeline.config.watches,
-                                    self.clock())
+                                    self.clock(), self.config.monitor.web.public_url)
         except MonitorError as e:
             log.error("event=health_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on

@@ -17,7 +17,7 @@ Counters::
     monitor_matches_total{rule}
     monitor_alerts_total{channel,state}         state: sent|retry|failed
     monitor_retention_pruned_total{kind}        rows pruned by this process's retention job;
-                                                kind: articles|entries|sessions
+                                                kind: articles|entries|sessions|spikes
 
 Gauges read at scrape time::
 
@@ -110,7 +110,7 @@ class Metrics:
         self.alerts = Counter("monitor_alerts", "Delivery attempts by channel and outcome.",
                               ("channel", "state"), registry=r)
         self.pruned_rows = Counter("monitor_retention_pruned", "Rows pruned by the retention "
-                                   "job, by kind (articles, entries, sessions).", ("kind",),
+                                   "job, by kind (articles, entries, sessions, spikes).", ("kind",),
                                    registry=r)
         self.channel_names: tuple[str, ...] = ()  # the configured channels (the outbox's)
         self.sending: dict[str, dict[int, float]] = {}  # channel -> send -> monotonic start

@@ -6,8 +6,13 @@ The daemon has ``Retention.schedule`` run it every ``retention_interval``. Each 
 one short transaction in a worker thread (``monitor.store`` says what is kept and why),
 so the event loop never waits on it and no lock is held for long; the job stops between
 batches when the daemon stops. Pruned rows are counted in ``/metrics``
-(``monitor_retention_pruned_total{kind="articles"|"entries"|"sessions"}``) and logged once
+(``monitor_retention_pruned_total{kind="articles"|"entries"|"sessions"|"spikes"}``) and logged once
 per run.
+
+Spikes (``spikes``, one row per rule and hour a spike was raised in) are kept
+``SPIKES_DAYS``, a fixed window rather than a setting: they are small and few, the rule
+panel's chart shows the last 30 days, and nothing else reads old ones (a spike is judged
+against the hits table, not against earlier spikes, whatever a rule's ``baseline_days``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ log = logging.getLogger(__name__)
 
 PAUSE = 0.02
 """Seconds between two batches: other writers take the database meanwhile."""
+SPIKES_DAYS = 90
+"""Days a spike is kept: three times the chart's 30 (``GET /api/rules/{id}/spikes``)."""
 
 
 @dataclass
@@ -40,6 +47,7 @@ class Pruned:
     articles: int = 0
     entries: int = 0
     sessions: int = 0  # signed-out sessions' records, their cookies expired
+    spikes: int = 0
 
 
 class Retention:
@@ -76,9 +84,9 @@ class Retention:
             log.error("event=retention_failed error=%r", str(e))
         except Exception as e:  # noqa: BLE001 - the scheduler lives on
             log.critical("event=retention_crash", exc_info=e)
-        if pruned.articles or pruned.entries or pruned.sessions:
-            log.info("event=retention articles=%d entries=%d sessions=%d", pruned.articles,
-                     pruned.entries, pruned.sessions)
+        if pruned.articles or pruned.entries or pruned.sessions or pruned.spikes:
+            log.info("event=retention articles=%d entries=%d sessions=%d spikes=%d",
+                     pruned.articles, pruned.entries, pruned.sessions, pruned.spikes)
         return pruned
 
     async def _run(self, s: RetentionSettings, stopping: asyncio.Event, pruned: Pruned) -> None:
@@ -96,6 +104,16 @@ class Retention:
                 pruned.articles += n
                 self._count("articles", n)
                 await asyncio.sleep(PAUSE)
+        n = s.retention_batch
+        while n == s.retention_batch and not stopping.is_set():
+            found = await asyncio.to_thread(self.store.prune_spikes,
+                                            now - timedelta(days=SPIKES_DAYS), s.retention_batch)
+            if found is None:  # another node is pruning
+                return
+            n = found
+            pruned.spikes += n
+            self._count("spikes", n)
+            await asyncio.sleep(PAUSE)
         if not s.entries_days:
             return
         limits = await asyncio.to_thread(self.store.entry_prune_limits,
@@ -117,4 +135,4 @@ class Retention:
             self.metrics.pruned(kind, n)
 
 
-__all__ = ["Pruned", "Retention"]
+__all__ = ["SPIKES_DAYS", "Pruned", "Retention"]

@@ -20,6 +20,11 @@ A spike is stored under the hour it is seen in (now, floored) with its notices, 
 transaction (``Store.raise_spike``), unless the rule has a spike stored for this hour or the
 one before: a burst raises one notice, not one per check. A notice's id is derived from
 (rule id, hour, channel), so nodes checking at once send it once.
+
+A notice links to the rule opened in the workspace (``rule_link``: its chart with the spike
+marked, its stories), when ``[monitor] public_url`` says where readers reach the
+dashboard; without it a notice has no link (``url`` empty): a link guessed from the
+listening address would not open for most readers.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ FRESH = timedelta(days=1)
 """A hit counts if its article was published at most this long before it was first seen."""
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+WORKSPACE = "/workspace"
+"""The workspace's path (``monitor.web.workspace``); ``#rule=ID`` opens one rule."""
 
 
 def poisson_tail(k: int, rate: float) -> float:
@@ -99,22 +106,29 @@ def hour_counts(times: Sequence[datetime], now: datetime, days: int) -> tuple[in
     return counts[0], counts[1:]
 
 
+def rule_link(public_url: str, rule_id: int) -> str:
+    """The workspace with rule ``rule_id`` open, under ``public_url`` ("" without one)."""
+    return f"{public_url.rstrip('/')}{WORKSPACE}#rule={rule_id}" if public_url else ""
+
+
 def spike_notice(watch: WatchSettings, rule_id: int, hour: datetime, verdict: Verdict,
-                 days: int, channel: str, now: datetime) -> Notice:
-    """The notice of a spike of ``watch`` on ``channel``; its id is (rule, hour, channel)'s."""
+                 days: int, channel: str, now: datetime, url: str = "") -> Notice:
+    """The notice of a spike of ``watch`` on ``channel``, linking to ``url`` (the rule's
+    page, or none); its id is (rule, hour, channel)'s."""
     usual = (f"{verdict.count / verdict.mean:.1f}x its usual {verdict.mean:.1f}"
              if verdict.mean else "usually none")
     message = (f"rule {watch.name!r}: {verdict.count} hits in the last hour, {usual} "
                f"at this hour (last {days} days)")
     key = "\x1f".join(("spike", str(rule_id), hour.isoformat(), channel))
     return Notice(id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)), created_at=now, kind="spike",
-                  feed="", message=message, channel=channel, rule=watch.name)
+                  feed="", message=message, url=url, channel=channel, rule=watch.name)
 
 
-def raise_spike_notices(store: Store, watches: Sequence[WatchSettings],
-                        now: datetime) -> list[Notice]:
+def raise_spike_notices(store: Store, watches: Sequence[WatchSettings], now: datetime,
+                        public_url: str = "") -> list[Notice]:
     """Judge the last hour of every rule with a ``spike`` test; store the spikes found and
-    enqueue their notices. The notices this node raised (another may have been first)."""
+    enqueue their notices (linking to each rule's page under ``public_url``, if set). The
+    notices this node raised (another may have been first)."""
     watching = [w for w in watches if w.spike is not None]
     if not watching:
         return []
@@ -139,7 +153,9 @@ def raise_spike_notices(store: Store, watches: Sequence[WatchSettings],
         verdict = judge(*hour_counts(times[rule_id], now, days), test)
         if not verdict.spike:
             continue
-        notices = [spike_notice(w, rule_id, hour, verdict, days, c, now) for c in w.channels]
+        url = rule_link(public_url, rule_id)
+        notices = [spike_notice(w, rule_id, hour, verdict, days, c, now, url)
+                   for c in w.channels]
         if store.raise_spike(SpikeRow(rule_id, hour, verdict.count, verdict.mean),
                              hour - HOUR, notices):
             log.warning("event=rule_spike rule_id=%d count=%d baseline=%.2f p=%.2g "

@@ -349,6 +349,21 @@ async def test_write_try_save_triage_and_tune_a_rule(
         if target := os.environ.get("MONITOR_SCREENSHOT"):
             shutil.copyfile(shot, target)
 
+        # a spike notice's link opens its rule, stories filtered to it: on load, and on a
+        # second link followed in the open page (hashchange)
+        dpa = next(r.id for r in daemon.services.store.rules() if r.name == "dpa")
+        await page.goto("about:blank")
+        await page.goto(f"{base}/workspace#rule={dpa}")
+        await page.wait_for_selector("body[data-ready='1']")
+        assert await page.inner_text("#editor-title") == "Rule: dpa"
+        assert await page.input_value("#filter-rule") == str(dpa)
+        await has_count(cards, 1)  # the wire story
+        await page.goto(f"{base}/workspace#rule={rule_id}")
+        await page.wait_for_selector("#editor-title:has-text('Rule: tariffs')")
+        assert await page.input_value("#filter-rule") == str(rule_id)
+        await has_count(page.locator("#rule-chart path.spike"), 1)
+        await has_count(cards, 4)
+
         # disable the rule from the editor: the list says so, the database has it off
         await page.click("#toggle-rule")
         await page.wait_for_selector("#save-status:has-text('Disabled.')")

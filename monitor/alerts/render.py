@@ -94,11 +94,12 @@ def matched_variants(term: TermHit) -> list[str]:
 
 def notice_payload(notice: Notice) -> dict[str, Any]:
     """The JSON body of a notice: type ``monitor.health`` for a feed's health (with the
-    feed), ``monitor.spike`` for a rule's hits spiking (with the rule), its kind as
-    ``state``, so a receiver can route it apart from alerts."""
+    feed and its URL), ``monitor.spike`` for a rule's hits spiking (with the rule and the
+    URL of its page, null without ``public_url``), its kind as ``state``, so a receiver can
+    route it apart from alerts."""
     kind = ("monitor.health" if notice.kind in HEALTH_KINDS else
             "monitor.spike" if notice.kind == "spike" else "monitor.notice")
-    about = ({"rule": {"name": notice.rule}} if notice.rule else
+    about = ({"rule": {"name": notice.rule, "url": notice.url or None}} if notice.rule else
              {"feed": {"name": notice.feed, "url": notice.url}})
     return {"type": kind, "id": notice.id, "created_at": iso(notice.created_at), **about,
             "state": notice.kind, "message": notice.message}

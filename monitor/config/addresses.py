@@ -1,9 +1,11 @@
-"""Where monitor listens (``HOST:PORT``) and which database it uses (a SQLAlchemy URL)."""
+"""Where monitor listens (``HOST:PORT``), where its readers reach it (``public_url``) and
+which database it uses (a SQLAlchemy URL)."""
 
 from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from monitor.errors import ConfigError
 
@@ -41,6 +43,22 @@ def parse_host(value: str) -> tuple[str, int | None]:
     if not host or bad_port or any(c in host for c in "/@?#\\ "):
         raise ValueError(f"expected host, host:port or [v6]:port, got {value!r}")
     return host, int(port_text) if port_text else None
+
+
+def check_public_url(value: str) -> str:
+    """``public_url`` (the dashboard's address as its readers open it, behind any proxy)
+    without a trailing slash; ValueError unless http(s) with a host and no query or
+    fragment (a path prefix is kept)."""
+    try:
+        parts = urlsplit(value.strip())
+        ok = (parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+              and not parts.query and not parts.fragment)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError("expected the http(s) address readers open the dashboard at, "
+                         f"such as https://monitor.example.org, got {value!r}")
+    return value.strip().rstrip("/")
 
 
 def is_loopback(host: str) -> bool:

@@ -100,6 +100,7 @@ class WebSettings:
     listen: str = setting("127.0.0.1:8080", str, name="web", restart=True)
     token: str | None = setting(None, SECRET, name="web_token", restart=True, repr=False)
     allowed_hosts: tuple[str, ...] = setting((), list, restart=True)  # Host names it answers
+    public_url: str = setting("", str)  # where readers open it (links in notices); "": none
 
 
 MIN_ENTRIES_DAYS = 2

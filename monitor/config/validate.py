@@ -13,7 +13,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from monitor.config.addresses import database_url, is_loopback, parse_address, parse_host
+from monitor.config.addresses import (
+    check_public_url,
+    database_url,
+    is_loopback,
+    parse_address,
+    parse_host,
+)
 from monitor.config.channels import CHANNEL_TYPES, ChannelSettings
 from monitor.config.keys import build, keys_of, required_of
 from monitor.config.passwords import check_hash
@@ -134,6 +140,12 @@ class Validator(TableReader):
                 parse_host(entry)
             except ValueError as e:
                 self.problem(f"monitor.allowed_hosts[{i}]", str(e))
+        if settings.web.public_url:
+            try:
+                web = replace(settings.web, public_url=check_public_url(settings.web.public_url))
+                settings = replace(settings, web=web)
+            except ValueError as e:
+                self.problem("monitor.public_url", str(e))
         try:
             zoneinfo.ZoneInfo(settings.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

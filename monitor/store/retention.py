@@ -19,6 +19,10 @@ What is kept:
   ``last_seen`` forward (``monitor.store.entries``), and entries listed within
   ``TOUCH_EVERY`` of the feed's newest ``last_seen`` are kept whatever their age (a feed
   unchanged for months, answering 304, keeps its items).
+* a spike (``spikes``: one row per rule and hour a spike was raised in) is deleted once its
+  hour is older than the cutoff (``monitor.retention.SPIKES_DAYS``): only the chart of
+  the rule's last days reads them, and raising looks back one hour. The spike's notice,
+  an outbox row, is not touched.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, exists, func, select, text, update
+from sqlalchemy import delete, exists, func, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 
 from monitor.store import schema as t
@@ -95,6 +99,18 @@ class RetentionMixin(StoreBase):
                 return None
             ids = select(e.id).where(e.feed_id == feed_id, e.last_seen < before).limit(batch)
             done = conn.execute(delete(t.entries).where(e.id.in_(ids.scalar_subquery())))
+            return max(done.rowcount, 0)
+
+    def prune_spikes(self, before: datetime, batch: int) -> int | None:
+        """One batch: delete at most ``batch`` spikes of hours before ``before``, oldest
+        first; how many (None while another node prunes)."""
+        s = t.spikes.c
+        with self._begin() as conn:
+            if not self._try_lock(conn):
+                return None
+            old = (select(s.rule_id, s.hour).where(s.hour < before)
+                   .order_by(s.hour, s.rule_id).limit(batch))
+            done = conn.execute(delete(t.spikes).where(tuple_(s.rule_id, s.hour).in_(old)))
             return max(done.rowcount, 0)
 
     def database_size(self) -> int:

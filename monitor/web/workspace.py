@@ -2,7 +2,8 @@
 
 ``GET /workspace`` is the page (rules, preview, stories, triage, the rule panel), built in
 the browser by ``static/workspace.js`` from the JSON API, so the server renders nothing
-feed-derived into it. The script and the style sheet are files of this package, served
+feed-derived into it; ``/workspace#rule=ID`` opens one rule (a spike notice's link,
+``monitor.spikes.rule_link``). The script and the style sheet are files of this package, served
 from ``/static/`` (no external assets, no build step). The page alone runs a script: its
 Content-Security-Policy (``monitor.web.security.PAGE_POLICIES``) allows scripts and style
 sheets from this origin only, and Trusted Types, so the one place that inserts markup (a

@@ -654,6 +654,21 @@
     }
   }
 
+  // -- deep link: /workspace#rule=ID (a spike notice's link) opens that rule ---------------
+
+  function linkedRule() {
+    const id = new URLSearchParams(window.location.hash.slice(1)).get("rule");
+    return (id && state.rules.find((r) => r.id && String(r.id) === id)) || null;
+  }
+
+  function openLinked() {
+    const rule = linkedRule();
+    if (!rule) return false;
+    $("#filter-rule").value = String(rule.id);  // its stories, as the rule filter shows them
+    editRule(rule);
+    return true;
+  }
+
   // -- wiring -----------------------------------------------------------------------------
 
   async function start() {
@@ -679,8 +694,9 @@
     show($("#filter-tag-label"), tags.length > 0);
     await loadSession();
     await loadRules();
-    editRule(null);
+    if (!openLinked()) editRule(null);
     await startPolling();
+    window.addEventListener("hashchange", () => { if (openLinked()) loadStories(); });
     document.body.dataset.ready = "1";
   }
 
