@@ -108,6 +108,7 @@ async def run_daemon(config: Path, tmp_path: Path) -> AsyncIterator[Daemon]:
             await proc.wait()
         for task in daemon.tasks:
             task.cancel()
+        await asyncio.gather(*daemon.tasks, return_exceptions=True)
         sock.close()
 
 
@@ -189,6 +190,21 @@ async def test_the_probes_answer_while_the_database_is_awaited(tmp_path: Path,
     assert ready.status_code == 200, ready.text
     assert feeds.status_code == 200 and [f["name"] for f in feeds.json()["feeds"]] == ["demo"]
     assert "Traceback" not in daemon.log()
+
+
+async def test_sigterm_while_waiting_with_the_probes_up_stops_cleanly(tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    db.mkdir()
+    port = closed_port()
+    config = write_config(tmp_path, f"sqlite:///{db}", web=f"127.0.0.1:{port}")
+    async with run_daemon(config, tmp_path) as daemon, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, trust_env=False) as http:
+        await daemon.until("attempt=1")
+        assert (await http.get("/healthz")).status_code == 200
+        assert await stop(daemon) == 0
+        with pytest.raises(httpx.ConnectError):  # the listener is gone with the daemon
+            await http.get("/healthz")
+    assert "event=stopped_waiting" in daemon.log() and "Traceback" not in daemon.log()
 
 
 def test_a_database_that_never_answers_fails_the_try_in_time() -> None:
