@@ -7,7 +7,8 @@ claim is a lease in the database, several daemons on one PostgreSQL share the fe
 without polling any twice, and a dead node's feeds return after its lease runs out.
 
 Start-up waits for the database (``wait_for_database``): one ``event=database_wait`` line
-per try, 1 s doubling to 30 s apart, READY=1 only once it answers, SIGTERM exits 0; only a
+per try, 1 s doubling to 30 s apart, /healthz 200 and /readyz 503 saying so meanwhile
+(``daemonsetup.wait_for_start``), READY=1 only once it answers, SIGTERM exits 0; only a
 bad config exits 2 (systemd's ``RestartPreventExitStatus=2``). A database error during a
 poll is the store's, not the feed's: the claim is released for a retry soon.
 
@@ -39,7 +40,7 @@ from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy
 from monitor.browser import Renderer
 from monitor.config import RESTART_KEYS, Config
-from monitor.daemonsetup import Services, load, make_fetcher, node_name
+from monitor.daemonsetup import Services, load, make_fetcher, node_name, wait_for_start
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.liverules import CHECK_EVERY, Live, Refresher, live_rules
@@ -48,14 +49,7 @@ from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_st
 from monitor.retention import Retention
 from monitor.rules import query_warnings
 from monitor.spikes import raise_spike_notices
-from monitor.store import (
-    FeedState,
-    Store,
-    hide_password,
-    migrate_once,
-    open_database,
-    wait_interruptibly,
-)
+from monitor.store import FeedState, Store, hide_password, open_database
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
@@ -74,8 +68,9 @@ class Daemon:
 
     def __init__(self, config: Config, config_path: str,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 store: Store | None = None) -> None:
-        """``store``: one already migrated (``run_daemon`` waits for it); else opened here."""
+                 store: Store | None = None, web: WebServer | None = None) -> None:
+        """``store``: one already migrated (``run_daemon`` waits for it); else opened here.
+        ``web``: the listener that served the probes meanwhile, to serve the app on."""
         self.config_path = config_path
         self.clock = clock
         self.node = node_name(config)
@@ -96,7 +91,7 @@ class Daemon:
         self.stopping = asyncio.Event()
         self.metrics = Metrics(store, clock=clock)
         self.retention = Retention(store, clock, self.metrics)
-        self.web: WebServer | None = None
+        self.web = web
         self.reload_failed: tuple[str, datetime] | None = None  # error, when; None: fine
         self.refresher = Refresher(store, self.services.reloading)  # edits: see liverules
         self.apply(config)
@@ -234,11 +229,11 @@ class Daemon:
     async def start_web(self, scheduler: AsyncIOScheduler) -> None:
         """Serve the dashboard, /metrics and the probes on ``[monitor] web`` (if set)."""
         listen = self.config.monitor.web.listen
-        if not listen:
+        if not listen and self.web is None:
             return
         from monitor.web import HostCheck, create_app, is_loopback, parse_address, serve
 
-        host, port = parse_address(listen)
+        host, port = (self.web.host, self.web.port) if self.web else parse_address(listen)
         token = self.config.monitor.web.token
         app = create_app(self.services.store, lambda: self.config, metrics=self.metrics,
                          scheduler_running=lambda: scheduler.running
@@ -246,7 +241,9 @@ class Daemon:
                          token=token, require_token=bool(token) or not is_loopback(host),
                          reload_failure=lambda: self.reload_failed,
                          hosts=HostCheck(host, self.config.monitor.web.allowed_hosts))
-        self.web = await serve(app, host, port)
+        if self.web is None:  # else listening since the start (the wait for the database)
+            self.web = await serve(app, host, port)
+        self.web.switch(app)
         log.info("event=web_listening url=%s", self.web.url)
 
     async def poll_due(self, force: bool = False) -> None:
@@ -370,22 +367,20 @@ async def run_daemon(config_path: str, once: bool = False) -> int:
     """Load the config, run the daemon (or one cycle), clean up; ConfigError propagates.
 
     The daemon waits for the database (SIGTERM meanwhile: exit 0; SIGHUP: a reload once
-    started); ``once`` does not, and exits 1 when it is unreachable. Exit 2 (ConfigError)
+    started; the web listener answers the probes meanwhile); ``once`` does not, and exits 1
+    when it is unreachable. Exit 2 (ConfigError)
     is for a bad config only."""
     config = load(config_path)
-    try:
-        store = open_database(config.monitor)
-    except StorageError as e:  # the URL itself cannot be used: no retry will help
-        raise ConfigError(f"monitor.database: {e}") from e
-    status, reload = await (migrate_once(store) if once else wait_interruptibly(store))
+    status, store, web, reload = await wait_for_start(config, once)
     if status is not None:
-        store.close()
         return status
     try:
-        daemon = Daemon(config, config_path, store=store)
+        daemon = Daemon(config, config_path, store=store, web=web)
     except StorageError as e:  # the database went away again: systemd restarts us
         log.error("event=start_failed error=%r", hide_password(str(e), store.url))
         store.close()
+        if web is not None:
+            await web.stop()
         return 1
     if reload:
         daemon.reload()

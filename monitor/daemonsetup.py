@@ -1,26 +1,69 @@
-"""What the daemon is built from: the validated config (``load``), this node's name, the
-shared fetcher and the long-lived services (split from ``monitor.daemon`` for size)."""
+"""What the daemon is built from: the validated config (``load``), the database awaited
+with the probes served meanwhile (``wait_for_start``), this node's name, the shared
+fetcher and the long-lived services (split from ``monitor.daemon`` for size)."""
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from monitor.browser import Renderer
 from monitor.config import Config, load_config
+from monitor.errors import ConfigError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.rules import check_query
 from monitor.sources import source_kinds
-from monitor.store import Store
+from monitor.store import Store, WaitStatus, migrate_once, open_database, wait_interruptibly
+
+if TYPE_CHECKING:
+    from monitor.web import WebServer
 
 
 def load(path: str) -> Config:
     """Load and fully validate a config (queries and source kinds included)."""
     return load_config(path, query_checker=lambda q, cs: check_query(q, case_sensitive=cs),
                        source_kinds=source_kinds())
+
+
+async def wait_for_start(config: Config, once: bool
+                         ) -> tuple[int | None, Store, WebServer | None, bool]:
+    """The database migrated, awaited (``once``: not) with ``[monitor] web`` (if set)
+    answering /healthz and /readyz meanwhile: (None, or the exit status when the wait
+    ended without it; the store; that listener; whether a SIGHUP came meanwhile)."""
+    try:
+        store = open_database(config.monitor)
+    except StorageError as e:  # the URL itself cannot be used: no retry will help
+        raise ConfigError(f"monitor.database: {e}") from e
+    waiting, web, reload = WaitStatus(), None, False
+    status: int | None = -1  # until the wait says otherwise: whatever ends it, clean up
+    try:
+        web = None if once else await early_web(config, waiting.reason)
+        status, reload = await (migrate_once(store) if once
+                                else wait_interruptibly(store, waiting))
+    finally:
+        if status is not None:
+            store.close()
+            if web is not None:
+                await web.stop()
+    return status, store, web, reload
+
+
+async def early_web(config: Config, reason: Callable[[], str]) -> WebServer | None:
+    """The web listener, serving the probes until the daemon gives it its full app."""
+    listen = config.monitor.web.listen
+    if not listen:
+        return None
+    from monitor.web import HostCheck, parse_address, serve, waiting_app
+
+    host, port = parse_address(listen)
+    app = waiting_app(reason, token=config.monitor.web.token,
+                      hosts=HostCheck(host, config.monitor.web.allowed_hosts))
+    return await serve(app, host, port)
 
 
 def node_name(config: Config) -> str:
@@ -53,4 +96,4 @@ class Services:
 
 
 
-__all__ = ["Services", "load", "make_fetcher", "node_name"]
+__all__ = ["Services", "load", "make_fetcher", "node_name", "wait_for_start"]

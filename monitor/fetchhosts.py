@@ -167,7 +167,8 @@ class HostBackoff:
             if len(self._until) >= 1024:  # forget hosts whose delay has passed
                 self._until = {k: v for k, v in self._until.items() if v[0] > now}
             self._until[key] = (now + delay, status)
-            logger.info("event=host_backoff host=%s status=%d seconds=%.0f", key, status, delay)
+            logger.info("event=host_backoff host=%r status=%d seconds=%.0f", unicode_host(key),
+                        status, delay)
         return delay
 
     def left(self, key: str) -> tuple[float, int]:
@@ -186,3 +187,15 @@ class HostBackoff:
         if left > 0:
             raise FetchPostponed(f"host asked for a pause: {left:.0f}s left after HTTP {status}",
                                  url, status=status, retry_after=left)
+
+
+def unicode_host(key: str) -> str:
+    """``host:port`` with an internationalised host as people write it (``bücher.example``,
+    not ``xn--bcher-kva.example``), for logs; as it was when it is not valid punycode."""
+    host, colon, port = key.rpartition(":")
+    if "xn--" not in host.lower():
+        return key
+    try:
+        return host.encode("ascii").decode("idna") + colon + port
+    except UnicodeError:
+        return key

@@ -62,8 +62,8 @@ from monitor.schedule import (
     next_poll_delay,
     parse_cache_control_max_age,
 )
-from monitor.sources import is_opaque, parse_source
-from monitor.sources.follow import read_children, resolve_opaque
+from monitor.sources import is_opaque
+from monitor.sources.follow import parse_document, read_children, resolve_opaque
 from monitor.store import (
     ArticleWriter,
     FeedState,
@@ -176,10 +176,10 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings,
         ask = max(_max_age(result), feed.publisher_ask or 0.0)
         return PollRecord("unchanged", await asyncio.to_thread(
             _next_poll, p, feed, settings, ask=ask), **cache)
-    parsed = parse_source(settings.kind, result.content, result.url,
-                          content_type=result.content_type,
-                          max_items=p.config.monitor.poll.max_items_per_feed, now=p.clock(),
-                          options=settings.options)
+    parsed = await parse_document(settings.kind, result.content, result.url,  # large: a thread
+                                  content_type=result.content_type,
+                                  max_items=p.config.monitor.poll.max_items_per_feed,
+                                  now=p.clock(), options=settings.options)
     if parsed.children:  # an index: its children are read on every poll, so it keeps no cache
         cache = {"publisher_ask": None}
         parsed = await read_children(

@@ -52,6 +52,9 @@ class Switch:
         self._run(stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
+        if not self.thread.is_alive():  # else the unclosed loop's ResourceWarning, raised
+            self.loop.close()  # by a later GC inside an ast.parse, can fail pytest's session
+            # with CPython 3.11's "AST constructor recursion depth mismatch"
 
     def _run(self, coroutine: object) -> object:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(10)  # type: ignore[arg-type]

@@ -13,7 +13,8 @@
   on SQLite): the claim gives up after ``database_timeout``, one line is logged and the
   daemon polls once the lock is gone.
 * A full disk (SQLite's SQLITE_FULL) fails the writes while reads work: /readyz says 503
-  with the store's last error.
+  with the store's last error. A failed write is cleared by the next write that works
+  (a lock held elsewhere, then let go): /readyz is ready at once, not a minute later.
 
 In the first test PostgreSQL freezes while the daemon's first poll may still be under way:
 its database calls, too, run in threads.
@@ -62,11 +63,10 @@ async def until(check: object, what: str) -> None:
 
 @pytest.mark.postgres
 async def test_a_frozen_postgresql_leaves_healthz_up_and_readyz_saying_why(
-        tmp_path: Path, news: NewsServer, caplog: pytest.LogCaptureFixture,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, news: NewsServer, caplog: pytest.LogCaptureFixture) -> None:
     if not postgres_available():
         pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
-    monkeypatch.setattr(ready, "STORE_ERROR_RECENT", 1.0)  # back to ready soon after
+    # back to ready once the database works again: no waiting out STORE_ERROR_RECENT
     switch = Switch().start()
     try:
         with pg_schema() as real:
@@ -144,8 +144,9 @@ async def test_a_connection_to_a_frozen_server_is_dropped_after_the_bound(
 
 
 @contextlib.contextmanager
-def lock_held(db_url: str) -> Iterator[None]:
-    """Another session holds the feeds table (PostgreSQL) or the write lock (SQLite)."""
+def lock_held(db_url: str, mode: str = "ACCESS EXCLUSIVE") -> Iterator[None]:
+    """Another session holds the feeds table (PostgreSQL, in ``mode``: EXCLUSIVE lets
+    reads through) or the write lock (SQLite, where reads go on in WAL mode)."""
     if db_url.startswith("sqlite"):
         conn = sqlite3.connect(db_url.split("///", 1)[1], isolation_level=None)
         conn.execute("BEGIN EXCLUSIVE")
@@ -156,7 +157,7 @@ def lock_held(db_url: str) -> Iterator[None]:
             conn.close()
         return
     with psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://")) as pg:
-        pg.execute("LOCK TABLE feeds IN ACCESS EXCLUSIVE MODE")
+        pg.execute(f"LOCK TABLE feeds IN {mode} MODE")
         try:
             yield
         finally:
@@ -213,3 +214,29 @@ async def test_readyz_fails_while_a_full_disk_fails_the_writes(tmp_path: Path) -
         assert verdict.startswith("failing: ") and "full" in verdict, verdict
     finally:
         store.close()
+
+
+async def test_readyz_is_ready_again_as_soon_as_a_write_works_after_a_failed_one(
+        db_url: str) -> None:
+    assert ready.STORE_ERROR_RECENT >= 60  # the default: recovery is not the error aging
+    store = Store(db_url, timeout=0.5)
+    store.migrate()
+    config = Config(MonitorSettings(database=db_url))
+    app = create_app(store, lambda: config)
+    feeds = [FeedSettings("f", "https://news.example.org/f.xml", 600.0)]
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://127.0.0.1") as http:
+            assert (await http.get("/readyz")).status_code == 200
+            with lock_held(db_url, "EXCLUSIVE"), pytest.raises(StorageError):
+                await asyncio.to_thread(store.sync_feeds, feeds, datetime.now(UTC))
+            read_only = await http.get("/readyz")  # its read works: not enough after a write
+            await asyncio.to_thread(store.heartbeat, "n1", datetime.now(UTC))  # a write works
+            recovered = await http.get("/readyz")
+            await asyncio.to_thread(store.sync_feeds, feeds, datetime.now(UTC))
+    finally:
+        store.close()
+    assert read_only.status_code == 503, read_only.text
+    assert read_only.json()["checks"]["database"].startswith("failing: "), read_only.text
+    assert recovered.status_code == 200, recovered.text
+    assert [f.name for f in store.feeds()] == ["f"]  # nothing lost: the sync, done again

@@ -5,7 +5,8 @@ not signal READY=1, does not exit (least of all with 2, which systemd's
 ``RestartPreventExitStatus=2`` would leave dead) and stops cleanly on SIGTERM; once the
 database answers (here: a local TCP proxy that starts forwarding to PostgreSQL) it starts.
 A database that accepts connections and never answers fails the try after the connect
-timeout instead of hanging start-up.
+timeout instead of hanging start-up. While it waits, the web listener answers /healthz
+(200) and /readyz (503, why), and then serves the daemon's app on the same port.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 
 from monitor.errors import StorageError
@@ -44,11 +46,12 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(tmp_path: Path, database: str, news: NewsServer | None = None) -> Path:
+def write_config(tmp_path: Path, database: str, news: NewsServer | None = None,
+                 web: str = "") -> Path:
     path = tmp_path / "monitor.toml"
     base_url = news.base if news else "http://127.0.0.1:1"  # never polled without news
     feed = f'[[feeds]]\nname = "demo"\nurl = "{base_url}/feed.xml"\n'
-    path.write_text(f'[monitor]\ndatabase = "{database}"\nweb = ""\n'
+    path.write_text(f'[monitor]\ndatabase = "{database}"\nweb = "{web}"\n'
                     f"allow_private_networks = true\nextract_workers = 1\n\n{feed}")
     return path
 
@@ -105,6 +108,7 @@ async def run_daemon(config: Path, tmp_path: Path) -> AsyncIterator[Daemon]:
             await proc.wait()
         for task in daemon.tasks:
             task.cancel()
+        await asyncio.gather(*daemon.tasks, return_exceptions=True)
         sock.close()
 
 
@@ -153,6 +157,54 @@ async def test_the_daemon_starts_once_the_database_answers(tmp_path: Path,
             assert "event=database_ready" in daemon.log()
         finally:
             proxy.stop()
+
+
+async def test_the_probes_answer_while_the_database_is_awaited(tmp_path: Path,
+                                                              news: NewsServer) -> None:
+    # a SQLite "file" that is a directory cannot be opened: each try fails until it goes
+    db = tmp_path / "data" / "monitor.db"
+    db.mkdir(parents=True)
+    port = closed_port()
+    config = write_config(tmp_path, f"sqlite:///{db}", news, web=f"127.0.0.1:{port}")
+    async with run_daemon(config, tmp_path) as daemon, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, trust_env=False) as http:
+        await daemon.until("attempt=2")
+        alive, unready, api = (await http.get("/healthz"), await http.get("/readyz"),
+                               await http.get("/api/feeds"))
+        db.rmdir()  # the database can be created now
+        await daemon.until("event=started")
+        for _ in range(200):  # the daemon's own /readyz, on the same port, once it polled
+            ready = await http.get("/readyz")
+            if ready.status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        feeds = await http.get("/api/feeds")
+        assert await stop(daemon) == 0
+    assert alive.status_code == 200 and alive.json()["status"] == "ok", alive.text
+    assert unready.status_code == 503, unready.text
+    assert unready.json()["failing"] == ["database"]
+    assert unready.json()["checks"]["database"].startswith(
+        "waiting for the database (try "), unready.text
+    assert "unable to open database file" in unready.json()["checks"]["database"]
+    assert api.status_code == 503 and "waiting for the database" in api.text
+    assert ready.status_code == 200, ready.text
+    assert feeds.status_code == 200 and [f["name"] for f in feeds.json()["feeds"]] == ["demo"]
+    assert "Traceback" not in daemon.log()
+
+
+async def test_sigterm_while_waiting_with_the_probes_up_stops_cleanly(tmp_path: Path) -> None:
+    db = tmp_path / "monitor.db"
+    db.mkdir()
+    port = closed_port()
+    config = write_config(tmp_path, f"sqlite:///{db}", web=f"127.0.0.1:{port}")
+    async with run_daemon(config, tmp_path) as daemon, httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", timeout=10, trust_env=False) as http:
+        await daemon.until("attempt=1")
+        assert (await http.get("/healthz")).status_code == 200
+        assert await stop(daemon) == 0
+        with pytest.raises(httpx.ConnectError):  # the listener is gone with the daemon
+            await http.get("/healthz")
+    assert "event=stopped_waiting" in daemon.log() and "Traceback" not in daemon.log()
 
 
 def test_a_database_that_never_answers_fails_the_try_in_time() -> None:

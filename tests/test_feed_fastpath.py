@@ -188,7 +188,8 @@ _HTML_BITS = st.sampled_from([
     "</b>", "<li>", "<ul>", "<h1>", "</h1>", "<table><tr><td>c</td></tr></table>", "\r\n",
     "<noscript>n</noscript>", "<head><title>t</title></head>", "<html><body>", "</body></html>",
     "&#10;", "<pre>  a\n b</pre>", "<img src=x>", "<template>t</template>", "<![CDATA[x]]>",
-    "<a href=x>l</a>", "\u00a0", "<hr>", "<dd>", "<figcaption>f", "\ue000", "\ue001"])
+    "<a href=x>l</a>", "\u00a0", "<hr>", "<dd>", "<figcaption>f", "\ue000", "\ue001",
+    "</body><body>", "<body>", "<frameset>"])
 
 
 @settings(max_examples=400, deadline=None)

@@ -422,10 +422,27 @@ def test_ttl_seconds(channel: str, ttl: int | None) -> None:
     ("para one\n\n\n\npara two\nline", "para one\n\npara two\nline"),
     ("<ul><li>a</li><li>b</li></ul>", "a\n\nb"),
     ("", ""),
+    # lxml.html's fragment reader asserts one <body>: these have none or several
+    ("<p>one</p></body><body><p>two</p><body>three", "one\n\ntwo\n\nthree"),
+    ("</body><body>y", "y"),
+    ("<html><body><p>a</p></body><body>b<br>c</body></html>", "a\n\nb\nc"),
+    ("<html><head><title>t</title></head></html>", ""),
+    ("<!DOCTYPE html><html><head></head></html>tail", "tail"),
+    ("<html><frameset><frame></frameset></html>", ""),
 ], ids=["paragraphs", "br", "source-whitespace", "script-style-comment", "entities",
-        "plain-lt", "plain-paragraphs", "list", "empty"])
+        "plain-lt", "plain-paragraphs", "list", "empty", "several-bodies", "empty-body-first",
+        "document-two-bodies", "head-only", "doctype-no-body", "frameset"])
 def test_html_to_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
+
+
+def test_an_entry_whose_html_has_several_bodies_keeps_its_text() -> None:
+    """Once an AssertionError from lxml.html failed the whole poll as an internal error."""
+    body = "<p>first</p></body><body><p>second</p>"
+    feed = parse_feed(_rss(f"<item><title>t</title><link>https://ex.example/1</link>"
+                           f"<description><![CDATA[{body}]]></description></item>"),
+                      "https://ex.example/rss")
+    assert [e.summary for e in feed.entries] == ["first\n\nsecond"]
 
 
 @settings(max_examples=150, deadline=None)

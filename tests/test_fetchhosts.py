@@ -1,14 +1,21 @@
 """The fetcher's counters (``Gate``) and host slots (``HostSlots``), on a real event loop.
 
 A unit taken without awaiting, handed over in order, never lost to a cancelled waiter; a
-slow request's slot given back by the one sweep timer, and only the slow one's.
+slow request's slot given back by the one sweep timer, and only the slow one's. A pause
+asked by an internationalised host is logged with its Unicode name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
-from monitor.fetchhosts import Gate, HostSlots
+import pytest
+from pytest_httpserver import HTTPServer
+
+from monitor.errors import FetchHTTPStatus
+from monitor.fetch import Fetcher
+from monitor.fetchhosts import Gate, HostSlots, unicode_host
 
 
 async def test_a_gate_hands_a_released_unit_to_its_first_waiter() -> None:
@@ -64,3 +71,34 @@ async def test_the_sweep_gives_back_only_the_slow_requests_slot() -> None:
     assert fresh.held and fresh.gate is not slow.gate
     hosts.end(fresh)
     assert hosts._sweep is None  # idle: no timer left on the loop
+
+
+async def test_a_pause_asked_by_an_internationalised_host_is_logged_in_unicode(
+        httpserver: HTTPServer, caplog: pytest.LogCaptureFixture) -> None:
+    """The 429 comes from a real server on loopback, reached as ``bücher.test``."""
+    httpserver.expect_request("/feed").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "120"})
+    asked: list[str] = []
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return ["127.0.0.1"]
+
+    fetcher = Fetcher(user_agent="monitor-test", allow_private_networks=True, deadline=8.0,
+                      resolver=to_loopback)
+    caplog.set_level(logging.INFO, logger="monitor.fetch")
+    try:
+        with pytest.raises(FetchHTTPStatus):
+            await fetcher.fetch(f"http://bücher.test:{httpserver.port}/feed")
+    finally:
+        await fetcher.aclose()
+    assert asked == ["xn--bcher-kva.test"]  # sent as punycode, as DNS wants it
+    lines = [r.getMessage() for r in caplog.records if "event=host_backoff" in r.getMessage()]
+    assert lines == [f"event=host_backoff host='bücher.test:{httpserver.port}' status=429 "
+                     "seconds=120"]
+
+
+def test_a_host_that_is_not_valid_punycode_is_logged_as_sent() -> None:
+    assert unicode_host("xn--zz.example:80") == "xn--zz.example:80"
+    assert unicode_host("[::1]:8080") == "[::1]:8080"
+    assert unicode_host("a.xn--bcher-kva.example:443") == "a.bücher.example:443"

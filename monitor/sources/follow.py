@@ -1,5 +1,7 @@
 """What a source's document leads to, fetched: the children of a sitemap index, the
-target of an opaque redirect link (``resolve_redirects``).
+target of an opaque redirect link (``resolve_redirects``); and ``parse_document``, which
+parses a fetched document off the event loop when it is large (a 50,000-URL sitemap takes
+the parser most of a second: the loop would stall, /healthz and every other poll with it).
 
 Orchestration, as ``probe`` is (a layer above the parsers, in the pipeline's group): every
 fetch goes through the fetcher the pipeline passes in, guarded as an article link is (the
@@ -9,6 +11,8 @@ URLs come from a third party's document, not from the operator.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,9 +23,14 @@ from monitor.config import SourceOptions
 from monitor.errors import FetchError, NotModified, ParseError
 from monitor.models import Entry, FetchResult, RequestOptions
 from monitor.sources import ParsedFeed, parse_source
+from monitor.sources.base import NO_OPTIONS
 from monitor.sources.redirects import is_opaque, landing_target
 
 log = logging.getLogger(__name__)
+
+OFF_LOOP_BYTES = 256_000
+"""A document this large or larger is parsed in a thread (a smaller one parses in a few
+milliseconds, less than the hop to a thread and back would cost it)."""
 
 
 class Fetch(Protocol):
@@ -47,6 +56,16 @@ async def resolve_opaque(fetcher: Fetch, entry: Entry, *, allow_private: bool,
     return replace(entry, url=target) if target and not is_opaque(target) else entry
 
 
+async def parse_document(kind: str, content: bytes, url: str, *, content_type: str = "",
+                         max_items: int = 500, now: datetime | None = None,
+                         options: SourceOptions = NO_OPTIONS) -> ParsedFeed:
+    """``monitor.sources.parse_source``, in a thread for a document of ``OFF_LOOP_BYTES``
+    or more (parsers are pure: nothing they touch is shared with the loop)."""
+    parse = functools.partial(parse_source, kind, content, url, content_type=content_type,
+                              max_items=max_items, now=now, options=options)
+    return parse() if len(content) < OFF_LOOP_BYTES else await asyncio.to_thread(parse)
+
+
 async def read_children(fetcher: Fetch, parsed: ParsedFeed, *, kind: str,
                         options: SourceOptions, allow_private: bool, max_bytes: int,
                         max_items: int, now: datetime,
@@ -59,8 +78,9 @@ async def read_children(fetcher: Fetch, parsed: ParsedFeed, *, kind: str,
         try:
             result = await fetcher.fetch(child, allow_private=allow_private, max_bytes=max_bytes,
                                          options=request)
-            doc = parse_source(kind, result.content, result.url, max_items=max_items, now=now,
-                               content_type=result.content_type, options=options)
+            doc = await parse_document(kind, result.content, result.url, max_items=max_items,
+                                       now=now, content_type=result.content_type,
+                                       options=options)
         except (FetchError, NotModified, ParseError) as e:
             log.warning("event=child_failed url=%s reason=%r", child, str(e))
             warnings.append(f"{child}: {e}")

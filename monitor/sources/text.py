@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import lxml.etree  # type: ignore[import-untyped]
-import lxml.html  # type: ignore[import-untyped]
 
 _BLOCK_TAGS = frozenset("address article aside blockquote dd div dl dt figcaption figure footer "
                         "h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section table tr ul"
@@ -78,20 +77,19 @@ def _marking_stylesheet() -> lxml.etree.XSLT:
 
 def _fragment(markup: str) -> lxml.etree._Element:
     """The ``<body>`` that ``lxml.html.fragments_fromstring(markup)`` reads its pieces from
-    (the same document, without moving the pieces into a parent of their own)."""
-    if not _FULL_HTML.match(markup):
-        doc = lxml.etree.fromstring(f"<html><body>{markup}</body></html>", _parser())
-        bodies = [] if doc is None else [e for e in doc if e.tag == "body"]
-        if len(bodies) == 1:
-            bodies[0].tail = None  # text after a "</body>" in markup: not among the pieces
-            return bodies[0]
-    parser = _parser()
-    pieces = lxml.html.fragments_fromstring(markup, parser=parser, no_leading_text=False)
-    root = parser.makeelement("div")
-    if pieces and isinstance(pieces[0], str):
-        root.text = pieces.pop(0)
-    root.extend(pieces)
-    return root
+    (the same document, without moving the pieces into a parent of their own); the whole
+    document, its ``<head>`` skipped as ever, when it has no ``<body>`` or several
+    (``"</body><body>"``, a frameset, a lone ``<head>``), where lxml.html asserts one."""
+    full = _FULL_HTML.match(markup)
+    doc = lxml.etree.fromstring(markup if full else f"<html><body>{markup}</body></html>",
+                                _parser())
+    if doc is None:
+        raise lxml.etree.ParserError("Document is empty")
+    bodies = [e for e in doc if e.tag == "body"]
+    if len(bodies) != 1:
+        return doc
+    bodies[0].tail = None  # text after a "</body>" in markup: not among the pieces
+    return bodies[0]
 
 
 def _without_comments(root: lxml.etree._Element) -> lxml.etree._Element:

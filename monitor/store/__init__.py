@@ -34,6 +34,7 @@ from monitor.store.records import (
 from monitor.store.ruleedits import AuditEntry, WebRule
 from monitor.store.spikes import SpikeRow
 from monitor.store.startwait import (
+    WaitStatus,
     hide_password,
     migrate_once,
     open_database,
@@ -72,6 +73,7 @@ __all__ = [
     "StoryCopy",
     "StoryFilter",
     "StoryHit",
+    "WaitStatus",
     "WebRule",
     "hide_password",
     "migrate_once",

@@ -11,17 +11,17 @@ after ``timeout`` (PostgreSQL's ``statement_timeout`` and ``lock_timeout``; SQLi
 timeout), TCP keepalives (and ``tcp_user_timeout``) drop a connection whose server
 host vanished, and a PostgreSQL call still waiting ``WATCH_GRACE`` seconds after the
 server should have cancelled it has its connection dropped by ``monitor.store.watchdog``
-(the server froze). Each transaction's outcome is kept in ``health`` (``last_error``), so
-/readyz can say the database is failing without asking it again.
+(the server froze). Each transaction's outcome is kept in ``health`` (``last_error``, until
+a later transaction succeeds: ``monitor.store.outcome``), so /readyz can say the database
+is failing without asking it again.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, make_url, select, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +30,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.errors import StorageError
 from monitor.store import schema as t
+from monitor.store.outcome import Health, Transaction, note_writes
 from monitor.store.watchdog import watch
 
 MIGRATE_LOCK = 4242001  # pg_advisory_xact_lock keys; the areas hold the others, and
@@ -62,6 +63,7 @@ class StoreBase:
         except (SQLAlchemyError, ValueError, OSError) as e:
             raise StorageError(f"cannot open database: {e}") from e
         self.postgres = self.engine.dialect.name == "postgresql"
+        note_writes(self.engine)  # for ``health``: which failed and succeeded transactions wrote
         self.watchdog = watch(self.engine, timeout + WATCH_GRACE) if self.postgres else None
 
     def close(self) -> None:
@@ -97,57 +99,10 @@ class StoreBase:
             conn.execute(select(t.schema_version.c.version)).first()
 
 
-class Health:
-    """The outcome of the store's last transactions, kept in memory for /readyz."""
-
-    def __init__(self) -> None:
-        self.last_error: tuple[str, float] | None = None  # message, time.monotonic()
-
-    def failed(self, error: StorageError) -> StorageError:
-        self.last_error = (str(error), time.monotonic())
-        return error
-
-    def error_within(self, seconds: float) -> tuple[str, float] | None:
-        """(the last error, seconds ago) if the store failed within ``seconds``; else None."""
-        if self.last_error is None:
-            return None
-        message, at = self.last_error
-        ago = time.monotonic() - at
-        return (message, ago) if ago <= seconds else None
-
-
-class Transaction:
-    """``with store._begin() as conn``: one transaction, errors become StorageError."""
-
-    def __init__(self, engine: Engine, health: Health) -> None:
-        self.engine = engine
-        self.health = health
-
-    def __enter__(self) -> Connection:
-        try:
-            self.ctx = self.engine.begin()
-            return self.ctx.__enter__()
-        except SQLAlchemyError as e:
-            raise self.health.failed(StorageError(f"database unavailable: {_short(e)}")) from e
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> Literal[False]:
-        try:
-            self.ctx.__exit__(kind, exc, tb)
-        except SQLAlchemyError as e:
-            raise self.health.failed(StorageError(f"database error: {_short(e)}")) from e
-        if isinstance(exc, SQLAlchemyError):
-            raise self.health.failed(StorageError(f"database error: {_short(exc)}")) from exc
-        return False
-
-
 def chunks(items: Sequence[_T], size: int = CHUNK) -> Iterator[list[_T]]:
     """``items`` in lists of at most ``size``."""
     for i in range(0, len(items), size):
         yield list(items[i:i + size])
-
-
-def _short(e: BaseException) -> str:
-    return str(e).splitlines()[0][:300]
 
 
 def _make_engine(url: str, connect_timeout: float, timeout: float) -> Engine:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from dataclasses import dataclass
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -19,6 +20,20 @@ log = logging.getLogger(__name__)
 
 DB_WAIT_FIRST = 1.0  # seconds before the second try to reach the database at start...
 DB_WAIT_MAX = 30.0  # ...doubling up to this
+
+
+@dataclass
+class WaitStatus:
+    """Where the wait for the database is (the web listener's /readyz says it meanwhile)."""
+
+    attempt: int = 0  # failed tries so far
+    error: str = ""  # the last one's, its password hidden
+
+    def reason(self) -> str:
+        """Why the daemon is not ready, on one line."""
+        if not self.attempt:
+            return "waiting for the database"
+        return f"waiting for the database (try {self.attempt}): {self.error}"
 
 
 def open_database(settings: MonitorSettings) -> Store:
@@ -40,10 +55,13 @@ async def migrate_once(store: Store) -> tuple[int | None, bool]:
 
 
 async def wait_for_database(store: Store, stop: asyncio.Event,
-                            first: float = DB_WAIT_FIRST, most: float = DB_WAIT_MAX) -> bool:
+                            first: float = DB_WAIT_FIRST, most: float = DB_WAIT_MAX,
+                            status: WaitStatus | None = None) -> bool:
     """Migrate ``store``, retrying with backoff while the database is unreachable; True once
     it answers, False when ``stop`` is set first. systemd hears why it waits (STATUS=) and
-    that the start is not hung (EXTEND_TIMEOUT_USEC=, watchdog pings)."""
+    that the start is not hung (EXTEND_TIMEOUT_USEC=, watchdog pings); ``status`` is kept
+    up to date for /readyz."""
+    status = status or WaitStatus()
     delay, attempt = first, 0
     watchdog: asyncio.Task[None] | None = None
     stopped = asyncio.ensure_future(stop.wait())
@@ -60,8 +78,9 @@ async def wait_for_database(store: Store, stop: asyncio.Event,
                     log.info("event=database_ready attempt=%d", attempt)
                 return True
             except StorageError as e:
+                status.attempt, status.error = attempt, hide_password(str(e), store.url)
                 log.warning("event=database_wait attempt=%d retry_in=%g error=%r",
-                            attempt, delay, hide_password(str(e), store.url))
+                            attempt, delay, status.error)
                 sdnotify.notify(f"STATUS=waiting for the database (try {attempt})\n"
                                 f"EXTEND_TIMEOUT_USEC={int((delay + 60) * 1e6)}")
             watchdog = watchdog or asyncio.create_task(sdnotify.watchdog_loop())
@@ -84,7 +103,8 @@ def hide_password(message: str, url: str) -> str:
     return message.replace(str(password), "***") if password else message
 
 
-async def wait_interruptibly(store: Store) -> tuple[int | None, bool]:
+async def wait_interruptibly(store: Store, status: WaitStatus | None = None
+                             ) -> tuple[int | None, bool]:
     """``wait_for_database`` that SIGTERM/SIGINT end: (None once the database answers,
     else exit status 0) and whether a SIGHUP came meanwhile (to reload once started)."""
     loop, stop, hup = asyncio.get_running_loop(), asyncio.Event(), asyncio.Event()
@@ -92,7 +112,7 @@ async def wait_interruptibly(store: Store) -> tuple[int | None, bool]:
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, hup.set)
     try:
-        if await wait_for_database(store, stop):
+        if await wait_for_database(store, stop, status=status):
             return None, hup.is_set()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -5,7 +5,9 @@ waiting on it): ``DatabaseProbe.check`` reads the feeds in a thread and answers 
 ``READY_BOUND`` seconds, with the read's rows or why there are none. While a read is
 under way, the next check waits on that one instead of starting another. A store error
 within ``STORE_ERROR_RECENT`` seconds (a full disk fails writes while reads still work)
-makes the database check fail too, with that error.
+makes the database check fail too, with that error, unless a later transaction recovered
+from it: any later write, or, for an error that wrote nothing (the database unreachable),
+this check's own read (``monitor.store.outcome``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from monitor.store import FeedState, Store
 READY_BOUND = 3.0
 """Seconds /readyz waits for the database before it says it does not answer."""
 STORE_ERROR_RECENT = 60.0
-"""A store error this many seconds old or newer fails the database check."""
+"""A store error this many seconds old or newer, not recovered from, fails the database check."""
 
 
 class DatabaseProbe:

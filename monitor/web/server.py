@@ -15,7 +15,7 @@ import socket
 from collections.abc import Iterator
 
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from monitor.config import is_loopback as is_loopback  # re-exported by monitor.web
 from monitor.config import parse_address as parse_address
@@ -52,11 +52,21 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _Switch:
+    """The ASGI app uvicorn runs: hands each request to the app the server holds now."""
+
+    def __init__(self, server: WebServer) -> None:
+        self.server = server
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.server.app(scope, receive, send)
+
+
 class WebServer:
     """One uvicorn server on one socket; ``start`` then ``stop``."""
 
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:
-        self.app = app
+        self.app = app  # ``switch`` replaces it
         self.host = host
         self.port = port
         self._server: _Server | None = None
@@ -72,7 +82,7 @@ class WebServer:
         """Bind, start serving, return once the server listens."""
         sock = _bind(self.host, self.port)
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off", log_config=None,
+        config = uvicorn.Config(_Switch(self), log_level="warning", lifespan="off", log_config=None,
                                 access_log=False, server_header=False, proxy_headers=False,
                                 ws="none", http="h11", timeout_graceful_shutdown=STOP_GRACE)
         self._server = _Server(config)
@@ -83,6 +93,10 @@ class WebServer:
                 raise ConfigError(f"monitor.web: the server on {self.url} did not start")
             await asyncio.sleep(0.01)
         log.info("event=web_started url=%s", self.url)
+
+    def switch(self, app: ASGIApp) -> None:
+        """Serve ``app`` from the next request on (requests under way finish on the old)."""
+        self.app = app
 
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish (at most a few seconds)."""
