@@ -22,6 +22,7 @@ from monitor.alerts.base import classify_http_status
 from monitor.alerts.render import webhook_payload
 from monitor.alerts.webhook import secret_key
 from monitor.errors import DeliveryError
+from monitor.fetch import Fetcher
 from monitor.models import Alert, Article, Digest, Snippet, Span, TermHit
 from monitor.retryafter import parse_retry_after
 
@@ -263,3 +264,23 @@ def test_classify_http_status(status: int, permanent: bool | None, disable: bool
     assert error is not None
     assert (error.permanent, error.disable) == (permanent, disable)
     assert error.retry_after == (None if permanent else 30.0)
+
+
+async def test_credentials_in_the_url_go_as_basic_auth(receiver: Receiver) -> None:
+    # a receiver behind Basic auth, its token in the URL (percent-encoded characters too),
+    # through the daemon's own client: httpx put them in a header and left them in the URL,
+    # which aiohttp refused (every delivery crashed with ValueError)
+    port = receiver.base.rsplit(":", 1)[1]
+    url = f"http://hook%40user:t%3Aok3n@127.0.0.1:{port}/hook/200?token=q"
+    fetcher = Fetcher(user_agent="test")
+    channel = WebhookChannel("hook", url, [SECRET], fetcher.client)
+    try:
+        await channel.send(make_alert())
+    finally:
+        await fetcher.aclose()
+    (got,) = receiver.received
+    assert got.path == "/hook/200"
+    expected = base64.b64encode(b"hook@user:t:ok3n").decode()
+    assert got.headers["authorization"] == f"Basic {expected}"
+    assert verify([SECRET], got.headers, got.body)
+    assert "t:ok3n" not in repr(channel)

@@ -160,8 +160,16 @@ class WebhookChannel:
 
     async def _exchange(self, body: bytes, headers: dict[str, str]
                         ) -> tuple[int, str | None, str]:
-        """Send; return the status, ``Retry-After`` and (on failure) the body's start."""
-        async with self._client.stream("POST", self.url, content=body, headers=headers,
+        """Send; return the status, ``Retry-After`` and (on failure) the body's start.
+
+        Credentials in the URL (``https://user:token@host/hook``) go as a Basic
+        Authorization header on a URL without them: httpx would send both, which aiohttp
+        (under the shared client) refuses."""
+        url = httpx.URL(self.url)
+        auth = None
+        if url.userinfo:
+            auth, url = httpx.BasicAuth(url.username, url.password), url.copy_with(userinfo=b"")
+        async with self._client.stream("POST", url, content=body, headers=headers, auth=auth,
                                        timeout=self.timeout, follow_redirects=False) as resp:
             detail = ""
             if not resp.is_success:
