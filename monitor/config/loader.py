@@ -51,6 +51,10 @@ def _read_toml(path: Path, label: str) -> dict[str, Any]:
         raise ConfigError(f"{label}: cannot read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{label}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8; a file saved in Latin-1, or not text
+        line = e.object[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{label}: not UTF-8 text (byte 0x{e.object[e.start]:02x} on line "
+                          f"{line}); TOML files are UTF-8") from None
 
 
 def _as_list(value: object) -> list[object]:
