@@ -207,6 +207,39 @@ async def test_connection_refused_is_transient(client: httpx.AsyncClient) -> Non
     assert not info.value.permanent and "connection failed" in str(info.value)
 
 
+async def test_a_refused_connection_is_not_called_a_timeout_on_the_daemons_client() -> None:
+    # httpx over aiohttp (the daemon's client) raises httpx.ConnectTimeout for a refused
+    # connection: the channel said "webhook timed out after 10s" at once
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fetcher = Fetcher(user_agent="test")
+    channel = WebhookChannel("hook", f"http://127.0.0.1:{port}/hook", [SECRET], fetcher.client)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            await channel.send(make_alert())
+    finally:
+        await fetcher.aclose()
+    assert not info.value.permanent
+    assert str(info.value).startswith("webhook connection failed: ConnectionRefusedError")
+    assert "timed out" not in str(info.value)
+
+
+async def test_a_receiver_that_never_answers_is_a_timeout_on_the_daemons_client(
+        receiver: Receiver) -> None:
+    fetcher = Fetcher(user_agent="test")
+    channel = WebhookChannel("hook", f"{receiver.base}/hook/0", [SECRET], fetcher.client,
+                             timeout=0.3)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            await channel.send(make_alert())
+    finally:
+        await fetcher.aclose()
+    assert str(info.value) == "webhook timed out after 0.3s"
+
+
 def test_spec_test_vector() -> None:
     # The published Standard Webhooks example (secret, id, timestamp, body -> signature).
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
