@@ -551,6 +551,16 @@ def test_a_config_saved_in_latin1_is_one_line_and_a_reload_keeps_the_old(
         daemon.services.store.close()
 
 
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    # Windows Notepad saves UTF-8 with a BOM: it was "invalid TOML: Invalid statement (at
+    # line 1, column 1)"
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (FEED + 'name = "Caf\u00e9"\n').encode())
+    result = monitor_cli("check", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    assert load_config(path).feeds[0].name == "Caf\u00e9"
+
+
 def test_a_reload_names_grouped_keys_that_need_a_restart(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from monitor.daemon import Daemon, load

@@ -42,9 +42,8 @@ def load_config(path: str | Path, query_checker: QueryChecker | None = None,
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+    try:  # a UTF-8 byte-order mark (Windows Notepad writes one) is not a TOML statement
+        return tomllib.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode())
     except FileNotFoundError:
         raise ConfigError(f"{label}: no such file") from None
     except OSError as e:
