@@ -210,6 +210,25 @@ secret_env = "HOOK_SECRET"
     assert "hunter2" not in repr(config)
 
 
+def test_a_secret_file_with_a_byte_order_mark_reads_without_it(tmp_path: Path) -> None:
+    # a password file saved by Notepad: the BOM went into the SMTP login
+    secret = tmp_path / "smtp"
+    secret.write_bytes(b"\xef\xbb\xbfhunter2\r\n")
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+[[feeds]]
+url = "http://127.0.0.1/feed"
+[channels.m]
+type = "email"
+to = ["a@example.org"]
+from = "m@example.org"
+smtp_host = "127.0.0.1"
+username = "m"
+password_file = "{secret}"
+""")
+    assert load_config(path).channels["m"].password.read() == "hunter2"
+
+
 def test_every_key_is_documented_in_example() -> None:
     text = EXAMPLE.read_text()
     keys = set(MONITOR_KEYS) | set(FEED_KEYS) | set(WATCH_KEYS) | set(WATCHLIST_KEYS)
