@@ -117,8 +117,16 @@ def diagnose(exc: BaseException, url: _Where | None = None,
     if isinstance(root, OSError):
         return "network", f"network error with {where}: {root.strerror or root}"
     if any(isinstance(e, httpx.HTTPError | aiohttp.ClientError) for e in chain):
-        return "network", f"bad HTTP exchange with {where}: {root}"
+        return "network", f"bad HTTP exchange with {where}: {_one_line(str(root))}"
     return ("error" if isinstance(exc, FetchError) else "internal"), str(exc)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """``text`` on one line (its runs of whitespace one space), cut to ``limit`` characters:
+    aiohttp's parser errors span lines and quote the bytes they choked on, and the cause of
+    a failure goes into one log line and a feed's ``last_error``."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def _timed_out(root: BaseException, where: str, timeout: _Timeouts | None) -> str:

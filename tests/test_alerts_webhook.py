@@ -22,6 +22,7 @@ from monitor.alerts.base import classify_http_status
 from monitor.alerts.render import webhook_payload
 from monitor.alerts.webhook import secret_key
 from monitor.errors import DeliveryError
+from monitor.fetch import Fetcher
 from monitor.models import Alert, Article, Digest, Snippet, Span, TermHit
 from monitor.retryafter import parse_retry_after
 
@@ -206,6 +207,39 @@ async def test_connection_refused_is_transient(client: httpx.AsyncClient) -> Non
     assert not info.value.permanent and "connection failed" in str(info.value)
 
 
+async def test_a_refused_connection_is_not_called_a_timeout_on_the_daemons_client() -> None:
+    # httpx over aiohttp (the daemon's client) raises httpx.ConnectTimeout for a refused
+    # connection: the channel said "webhook timed out after 10s" at once
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fetcher = Fetcher(user_agent="test")
+    channel = WebhookChannel("hook", f"http://127.0.0.1:{port}/hook", [SECRET], fetcher.client)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            await channel.send(make_alert())
+    finally:
+        await fetcher.aclose()
+    assert not info.value.permanent
+    assert str(info.value).startswith("webhook connection failed: ConnectionRefusedError")
+    assert "timed out" not in str(info.value)
+
+
+async def test_a_receiver_that_never_answers_is_a_timeout_on_the_daemons_client(
+        receiver: Receiver) -> None:
+    fetcher = Fetcher(user_agent="test")
+    channel = WebhookChannel("hook", f"{receiver.base}/hook/0", [SECRET], fetcher.client,
+                             timeout=0.3)
+    try:
+        with pytest.raises(DeliveryError) as info:
+            await channel.send(make_alert())
+    finally:
+        await fetcher.aclose()
+    assert str(info.value) == "webhook timed out after 0.3s"
+
+
 def test_spec_test_vector() -> None:
     # The published Standard Webhooks example (secret, id, timestamp, body -> signature).
     secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -263,3 +297,23 @@ def test_classify_http_status(status: int, permanent: bool | None, disable: bool
     assert error is not None
     assert (error.permanent, error.disable) == (permanent, disable)
     assert error.retry_after == (None if permanent else 30.0)
+
+
+async def test_credentials_in_the_url_go_as_basic_auth(receiver: Receiver) -> None:
+    # a receiver behind Basic auth, its token in the URL (percent-encoded characters too),
+    # through the daemon's own client: httpx put them in a header and left them in the URL,
+    # which aiohttp refused (every delivery crashed with ValueError)
+    port = receiver.base.rsplit(":", 1)[1]
+    url = f"http://hook%40user:t%3Aok3n@127.0.0.1:{port}/hook/200?token=q"
+    fetcher = Fetcher(user_agent="test")
+    channel = WebhookChannel("hook", url, [SECRET], fetcher.client)
+    try:
+        await channel.send(make_alert())
+    finally:
+        await fetcher.aclose()
+    (got,) = receiver.received
+    assert got.path == "/hook/200"
+    expected = base64.b64encode(b"hook@user:t:ok3n").decode()
+    assert got.headers["authorization"] == f"Basic {expected}"
+    assert verify([SECRET], got.headers, got.body)
+    assert "t:ok3n" not in repr(channel)

@@ -210,6 +210,25 @@ secret_env = "HOOK_SECRET"
     assert "hunter2" not in repr(config)
 
 
+def test_a_secret_file_with_a_byte_order_mark_reads_without_it(tmp_path: Path) -> None:
+    # a password file saved by Notepad: the BOM went into the SMTP login
+    secret = tmp_path / "smtp"
+    secret.write_bytes(b"\xef\xbb\xbfhunter2\r\n")
+    path = tmp_path / "c.toml"
+    path.write_text(f"""
+[[feeds]]
+url = "http://127.0.0.1/feed"
+[channels.m]
+type = "email"
+to = ["a@example.org"]
+from = "m@example.org"
+smtp_host = "127.0.0.1"
+username = "m"
+password_file = "{secret}"
+""")
+    assert load_config(path).channels["m"].password.read() == "hunter2"
+
+
 def test_every_key_is_documented_in_example() -> None:
     text = EXAMPLE.read_text()
     keys = set(MONITOR_KEYS) | set(FEED_KEYS) | set(WATCH_KEYS) | set(WATCHLIST_KEYS)
@@ -523,6 +542,42 @@ def test_an_unreadable_web_token_file_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr == (f"monitor: monitor.web_token_file: cannot read {tmp_path}/token: "
                              "not UTF-8 text\n")
+
+
+def test_a_config_saved_in_latin1_is_one_line_and_a_reload_keeps_the_old(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from monitor.daemon import Daemon, load
+
+    path = tmp_path / "c.toml"
+    head = f'[monitor]\ndatabase = "sqlite:///{tmp_path / "m.db"}"\nweb = ""\n'
+    path.write_text(head + FEED, encoding="utf-8")
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        # a feed named Café, the file saved by an editor in Latin-1: it was a traceback
+        # (exit 1) from `monitor check` and a reload that raised instead of keeping the old
+        path.write_bytes((head + FEED + 'name = "Caf\u00e9"\n').encode("latin-1"))
+        result = monitor_cli("check", "-c", str(path))
+        assert result.returncode == 2
+        assert result.stderr == (f"monitor: {path}: not UTF-8 text (byte 0xe9 on line 6); "
+                                 "TOML files are UTF-8\n")
+        caplog.set_level("ERROR", logger="monitor.daemon")
+        daemon.reload()
+        assert daemon.reload_failed is not None and "not UTF-8" in daemon.reload_failed[0]
+        assert [r.getMessage() for r in caplog.records if "reload_failed" in r.getMessage()]
+        assert daemon.config.feeds[0].url == "http://127.0.0.1/feed"
+    finally:
+        daemon.services.extractor.close()
+        daemon.services.store.close()
+
+
+def test_a_config_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    # Windows Notepad saves UTF-8 with a BOM: it was "invalid TOML: Invalid statement (at
+    # line 1, column 1)"
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + (FEED + 'name = "Caf\u00e9"\n').encode())
+    result = monitor_cli("check", "-c", str(path))
+    assert result.returncode == 0, result.stderr
+    assert load_config(path).feeds[0].name == "Caf\u00e9"
 
 
 def test_a_reload_names_grouped_keys_that_need_a_restart(

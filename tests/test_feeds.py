@@ -383,6 +383,26 @@ def test_duplicate_keys_keep_the_first_entry() -> None:
     assert [(e.key, e.title) for e in feed.entries] == [("g1", "first")]
 
 
+def test_a_guid_shared_by_items_with_different_links_keys_them_by_link() -> None:
+    # every item's GUID the site's address: each item is kept, known by its link; an item
+    # listed twice (the same link) is still one
+    items = "".join(f"<item><guid>https://ex.example/</guid><title>{t}</title>"
+                    f"<link>https://ex.example/{slug}</link></item>"
+                    for slug, t in (("a", "first"), ("b", "second"), ("a", "first again")))
+    feed = parse_feed(_rss(items + "<item><guid>g2</guid><title>own</title></item>"),
+                      "https://ex.example/rss")
+    assert [(e.key, e.title) for e in feed.entries] == [
+        ("https://ex.example/a", "first"), ("https://ex.example/b", "second"), ("g2", "own")]
+
+
+def test_a_json_feed_id_shared_by_items_keys_them_by_url() -> None:
+    doc = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [
+        {"id": "1", "url": "https://ex.example/one", "title": "one"},
+        {"id": "1", "url": "https://ex.example/two", "title": "two"}]}).encode()
+    feed = parse_feed(doc, "https://ex.example/feed.json")
+    assert [e.key for e in feed.entries] == ["https://ex.example/one", "https://ex.example/two"]
+
+
 def test_very_long_guid_is_replaced_by_its_hash() -> None:
     feed = parse_feed(_rss(f"<item><guid>{'g' * 5000}</guid><title>t</title></item>"),
                       "https://ex.example/rss")

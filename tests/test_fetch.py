@@ -450,6 +450,43 @@ async def test_network_errors_name_their_cause(
     assert isinstance(caught.value, FetchTimeout) == (reason == "timeout")
 
 
+async def _short_gzip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1000)  # a gzip body 50 bytes short of its Content-Length
+    body = gzip.compress(b"<rss><channel><title>t</title></channel></rss>" * 4)
+    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n"
+                 b"Content-Encoding: gzip\r\nConnection: close\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(body) + 50, body))
+    await writer.drain()
+    writer.close()
+
+
+async def _binary_status(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await reader.read(1000)  # gzip bytes where the status line should be
+    writer.write(gzip.compress(b"\n".join([b"x" * 40] * 30)) + b"\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize(("handle", "says"), [
+    (_short_gzip, "Not enough data to satisfy content length header"),
+    (_binary_status, "Bad status line"),
+], ids=["short-body", "binary-status-line"])
+async def test_a_broken_http_exchange_is_named_on_one_line(
+        make_fetcher: MakeFetcher, says: str,
+        handle: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+        ) -> None:
+    # aiohttp's parser errors span lines and quote the raw bytes: a feed's last_error and
+    # `monitor parse` printed them as they came
+    async with raw_server(handle) as port:
+        with pytest.raises(FetchError) as caught:
+            await make_fetcher().fetch(f"http://127.0.0.1:{port}/feed")
+    message = str(caught.value)
+    assert message.startswith(f"bad HTTP exchange with 127.0.0.1:{port}: ")
+    assert says in message
+    assert message.isprintable() and len(message) <= 250
+    assert classify(caught.value) == "network"
+
+
 async def test_refused_connection_names_the_host_and_port(make_fetcher: MakeFetcher) -> None:
     port = _closed_port()
     with pytest.raises(FetchError) as caught:

@@ -34,8 +34,9 @@ class StampingFeed:
     """A feed whose every item carries the request time, and (``fresh_guids``) a GUID
     made up on each request; its articles' pages, with the requests made for them."""
 
-    def __init__(self, fresh_guids: bool) -> None:
+    def __init__(self, fresh_guids: bool, shared_guid: str = "") -> None:
         self.fresh_guids = fresh_guids
+        self.shared_guid = shared_guid  # every item's GUID, when given
         self.items = load_seeds()
         self.article_requests: list[str] = []
         self.base = ""
@@ -52,7 +53,7 @@ class StampingFeed:
             f"<item><title>{html.escape(a.title)}</title>"
             f"<link>{self.base}/articles/{a.slug}.html</link>"
             f"<guid isPermaLink=\"false\">"
-            f"{uuid.uuid4() if self.fresh_guids else a.slug}</guid>"
+            f"{self.shared_guid or (uuid.uuid4() if self.fresh_guids else a.slug)}</guid>"
             f"<pubDate>{stamp}</pubDate><description>{html.escape(a.body[:200])}"
             f"</description></item>" for a in self.items)
         body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
@@ -107,6 +108,43 @@ alert_on_first_poll = {str(alert_first).lower()}
         await daemon.run_once()
         assert len(store.list_alerts(None, None, "hook")) == first_alerts + 1
         assert stamping.article_requests[first_fetches:] == [NEW.slug]
+    finally:
+        await daemon.close()
+
+
+async def test_items_sharing_one_guid_are_each_fetched_and_alerted_once(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver, serve_app: ServeApp,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a CMS that gives every item the site's address as its GUID: the items after the
+    # first were dropped as duplicates, on every poll, so they never alerted
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    stamping = StampingFeed(fresh_guids=False)
+    stamping.base = await serve_app(stamping.app())
+    stamping.shared_guid = f"{stamping.base}/"
+    stamping.items.insert(0, SeedArticle(
+        "rail-strike", "Rail freight halted by strike", "2026-03-01",
+        "Freight trains stood still across the north as drivers walked out, and shippers "
+        "warned of a supply chain risk for factories waiting on parts this week. " * 6))
+    feeds = f"""
+[[feeds]]
+name = "One GUID"
+url = "{stamping.base}/feed.xml"
+"""
+    path = write_config(tmp_path, news, None, hook, feeds=feeds)
+    daemon = Daemon(load(str(path)), str(path))
+    store = daemon.services.store
+    try:
+        await daemon.run_once()
+        assert sorted(stamping.article_requests) == sorted(a.slug for a in stamping.items)
+        first = [a.article.title for a in store.list_alerts(None, None, "hook")]
+        assert "Rail freight halted by strike" in first and len(first) == 3
+
+        stamping.items.insert(0, NEW)  # a new item on top, the same GUID again
+        await daemon.run_once()
+        await daemon.run_once()
+        assert stamping.article_requests[len(stamping.items) - 1:] == [NEW.slug]
+        titles = [a.article.title for a in store.list_alerts(None, None, "hook")]
+        assert sorted(titles) == sorted([*first, NEW.title])
     finally:
         await daemon.close()
 

@@ -146,6 +146,10 @@ PARSE = [
     ("regex-slash", r"/a\/b/", r"/a\/b/"),
     ("or-not", "x OR NOT y", "(or x (not y))"),
     ("nearby-is-a-word", "NEARBY", "nearby"),
+    # Unicode spaces (pasted from a web page or a word processor) separate as a space does
+    ("nbsp-around-operator", "green\u00a0OR\u00a0blue", "(or green blue)"),
+    ("unicode-spaces", "a\u2009b\u3000NOT\u202fc", "(and a b (not c))"),
+    ("nbsp-in-phrase-stays", '"green\u00a0deal"', '"green deal"'),
 ]
 
 
@@ -153,6 +157,10 @@ PARSE = [
                          ids=[i for i, _, _ in PARSE])
 def test_parse(query: str, expected: str) -> None:
     assert show(parse_query(query)) == expected
+
+
+def test_a_no_break_space_ends_a_filter_value() -> None:
+    assert parse_query("tariffs lang:en\u00a0steel") == parse_query("tariffs lang:en steel")
 
 
 def test_parse_case_sensitive_keeps_case() -> None:

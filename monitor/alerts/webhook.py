@@ -88,6 +88,15 @@ def verify(secrets: Sequence[str], headers: Mapping[str, str], body: bytes,
     return any(hmac.compare_digest(o.encode(), e.encode()) for o in offered for e in expected)
 
 
+def _root_cause(exc: BaseException) -> BaseException:
+    """The end of ``exc``'s ``__cause__`` chain."""
+    for _ in range(16):
+        if exc.__cause__ is None:
+            break
+        exc = exc.__cause__
+    return exc
+
+
 def encode_body(payload: Mapping[str, Any]) -> bytes:
     """The exact bytes that are signed and sent (compact UTF-8 JSON)."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -144,6 +153,12 @@ class WebhookChannel:
             async with asyncio.timeout(self.timeout):
                 status, retry_after, detail = await self._exchange(body, headers)
         except (TimeoutError, httpx.TimeoutException) as e:
+            root = _root_cause(e)
+            if isinstance(root, OSError) and not isinstance(root, TimeoutError):
+                # the daemon's client (httpx over aiohttp) reports a refused connection or a
+                # failed DNS lookup as httpx.ConnectTimeout: only its cause tells them apart
+                raise self._failed(msg_id, DeliveryError(
+                    f"webhook connection failed: {type(root).__name__}: {root}")) from e
             raise self._failed(msg_id, DeliveryError(
                 f"webhook timed out after {self.timeout:g}s")) from e
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as e:
@@ -160,8 +175,16 @@ class WebhookChannel:
 
     async def _exchange(self, body: bytes, headers: dict[str, str]
                         ) -> tuple[int, str | None, str]:
-        """Send; return the status, ``Retry-After`` and (on failure) the body's start."""
-        async with self._client.stream("POST", self.url, content=body, headers=headers,
+        """Send; return the status, ``Retry-After`` and (on failure) the body's start.
+
+        Credentials in the URL (``https://user:token@host/hook``) go as a Basic
+        Authorization header on a URL without them: httpx would send both, which aiohttp
+        (under the shared client) refuses."""
+        url = httpx.URL(self.url)
+        auth = None
+        if url.userinfo:
+            auth, url = httpx.BasicAuth(url.username, url.password), url.copy_with(userinfo=b"")
+        async with self._client.stream("POST", url, content=body, headers=headers, auth=auth,
                                        timeout=self.timeout, follow_redirects=False) as resp:
             detail = ""
             if not resp.is_success:

@@ -42,15 +42,18 @@ def load_config(path: str | Path, query_checker: QueryChecker | None = None,
 
 
 def _read_toml(path: Path, label: str) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+    try:  # a UTF-8 byte-order mark (Windows Notepad writes one) is not a TOML statement
+        return tomllib.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf").decode())
     except FileNotFoundError:
         raise ConfigError(f"{label}: no such file") from None
     except OSError as e:
         raise ConfigError(f"{label}: cannot read: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{label}: invalid TOML: {e}") from None
+    except UnicodeDecodeError as e:  # TOML is UTF-8; a file saved in Latin-1, or not text
+        line = e.object[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{label}: not UTF-8 text (byte 0x{e.object[e.start]:02x} on line "
+                          f"{line}); TOML files are UTF-8") from None
 
 
 def _as_list(value: object) -> list[object]:

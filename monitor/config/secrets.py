@@ -35,7 +35,7 @@ class Secret:
         environ = os.environ if environ is None else environ
         if self.file is not None:
             try:
-                return Path(self.file).read_text(encoding="utf-8").strip()
+                return Path(self.file).read_text(encoding="utf-8-sig").strip()  # BOM: Notepad
             except (OSError, UnicodeDecodeError) as e:
                 reason = e.strerror if isinstance(e, OSError) else "not UTF-8 text"
                 raise ConfigError(f"{self.name}_file: cannot read {self.file}: {reason}") from None

@@ -31,9 +31,10 @@ _NEAR = re.compile(r"(O?NEAR)(?:/(.*))?")
 _OPERATORS = {"AND": "AND", "OR": "OR", "NOT": "NOT"}
 META_FIELDS = ("lang", "published")
 """Filters on the article's metadata rather than its text."""
-_STOP = ' \t\r\n\f\v()"'
-_WORD = re.compile(r'[^ \t\r\n\f\v()"]*')  # a run of characters not in ``_STOP``
-_NONSPACE = re.compile(r"\S")  # ``\s`` is exactly what ``str.isspace`` takes
+# ``\s`` is exactly what ``str.isspace`` takes: Unicode spaces too (a no-break space
+# pasted from a web page or a word processor separates words as a space does)
+_WORD = re.compile(r'[^\s()"]*')  # a run of characters up to a space, ( ) or "
+_NONSPACE = re.compile(r"\S")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +140,7 @@ class _Lexer:
                 raise QueryError("unbalanced parenthesis: this ( is never closed", self.i + 1)
             value, column, self.i = self.q[self.i + 1 : end], self.i + 2, end + 1
         else:
-            while self.i < len(self.q) and self.q[self.i] not in _STOP:
-                self.i += 1
+            self.i = _WORD.match(self.q, self.i).end()  # type: ignore[union-attr]
             value, column = self.q[m.end() : self.i], m.end() + 1
         if not value.strip():
             example = "lang:en" if name == "lang" else "published:>2026-03-01"

@@ -221,10 +221,20 @@ def _with_language(entries: tuple[Entry, ...], feed_language: str) -> tuple[Entr
 
 
 def _unique(entries: Iterable[Entry | None], max_items: int) -> tuple[Entry, ...]:
+    """The first entry of each key. A key that items with different links share (a CMS
+    giving every item the site's address, or one id, as its GUID) names none of them:
+    those items are keyed by their links instead, so none is lost."""
+    listed = [e for e in entries if e is not None]
+    links: dict[str, set[str]] = {}
+    for entry in listed:
+        if entry.url:
+            links.setdefault(entry.key, set()).add(entry.url)
     seen: dict[str, Entry] = {}
-    for entry in entries:
-        if entry is not None and entry.key not in seen:
-            seen[entry.key] = entry
+    for entry in listed:
+        if entry.url and len(links.get(entry.key, ())) > 1:
+            key = entry.url if len(entry.url) <= MAX_KEY_CHARS else _hash_key(entry.url)
+            entry = replace(entry, key=key)
+        seen.setdefault(entry.key, entry)
     return tuple(itertools.islice(seen.values(), max_items))
 
 
