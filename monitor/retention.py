@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from monitor.config import RetentionSettings
@@ -104,31 +105,34 @@ class Retention:
                 pruned.articles += n
                 self._count("articles", n)
                 await asyncio.sleep(PAUSE)
-        n = s.retention_batch
-        while n == s.retention_batch and not stopping.is_set():
-            found = await asyncio.to_thread(self.store.prune_spikes,
-                                            now - timedelta(days=SPIKES_DAYS), s.retention_batch)
-            if found is None:  # another node is pruning
-                return
-            n = found
-            pruned.spikes += n
-            self._count("spikes", n)
-            await asyncio.sleep(PAUSE)
+        if not await self._drain(partial(self.store.prune_spikes,
+                                         now - timedelta(days=SPIKES_DAYS)),
+                                 s.retention_batch, stopping, pruned, "spikes"):
+            return
         if not s.entries_days:
             return
         limits = await asyncio.to_thread(self.store.entry_prune_limits,
                                          now - timedelta(days=s.entries_days))
         for feed_id, before in limits.items():
-            n = s.retention_batch
-            while n == s.retention_batch and not stopping.is_set():
-                found = await asyncio.to_thread(self.store.prune_entries, feed_id, before,
-                                                s.retention_batch)
-                if found is None:  # another node is pruning
-                    return
-                n = found
-                pruned.entries += n
-                self._count("entries", n)
-                await asyncio.sleep(PAUSE)
+            if not await self._drain(partial(self.store.prune_entries, feed_id, before),
+                                     s.retention_batch, stopping, pruned, "entries"):
+                return
+
+    async def _drain(self, prune: Callable[[int], int | None], batch: int,
+                     stopping: asyncio.Event, pruned: Pruned, kind: str) -> bool:
+        """Call ``prune(batch)`` in a worker thread until a batch comes back short or the
+        daemon stops, adding the rows to ``pruned``'s ``kind``; False when another node's
+        batch is under way (this round leaves the rest to it)."""
+        n = batch
+        while n == batch and not stopping.is_set():
+            found = await asyncio.to_thread(prune, batch)
+            if found is None:  # another node is pruning
+                return False
+            n = found
+            setattr(pruned, kind, getattr(pruned, kind) + n)
+            self._count(kind, n)
+            await asyncio.sleep(PAUSE)
+        return True
 
     def _count(self, kind: str, n: int) -> None:
         if self.metrics and n:

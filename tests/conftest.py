@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
 import socket
 import uuid
@@ -33,6 +34,20 @@ def _loopback(address: object) -> bool:
         return ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
         return host == "localhost"
+
+
+@pytest.fixture(autouse=True)
+def cli_logging_undone() -> Iterator[None]:
+    """Undo the logging setup of a ``monitor`` command run in-process (``cli.main``): its
+    handler writes to that test's captured stderr, closed once the test ends, so a later
+    test's log line from any thread would hit a closed file."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers
+                    and type(h).__module__ == "monitor.log"]:  # setup_logging's own
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(autouse=True)

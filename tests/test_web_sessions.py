@@ -52,12 +52,7 @@ async def node(config: Config, beyond: bool = False) -> AsyncIterator[httpx.Asyn
 
 async def test_a_cookie_from_node_a_writes_on_node_b_and_survives_a_restart(
         tmp_path: Path, news: NewsServer, db_url: str) -> None:
-    path = write_config(tmp_path, news, None, None, watches="", database=db_url)
-    path.write_text(path.read_text() + users_toml(tmp_path))
-    config = load_config(path)
-    first = Store(config.monitor.database)
-    first.migrate()
-    first.close()
+    config = migrated(tmp_path, news, db_url)
     async with node(config) as a, node(config) as b:
         signed = await sign_in(a, "ed")  # the real form: GET /login, then POST it
         assert signed.status_code == 303
