@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import ParseError
@@ -159,13 +159,20 @@ def atom_documents(draw: st.DrawFn) -> bytes:
             f'<link href="https://news.example/"/>{"".join(entries)}</feed>').encode()
 
 
+# U+FFFE and U+FFFF are not XML characters: a document holding one is left to feedparser
+_NOT_XML = ("\ufffe".encode(), "\uffff".encode())
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rss_documents(), st.integers(1, 5))
+@example(b'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>'
+         + "\ufffe".encode() + b'</title><link>https://news.example/</link><item><title>a'
+         b'</title><link>https://news.example/a</link></item></channel></rss>', 1)
 def test_generated_rss_parses_the_same_either_way(document: bytes, max_items: int) -> None:
     """Long authors and more items than kept: feedtrim's cuts, then either reader."""
     fast, slow = both(document, max_items=max_items)
     assert fast == slow
-    if b"long" not in document:
+    if b"long" not in document and not any(c in document for c in _NOT_XML):
         assert accepted(document)  # each generated shape is one the fast path reads
 
 
