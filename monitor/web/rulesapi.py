@@ -119,8 +119,8 @@ class RulesAPI:
     def audit(self, request: Request) -> Response:
         limit = _rule_id(request, request.query_params.get("limit", "")) or 100
         limit = min(limit, AUDIT_MAX)
-        rule = request.query_params.get("rule")
-        entries = self.store.audit_log(limit, int(rule) if rule and rule.isdigit() else None)
+        rule = _rule_id(request, request.query_params.get("rule", ""))
+        entries = self.store.audit_log(limit, rule or None)
         return JSONResponse({"audit": [audit_json(e) for e in entries]})
 
     # -- writes (through the editor gate) ---------------------------------------------------
@@ -189,6 +189,7 @@ class RulesAPI:
 
 
 def _rule_id(request: Request, text: str | None = None) -> int:
-    """The ``{rule_id}`` of the path, or ``text``, as a number (0 when it is none)."""
+    """The ``{rule_id}`` of the path, or ``text``, as a number (0 when it is none: ASCII
+    digits only, so ``²`` is no id, and fewer than 10, so it fits the database's integer)."""
     text = str(request.path_params.get("rule_id", "")) if text is None else text
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
