@@ -216,6 +216,9 @@ async def test_bad_ids_numbers_and_bodies_are_4xx_and_write_nothing(
         huge = await ed.post("/api/rules", json={**RULE, "name": "huge",
                                                  "query": "tariff " * 50_000})
         assert huge.status_code == 413 and "larger than" in huge.json()["error"]
+        long = await ed.put(f"/api/rules/{made['id']}", json={"query": " OR ".join(
+            f"tariff{i}" for i in range(2000))})  # a valid query, 23,000 characters
+        assert long.status_code == 400 and long.json()["error"].startswith("query: at most")
         # media types ignore case
         upper = await ed.post("/api/rules", content=json.dumps({**RULE, "name": "upper"}),
                               headers={"Content-Type": "Application/JSON"})

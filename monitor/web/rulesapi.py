@@ -32,6 +32,9 @@ from monitor.web.auth import Actor
 log = logging.getLogger(__name__)
 
 AUDIT_MAX = 500
+QUERY_MAX = 10_000
+"""Characters a web rule's query may have (a long OR list is a few thousand; the matcher
+runs each query on every article)."""
 
 
 def _check(query: str, case_sensitive: bool) -> None:
@@ -150,6 +153,8 @@ class RulesAPI:
             return _error(400, "send the rule as a JSON object (Content-Type: "
                                "application/json)")
         fields = dict(body)
+        if isinstance(fields.get("query"), str) and len(fields["query"]) > QUERY_MAX:
+            return _error(400, f"query: at most {QUERY_MAX} characters", key="query")
         enabled = fields.pop("enabled", current.enabled if current else True)
         if not isinstance(enabled, bool):
             return _error(400, "enabled: expected true or false", key="enabled")
