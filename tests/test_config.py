@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from monitor.config import (
     load_config,
     parse_duration,
 )
+from monitor.config.durations import parse_age
 from monitor.config.validate import USER_KEYS
 from monitor.errors import ConfigError
 
@@ -43,10 +45,19 @@ def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["10 minutes", "", "m", "-5s", "0s", True], ids=repr)
+@pytest.mark.parametrize("text", ["10 minutes", "", "m", "-5s", "0s", True, math.inf, math.nan,
+                                  10**400, "9" * 400 + "d"], ids=lambda t: repr(t)[:20])
 def test_bad_durations(text: object) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+@pytest.mark.parametrize("age", [math.inf, math.nan, 1e999, 10**400], ids=lambda t: repr(t)[:20])
+def test_an_age_is_finite(age: object) -> None:
+    """TOML's ``inf``/``nan`` and JSON's ``1e999`` are no age: stored, no JSON could show
+    the rule again (``/api/rules`` answered 500 for every rule)."""
+    with pytest.raises(ValueError, match="expected an age"):
+        parse_age(age)
 
 
 def test_example_config_checks_ok() -> None:

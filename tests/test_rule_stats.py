@@ -57,6 +57,10 @@ async def test_precision_and_suggested_exclusions(tmp_path: Path, hook: WebhookR
                 str(today - timedelta(days=6 - i)) for i in range(7)]
             assert [d["hits"] for d in before["hits_per_day"]] == [0] * 6 + [5]
             assert len((await stats())["hits_per_day"]) == 30
+            for days in ("\u00b2", "9" * 5000, "0", "367"):  # "²" is a digit int() refuses
+                bad = await ed.get(f"/api/rules/{rule_id}/stats", params={"days": days})
+                assert bad.status_code == 400 and bad.json()["error"].startswith("days:")
+            assert (await ed.get("/api/rules/\u00b2/stats")).status_code == 404
 
             for a in NOISE:
                 hit = found[a.title]["rules"][0]["hit_id"]

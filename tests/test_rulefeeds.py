@@ -114,5 +114,12 @@ async def test_a_daemon_serves_a_followable_feed_with_its_own_token(
             assert spikes.json() == {"rule_id": ids["dpa"], "spikes": [
                 {"hour": hour.isoformat().replace("+00:00", "Z"), "count": 9, "baseline": 1.5}]}
             assert (await http.get("/api/rules/999/spikes", headers=auth)).status_code == 404
+            # "²" is a digit to str.isdigit, not to int()
+            odd = await http.get(f"/rules/\u00b2/feed.atom?token={token}", headers=auth)
+            assert odd.status_code == 404  # not a FEED_PATH: the bearer token lets it in
+            for path in ("/api/rules/\u00b2/feed", "/api/rules/\u00b2/spikes"):
+                assert (await http.get(path, headers=auth)).status_code == 404
+            same = await http.get(f"/api/rules/{ids['dpa']}/spikes?days=\u00b2", headers=auth)
+            assert same.json() == spikes.json()  # an unreadable days is the default
     finally:
         await news.stop()

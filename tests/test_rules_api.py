@@ -4,6 +4,7 @@ writes TOML that ``monitor check`` loads; through a real daemon serving on 127.0
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -188,6 +189,48 @@ async def test_hostile_names_and_queries_stay_data(site: tuple[str, Daemon, Path
         assert "&lt;script&gt;alert(&#34;rule&#34;)&lt;/script&gt; &amp; &#34;quotes&#34;" in page
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
         assert "<script>alert" not in page and "<img src=x" not in page
+
+
+async def test_bad_ids_numbers_and_bodies_are_4xx_and_write_nothing(
+        site: tuple[str, Daemon, Path]) -> None:
+    base, _, _ = site
+    async with editor(base) as ed:
+        made = (await ed.post("/api/rules", json=RULE)).json()
+        audited = len((await ed.get("/api/audit")).json()["audit"])
+        # digits that are not ASCII (int() refuses "²"), ids past the database's integer
+        for rule_id in ("\u00b2", "\u0661", "9" * 30):
+            assert (await ed.get(f"/api/rules/{rule_id}")).status_code == 404
+            assert (await ed.put(f"/api/rules/{rule_id}", json={"query": "x"})
+                    ).status_code == 404
+            assert (await ed.delete(f"/api/rules/{rule_id}")).status_code == 404
+        for params in ({"rule": "9" * 30}, {"rule": "\u00b2"}, {"limit": "\u00b2"}):
+            assert (await ed.get("/api/audit", params=params)).status_code == 200
+        # no NaN or Infinity in JSON, no number past a float's range, nesting too deep
+        for body in ('{"max_age": NaN}', '{"max_age": 1e999}',
+                     '{"spike": {"factor": 1e999}}', "[" * 100_000):
+            for method, path in (("POST", "/api/rules"), ("PUT", f"/api/rules/{made['id']}")):
+                got = await ed.request(method, path, content=body,
+                                       headers={"Content-Type": "application/json"})
+                assert got.status_code == 400, (body[:30], got.text)
+                assert got.json()["error"] == "the body is not JSON"
+        huge = await ed.post("/api/rules", json={**RULE, "name": "huge",
+                                                 "query": "tariff " * 50_000})
+        assert huge.status_code == 413 and "larger than" in huge.json()["error"]
+        long = await ed.put(f"/api/rules/{made['id']}", json={"query": " OR ".join(
+            f"tariff{i}" for i in range(2000))})  # a valid query, 23,000 characters
+        assert long.status_code == 400 and long.json()["error"].startswith("query: at most")
+        # media types ignore case
+        upper = await ed.post("/api/rules", content=json.dumps({**RULE, "name": "upper"}),
+                              headers={"Content-Type": "Application/JSON"})
+        assert upper.status_code == 201, upper.text
+        audit = (await ed.get("/api/audit")).json()["audit"]
+        assert len(audit) == audited + 1 and audit[0]["after"]["name"] == "upper"
+        assert (await ed.get("/api/rules")).status_code == 200
+        # Starlette's own refusals are JSON under /api/ too
+        wrong = await ed.patch("/api/rules")
+        assert wrong.status_code == 405 and "method not allowed" in wrong.json()["error"]
+        assert "GET" in wrong.headers["allow"]
+        assert (await ed.get("/api/nowhere")).json()["error"] == "not found: GET /api/nowhere"
 
 
 def test_export_loads_in_monitor_check(tmp_path: Path, news: NewsServer,

@@ -240,6 +240,10 @@ def test_the_spike_key_in_watch_tables_and_api_rules(tmp_path: Path) -> None:
     bad, problems = check_rule({**fields, "spike": {"baseline_days": 90}}, checker,
                                channels={"hook"}, feeds=set())
     assert bad is None and [p.key for p in problems] == ["spike"]
+    # an infinite factor (TOML's inf, JSON's 1e999) no JSON answer could show again
+    bad, problems = check_rule({**fields, "spike": {"factor": math.inf}}, checker,
+                               channels={"hook"}, feeds=set())
+    assert bad is None and [p.key for p in problems] == ["spike"]
 
 
 BURST = [SeedArticle(f"zebra-{i}", f"Zebra alarm number {i} in district {i * 7}", "2026-03-02",

@@ -83,9 +83,11 @@ async def test_one_story_three_rules_five_outlets_and_the_filters(
             assert len((await stories(c, since=str(today), until=str(today)))["stories"]) == 3
             assert (await stories(c, until=str(today - timedelta(days=1))))["stories"] == []
             for bad in ({"state": "bogus"}, {"since": "yesterday"}, {"before": "%%%"},
-                        {"limit": "many"}, {"rule": "tariff"}):
+                        {"limit": "many"}, {"rule": "tariff"}, {"rule": "9" * 30},
+                        {"rule": "\u00b2"}, {"limit": "\u00b2"}, {"limit": "9" * 5000}):
                 refused = await c.get("/api/stories", params=bad)
                 assert refused.status_code == 400 and "\n" not in refused.json()["error"]
+                assert refused.json()["error"].startswith(f"{next(iter(bad))}:")  # names it
 
             seen: list[int] = []
             cursor = None

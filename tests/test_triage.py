@@ -67,6 +67,12 @@ async def test_triage_states_and_who_may(tmp_path: Path, hook: WebhookReceiver,
             assert (await ed.post(f"/api/hits/{hit}/triage", json=["relevant"])
                     ).status_code == 400
             assert (await _triage(ed, 999999, "relevant")).status_code == 404
+            assert (await ed.post("/api/hits/\u00b2/triage", json={"action": "relevant"})
+                    ).status_code == 404  # a digit int() refuses
+            surrogate = await ed.post(f"/api/hits/{hit}/triage", headers={
+                "Content-Type": "application/json"},
+                content=b'{"action": "relevant", "note": "\\ud800"}')  # no database holds it
+            assert surrogate.status_code == 400 and surrogate.json()["error"].startswith("note:")
             audit = (await ed.get("/api/audit")).json()["audit"]
             assert [e["after"]["state"] for e in audit if e["action"] == "triage"][:4] == [
                 "new", "dismissed", "relevant", "relevant"]

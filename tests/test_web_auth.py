@@ -4,6 +4,7 @@ CSRF tokens, and the bearer token as before; through a real daemon serving on 12
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 import sys
@@ -127,6 +128,24 @@ async def test_sign_in_and_out_need_their_csrf_tokens(site: tuple[str, Daemon]) 
         assert (await c.post("/logout", headers={"X-CSRF-Token": token})).status_code == 200
         c.cookies.set("monitor_session", cookie)  # a copy kept after sign-out is dead
         assert (await c.get("/api/session")).json()["signed_in"] is False
+
+
+async def test_a_sign_in_body_is_bounded_and_strict(site: tuple[str, Daemon]) -> None:
+    """Anyone may post to /login (its token is one GET away): a huge body is refused before
+    it is read whole, a deeply nested one is no sign-in, not a 500."""
+    base, _ = site
+    async with http(base) as c:
+        token = (await c.get("/login")).headers["x-csrf-token"]
+        json_body = {"Content-Type": "application/json", "X-CSRF-Token": token}
+        huge = await c.post("/login", headers=json_body, content=json.dumps(
+            {"name": "ed", "password": "x" * 2_000_000}))
+        assert huge.status_code == 413 and "larger than" in huge.json()["error"]
+        form = await c.post("/login", data={"name": "ed", "password": "x" * 2_000_000,
+                                            "csrf": token})
+        assert form.status_code == 413
+        deep = await c.post("/login", headers=json_body, content=b"[" * 100_000)
+        assert deep.status_code == 401 and "monitor_session" not in c.cookies
+        assert (await sign_in(c, "ed")).status_code == 303  # the token still works
 
 
 async def test_a_cross_site_form_post_is_refused(site: tuple[str, Daemon]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -16,7 +17,8 @@ def parse_duration(value: object) -> float:
     if isinstance(value, int | float):
         if value <= 0:
             raise ValueError("a duration must be positive")
-        return float(value)
+        return _finite(float(value) if isinstance(value, float) or value < 2**53 else math.inf,
+                       value)
     text = str(value).strip().lower()
     parts = _DURATION.findall(text)
     if not parts or _DURATION.sub("", text).strip():
@@ -24,6 +26,14 @@ def parse_duration(value: object) -> float:
     seconds = sum(float(n) * _UNITS[u] for n, u in parts)
     if seconds <= 0:
         raise ValueError("a duration must be positive")
+    return _finite(seconds, value)
+
+
+def _finite(seconds: float, value: object) -> float:
+    """``seconds`` unless it is infinite or NaN (TOML's ``inf``/``nan``, JSON's ``1e999``,
+    more digits than a float holds): no comparison or JSON answer could use it."""
+    if not math.isfinite(seconds):
+        raise ValueError(f"expected a duration like 30s, 10m or 1h, got {str(value)[:40]!r}")
     return seconds
 
 
@@ -39,7 +49,8 @@ def parse_age(value: object) -> float:
     try:
         return parse_duration(value)
     except ValueError:
-        raise ValueError(f'expected an age like 7d or 36h, or "off", got {value!r}') from None
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        raise ValueError(f'expected an age like 7d or 36h, or "off", got {shown}') from None
 
 
 def cron_trigger(expr: str, timezone: str = "UTC") -> Any:

@@ -7,6 +7,7 @@ test itself is ``monitor.spikes``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MAX_BASELINE_DAYS = 60
@@ -38,7 +39,8 @@ def parse_spike(value: object) -> Spike:
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (factor, min_hits, baseline_days)")
     factor = value.get("factor", 3.0)
-    if isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1:
+    if (isinstance(factor, bool) or not isinstance(factor, int | float) or not factor >= 1
+            or not math.isfinite(factor)):
         raise ValueError("factor must be a number of at least 1")
     counts = {k: value.get(k, d) for k, d in (("min_hits", 5), ("baseline_days", 14))}
     for key, number in counts.items():

@@ -24,9 +24,10 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup, escape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from monitor import timeutil
@@ -165,6 +166,17 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
         return default
 
 
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, method not allowed): under /api/ as JSON
+    ``{"error"}`` like every other API answer, plain text elsewhere."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/"):
+        return APIResponse({"error": f"{exc.detail.lower()}: {request.method} "
+                                     f"{request.url.path[:200]}"},
+                           status_code=exc.status_code, headers=exc.headers)
+    return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+
+
 async def _storage_error(request: Request, exc: Exception) -> Response:
     log.error("event=web_storage_error path=%s error=%r", request.url.path, str(exc))
     message = f"database unavailable: {exc}"
@@ -262,4 +274,5 @@ def create_app(store: Store, config_getter: Callable[[], Config], *,
                              hosts=hosts, session=auth.scope_session, prepare=auth.prepare,
                              open_paths=[rulefeeds.FEED_PATH])]
     return Starlette(routes=routes, middleware=middleware,
-                     exception_handlers={StorageError: _storage_error})
+                     exception_handlers={StorageError: _storage_error,
+                                         HTTPException: _http_error})

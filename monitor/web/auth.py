@@ -37,7 +37,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -45,7 +44,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qs
 
 from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
@@ -57,6 +55,7 @@ from starlette.types import Scope
 from monitor.config import UserSettings
 from monitor.config.passwords import hash_password, verify_password
 from monitor.errors import ConfigError, StorageError
+from monitor.web.bodies import BODY_MAX, fields_of, is_json, read_body, strict_json
 from monitor.web.hashfiles import HashFiles
 from monitor.web.signout import Revocations, cookie_digest
 
@@ -243,7 +242,9 @@ class Auth:
         if actor is None:
             return _refuse(401, "sign in first (POST /login) or send Authorization: Bearer "
                                 "TOKEN")
-        if not _same(await _sent_csrf(request), actor.csrf):
+        if (sent := await _sent_csrf(request)) is None:
+            return _too_large()
+        if not _same(sent, actor.csrf):
             log.warning("event=web_csrf_refused user=%r path=%s", actor.name, request.url.path)
             return _refuse(403, "missing or wrong CSRF token (X-CSRF-Token header or csrf "
                                 "form field, from GET /api/session)")
@@ -259,13 +260,17 @@ class Auth:
             if isinstance(actor, Response):
                 return actor
             body: Any = None
-            if _is_json(request):
+            if is_json(request):
+                if (raw := await read_body(request)) is None:
+                    return _too_large()
                 try:
-                    body = json.loads(await request.body() or b"null")
-                except (ValueError, UnicodeDecodeError):
+                    body = strict_json(raw or b"null")
+                except (ValueError, UnicodeDecodeError, RecursionError):
                     return _refuse(400, "the body is not JSON")
+            elif (fields := await fields_of(request)) is None:
+                return _too_large()
             else:
-                body = await _fields(request) or None
+                body = fields or None
             return await run_in_threadpool(handler, request, actor, body)
         return endpoint
 
@@ -285,11 +290,13 @@ class Auth:
 
     async def login(self, request: Request) -> Response:
         """POST /login (form or JSON: name, password, csrf): sets the session cookie."""
-        fields = await _fields(request)
+        fields, sent = await fields_of(request), await _sent_csrf(request)
+        if fields is None or sent is None:
+            return _too_large()
         if not await self.prepare():
             return _refuse(503, "database unavailable: the session key cannot be read")
         expected = request.cookies.get(LOGIN_COOKIE, "")
-        if not expected or not _same(await _sent_csrf(request), expected):
+        if not expected or not _same(sent, expected):
             return _refuse(403, "missing or wrong CSRF token: GET /login first")
         name, password = str(fields.get("name", "")), str(fields.get("password", ""))
         client = request.client.host if request.client else "-"
@@ -307,7 +314,7 @@ class Auth:
         cookie = self.issue(user)
         log.info("event=web_login user=%r role=%s", user.name, user.role)
         body = {"name": user.name, "role": user.role, "csrf": self.csrf(cookie)}
-        response: Response = (JSONResponse(body) if _is_json(request)
+        response: Response = (JSONResponse(body) if is_json(request)
                               else RedirectResponse("/", status_code=303))
         self._cookie(response, SESSION_COOKIE, cookie, SESSION_SECONDS)
         response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -321,7 +328,9 @@ class Auth:
         actor = await self.session(cookie)
         if actor is None:
             return _refuse(401, "not signed in")
-        if not _same(await _sent_csrf(request), actor.csrf):
+        if (sent := await _sent_csrf(request)) is None:
+            return _too_large()
+        if not _same(sent, actor.csrf):
             return _refuse(403, "missing or wrong CSRF token")
         expires = float(cookie.split(".")[1])  # a signed cookie's, an integer
         recorded = await self.signouts.revoke(cookie_digest(cookie), expires, actor.name)
@@ -359,33 +368,17 @@ def _refuse(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def _is_json(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+def _too_large() -> Response:
+    return _refuse(413, f"the body is larger than {BODY_MAX} bytes")
 
 
-async def _fields(request: Request) -> dict[str, Any]:
-    """A form's (urlencoded, as a plain ``<form method=post>`` sends it) or a JSON object's
-    fields ({} for anything else); parsed by the standard library, no multipart."""
-    if _is_json(request):
-        try:
-            data = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return {}
-        return data if isinstance(data, dict) else {}
-    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        try:
-            text = (await request.body()).decode("utf-8")
-        except UnicodeDecodeError:
-            return {}
-        return {k: v[0] for k, v in parse_qs(text, max_num_fields=100).items()}
-    return {}
-
-
-async def _sent_csrf(request: Request) -> str:
-    """The CSRF token a request carries: the header, else a form's ``csrf`` field."""
+async def _sent_csrf(request: Request) -> str | None:
+    """The CSRF token a request carries: the header, else a form's ``csrf`` field (None:
+    the body is over ``BODY_MAX``)."""
     header = Headers(scope=request.scope).get(CSRF_HEADER)
     if header:
         return header
-    if _is_json(request):
+    if is_json(request):
         return ""  # JSON bodies send it in the header
-    return str((await _fields(request)).get("csrf", ""))
+    fields = await fields_of(request)
+    return None if fields is None else str(fields.get("csrf", ""))

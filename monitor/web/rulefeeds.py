@@ -106,7 +106,7 @@ def _web_link(url: str) -> bool:
 
 def _rule_id(request: Request) -> int:
     text = str(request.path_params.get("rule_id", ""))
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
 
 
 _NOT_FOUND = {"error": "not found"}
@@ -144,7 +144,8 @@ class RuleFeeds:
         if not rule_id or self.store.rule_by_id(rule_id) is None:
             return JSONResponse(_NOT_FOUND, status_code=404)
         text = request.query_params.get("days", "")
-        days = min(366, max(1, int(text))) if text.isdigit() and len(text) < 5 else 30
+        days = min(366, max(1, int(text))) if (
+            text.isascii() and text.isdigit() and len(text) < 5) else 30
         found = self.store.spikes(rule_id, self.clock() - timedelta(days=days))
         return JSONResponse({"rule_id": rule_id, "spikes": [
             {"hour": timeutil.iso(s.hour), "count": s.count, "baseline": s.baseline}

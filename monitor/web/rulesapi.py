@@ -32,6 +32,9 @@ from monitor.web.auth import Actor
 log = logging.getLogger(__name__)
 
 AUDIT_MAX = 500
+QUERY_MAX = 10_000
+"""Characters a web rule's query may have (a long OR list is a few thousand; the matcher
+runs each query on every article)."""
 
 
 def _check(query: str, case_sensitive: bool) -> None:
@@ -119,8 +122,8 @@ class RulesAPI:
     def audit(self, request: Request) -> Response:
         limit = _rule_id(request, request.query_params.get("limit", "")) or 100
         limit = min(limit, AUDIT_MAX)
-        rule = request.query_params.get("rule")
-        entries = self.store.audit_log(limit, int(rule) if rule and rule.isdigit() else None)
+        rule = _rule_id(request, request.query_params.get("rule", ""))
+        entries = self.store.audit_log(limit, rule or None)
         return JSONResponse({"audit": [audit_json(e) for e in entries]})
 
     # -- writes (through the editor gate) ---------------------------------------------------
@@ -150,6 +153,8 @@ class RulesAPI:
             return _error(400, "send the rule as a JSON object (Content-Type: "
                                "application/json)")
         fields = dict(body)
+        if isinstance(fields.get("query"), str) and len(fields["query"]) > QUERY_MAX:
+            return _error(400, f"query: at most {QUERY_MAX} characters", key="query")
         enabled = fields.pop("enabled", current.enabled if current else True)
         if not isinstance(enabled, bool):
             return _error(400, "enabled: expected true or false", key="enabled")
@@ -189,6 +194,7 @@ class RulesAPI:
 
 
 def _rule_id(request: Request, text: str | None = None) -> int:
-    """The ``{rule_id}`` of the path, or ``text``, as a number (0 when it is none)."""
+    """The ``{rule_id}`` of the path, or ``text``, as a number (0 when it is none: ASCII
+    digits only, so ``²`` is no id, and fewer than 10, so it fits the database's integer)."""
     text = str(request.path_params.get("rule_id", "")) if text is None else text
-    return int(text) if text.isdigit() and len(text) < 10 else 0
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0

@@ -88,14 +88,15 @@ class RuleStatsAPI:
     def stats(self, request: Request) -> Response:
         text = str(request.path_params.get("rule_id", ""))
         days_text = request.query_params.get("days", "").strip()
-        if days_text and not (days_text.isdigit() and 1 <= int(days_text) <= DAYS_MAX):
+        if days_text and not (days_text.isascii() and days_text.isdigit()
+                              and len(days_text) < 4 and 1 <= int(days_text) <= DAYS_MAX):
             return JSONResponse({"error": f"days: a number from 1 to {DAYS_MAX}"},
                                 status_code=400)
         days = int(days_text) if days_text else DAYS
         first = timeutil.utc(self.clock()).date() - timedelta(days=days - 1)
         start = datetime(first.year, first.month, first.day, tzinfo=UTC)
         record = (self.store.rule_record(int(text), start)
-                  if text.isdigit() and len(text) < 10 else None)
+                  if text.isascii() and text.isdigit() and len(text) < 10 else None)
         if record is None:
             return JSONResponse({"error": f"no rule {text[:20]}"}, status_code=404)
         per_day = Counter(seen.date() for seen in record.seen)

@@ -149,7 +149,7 @@ def _uncursor(text: str) -> tuple[datetime, int]:
 def _limit(text: str | None) -> int:
     if not text:
         return LIMIT
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit() and len(text.strip()) < 10):
         raise ValueError(f"limit: expected a number up to {LIMIT_MAX}, got {text[:40]!r}")
     return min(LIMIT_MAX, max(1, int(text)))
 
@@ -189,7 +189,7 @@ def story_filter(params: dict[str, str], config: Config,
         return (params.get(name) or "").strip() or None
 
     rule = get("rule")
-    if rule is not None and not rule.isdigit():
+    if rule is not None and not (rule.isascii() and rule.isdigit() and len(rule) < 10):
         raise ValueError(f"rule: expected a rule id (a number), got {rule[:40]!r}")
     state = get("state")
     if state is not None and state not in HIT_STATES:

@@ -30,6 +30,16 @@ def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _unicode(text: str) -> bool:
+    """Whether ``text`` can be stored: JSON's ``\\ud800`` escapes decode to lone
+    surrogates, which UTF-8 (and so the database) cannot hold."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class TriageAPI:
     """The handler."""
 
@@ -39,7 +49,7 @@ class TriageAPI:
 
     def triage(self, request: Request, actor: Actor, body: Any) -> Response:
         text = str(request.path_params.get("hit_id", ""))
-        hit_id = int(text) if text.isdigit() and len(text) < 10 else 0
+        hit_id = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
         if not isinstance(body, dict):
             return _error(400, "send a JSON object: {\"action\": ..., \"note\": ...}")
         action = body.get("action")
@@ -50,6 +60,8 @@ class TriageAPI:
             return _error(400, "note: expected text")
         if note is not None and len(note) > NOTE_MAX:
             return _error(400, f"note: at most {NOTE_MAX} characters")
+        if note is not None and not _unicode(note):
+            return _error(400, "note: not valid Unicode text (a lone surrogate escape)")
         hit, outlet = (self.store.triage(hit_id, action, note, actor.name, self.clock())
                        if hit_id else (None, None))
         if hit is None:
