@@ -166,7 +166,8 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings,
     fetch = p.config.monitor.fetch
     result = await p.fetcher.fetch_if_changed(  # a 304 returned, not raised: most polls
         feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-        max_bytes=fetch.max_feed_bytes, options=request_options(settings))
+        allow_private=settings.allow_private_networks, max_bytes=fetch.max_feed_bytes,
+        options=request_options(settings))
     if isinstance(result, NotModified):
         return PollRecord("not_modified", await asyncio.to_thread(_next_poll, p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
