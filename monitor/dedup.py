@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote_plus, urlencode, urljoin, urlsplit, urlunsplit
 
 from monitor.models import Entry
 
@@ -158,6 +158,19 @@ def same_story(a: int, b: int) -> bool:
 def key_hash(value: str) -> str:
     """A fixed-length key for long strings (entry keys, canonical URLs)."""
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def article_hash(url: str, entry_key: str, feed_url: str) -> str:
+    """An article's ``url_hash`` (the same page twice is one article): the hash of its
+    canonical URL. An article without one, whose item had no link, goes by its item's key
+    joined to its feed's URL as a relative link would be: ``42`` in two feeds is two
+    articles, a key that is an absolute URI (``urn:uuid:…``, ``tag:…``, ``hash:…``) stays as
+    it is, and an item whose ``<guid>42</guid>`` was once taken for its link (as
+    ``http://host/feed-dir/42``) keeps the hash it had then."""
+    try:
+        return key_hash(canonical_url(url or urljoin(feed_url, entry_key)))
+    except ValueError:  # what urlsplit refuses ("//[x"): the string itself
+        return key_hash(url or entry_key)
 
 
 def entry_version(entry: Entry) -> str:

@@ -23,9 +23,11 @@ aiohttp sends as they are (no adapter, no second parse: httpx → adapter → ai
 about 4x aiohttp alone per 304, bench/poll.py). The httpx client that ``client`` gives
 the webhook channels is separate, on its own aiohttp session (httpcore's single pool
 collapses under concurrency, encode/httpx#3215). Redirects are followed here, each hop
-checked; ``trusted`` opens the first hop only. The deadline starts when the first hop gets
-its connection slots (queueing behind fetches to the same host does not count) and covers
-every later hop and body (each hop gets the time left as aiohttp's total timeout).
+checked; ``trusted`` opens the first hop, and the redirects that stay on its origin
+(scheme, host, port: ``netguard.same_origin``) until one leaves it. The deadline starts
+when the first hop gets its connection slots (queueing behind fetches to the same host
+does not count) and covers every later hop and body (each hop gets the time left as
+aiohttp's total timeout).
 Credentials in a URL go as an Authorization header, first hop only. Hosts are keyed
 ``host:port``, ``per_host`` requests at a time (one running ``SLOW_AFTER`` s lets the next
 go; :mod:`monitor.fetchhosts`). While a host's Retry-After runs, ``fetch``
@@ -68,6 +70,7 @@ from monitor.netguard import (
     CookielessClient,
     Resolve,
     check_url,
+    same_origin,
     session_factory,
     system_resolve,
 )
@@ -181,7 +184,8 @@ class Fetcher:
                     options: RequestOptions | None = None) -> FetchResult:
         """GET ``url`` following redirects; see the module docstring for what it raises.
 
-        ``trusted`` (operator-written URLs) skips the SSRF guard for the first hop only;
+        ``trusted`` (operator-written URLs) skips the SSRF guard for the first hop and for
+        redirects on its origin (scheme, host, port), until a redirect leaves it;
         ``allow_private`` overrides the constructor's ``allow_private_networks``;
         ``max_bytes`` lowers the byte cap for this request. ``options`` are the source's
         own headers, user agent and cookies (sent only where each applies, hop by hop),
@@ -210,11 +214,14 @@ class Fetcher:
         req = self._request(etag, last_modified, html_only, max_bytes, options, not open_)
         try:  # the redirects, hop by hop (in this frame: one coroutine less per request)
             target, guarded = parse_url(url), not (trusted or open_)
+            origin = target if trusted else None  # the origin the operator vouched for
             for _ in range(self._max_redirects + 1):
                 result = await self._hop(target, req, guarded)
                 if not isinstance(result, URL):
                     break
-                target, guarded = result, req.guarded
+                if origin is not None and not same_origin(result, origin):
+                    origin = None  # left it: guarded from here on, back on it or not
+                target, guarded = result, req.guarded and origin is None
             else:
                 raise FetchUnusable(f"more than {self._max_redirects} redirects",
                                     bare_url(target), reason="redirects")

@@ -57,7 +57,7 @@ class Request:
     """What every hop of one fetch shares (only ``ends`` is set later, once)."""
 
     headers: dict[str, str]
-    guarded: bool  # later hops (the first one is guarded unless trusted)
+    guarded: bool  # later hops (the first, and its origin's, are guarded unless trusted)
     html_only: bool
     limit: int
     deadline: float

@@ -139,6 +139,15 @@ def check_url(url: URL, *, guarded: bool) -> None:
         raise FetchBlocked(f"address {literal} is not public", _shown(url))
 
 
+def same_origin(a: URL, b: URL) -> bool:
+    """True if ``a`` and ``b`` share scheme, host and port (a default port written or not).
+
+    Trust follows an origin: a redirect from a trusted URL (one the operator wrote) to the
+    same origin reaches what the first hop reached, so it is trusted too. Pure."""
+    return (a.scheme, (a.raw_host or "").lower(), a.port) == (
+        b.scheme, (b.raw_host or "").lower(), b.port)
+
+
 def _shown(url: URL) -> str:
     """``url`` without credentials, as errors show it."""
     return str(url.with_user(None) if url.raw_user or url.raw_password else url)

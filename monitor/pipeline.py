@@ -32,7 +32,7 @@ from monitor.alerts.routing import Routing, no_alerts, too_old
 from monitor.collaborators import ExtractorLike, FetcherLike, RendererLike, RuleSetLike
 from monitor.config import Config, FeedSettings, WatchSettings
 from monitor.config.requestopts import request_options
-from monitor.dedup import canonical_url, entry_version, fingerprint, key_hash
+from monitor.dedup import article_hash, entry_version, fingerprint
 from monitor.errors import (
     ExtractError,
     FetchError,
@@ -166,7 +166,8 @@ async def _poll(p: Pipeline, feed: FeedState, settings: FeedSettings,
     fetch = p.config.monitor.fetch
     result = await p.fetcher.fetch_if_changed(  # a 304 returned, not raised: most polls
         feed.url, etag=feed.etag, last_modified=feed.last_modified, trusted=True,
-        max_bytes=fetch.max_feed_bytes, options=request_options(settings))
+        allow_private=settings.allow_private_networks, max_bytes=fetch.max_feed_bytes,
+        options=request_options(settings))
     if isinstance(result, NotModified):
         return PollRecord("not_modified", await asyncio.to_thread(_next_poll, p, feed, settings))
     digest = hashlib.sha256(result.content).hexdigest()
@@ -250,7 +251,7 @@ async def process_entry(p: Pipeline, feed_id: int, feed: FeedSettings,
     # only matched articles are compared for stories (the store says why); skip the rest
     text_print = fingerprint(article.text) if matches and len(article.text) >= 200 else None
     terms = await asyncio.get_running_loop().run_in_executor(p.matching, article_terms, article)
-    new = NewArticle(entry, article, key_hash(canonical_url(article.url or entry.key)),
+    new = NewArticle(entry, article, article_hash(article.url, entry.key, feed.url),
                      text_print, tuple(matches), terms)
     old = _too_old(p, feed, article, matches) if alert else set()
     route = no_alerts if not alert else _except(p.route, old) if old else None

@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from monitor.dedup import (
     SAME_STORY_MAX_DISTANCE,
+    article_hash,
     canonical_url,
     distance,
     fingerprint,
+    key_hash,
     same_story,
 )
 
@@ -173,3 +175,21 @@ def test_canonical_url_is_idempotent_on_generated_urls(url: str) -> None:
     once = canonical_url(url)
     assert canonical_url(once) == once
     assert "#" not in once and "utm_" not in once
+
+
+@pytest.mark.parametrize(("url", "key", "same_as"), [
+    ("https://ex.example/a?utm_source=x", "g1", "https://ex.example/a"),  # the page's URL
+    ("", "42", "https://ex.example/feed-dir/42"),  # the link "42" was once taken for
+    ("", "/news/42", "https://ex.example/news/42"),
+    ("", "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a",
+     "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"),  # an absolute key stays as it is
+    ("", "hash:0123abcd", "hash:0123abcd"),
+    ("", "//[x", "//[x"),  # urlsplit refuses it: the key itself, no ValueError
+])
+def test_article_hash_of_a_linkless_item_is_its_key_on_its_feeds_site(
+        url: str, key: str, same_as: str) -> None:
+    expected = key_hash(same_as if same_as.startswith("//") else canonical_url(same_as))
+    assert article_hash(url, key, "https://ex.example/feed-dir/rss") == expected
+    if not url and not key.startswith(("urn:", "hash:", "//")):  # two feeds: two articles
+        assert article_hash(url, key, "https://other.example/rss") != article_hash(
+            url, key, "https://ex.example/feed-dir/rss")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import sys
 import time
@@ -243,3 +244,36 @@ async def test_monitor_discover_host_port(serve: Serve) -> None:
     assert proc.returncode == 0, stderr.decode()
     assert tomllib.loads(stdout.decode())["feeds"] == [
         {"name": "Direct", "url": f"{site.base}/news/rss"}]
+
+
+async def _monitor(*args: str) -> tuple[int, str, str]:
+    root = Path(__file__).resolve().parent.parent
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "monitor", *args,
+        cwd=root, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, stdout.decode(), stderr.decode()
+
+
+async def test_cli_follows_a_redirect_on_the_typed_origin(serve: Serve) -> None:
+    """A loopback URL the operator typed that redirects elsewhere on its own origin: the
+    redirect is as trusted as the URL (the fetcher's first hop alone used to be)."""
+    site = await serve({"/a": ("->", "/b"), "/b": rss("Moved")})
+    code, out, err = await _monitor("discover", f"{site.base}/a")
+    assert code == 0, err
+    assert tomllib.loads(out)["feeds"] == [{"name": "Moved", "url": f"{site.base}/b"}]
+    code, out, err = await _monitor("parse", f"{site.base}/a")
+    assert code == 0, err
+    assert [json.loads(line)["link"] for line in out.splitlines()] == ["http://x/1"]
+    assert site.asked[:2] == ["/a", "/b"] and site.asked[-2:] == ["/a", "/b"]
+
+
+async def test_cli_refuses_a_redirect_to_another_loopback_origin(serve: Serve) -> None:
+    with socket.socket() as sock:  # nothing listens there: refused on the address, not dialled
+        sock.bind(("127.0.0.1", 0))
+        other = sock.getsockname()[1]
+    site = await serve({"/a": ("->", f"http://127.0.0.1:{other}/b")})
+    for command in ("parse", "discover"):
+        code, _, err = await _monitor(command, f"{site.base}/a")
+        assert code == 2 and "address 127.0.0.1 is not public" in err, err
+    assert site.asked == ["/a", "/a"]

@@ -1,9 +1,9 @@
 """The fast feed reader (monitor/sources/feedfast.py) gives feedparser's entries, or declines.
 
 For every feed file in tests/data and for generated RSS 2.0 and Atom documents (CDATA,
-entities, odd dates, languages, guids that are or are not links), ``parse_feed`` with the
-fast path gives the same ParsedFeed as with feedparser alone; and the fast path does accept
-the common shapes (else the comparison would prove nothing).
+entities, odd dates, languages, guids and ids that are or are not links, URLs or not),
+``parse_feed`` with the fast path gives the same ParsedFeed as with feedparser alone; and
+the fast path does accept the common shapes (else the comparison would prove nothing).
 """
 
 from __future__ import annotations
@@ -99,10 +99,12 @@ def rss_items(draw: st.DrawFn) -> str:
     for name in (n for n in order if n in keep):
         text = _xml_text(draw(_TEXT), draw(_HOW))
         if name == "link":
-            parts.append(f"<link>https://news.example/a?x=1&amp;y={draw(st.integers(0, 9))}</link>")
+            link = draw(st.sampled_from(["https://news.example/a?x=1&amp;y=", "/news/"]))
+            parts.append(f"<link>{link}{draw(st.integers(0, 9))}</link>")
         elif name == "guid":
             attr = draw(st.sampled_from(["", ' isPermaLink="false"', ' isPermaLink="true"']))
-            value = draw(st.sampled_from(["https://news.example/p/1", "tag:1", text]))
+            value = draw(st.sampled_from(["https://news.example/p/1", "tag:1", "42", "/news/4",
+                                          "HTTP://news.example/p/2", text]))
             parts.append(f"<guid{attr}>{value}</guid>")
         elif name == "pubDate":
             parts.append(f"<pubDate>{draw(_DATES)}</pubDate>")
@@ -142,11 +144,13 @@ def atom_documents(draw: st.DrawFn) -> bytes:
             kind = draw(st.sampled_from(["", ' type="html"', ' type="text"']))
             if name == "link":
                 rel = draw(st.sampled_from(["", ' rel="alternate"', ' rel="self"']))
-                parts.append(f'<link{rel} href="https://news.example/e?a=1&amp;b=2"/>')
+                href = draw(st.sampled_from(["https://news.example/e?a=1&amp;b=2", "urn:x:1"]))
+                parts.append(f'<link{rel} href="{href}"/>')
             elif name in ("updated", "published"):
                 parts.append(f"<{name}>{draw(_DATES)}</{name}>")
             elif name == "id":
-                parts.append(f"<id>{draw(st.sampled_from(['urn:x:1', 'https://n.example/1']))}</id>")
+                ids = ["urn:x:1", "https://n.example/1", "42", "tag:n.example,2026:1"]
+                parts.append(f"<id>{draw(st.sampled_from(ids))}</id>")
             elif name == "author":
                 email = draw(st.sampled_from(["", "<email>a@b.example</email>"]))
                 parts.append(f"<author><name>{text}</name>{email}</author>")
@@ -248,6 +252,16 @@ TRICKY = {
                                   "<dc:creator>  Ann\n Lee  </dc:creator></item>"),
     "empty-elements": _rss_doc("<ttl/>", "<item><title/><description>  </description>"
                                          "<link></link><guid>https://a.example/3</guid></item>"),
+    "number-guid-only": _rss_doc("", "<item><guid>42</guid><title>T</title></item>"
+                                     "<item><guid>42</guid><link>https://a.example/42</link>"
+                                     "<title>U</title></item><item><guid>43</guid></item>"),
+    "relative-link-same-as-guid": _rss_doc("", "<item><link>/n/1</link><guid>/n/1</guid>"
+                                               "<title>T</title></item>"),
+    "atom-self-link-and-uuid": (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><entry><title>E</title>'
+        b'<id>urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a</id>'
+        b'<link rel="self" href="https://api.a.example/e/1"/></entry>'
+        b'<entry><title>E2</title><id>urn:x:2</id><link href="urn:x:2"/></entry></feed>'),
     "long-channel-editor": _rss_doc(f"<webMaster>{'w' * 300}</webMaster>",
                                     "<item><title>T</title></item>"),
     "atom-lang-and-authors": (

@@ -403,6 +403,63 @@ def test_a_json_feed_id_shared_by_items_keys_them_by_url() -> None:
     assert [e.key for e in feed.entries] == ["https://ex.example/one", "https://ex.example/two"]
 
 
+UUID = "urn:uuid:1225c695-cfb8-4ebb-aaaa-80da344efa6a"
+# (document, [(key, url)]) read from https://ex.example/feed-dir/rss: an item's id is its
+# link only when written as an absolute http(s) URL; its key is its id all the same.
+ID_LINKS = {
+    "rss-number-guid": (_rss("<item><guid>42</guid><title>t</title></item>"), [("42", "")]),
+    "rss-relative-guid": (_rss("<item><guid>/news/42</guid><title>t</title></item>"),
+                          [("/news/42", "")]),
+    "rss-url-guid": (_rss("<item><guid>https://ex.example/?p=123</guid><title>t</title></item>"),
+                     [("https://ex.example/?p=123", "https://ex.example/?p=123")]),
+    "rss-url-guid-not-permalink": (
+        _rss('<item><guid isPermaLink="false">https://ex.example/?p=7</guid><title>t</title>'
+             "</item>"), [("https://ex.example/?p=7", "")]),
+    "rss-relative-link-same-as-guid": (
+        _rss("<item><link>/news/42</link><guid>/news/42</guid><title>t</title></item>"),
+        [("/news/42", "https://ex.example/news/42")]),
+    "rss-number-guid-then-link": (
+        _rss("<item><guid>43</guid><link>https://ex.example/43</link><title>t</title></item>"),
+        [("43", "https://ex.example/43")]),
+    "atom-self-link-and-uuid": (
+        _atom(f'<entry><id>{UUID}</id><title>t</title>'
+              '<link rel="self" href="https://api.ex.example/entries/1"/></entry>'),
+        [(UUID, "")]),
+    "atom-tag-id-no-link": (_atom("<entry><id>tag:ex.example,2026:1</id><title>t</title>"
+                                  "</entry>"), [("tag:ex.example,2026:1", "")]),
+    "atom-url-id-no-link": (_atom("<entry><id>https://ex.example/e/1</id><title>t</title>"
+                                  "</entry>"), [("https://ex.example/e/1", "https://ex.example/e/1")]),
+    "rss-link-no-url-at-all": (  # urlsplit refuses it: no link, and no exception
+        _rss("<item><link>//[x</link><guid>//[y</guid><title>t</title></item>"
+             "<item><guid>5</guid><link>https://ex.example/5</link><title>u</title></item>"),
+        [("//[y", ""), ("5", "https://ex.example/5")]),
+    "atom-uuid-and-alternate": (
+        _atom(f'<entry><id>{UUID}</id><title>t</title><link href="https://ex.example/a"/>'
+              "</entry>"), [(UUID, "https://ex.example/a")]),
+}
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("name", list(ID_LINKS))
+def test_an_id_is_a_link_only_when_written_as_an_http_url(name: str, fast: bool) -> None:
+    document, expected = ID_LINKS[name]
+    feed = parse_feed(document, "https://ex.example/feed-dir/rss", fast=fast)
+    assert [(e.key, e.url) for e in feed.entries] == expected
+
+
+def test_keys_are_decided_as_before_when_an_id_is_no_link() -> None:
+    """Keys as they were when the made-up link counted: an id shared by an item with a link
+    and one whose link was its id keys both by link (the second by the link it had)."""
+    items = ("<item><guid>7</guid><link>https://ex.example/seven</link><title>a</title></item>"
+             "<item><guid>7</guid><title>b</title></item>"
+             "<item><guid>8</guid></item>")  # nothing but an id: no entry, as no link means
+    for fast in (True, False):
+        feed = parse_feed(_rss(items), "https://ex.example/feed-dir/rss", fast=fast)
+        assert [(e.key, e.url, e.title) for e in feed.entries] == [
+            ("https://ex.example/seven", "https://ex.example/seven", "a"),
+            ("https://ex.example/feed-dir/7", "", "b")]
+
+
 def test_very_long_guid_is_replaced_by_its_hash() -> None:
     feed = parse_feed(_rss(f"<item><guid>{'g' * 5000}</guid><title>t</title></item>"),
                       "https://ex.example/rss")
@@ -522,8 +579,7 @@ def test_an_entry_link_is_what_urljoin_makes_of_it(scheme: str, rest: str, base:
     link = scheme + rest
     try:
         expected = urljoin(base, link.strip()) if link.strip() else ""
-    except ValueError:  # urlsplit refuses it (brackets): so does the join
-        with pytest.raises(ValueError):
-            _absolute(base, link)
+    except ValueError:  # urlsplit refuses it (brackets): no link, not an exception
+        assert _absolute(base, link) == ""
         return
     assert _absolute(base, link) == expected

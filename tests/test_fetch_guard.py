@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
+from yarl import URL
 
 from monitor.errors import FetchBlocked
 from monitor.fetch import Fetcher, classify
-from monitor.netguard import is_public, parse_literal
+from monitor.netguard import is_public, parse_literal, same_origin
 
 UA = "monitor-test/1.0 (+https://example.org/bot)"
 BLOCKED = ["10.0.0.1", "169.254.169.254", "100.64.0.1", "fc00::1", "::1", "::ffff:127.0.0.1",
@@ -197,6 +198,58 @@ async def test_trusted_feed_redirect_to_loopback_is_refused(
             await fetcher.fetch(f"http://127.0.0.1:{port}/feed?to={target}", trusted=True)
     assert paths == ["/feed", "/feed"]  # the trusted first hop only
     assert set(dials) == {"127.0.0.1"}
+
+
+async def test_trusted_redirect_on_the_same_origin_is_followed(
+        server: tuple[int, list[str]], dials: list[str],
+        fetchers: Callable[..., Fetcher]) -> None:
+    port, paths = server
+    fetcher = fetchers()
+    for base in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        for target in ("/article", f"{base}/article", f"{base.upper()}/article"):
+            result = await fetcher.fetch(f"{base}/feed?to={target}", trusted=True)
+            assert result.content == b"<p>secret</p>"
+            assert result.url.lower() == f"{base}/article"
+    assert paths == ["/feed", "/article"] * 6
+    assert dials and all(ipaddress.ip_address(d).is_loopback for d in dials)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:  # nothing listens on it once closed
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_trusted_redirect_to_another_origin_is_refused_on_the_address(
+        server: tuple[int, list[str]], dials: list[str],
+        fetchers: Callable[..., Fetcher]) -> None:
+    port, paths = server
+    other = _free_port()
+    fetcher = fetchers()
+    targets = [f"http://127.0.0.1:{other}/article",  # another port: another origin
+               f"https://127.0.0.1:{port}/article",  # another scheme
+               f"http://127.0.0.2:{port}/article", f"http://[::1]:{port}/article"]
+    for target in targets:
+        with pytest.raises(FetchBlocked, match="not public"):
+            await fetcher.fetch(f"http://127.0.0.1:{port}/feed?to={target}", trusted=True)
+    assert paths == ["/feed"] * len(targets)  # refused before connecting: no other dial
+    assert set(dials) == {"127.0.0.1"}
+    allowed = fetchers(allow_private_networks=True)  # unless private networks are allowed
+    result = await allowed.fetch(f"http://127.0.0.1:{port}/feed?to=http://127.0.0.2:{port}/a")
+    assert result.url == f"http://127.0.0.2:{port}/a"
+
+
+@pytest.mark.parametrize(("a", "b", "same"), [
+    ("http://127.0.0.1:8080/a", "http://127.0.0.1:8080/b?x=1", True),
+    ("http://Example.org/a", "http://example.org:80/b", True),
+    ("https://example.org/a", "https://example.org:443/", True),
+    ("http://example.org/a", "https://example.org/a", False),
+    ("http://127.0.0.1:8080/a", "http://127.0.0.1:8081/a", False),
+    ("http://127.0.0.1/a", "http://localhost/a", False),
+    ("http://example.org/a", "http://www.example.org/a", False),
+])
+def test_same_origin(a: str, b: str, same: bool) -> None:
+    assert same_origin(URL(a), URL(b)) is same
 
 
 async def test_connects_to_the_checked_address_only(

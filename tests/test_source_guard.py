@@ -6,6 +6,7 @@ fail the test on any connection beyond loopback), and the item's own text stands
 from __future__ import annotations
 
 import logging
+import socket
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,28 @@ async def test_links_to_private_addresses_are_refused_for_every_kind(
     assert len(refused) == 2 and all("is not public" in m for m in refused), refused
     # the items' own titles matched instead, under the links they name
     assert alerted(hook) == [("dpa", u) for u in PRIVATE]
+
+
+async def test_a_feed_url_redirecting_on_its_own_origin_stays_trusted(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        httpserver: HTTPServer) -> None:
+    """The operator's feed URL is trusted (loopback here, allow_private_networks off), and
+    so is a redirect that stays on its origin; one to another origin is guarded."""
+    with socket.socket() as sock:  # nothing listens there: refused on the address, not dialled
+        sock.bind(("127.0.0.1", 0))
+        other = sock.getsockname()[1]
+    content, _ = documents()["feed"]
+    httpserver.expect_request("/source").respond_with_data(content)
+    httpserver.expect_request("/old").respond_with_data(
+        "", status=301, headers={"Location": "/source"})
+    httpserver.expect_request("/away").respond_with_data(
+        "", status=301, headers={"Location": f"http://127.0.0.1:{other}/source"})
+    feeds = "".join(f'[[feeds]]\nname = "{name}"\nurl = "{httpserver.url_for(path)}"\n'
+                    "allow_private_networks = false\n"
+                    for name, path in (("Moved", "/old"), ("Away", "/away")))
+    states = await poll_once(write_config(tmp_path, news, None, hook, feeds=feeds,
+                                          watches=DPA_RULE))
+    errors = {s.name: s.last_error for s in states}
+    assert errors["Moved"] is None
+    assert "address 127.0.0.1 is not public" in str(errors["Away"])
+    assert alerted(hook) == [("dpa", u) for u in PRIVATE]  # the moved feed's items

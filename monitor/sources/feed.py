@@ -41,6 +41,7 @@ _SY_PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592
 
 _MAIL_NAME = re.compile(r"^\S+@\S+ \((?P<name>[^()]+)\)$")
 _NAME_MAIL = re.compile(r"^(?P<name>[^@]+?) [(<]\S+@\S+[)>]$")
+_HTTP_URL = re.compile(r"https?://[^\s/?#]", re.IGNORECASE)
 _HTML_SNIFF = re.compile(rb"<(?:!doctype\s+html|html|head|body|div|p)[\s>]", re.IGNORECASE)
 
 
@@ -95,8 +96,7 @@ def _parse_xml_feed(content: bytes, url: str, content_type: str, max_items: int,
     warning = None if exc is None or isinstance(exc, NonXMLContentType) else _bozo_message(exc)
     feed = parsed.get("feed", {})
     inherit = _author(feed) if parsed.get("version", "").startswith("atom") else ""
-    items = (_with_publisher(_item_entry(item, url, inherit, max_field_chars, now), item)
-             if publishers else _item_entry(item, url, inherit, max_field_chars, now)
+    items = (_item_entry(item, url, inherit, max_field_chars, now, publishers)
              for item in parsed.get("entries", ()))
     entries = _with_language(_unique(items, max_items), _str(feed.get("language")))
     if not entries and (warning or not parsed.get("version")):
@@ -115,13 +115,37 @@ def _feedparser(content: bytes, headers: dict[str, str]) -> Any:
 
 
 def _item_entry(item: Mapping[str, Any], url: str, inherit: str, max_chars: int,
-                now: datetime) -> Entry | None:
+                now: datetime, publishers: bool = False) -> tuple[Entry | None, bool]:
+    """The item's entry, and True when its ``url`` is made up of its id (``_made_up``): the
+    entry keeps it until ``_unique`` has decided keys as it always has, then loses it."""
     contents = [c.get("value", "") for c in item.get("content", ()) if c.get("value")]
     stamp = item.get("published_parsed") or item.get("updated_parsed")
     published = _utc(stamp) if stamp else None
-    return _make_entry(item.get("id", ""), _absolute(url, item.get("link", "")),
-                       item.get("title", ""), contents[0] if contents else item.get("summary", ""),
-                       _author(item) or inherit, published, max_chars, now, _xml_lang(item))
+    entry = _make_entry(item.get("id", ""), _absolute(url, _str(item.get("link"))),
+                        item.get("title", ""), contents[0] if contents else item.get("summary", ""),
+                        _author(item) or inherit, published, max_chars, now, _xml_lang(item))
+    entry = _with_publisher(entry, item) if publishers else entry
+    if entry is None or not _made_up(item):
+        return entry, False
+    return (entry, True) if entry.title or entry.summary else (None, False)
+
+
+def _made_up(item: Mapping[str, Any]) -> bool:
+    """True when the item's link is its id, and the id is no http(s) URL.
+
+    feedparser (and ``feedfast``) give an item with no link element its RSS ``<guid>``
+    (unless ``isPermaLink="false"``) or its Atom ``<id>`` as its link. That is a link only
+    when written as an absolute http(s) URL (WordPress's ``https://site/?p=123``); a
+    ``<guid>42</guid>`` or an ``urn:uuid:`` id is a name, which joined to the feed's URL
+    would make up a page that does not exist. A link element that happens to say the same as
+    the id is among the item's ``links``, and stays a link. An Atom ``rel="self"`` link is
+    the entry's own document in a feed API, never the article: it is no link here either.
+    """
+    link = _str(item.get("link"))
+    if not link or link != item.get("id") or _HTTP_URL.match(link.strip()):
+        return False
+    return all(not isinstance(each, Mapping) or each.get("href") != link
+               for each in item.get("links", ()))
 
 
 def _with_publisher(entry: Entry | None, item: Mapping[str, Any]) -> Entry | None:
@@ -156,7 +180,7 @@ def _parse_json_feed(content: bytes, url: str, content_type: str, max_items: int
             "https://jsonfeed.org/version/"):
         raise ParseError("not a feed: JSON without a jsonfeed.org version and items")
     inherit = _json_author(doc)
-    entries = _unique((_json_entry(i, url, inherit, max_chars, now)
+    entries = _unique(((_json_entry(i, url, inherit, max_chars, now), False)
                        for i in items[:max_items] if isinstance(i, dict)), max_items)
     entries = _with_language(entries, _str(doc.get("language")))
     return ParsedFeed(title=html_line(_str(doc.get("title"))),
@@ -220,21 +244,23 @@ def _with_language(entries: tuple[Entry, ...], feed_language: str) -> tuple[Entr
     return tuple(e if e.language else replace(e, language=language) for e in entries)
 
 
-def _unique(entries: Iterable[Entry | None], max_items: int) -> tuple[Entry, ...]:
+def _unique(entries: Iterable[tuple[Entry | None, bool]], max_items: int) -> tuple[Entry, ...]:
     """The first entry of each key. A key that items with different links share (a CMS
     giving every item the site's address, or one id, as its GUID) names none of them:
-    those items are keyed by their links instead, so none is lost."""
-    listed = [e for e in entries if e is not None]
+    those items are keyed by their links instead, so none is lost. True beside an entry:
+    its link is made up of its id; it counts here as before (keys stay as they were), and
+    the entry comes out without it."""
+    listed = [(e, made_up) for e, made_up in entries if e is not None]
     links: dict[str, set[str]] = {}
-    for entry in listed:
+    for entry, _ in listed:
         if entry.url:
             links.setdefault(entry.key, set()).add(entry.url)
     seen: dict[str, Entry] = {}
-    for entry in listed:
+    for entry, made_up in listed:
         if entry.url and len(links.get(entry.key, ())) > 1:
             key = entry.url if len(entry.url) <= MAX_KEY_CHARS else _hash_key(entry.url)
             entry = replace(entry, key=key)
-        seen.setdefault(entry.key, entry)
+        seen.setdefault(entry.key, replace(entry, url="") if made_up else entry)
     return tuple(itertools.islice(seen.values(), max_items))
 
 
@@ -278,10 +304,14 @@ _PLAIN_ABSOLUTE = re.compile(r"https?://[^/?#;\[\]\s\x00-\x20\x7f]+(?:/[^?#;\s\x
 
 
 def _absolute(base: str, link: str) -> str:
+    """``link`` joined to ``base``; "" for one urlsplit refuses (``//[x``: no URL at all)."""
     link = link.strip()
     if not link or _PLAIN_ABSOLUTE.fullmatch(link):
         return link
-    return urljoin(base, link)
+    try:
+        return urljoin(base, link)
+    except ValueError:
+        return ""
 
 
 def _hash_key(text: str) -> str:

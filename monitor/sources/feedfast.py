@@ -273,12 +273,17 @@ def _rss_item(item: Any, lang: str | None) -> dict[str, Any]:
 
 
 def _item_link(entry: dict[str, Any], el: Any) -> None:
+    """The link an element gives, and its href among the item's ``links`` (feedparser lists
+    every link element there; a link taken from the id is not among them)."""
     if el.get("href") is not None:
+        href = _urljoin("", el.get("href"))
+        entry.setdefault("links", []).append({"href": href})
         if _alternate(el):
-            entry["link"] = _urljoin("", el.get("href"))
+            entry["link"] = href
     elif el.tag == "link":
         value = _fix(_urljoin("", _text(el))).replace("&amp;", "&")
         entry["link"] = _LINK_REF.sub(r"&\g<1>", value)
+        entry.setdefault("links", []).append({"href": entry["link"]})
     else:
         raise _unsure("link")
 
