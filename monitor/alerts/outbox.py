@@ -94,6 +94,7 @@ class Outbox:
     lanes: dict[str, asyncio.Task[int]] = field(default_factory=dict)  # channel -> its round
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
     settings_checked: bool = field(default=False, init=False)
+    stopped: bool = field(default=False, init=False)  # claim nothing more (``stop``)
 
     def __post_init__(self) -> None:
         if self.metrics:
@@ -110,6 +111,8 @@ class Outbox:
         With ``wait``, wait for every channel's round (those started earlier too) and
         return how many this call's rounds sent; without, return 0 at once (the daemon's
         delivery job: a channel still sending is skipped, the others go on)."""
+        if self.stopped:
+            return 0
         if not self.settings_checked:
             await asyncio.to_thread(self.enable_changed_channels)
         due_by = self.clock()  # retries scheduled during this round wait for the next
@@ -132,7 +135,7 @@ class Outbox:
         that is not configured), batch after batch; return how many were sent."""
         only, exclude = (None, tuple(self.channels)) if name == _UNKNOWN else (name, ())
         sent = 0
-        while True:
+        while not self.stopped:
             rows = await asyncio.to_thread(  # off the loop: the database may be frozen
                 self.store.claim_due_alerts, self.node, due_by, self.batch, self.lease,
                 only=only, exclude=exclude)
@@ -147,6 +150,12 @@ class Outbox:
                 self.holding -= ids
             if len(rows) < self.batch and len(notices) < self.batch:
                 return sent
+        return sent
+
+    def stop(self) -> None:
+        """Claim nothing more: each round ends once the batch it is sending is recorded
+        (SIGTERM; a reload stops the outbox it replaces)."""
+        self.stopped = True
 
     def _round_ended(self, name: str, lane: asyncio.Task[int]) -> None:
         _RUNNING.discard(lane)
@@ -336,6 +345,15 @@ class Outbox:
         hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}
         self.store.disable_channel(name, reason, now, hashes.get(name))
         log.error("event=channel_disabled channel=%s reason=%r", name, reason)
+
+
+async def finish_rounds(timeout: float) -> int:
+    """Wait up to ``timeout`` seconds for every delivery round under way, of every outbox
+    (one a reload replaced too), to record its sends; return how many were under way."""
+    rounds = list(_RUNNING)
+    if rounds:
+        await asyncio.wait(rounds, timeout=timeout)
+    return len(rounds)
 
 
 def _digest_id(rows: Sequence[AlertRow]) -> str:
