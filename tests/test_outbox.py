@@ -141,3 +141,18 @@ async def test_unknown_channel_fails_with_its_name(tmp_path: Path) -> None:
     await Outbox(store, {}, clock=Clock(NOW)).drain()
     (row,) = store.list_alerts()
     assert row.status == "failed" and "gone" in (row.last_error or "")
+
+
+def test_retry_keeps_the_lease_of_an_alert_being_sent(tmp_path: Path) -> None:
+    """`monitor alerts retry` on an alert a node is sending right now must not hand it to a
+    second node while the first still holds it (that would send it twice)."""
+    store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+    (row,) = store.claim_due_alerts("node-a", NOW, 10, lease=300)
+    delivery = store.start_delivery(row.id, "node-a", NOW)
+    assert store.retry_alert(alert_id, NOW)  # queued: due now, still node-a's for now
+    assert store.claim_due_alerts("node-b", NOW, 10, lease=300) == []
+    store.finish_delivery(delivery, alert_id, "retry", NOW, "receiver answered 500",
+                          NOW + timedelta(seconds=10))
+    assert store.retry_alert(alert_id, NOW)  # once released, a retry makes it due at once
+    (again,) = store.claim_due_alerts("node-b", NOW, 10, lease=300)
+    assert again.id == alert_id
