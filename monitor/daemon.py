@@ -214,12 +214,11 @@ class Daemon:
                  len(self.outbox.lanes))
         scheduler.shutdown(wait=False)
         watchdog.cancel()
-        started = time.monotonic()
+        grace_ends = time.monotonic() + STOP_GRACE
         if self.polls:
             await asyncio.wait(self.polls, timeout=STOP_GRACE)
-        # the deliveries under way finish and are recorded, or they would be sent again
-        # once their lease runs out (and left "sending" in `monitor alerts`)
-        await finish_rounds(max(0.0, STOP_GRACE - (time.monotonic() - started)))
+        # sends under way are recorded, not left "sending" to go out again after the lease
+        await finish_rounds(max(0.0, grace_ends - time.monotonic()))
         if self.web:
             await self.web.stop()
         await asyncio.to_thread(self.leave)
