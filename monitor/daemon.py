@@ -37,7 +37,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor import sdnotify
 from monitor.alerts.build import build_channels
 from monitor.alerts.notices import raise_health_notices
-from monitor.alerts.outbox import Outbox, RetryPolicy
+from monitor.alerts.outbox import Outbox, RetryPolicy, finish_rounds
 from monitor.browser import Renderer
 from monitor.config import RESTART_KEYS, Config
 from monitor.daemonsetup import Services, load, make_fetcher, node_name, wait_for_start
@@ -117,6 +117,8 @@ class Daemon:
         self.pipeline = Pipeline(live.config, s.store, s.fetcher, s.extractor, live.rules,
                                  node=self.node, clock=self.clock, metrics=self.metrics,
                                  renderer=s.renderer, matching=s.matching)
+        if (old := getattr(self, "outbox", None)) is not None:
+            old.stop()  # its rounds end after their batch; the new outbox's take over
         self.outbox = Outbox(s.store, build_channels(config, s.fetcher.client), node=self.node,
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
@@ -207,11 +209,16 @@ class Daemon:
         log.info("event=started node=%s", self.node)
         await self.stopping.wait()
         sdnotify.notify("STOPPING=1")
-        log.info("event=stopping in_flight=%d", len(self.polls))
+        self.outbox.stop()
+        log.info("event=stopping in_flight=%d delivery_rounds=%d", len(self.polls),
+                 len(self.outbox.lanes))
         scheduler.shutdown(wait=False)
         watchdog.cancel()
+        grace_ends = time.monotonic() + STOP_GRACE
         if self.polls:
             await asyncio.wait(self.polls, timeout=STOP_GRACE)
+        # sends under way are recorded, not left "sending" to go out again after the lease
+        await finish_rounds(max(0.0, grace_ends - time.monotonic()))
         if self.web:
             await self.web.stop()
         await asyncio.to_thread(self.leave)

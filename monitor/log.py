@@ -14,7 +14,11 @@ an argument taken from a feed cannot forge a second line; a traceback still foll
 its own lines.
 
 Chatty libraries (``httpx``, ``httpcore``, ``aiohttp.access``, ``apscheduler``,
-``trafilatura``) are turned down to WARNING.
+``trafilatura``) are turned down to WARNING. APScheduler's notes that a run of a job was
+skipped (the previous one still running) or started late are dropped: the daemon's jobs run
+one at a time on purpose, so a database that stalls a job for 30 s would otherwise log a
+line a second; the stall itself is the daemon's own line (``event=claim_failed``,
+``event=database_frozen``...).
 """
 
 from __future__ import annotations
@@ -56,6 +60,15 @@ class _Handler(logging.StreamHandler[TextIO]):
     """The one handler setup_logging installs; found again by type to replace it."""
 
 
+_SCHEDULER_NOTES = ('Execution of job "%s" skipped', 'Run time of job "%s" was missed')
+
+
+def _not_a_scheduler_note(record: logging.LogRecord) -> bool:
+    """False for APScheduler's skipped-run and late-run warnings (see the module)."""
+    return not (record.name.startswith("apscheduler") and isinstance(record.msg, str)
+                and record.msg.startswith(_SCHEDULER_NOTES))
+
+
 def setup_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
     """Send all logging to ``stream`` (default: stderr at call time) at ``level``.
 
@@ -65,6 +78,7 @@ def setup_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
     threshold = _parse_level(level)
     stream = sys.stderr if stream is None else stream
     handler = _Handler(stream)
+    handler.addFilter(_not_a_scheduler_note)
     if _is_journal(stream):
         handler.setFormatter(_JournalFormatter(_JOURNAL_FORMAT))
     else:

@@ -168,3 +168,45 @@ def test_settings_hash_changes_with_any_setting_but_not_the_secret(
     for changed in (channel(url="https://h.example/y"), channel(timeout=5.0),
                     channel(secret=Secret("secret", env="OTHER")), channel(digest="0 8 * * *")):
         assert settings_hash(changed) != base
+
+
+async def test_removed_channel_keeps_its_alerts_pending(
+        tmp_path: Path, news: NewsServer, hook: WebhookReceiver,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel taken out of the config (or not yet in this node's, during a rollout)
+    keeps its alerts pending and untried, shown by `monitor channels`; putting it back
+    sends them."""
+    monkeypatch.setenv("E2E_WEBHOOK_SECRET", SECRET)
+    hook.script = [500] * 20
+    path = write_config(tmp_path, news, None, hook)
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        await daemon.run_once()
+        store, asked = daemon.services.store, len(hook.received)
+        alerts = store.list_alerts()
+        assert asked and alerts and {a.status for a in alerts} == {"pending"}
+        hook.script = []
+        original = path.read_text()
+        path.write_text(original.replace('["hook"]', '["other"]')
+                        .replace("[channels.hook]", "[channels.other]"))
+        daemon.reload()
+        for a in alerts:  # due now, not at their backoff
+            store.retry_alert(a.id, datetime.now(UTC))
+        await daemon.deliver()
+        assert len(hook.received) == asked  # no node has "hook" now: nothing tried
+        rows = store.list_alerts()
+        assert {(a.status, a.attempts) for a in rows} == {("pending", 1)}
+        listed = monitor("channels", "-c", str(path))
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.splitlines() == [
+            "other  webhook  enabled  pending=0 failed=0",
+            "hook   -        not configured: its alerts wait until it is again  "
+            f"pending={len(alerts)} failed=0"]
+
+        path.write_text(original)
+        daemon.reload()
+        await daemon.deliver()
+        assert {h["webhook-id"] for h, _ in hook.received[asked:]} == {a.id for a in alerts}
+        assert {a.status for a in store.list_alerts()} == {"sent"}
+    finally:
+        await daemon.close()

@@ -378,3 +378,19 @@ def test_the_database_lives_next_to_the_config_whatever_the_cwd(tmp_path: Path) 
     alerts = monitor("alerts", "-c", "../etc/monitor.toml", cwd=cwd)
     assert alerts.returncode in (0, 1) and "no database" not in alerts.stderr
     assert list(cwd.iterdir()) == []
+
+
+def test_output_to_a_closed_pipe_is_no_traceback() -> None:
+    """`monitor alerts | head -1`: the reader stops early; no traceback, exit 0."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line
+    env = {k: v for k, v in os.environ.items() if k != "MONITOR_CONFIG"}
+    env["PYTHONPATH"] = str(ROOT)
+    try:
+        done = subprocess.run([sys.executable, "-m", "monitor", "match", "-q",
+                               '"supply chain risk"', str(SEED)], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=60, cwd=ROOT, env=env)
+    finally:
+        os.close(write)
+    assert done.stderr == ""
+    assert done.returncode == 0

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from monitor.testing import NewsServer, WebhookReceiver
 from tests.helpers import SECRET, write_config
@@ -74,3 +75,41 @@ async def test_sigterm_exits_zero(tmp_path: Path, news: NewsServer,
     await asyncio.wait_for(proc.wait(), 60)
     assert proc.returncode == 0, log.read_text()[-3000:]
     assert "event=stopping" in log.read_text()
+
+
+class SlowReceiver(WebhookReceiver):
+    """A webhook receiver that answers 200 two seconds after each request arrives."""
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        await request.read()
+        self.received.append(({}, b"{}"))
+        await asyncio.sleep(2)
+        return web.Response(status=200, text="ok")
+
+
+async def test_sigterm_lets_deliveries_under_way_finish(tmp_path: Path,
+                                                         news: NewsServer) -> None:
+    hook = await SlowReceiver().start()
+    try:
+        path = write_config(tmp_path, news, None, hook)
+        log = tmp_path / "daemon.log"
+        proc = await monitor("run", "-c", str(path), log=log)
+        for _ in range(300):
+            if hook.received:
+                break
+            await asyncio.sleep(0.1)
+        assert hook.received, log.read_text()[-3000:]
+        proc.send_signal(signal.SIGTERM)  # while the receiver holds the first sends
+        await asyncio.wait_for(proc.wait(), 60)
+    finally:
+        await hook.stop()
+    assert proc.returncode == 0, log.read_text()[-3000:]
+    with sqlite3.connect(tmp_path / "monitor.db") as conn:
+        outcomes = [r[0] for r in conn.execute("select outcome from deliveries")]
+        claimed = conn.execute(
+            "select count(*) from alerts where claimed_by is not null").fetchone()[0]
+    # every send the receiver got is recorded as sent, none left "sending" to go out
+    # again once its lease runs out, no alert left claimed by the node that stopped
+    assert outcomes and set(outcomes) == {"sent"}, outcomes
+    assert len(outcomes) == len(hook.received)
+    assert claimed == 0

@@ -261,3 +261,14 @@ def test_the_wait_line_never_carries_the_password() -> None:
     quoted = f"connection to {url} failed: password {PASSWORD} refused"
     assert PASSWORD not in hide_password(quoted, url)
     assert hide_password("refused", "sqlite:///x.db") == "refused"
+
+
+async def test_a_sqlite_file_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
+    """SQLite's own error names no file: the wait line does (here the path is a folder)."""
+    (tmp_path / "taken").mkdir()
+    url = f"sqlite:///{tmp_path / 'taken'}"
+    async with run_daemon(write_config(tmp_path, url), tmp_path) as daemon:
+        await daemon.until("attempt=1")
+        assert await stop(daemon) == 0
+    (wait, *_) = [line for line in daemon.lines if "event=database_wait" in line]
+    assert f"unable to open database file (file {tmp_path / 'taken'})" in wait, wait

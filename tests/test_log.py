@@ -162,3 +162,31 @@ def test_default_stream_is_stderr_at_call_time(capsys: pytest.CaptureFixture[str
 def test_invalid_level_is_a_clear_value_error(level: str) -> None:
     with pytest.raises(ValueError, match=r"invalid log level .*expected one of DEBUG, INFO"):
         setup_logging(level)
+
+
+async def test_a_job_still_running_is_no_line_a_second() -> None:
+    """The daemon's jobs run one at a time: while one waits on a stalled database, the
+    scheduler skips its next runs without a warning each (a real APScheduler)."""
+    import asyncio
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    out = io.StringIO()
+    setup_logging("INFO", stream=out)
+    runs: list[float] = []
+
+    async def stalled() -> None:
+        runs.append(time.monotonic())
+        await asyncio.sleep(2.5)  # as poll_due waiting on a frozen database
+
+    scheduler = AsyncIOScheduler(event_loop=asyncio.get_running_loop())
+    scheduler.add_job(stalled, "interval", seconds=0.5, max_instances=1, coalesce=True)
+    scheduler.start()
+    try:
+        await asyncio.sleep(3.2)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert runs  # one run, its next ones skipped while it waits
+    assert out.getvalue() == ""
+    logging.getLogger("apscheduler.scheduler").warning("event=library_warning")
+    assert "event=library_warning" in out.getvalue()  # its other warnings still show

@@ -136,8 +136,33 @@ async def test_gives_up_after_the_horizon(tmp_path: Path, hook: WebhookReceiver,
     assert ids == {row.id}
 
 
-async def test_unknown_channel_fails_with_its_name(tmp_path: Path) -> None:
-    store, _ = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "gone")
-    await Outbox(store, {}, clock=Clock(NOW)).drain()
+async def test_a_channel_this_node_lacks_waits_for_one_that_has_it(
+        tmp_path: Path, hook: WebhookReceiver, client: httpx.AsyncClient) -> None:
+    """Nodes reloaded one by one: a node whose config does not (yet) name a channel leaves
+    its alerts pending and untried; a node that has the channel sends them."""
+    store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "new")
+    await Outbox(store, {"old": WebhookChannel("old", hook.url, [], client)}, node="a",
+                 clock=Clock(NOW)).drain()
     (row,) = store.list_alerts()
-    assert row.status == "failed" and "gone" in (row.last_error or "")
+    assert (row.status, row.attempts, row.last_error) == ("pending", 0, None)
+    assert hook.received == []
+    await Outbox(store, {"new": WebhookChannel("new", hook.url, [], client)}, node="b",
+                 clock=Clock(NOW)).drain()
+    (row,) = store.list_alerts()
+    assert row.status == "sent" and row.attempts == 1
+    assert [h["webhook-id"] for h, _ in hook.received] == [alert_id]
+
+
+def test_retry_keeps_the_lease_of_an_alert_being_sent(tmp_path: Path) -> None:
+    """`monitor alerts retry` on an alert a node is sending right now must not hand it to a
+    second node while the first still holds it (that would send it twice)."""
+    store, alert_id = store_with_alert(f"sqlite:///{tmp_path / 'm.db'}", "hook")
+    (row,) = store.claim_due_alerts("node-a", NOW, 10, lease=300)
+    delivery = store.start_delivery(row.id, "node-a", NOW)
+    assert store.retry_alert(alert_id, NOW)  # queued: due now, still node-a's for now
+    assert store.claim_due_alerts("node-b", NOW, 10, lease=300) == []
+    store.finish_delivery(delivery, alert_id, "retry", NOW, "receiver answered 500",
+                          NOW + timedelta(seconds=10))
+    assert store.retry_alert(alert_id, NOW)  # once released, a retry makes it due at once
+    (again,) = store.claim_due_alerts("node-b", NOW, 10, lease=300)
+    assert again.id == alert_id

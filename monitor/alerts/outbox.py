@@ -15,6 +15,11 @@ most ``concurrency`` at once, so a channel whose server hangs holds only its own
 daemon's delivery job starts a round on every channel without one under way and does not
 wait, and the heartbeat renews the leases of what a round holds (``holding``).
 
+A node claims only rows of the channels its config names: a row naming another channel (one
+added to another node's config before this node reloads, or removed from the config) stays
+pending, untried, until a node that has the channel claims it, so a config rolled out node by
+node fails none; ``monitor channels`` lists such a channel as not configured.
+
 A receiver that is gone (HTTP 410) disables its channel: its alerts stay pending, unclaimed,
 until ``monitor channels enable NAME`` or a change of the channel's settings (seen when the
 outbox first drains after a (re)load) enables it again. Links in alerts lose their tracking
@@ -44,7 +49,6 @@ from monitor.store import AlertRow, NoticeRow, Store
 
 log = logging.getLogger(__name__)
 
-_UNKNOWN = ""  # the round of rows naming a channel the config does not have
 _RUNNING: set[asyncio.Task[int]] = set()  # every round under way (asyncio keeps weak refs)
 
 
@@ -94,6 +98,7 @@ class Outbox:
     lanes: dict[str, asyncio.Task[int]] = field(default_factory=dict)  # channel -> its round
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
     settings_checked: bool = field(default=False, init=False)
+    stopped: bool = field(default=False, init=False)  # claim nothing more (``stop``)
 
     def __post_init__(self) -> None:
         if self.metrics:
@@ -110,11 +115,13 @@ class Outbox:
         With ``wait``, wait for every channel's round (those started earlier too) and
         return how many this call's rounds sent; without, return 0 at once (the daemon's
         delivery job: a channel still sending is skipped, the others go on)."""
+        if self.stopped:
+            return 0
         if not self.settings_checked:
             await asyncio.to_thread(self.enable_changed_channels)
         due_by = self.clock()  # retries scheduled during this round wait for the next
         started: list[asyncio.Task[int]] = []
-        for name in (*self.channels, _UNKNOWN):
+        for name in self.channels:  # another channel's rows wait for a node that has it
             if name in self.lanes:
                 continue
             lane = asyncio.create_task(self._round(name, due_by), name=f"deliver {name}")
@@ -128,17 +135,16 @@ class Outbox:
         return sum(t.result() for t in started if not t.cancelled() and not t.exception())
 
     async def _round(self, name: str, due_by: datetime) -> int:
-        """Claim and send channel ``name``'s due rows (``_UNKNOWN``: rows naming a channel
-        that is not configured), batch after batch; return how many were sent."""
-        only, exclude = (None, tuple(self.channels)) if name == _UNKNOWN else (name, ())
+        """Claim and send channel ``name``'s due rows, batch after batch; return how many
+        were sent."""
         sent = 0
-        while True:
+        while not self.stopped:
             rows = await asyncio.to_thread(  # off the loop: the database may be frozen
                 self.store.claim_due_alerts, self.node, due_by, self.batch, self.lease,
-                only=only, exclude=exclude)
+                only=name)
             notices = await asyncio.to_thread(
                 self.store.claim_due_notices, self.node, due_by, self.batch, self.lease,
-                only=only, exclude=exclude)
+                only=name)
             ids = {r.id for r in rows} | {n.id for n in notices}
             self.holding |= ids  # the daemon's heartbeat renews their leases meanwhile
             try:
@@ -147,6 +153,12 @@ class Outbox:
                 self.holding -= ids
             if len(rows) < self.batch and len(notices) < self.batch:
                 return sent
+        return sent
+
+    def stop(self) -> None:
+        """Claim nothing more: each round ends once the batch it is sending is recorded
+        (SIGTERM; a reload stops the outbox it replaces)."""
+        self.stopped = True
 
     def _round_ended(self, name: str, lane: asyncio.Task[int]) -> None:
         _RUNNING.discard(lane)
@@ -336,6 +348,15 @@ class Outbox:
         hashes = self.channels.hashes if isinstance(self.channels, Channels) else {}
         self.store.disable_channel(name, reason, now, hashes.get(name))
         log.error("event=channel_disabled channel=%s reason=%r", name, reason)
+
+
+async def finish_rounds(timeout: float) -> int:
+    """Wait up to ``timeout`` seconds for every delivery round under way, of every outbox
+    (one a reload replaced too), to record its sends; return how many were under way."""
+    rounds = list(_RUNNING)
+    if rounds:
+        await asyncio.wait(rounds, timeout=timeout)
+    return len(rounds)
 
 
 def _digest_id(rows: Sequence[AlertRow]) -> str:

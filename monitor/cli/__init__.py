@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.cli.alerts import cmd_alerts, cmd_channels
-from monitor.cli.common import EXIT_BAD
+from monitor.cli.common import EXIT_BAD, EXIT_OK
 from monitor.cli.feeds import cmd_discover, cmd_feeds, cmd_nodes
 from monitor.cli.query import cmd_backtest, cmd_extract, cmd_match, cmd_parse
 from monitor.cli.rules import cmd_rules
@@ -35,7 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("monitor: no config file: pass -c FILE or set MONITOR_CONFIG", file=sys.stderr)
             return EXIT_BAD
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe fails here, not at exit past the handler
+        return code
+    except BrokenPipeError:  # the reader stopped early (`| head`): no traceback, now or at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ConfigError as e:
         for problem in e.problems:
             print(f"monitor: {problem}", file=sys.stderr)

@@ -127,7 +127,10 @@ def cmd_channels(args: argparse.Namespace) -> int:
     from monitor.alerts.build import settings_hash
 
     states, counts = store.channel_states(), store.count_alerts_by_channel()
-    width = max(len(n) for n in config.channels)
+    # a channel gone from the config whose alerts are still pending: no node sends them
+    gone = [n for n, c in sorted(counts.items())
+            if n not in config.channels and c.get("pending", 0)]
+    width = max(len(n) for n in (*config.channels, *gone))
     for name, settings in config.channels.items():
         state, count = states.get(name), counts.get(name, {})
         if state is not None and state.disabled:
@@ -138,6 +141,9 @@ def cmd_channels(args: argparse.Namespace) -> int:
             said = "enabled"
         print(f"{name:<{width}}  {settings.type:<8} {said}  pending={count.get('pending', 0)} "
               f"failed={count.get('failed', 0)}")
+    for name in gone:
+        print(f"{name:<{width}}  {'-':<8} not configured: its alerts wait until it is again  "
+              f"pending={counts[name].get('pending', 0)} failed={counts[name].get('failed', 0)}")
     return EXIT_OK
 
 

@@ -192,12 +192,13 @@ class OutboxMixin(StoreBase):
 
     def retry_alert(self, alert_id: str, now: datetime) -> bool:
         """Put a failed (or pending) alert or notice back in the queue now; False if
-        unknown."""
+        unknown. A node's claim stays: the row may be under way on it, and another node
+        takes it only once that lease is released or runs out (else it went out twice)."""
         with self._begin() as conn:
             for table in (t.alerts, t.notices):
                 result = conn.execute(update(table).where(
                     table.c.id == alert_id, table.c.status != "sent").values(
-                    status="pending", next_attempt_at=now, claimed_by=None, lease_until=None))
+                    status="pending", next_attempt_at=now))
                 if result.rowcount:
                     return True
             return False

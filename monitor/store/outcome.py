@@ -10,6 +10,7 @@ statements (``note_writes``), not asked of the callers.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any, Literal
@@ -77,7 +78,8 @@ class Transaction:
             self.ctx = self.engine.begin()
             self.conn = self.ctx.__enter__()
         except SQLAlchemyError as e:
-            raise self.health.failed(StorageError(f"database unavailable: {_short(e)}")) from e
+            raise self.health.failed(StorageError(
+                f"database unavailable: {_short(e)}{_sqlite_file(self.engine)}")) from e
         self.conn.info[_WROTE] = False
         return self.conn
 
@@ -97,6 +99,18 @@ class Transaction:
         if exc is None:
             self.health.succeeded(self.began, wrote)
         return False
+
+
+def _sqlite_file(engine: Engine) -> str:
+    """For SQLite, which file could not be opened (its own message names none) and why, if
+    its folder is the cause: SQLite writes its -wal and -shm files next to it."""
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:":
+        return ""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.access(folder, os.W_OK):
+        return f" (file {path}; its folder {folder} is not writable)"
+    return f" (file {path})"
 
 
 def _short(e: BaseException) -> str:
