@@ -203,8 +203,13 @@ async def test_bad_ids_numbers_and_bodies_are_4xx_and_write_nothing(
             assert (await ed.put(f"/api/rules/{rule_id}", json={"query": "x"})
                     ).status_code == 404
             assert (await ed.delete(f"/api/rules/{rule_id}")).status_code == 404
-        for params in ({"rule": "9" * 30}, {"rule": "\u00b2"}, {"limit": "\u00b2"}):
-            assert (await ed.get("/api/audit", params=params)).status_code == 200
+        for params in ({"rule": "9" * 30}, {"rule": "\u00b2"}, {"limit": "\u00b2"},
+                       {"rule": "garbage"}, {"limit": "-1"}):
+            got = await ed.get("/api/audit", params=params)  # a filter is never ignored
+            assert got.status_code == 400, params
+            assert got.json()["error"].startswith(f"{next(iter(params))}: ")
+        mine = (await ed.get("/api/audit", params={"rule": str(made["id"])})).json()["audit"]
+        assert mine and {e["rule_id"] for e in mine} == {made["id"]}
         # no NaN or Infinity in JSON, no number past a float's range, nesting too deep
         for body in ('{"max_age": NaN}', '{"max_age": 1e999}',
                      '{"spike": {"factor": 1e999}}', "[" * 100_000):

@@ -287,12 +287,17 @@ async def test_query_box_warns_about_lowercase_operators(polled: Polled) -> None
 async def test_json_api(polled: Polled) -> None:
     async with client(polled.app) as http:
         alerts = (await http.get("/api/alerts")).json()["alerts"]
+        sent = (await http.get("/api/alerts", params={"status": "sent"})).json()["alerts"]
+        failed = (await http.get("/api/alerts", params={"status": "failed"})).json()["alerts"]
+        bogus = await http.get("/api/alerts", params={"status": "bogus"})
         feeds = {f["name"]: f for f in (await http.get("/api/feeds")).json()["feeds"]}
         rules = {r["name"]: r for r in (await http.get("/api/rules")).json()["rules"]}
         hits = (await http.get("/api/search", params={"q": '"supply chain risk"'})).json()
         bad = await http.get("/api/search", params={"q": "NOT alone"})
         nodes = (await http.get("/api/nodes")).json()["nodes"]
     assert len(alerts) == 3 and {a["status"] for a in alerts} == {"sent"}
+    assert len(sent) == 3 and failed == []
+    assert bogus.status_code == 400 and bogus.json()["error"].startswith("status: 'bogus'")
     assert alerts[0]["terms"][0]["snippets"][0]["marks"]
     assert feeds["Demo News"]["state"] == "ok"
     assert feeds["Broken Feed"]["state"] == "failing"

@@ -130,6 +130,9 @@ class _Handlers:
 
     def api_alerts(self, request: Request) -> Response:
         status = request.query_params.get("status") or None
+        if status not in (None, *ALERT_STATUSES):
+            return APIResponse({"error": f"status: {status!r} is not one of "
+                                         f"{', '.join(ALERT_STATUSES)}"}, 400)
         limit = _int(request.query_params.get("limit"), 50, 1, 500)
         rows = self.store.list_alerts(status, limit)
         disabled = self.store.disabled_channels()
@@ -157,6 +160,10 @@ class _Handlers:
     def api_nodes(self, request: Request) -> Response:
         nodes = self.store.nodes(self.clock(), NODE_ALIVE_WITHIN)
         return APIResponse({"nodes": [views.node_json(n) for n in nodes]})
+
+
+ALERT_STATUSES = ("pending", "sent", "failed")
+"""The ``status=`` values of /api/alerts: an alert's states in the outbox."""
 
 
 def _int(value: str | None, default: int, low: int, high: int) -> int:

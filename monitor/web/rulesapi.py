@@ -120,9 +120,12 @@ class RulesAPI:
         return _error(404, f"no rule {request.path_params['rule_id']}")
 
     def audit(self, request: Request) -> Response:
-        limit = _rule_id(request, request.query_params.get("limit", "")) or 100
-        limit = min(limit, AUDIT_MAX)
-        rule = _rule_id(request, request.query_params.get("rule", ""))
+        given = {k: request.query_params.get(k, "") for k in ("limit", "rule")}
+        for key, text in given.items():
+            if text and not _rule_id(request, text):
+                return _error(400, f"{key}: {text[:40]!r} is not a positive whole number")
+        limit = min(_rule_id(request, given["limit"]) or 100, AUDIT_MAX)
+        rule = _rule_id(request, given["rule"])
         entries = self.store.audit_log(limit, rule or None)
         return JSONResponse({"audit": [audit_json(e) for e in entries]})
 
