@@ -125,6 +125,8 @@ class Daemon:
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
+        if old is not None:  # an outage under way is not logged again as new
+            self.outbox.failures = old.failures
         self.metrics.feed_kinds = {f.name: f.kind for f in config.feeds}
         gc.collect()  # the replaced rules' cycles, before freezing would keep them for good
         gc.freeze()  # the compiled rules live until the next reload: keep them out of GC passes

@@ -167,3 +167,20 @@ async def test_a_postgresql_outage_is_a_few_lines_and_a_recovery(
                 await daemon.close()
     finally:
         switch.stop()
+
+
+async def test_a_reload_during_an_outage_keeps_counting_the_delivery_failures(
+        tmp_path: Path, news: NewsServer, caplog: pytest.LogCaptureFixture) -> None:
+    path = write_config(tmp_path, news, None, None, watches="")
+    daemon = Daemon(load(str(path)), str(path))
+    try:
+        with caplog.at_level(logging.INFO):
+            daemon.outbox.failures.failed(StorageError("database unavailable: refused"))
+            old = daemon.outbox
+            daemon.reload()  # SIGHUP: a new outbox, the same outage
+            assert daemon.outbox is not old
+            assert not daemon.outbox.failures.failed(StorageError("still refused"))
+        assert daemon.outbox.failures.failures == 2
+        assert events(caplog, logging.ERROR)["deliver_failed"] == 1
+    finally:
+        await daemon.close()
