@@ -40,10 +40,11 @@ from monitor.alerts.notices import raise_health_notices
 from monitor.alerts.outbox import Outbox, RetryPolicy, finish_rounds
 from monitor.browser import Renderer
 from monitor.config import RESTART_KEYS, Config
-from monitor.daemonsetup import Services, load, make_fetcher, node_name, wait_for_start
+from monitor.daemonsetup import Services, leave, load, make_fetcher, node_name, wait_for_start
 from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.liverules import CHECK_EVERY, Live, Refresher, live_rules
+from monitor.log import FailureLog
 from monitor.metrics import Metrics
 from monitor.pipeline import Pipeline, poll_feed, record_crash, release_after_store_error
 from monitor.retention import Retention
@@ -94,6 +95,7 @@ class Daemon:
         self.web = web
         self.reload_failed: tuple[str, datetime] | None = None  # error, when; None: fine
         self.refresher = Refresher(store, self.services.reloading)  # edits: see liverules
+        self.claims, self.beats = FailureLog(log, "claim"), FailureLog(log, "heartbeat")
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -123,6 +125,8 @@ class Daemon:
                              policy=RetryPolicy(horizon=config.monitor.delivery.delivery_horizon),
                              lease=config.monitor.cluster.lease, clock=self.clock,
                              metrics=self.metrics, holding=self.delivering)
+        if old is not None:  # an outage under way is not logged again as new
+            self.outbox.failures = old.failures
         self.metrics.feed_kinds = {f.name: f.kind for f in config.feeds}
         gc.collect()  # the replaced rules' cycles, before freezing would keep them for good
         gc.freeze()  # the compiled rules live until the next reload: keep them out of GC passes
@@ -221,17 +225,8 @@ class Daemon:
         await finish_rounds(max(0.0, grace_ends - time.monotonic()))
         if self.web:
             await self.web.stop()
-        await asyncio.to_thread(self.leave)
+        await asyncio.to_thread(leave, self.services.store, self.node)
         return 0
-
-    def leave(self) -> None:
-        """Stopping cleanly: leave the list of live nodes at once (``monitor nodes``)."""
-        try:
-            self.services.store.forget_node(self.node)
-        except MonitorError as e:
-            log.error("event=leave_failed node=%s error=%r", self.node, str(e))
-        else:
-            log.info("event=left node=%s", self.node)
 
     async def start_web(self, scheduler: AsyncIOScheduler) -> None:
         """Serve the dashboard, /metrics and the probes on ``[monitor] web`` (if set)."""
@@ -264,9 +259,10 @@ class Daemon:
                     self.services.store.claim_due_feeds, self.node, self.clock(),
                     free if not force else 10**6, self.config.monitor.cluster.lease,
                     force=force)
-            except MonitorError as e:
-                log.error("event=claim_failed error=%r", str(e))
+            except MonitorError as e:  # the database down: a few lines, not one a second
+                self.claims.failed(e)
                 return
+            self.claims.succeeded()
             for feed in feeds:
                 task = asyncio.create_task(self._poll(feed))
                 self.polls[task] = feed.id
@@ -320,7 +316,7 @@ class Daemon:
         try:
             await self.outbox.drain(wait=wait)
         except MonitorError as e:
-            log.error("event=deliver_failed error=%r", str(e))
+            self.outbox.failures.failed(e)
         except Exception as e:  # noqa: BLE001
             log.critical("event=deliver_crash", exc_info=e)
 
@@ -358,7 +354,9 @@ class Daemon:
                                     feed_ids=list(self.polls.values()),
                                     alert_ids=list(self.delivering))
         except MonitorError as e:
-            log.error("event=heartbeat_failed error=%r", str(e))
+            self.beats.failed(e)
+        else:
+            self.beats.succeeded()
 
     async def close(self) -> None:
         """Release the fetcher, the extraction pool and the database."""

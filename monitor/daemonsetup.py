@@ -4,6 +4,7 @@ fetcher and the long-lived services (split from ``monitor.daemon`` for size)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from monitor.browser import Renderer
 from monitor.config import Config, load_config
-from monitor.errors import ConfigError, StorageError
+from monitor.errors import ConfigError, MonitorError, StorageError
 from monitor.extract import Extractor
 from monitor.fetch import Fetcher
 from monitor.rules import check_query
@@ -22,6 +23,8 @@ from monitor.store import Store, WaitStatus, migrate_once, open_database, wait_i
 
 if TYPE_CHECKING:
     from monitor.web import WebServer
+
+log = logging.getLogger("monitor.daemon")  # the daemon's lines, wherever their code lives
 
 
 def load(path: str) -> Config:
@@ -66,6 +69,16 @@ async def early_web(config: Config, reason: Callable[[], str]) -> WebServer | No
     return await serve(app, host, port)
 
 
+def leave(store: Store, node: str) -> None:
+    """Stopping cleanly: leave the list of live nodes at once (``monitor nodes``)."""
+    try:
+        store.forget_node(node)
+    except MonitorError as e:
+        log.error("event=leave_failed node=%s error=%r", node, str(e))
+    else:
+        log.info("event=left node=%s", node)
+
+
 def node_name(config: Config) -> str:
     """This daemon's id among several sharing one database."""
     return config.monitor.cluster.node_id or f"{socket.gethostname()}:{os.getpid()}"
@@ -96,4 +109,4 @@ class Services:
 
 
 
-__all__ = ["Services", "load", "make_fetcher", "node_name", "wait_for_start"]
+__all__ = ["Services", "leave", "load", "make_fetcher", "node_name", "wait_for_start"]

@@ -30,6 +30,7 @@ from monitor.collaborators import RuleSetLike
 from monitor.config import Config, WatchSettings
 from monitor.config.ruledata import stored_rule
 from monitor.errors import MonitorError
+from monitor.log import FailureLog
 from monitor.pipeline import rule_for
 from monitor.rules import Rule, RuleSet, compile_rules
 from monitor.rules.overlay import OverlaidRules
@@ -121,6 +122,7 @@ class Refresher:
         self.clock = clock
         self.edited_at = clock()
         self.rebuilding: asyncio.Future[Live] | None = None
+        self.failures = FailureLog(log, "rules_refresh")  # one line per outage, not per check
 
     async def refreshed(self, live: Live) -> Live | None:
         """The rules to run instead of ``live``: brought up to an edit, or a finished
@@ -134,8 +136,9 @@ class Refresher:
             else:
                 found = await asyncio.to_thread(edited, start, self.store)
         except MonitorError as e:
-            log.error("event=rules_refresh_failed error=%r", str(e))
+            self.failures.failed(e)
             return None
+        self.failures.succeeded()
         running = found or live
         if found is not None and rebuilt is None:
             self.edited_at = self.clock()

@@ -19,6 +19,10 @@ skipped (the previous one still running) or started late are dropped: the daemon
 one at a time on purpose, so a database that stalls a job for 30 s would otherwise log a
 line a second; the stall itself is the daemon's own line (``event=claim_failed``,
 ``event=database_frozen``...).
+
+``FailureLog`` keeps a failure that repeats (the database down: the claim loop fails every
+second) to a few lines: the first failure with its error, then one reminder a minute
+(``still_failing=N since=...``), then one ``event=..._recovered`` line once it works again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 QUIET_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "apscheduler", "trafilatura",
@@ -37,6 +42,7 @@ _SYSLOG_PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL":
 _TIMED_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _JOURNAL_FORMAT = "%(levelname)s %(name)s %(message)s"
 _ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+REMIND_EVERY = 60.0  # seconds between a FailureLog's reminders while it keeps failing
 
 
 class _LineFormatter(logging.Formatter):
@@ -67,6 +73,50 @@ def _not_a_scheduler_note(record: logging.LogRecord) -> bool:
     """False for APScheduler's skipped-run and late-run warnings (see the module)."""
     return not (record.name.startswith("apscheduler") and isinstance(record.msg, str)
                 and record.msg.startswith(_SCHEDULER_NOTES))
+
+
+class FailureLog:
+    """One repeating failure, ``event=NAME_failed``, logged readably through an outage.
+
+    The first ``failed`` is an ERROR line with the error (and ``fields``); the next ones are
+    counted, not logged, but for one ERROR reminder per ``remind_every`` seconds
+    (``still_failing=N since=TIME``, N counting the first). The first ``succeeded`` after
+    that is one INFO line ``event=NAME_recovered failures=N duration_s=S``; a success with
+    no failure before logs nothing. Call both from one thread (the event loop).
+    """
+
+    def __init__(self, logger: logging.Logger, name: str, *,
+                 remind_every: float = REMIND_EVERY,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.logger, self.name = logger, name
+        self.remind_every, self.clock = remind_every, clock
+        self.failures = 0  # since the last success
+        self.since = self.reminded = 0.0  # the clock at the first failure, the last line
+
+    def failed(self, error: object, **fields: object) -> bool:
+        """Count one failure; True when it was logged (the first one, or a reminder)."""
+        now, self.failures = self.clock(), self.failures + 1
+        pairs = "".join(f" {key}=%s" for key in fields)  # the keys are the code's own
+        if self.failures == 1:
+            self.since = self.reminded = now
+            first = f"event=%s_failed{pairs} error=%r"
+            self.logger.error(first, self.name, *fields.values(), str(error))
+            return True
+        if now - self.reminded < self.remind_every:
+            return False
+        self.reminded = now
+        reminder = f"event=%s_failed{pairs} still_failing=%d since=%s error=%r"
+        self.logger.error(reminder, self.name, *fields.values(), self.failures,
+                          time.strftime(_ISO_UTC, time.gmtime(self.since)), str(error))
+        return True
+
+    def succeeded(self) -> None:
+        """It worked: after failures, one line saying how many and for how long."""
+        if not self.failures:
+            return
+        self.logger.info("event=%s_recovered failures=%d duration_s=%.1f", self.name,
+                         self.failures, max(0.0, self.clock() - self.since))
+        self.failures = 0
 
 
 def setup_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:

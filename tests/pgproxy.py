@@ -40,6 +40,16 @@ class Switch:
 
         self._run(freeze())
 
+    def down(self) -> None:
+        """A database that went down: the forwarded connections closed, new ones refused
+        until ``refusing`` is set False."""
+        async def down() -> None:
+            self.refusing = True
+            for writer in self.forwarded:
+                writer.close()
+
+        self._run(down())
+
     def thaw(self) -> None:
         self.frozen = False
 

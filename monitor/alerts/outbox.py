@@ -43,6 +43,7 @@ from monitor.alerts.base import Channel
 from monitor.alerts.build import Channels
 from monitor.dedup import strip_tracking
 from monitor.errors import DeliveryError, MonitorError
+from monitor.log import FailureLog
 from monitor.metrics import Metrics
 from monitor.models import Alert, Digest
 from monitor.store import AlertRow, NoticeRow, Store
@@ -99,6 +100,8 @@ class Outbox:
     slots: dict[str, asyncio.Semaphore] = field(default_factory=dict, init=False)
     settings_checked: bool = field(default=False, init=False)
     stopped: bool = field(default=False, init=False)  # claim nothing more (``stop``)
+    failures: FailureLog = field(  # a database outage: a few lines, not one per round
+        default_factory=lambda: FailureLog(log, "deliver"), init=False)
 
     def __post_init__(self) -> None:
         if self.metrics:
@@ -168,9 +171,11 @@ class Outbox:
             return
         error = lane.exception()
         if isinstance(error, MonitorError):
-            log.error("event=deliver_failed channel=%s error=%r", name, str(error))
+            self.failures.failed(error, channel=name)
         elif error is not None:
             log.critical("event=deliver_crash channel=%s", name, exc_info=error)
+        else:
+            self.failures.succeeded()
 
     @contextlib.asynccontextmanager
     async def _slot(self, name: str) -> AsyncIterator[None]:
