@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import sys
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -102,3 +104,12 @@ async def start_daemon(config: Path, env: dict[str, str], log: IO[bytes]
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "monitor", "run", "-c", str(config), cwd=ROOT, env=env,
         stdout=asyncio.subprocess.DEVNULL, stderr=log)
+
+
+async def until(check: Callable[[], object], within: float, what: str) -> None:
+    """Wait until ``check()`` is true, looking every 0.05 s; fail naming ``what`` once
+    ``within`` seconds have passed."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
+        await asyncio.sleep(0.05)

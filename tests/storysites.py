@@ -4,9 +4,7 @@ serving its API on 127.0.0.1 (``test_stories_api.py``, ``test_triage.py``,
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import httpx
 
 from monitor.daemon import Daemon
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
-from tests.helpers import write_config
+from tests.helpers import until, write_config
 from tests.webusers import csrf, serving, sign_in, users_toml
 
 NAMES = ("Site A", "Site B", "Site C", "Site D", "Site E")
@@ -53,11 +51,6 @@ def article(slug: str, title: str, sentence: str) -> SeedArticle:
     return SeedArticle(slug, title, "2026-02-27", (sentence.strip() + " ") * 5)
 
 
-async def until(check: Callable[[], Any], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
-        await asyncio.sleep(0.05)
 
 
 async def settle(daemon: Daemon, since: dict[int, Any] | None = None) -> None:

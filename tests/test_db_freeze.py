@@ -42,7 +42,7 @@ from monitor.store import Store
 from monitor.testing import NewsServer
 from monitor.web import create_app, ready
 from tests.conftest import pg_schema, postgres_available
-from tests.helpers import write_config
+from tests.helpers import until, write_config
 from tests.pgproxy import Switch
 
 WAIT = 60.0  # seconds any awaited state may take at most (a generous bound)
@@ -53,12 +53,6 @@ def timeouts_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
             if "event=claim_failed" in r.getMessage() and "timeout" in r.getMessage()]
 
 
-async def until(check: object, what: str) -> None:
-    for _ in range(int(WAIT / 0.05)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never: {what}")
 
 
 @pytest.mark.postgres
@@ -78,7 +72,7 @@ async def test_a_frozen_postgresql_leaves_healthz_up_and_readyz_saying_why(
             daemon = Daemon(load(str(path)), str(path))
             running = asyncio.create_task(daemon.run())
             try:
-                await until(lambda: daemon.web is not None, "the web server listens")
+                await until(lambda: daemon.web is not None, WAIT, "the web server listens")
                 assert daemon.web is not None
                 async with httpx.AsyncClient(base_url=daemon.web.url, timeout=WAIT,
                                              trust_env=False) as http:
@@ -92,11 +86,11 @@ async def test_a_frozen_postgresql_leaves_healthz_up_and_readyz_saying_why(
                     assert await ready_again()
                     with caplog.at_level(logging.INFO):
                         switch.freeze()
-                        await until(lambda: switch.held, "a call hangs in connect")
+                        await until(lambda: switch.held, WAIT, "a call hangs in connect")
                         alive = await http.get("/healthz")
                         early = timeouts_logged(caplog)
                         unready = await http.get("/readyz")
-                        await until(lambda: timeouts_logged(caplog), "a timeout logged")
+                        await until(lambda: timeouts_logged(caplog), WAIT, "a timeout logged")
                     assert alive.status_code == 200 and not early, early
                     assert unready.status_code == 503, unready.text
                     assert unready.json()["failing"][0] == "database"

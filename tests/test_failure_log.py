@@ -23,7 +23,7 @@ from monitor.errors import StorageError
 from monitor.log import FailureLog
 from monitor.testing import NewsServer, WebhookReceiver
 from tests.conftest import pg_schema, postgres_available
-from tests.helpers import write_config
+from tests.helpers import until, write_config
 from tests.pgproxy import Switch
 
 WAIT = 60.0  # seconds any awaited state may take at most (a generous bound)
@@ -109,12 +109,6 @@ def events(caplog: pytest.LogCaptureFixture, level: int) -> Counter[str]:
                    and (m := EVENT.match(r.getMessage())))
 
 
-async def until(check: object, what: str) -> None:
-    for _ in range(int(WAIT / 0.05)):
-        if check():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never: {what}")
 
 
 @pytest.mark.postgres
@@ -134,22 +128,22 @@ async def test_a_postgresql_outage_is_a_few_lines_and_a_recovery(
             daemon = Daemon(load(str(path)), str(path))
             running = asyncio.create_task(daemon.run())
             try:
-                await until(lambda: hook.received, "the seed alerts are delivered")
+                await until(lambda: hook.received, WAIT, "the seed alerts are delivered")
                 with caplog.at_level(logging.INFO):
                     caplog.clear()
                     switch.down()  # every connection closed, every new one refused
                     await until(lambda: daemon.claims.failures >= 8
                                 and daemon.beats.failures >= 2
                                 and daemon.outbox.failures.failures >= 4
-                                and daemon.refresher.failures.failures >= 2,
+                                and daemon.refresher.failures.failures >= 2, WAIT,
                                 "every loop failed a few times")
                     failed = events(caplog, logging.ERROR)
                     switch.refusing = False
                     await until(lambda: events(caplog, logging.INFO)["heartbeat_recovered"]
-                                and events(caplog, logging.INFO)["claim_recovered"],
+                                and events(caplog, logging.INFO)["claim_recovered"], WAIT,
                                 "the claim and the heartbeat work again")
                     await until(lambda: not daemon.outbox.failures.failures
-                                and not daemon.refresher.failures.failures,
+                                and not daemon.refresher.failures.failures, WAIT,
                                 "the delivery and the rules check work again")
                 for event in ("claim_failed", "deliver_failed", "rules_refresh_failed",
                               "heartbeat_failed"):

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 from monitor.daemon import Daemon, load
 from monitor.testing import NewsServer, SeedArticle, WebhookReceiver
 from tests.conftest import pg_schema, postgres_available
-from tests.helpers import SECRET, write_config
+from tests.helpers import SECRET, until, write_config
 from tests.webusers import free_port
 
 pytestmark = [
@@ -33,11 +31,6 @@ QUAGGA = SeedArticle("quagga", "Quagga tariffs return", "2026-02-27",
                      "Officials said the quagga tariff schedule would return next month. " * 6)
 
 
-async def until(check: Callable[[], Any], within: float, what: str) -> None:
-    deadline = time.monotonic() + within
-    while not check():
-        assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
-        await asyncio.sleep(0.1)
 
 
 def node_config(tmp_path: Path, news: NewsServer, hook: WebhookReceiver, url: str,
