@@ -506,9 +506,12 @@ def test_ttl_seconds(channel: str, ttl: int | None) -> None:
     ("<html><head><title>t</title></head></html>", ""),
     ("<!DOCTYPE html><html><head></head></html>tail", "tail"),
     ("<html><frameset><frame></frameset></html>", ""),
+    # after a stray </html> libxml2 starts a second <html> beside the first
+    ("</body><body></body></html><figcaption>f", "f"),
 ], ids=["paragraphs", "br", "source-whitespace", "script-style-comment", "entities",
         "plain-lt", "plain-paragraphs", "list", "empty", "several-bodies", "empty-body-first",
-        "document-two-bodies", "head-only", "doctype-no-body", "frameset"])
+        "document-two-bodies", "head-only", "doctype-no-body", "frameset",
+        "text-after-html"])
 def test_html_to_text(markup: str, text: str) -> None:
     assert html_to_text(markup) == text
 

@@ -87,9 +87,22 @@ def _fragment(markup: str) -> lxml.etree._Element:
         raise lxml.etree.ParserError("Document is empty")
     bodies = [e for e in doc if e.tag == "body"]
     if len(bodies) != 1:
-        return doc
+        return _whole(doc)
     bodies[0].tail = None  # text after a "</body>" in markup: not among the pieces
     return bodies[0]
+
+
+def _whole(doc: lxml.etree._Element) -> lxml.etree._Element:
+    """``doc``'s top-level elements under one parent: after a stray ``</html>`` libxml2
+    starts a second ``<html>`` beside the first (``"</body><body></html><p>f"``), which a
+    walk from the first would miss while the stylesheet, reading the document, did not."""
+    others = list(doc.itersiblings())
+    if not others:
+        return doc
+    whole = lxml.etree.Element("span")  # neither a block nor skipped: adds no text
+    for top in (doc, *others):
+        whole.append(top)
+    return whole
 
 
 def _without_comments(root: lxml.etree._Element) -> lxml.etree._Element:
