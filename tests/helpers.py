@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from monitor.daemon import Daemon
 from monitor.testing import MailServer, NewsServer, WebhookReceiver
 
 SEED_WATCHES = """
@@ -113,3 +115,15 @@ async def until(check: Callable[[], object], within: float, what: str) -> None:
     while not check():
         assert time.monotonic() < deadline, f"not within {within:g}s: {what}"
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def running(daemon: Daemon) -> AsyncIterator[Daemon]:
+    """``daemon.run()`` in a task; on the way out the daemon is stopped, awaited, closed."""
+    task = asyncio.create_task(daemon.run())
+    try:
+        yield daemon
+    finally:
+        daemon.stopping.set()
+        await task
+        await daemon.close()

@@ -5,7 +5,9 @@ under SIGSTOP looks to its clients)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
+from collections.abc import Iterator
 
 
 class Switch:
@@ -92,3 +94,17 @@ class Switch:
                 dst.close()
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+
+@contextlib.contextmanager
+def proxied_schema() -> Iterator[tuple[Switch, str]]:
+    """A new PostgreSQL schema reached through a started ``Switch``: the switch and the URL
+    through it; the schema dropped and the switch stopped afterwards."""
+    from tests.conftest import pg_schema  # conftest's fixtures import this module's users
+
+    switch = Switch().start()
+    try:
+        with pg_schema() as real:
+            yield switch, real.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}")
+    finally:
+        switch.stop()

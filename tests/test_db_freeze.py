@@ -41,9 +41,9 @@ from monitor.errors import StorageError
 from monitor.store import Store
 from monitor.testing import NewsServer
 from monitor.web import create_app, ready
-from tests.conftest import pg_schema, postgres_available
-from tests.helpers import until, write_config
-from tests.pgproxy import Switch
+from tests.conftest import postgres_available
+from tests.helpers import running, until, write_config
+from tests.pgproxy import proxied_schema
 
 WAIT = 60.0  # seconds any awaited state may take at most (a generous bound)
 
@@ -61,53 +61,43 @@ async def test_a_frozen_postgresql_leaves_healthz_up_and_readyz_saying_why(
     if not postgres_available():
         pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
     # back to ready once the database works again: no waiting out STORE_ERROR_RECENT
-    switch = Switch().start()
-    try:
-        with pg_schema() as real:
-            url = real.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}")
-            path = write_config(tmp_path, news, None, None, watches="", database=url,
-                                extra_monitor='database_connect_timeout = "8s"\n'
-                                              'database_timeout = "5s"')
-            path.write_text(path.read_text().replace('web = ""', 'web = "127.0.0.1:0"'))
-            daemon = Daemon(load(str(path)), str(path))
-            running = asyncio.create_task(daemon.run())
-            try:
-                await until(lambda: daemon.web is not None, WAIT, "the web server listens")
-                assert daemon.web is not None
-                async with httpx.AsyncClient(base_url=daemon.web.url, timeout=WAIT,
-                                             trust_env=False) as http:
-                    async def ready_again() -> bool:
-                        return (await http.get("/readyz")).status_code == 200
+    with proxied_schema() as (switch, url):
+        path = write_config(tmp_path, news, None, None, watches="", database=url,
+                            extra_monitor='database_connect_timeout = "8s"\n'
+                                          'database_timeout = "5s"')
+        path.write_text(path.read_text().replace('web = ""', 'web = "127.0.0.1:0"'))
+        daemon = Daemon(load(str(path)), str(path))
+        async with running(daemon):
+            await until(lambda: daemon.web is not None, WAIT, "the web server listens")
+            assert daemon.web is not None
+            async with httpx.AsyncClient(base_url=daemon.web.url, timeout=WAIT,
+                                         trust_env=False) as http:
+                async def ready_again() -> bool:
+                    return (await http.get("/readyz")).status_code == 200
 
-                    for _ in range(int(WAIT)):  # ready before the freeze (the start is over)
-                        if await ready_again():
-                            break
-                        await asyncio.sleep(1)
-                    assert await ready_again()
-                    with caplog.at_level(logging.INFO):
-                        switch.freeze()
-                        await until(lambda: switch.held, WAIT, "a call hangs in connect")
-                        alive = await http.get("/healthz")
-                        early = timeouts_logged(caplog)
-                        unready = await http.get("/readyz")
-                        await until(lambda: timeouts_logged(caplog), WAIT, "a timeout logged")
-                    assert alive.status_code == 200 and not early, early
-                    assert unready.status_code == 503, unready.text
-                    assert unready.json()["failing"][0] == "database"
-                    assert unready.json()["checks"]["database"].startswith(
-                        ("no answer within", "unavailable:")), unready.text
-                    switch.thaw()
-                    for _ in range(int(WAIT)):
-                        if await ready_again():
-                            break
-                        await asyncio.sleep(1)
-                    assert await ready_again()
-            finally:
-                daemon.stopping.set()
-                await running
-                await daemon.close()
-    finally:
-        switch.stop()
+                for _ in range(int(WAIT)):  # ready before the freeze (the start is over)
+                    if await ready_again():
+                        break
+                    await asyncio.sleep(1)
+                assert await ready_again()
+                with caplog.at_level(logging.INFO):
+                    switch.freeze()
+                    await until(lambda: switch.held, WAIT, "a call hangs in connect")
+                    alive = await http.get("/healthz")
+                    early = timeouts_logged(caplog)
+                    unready = await http.get("/readyz")
+                    await until(lambda: timeouts_logged(caplog), WAIT, "a timeout logged")
+                assert alive.status_code == 200 and not early, early
+                assert unready.status_code == 503, unready.text
+                assert unready.json()["failing"][0] == "database"
+                assert unready.json()["checks"]["database"].startswith(
+                    ("no answer within", "unavailable:")), unready.text
+                switch.thaw()
+                for _ in range(int(WAIT)):
+                    if await ready_again():
+                        break
+                    await asyncio.sleep(1)
+                assert await ready_again()
 
 
 @pytest.mark.postgres
@@ -115,26 +105,21 @@ async def test_a_connection_to_a_frozen_server_is_dropped_after_the_bound(
         caplog: pytest.LogCaptureFixture) -> None:
     if not postgres_available():
         pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
-    switch = Switch().start()
-    try:
-        with pg_schema() as real:
-            store = Store(real.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}"),
-                          connect_timeout=2, timeout=1)
-            try:
-                store.migrate()
-                switch.freeze(drop=False)  # the pooled connection stays open, unanswered
-                with caplog.at_level(logging.INFO), pytest.raises(StorageError):
-                    # without the watchdog: forever (neither side's timeouts fire)
-                    await asyncio.wait_for(asyncio.to_thread(store.feeds), WAIT)
-                frozen = [r.getMessage() for r in caplog.records
-                          if "event=database_frozen" in r.getMessage()]
-                assert len(frozen) == 1, frozen
-                switch.thaw()
-                store.feeds()  # a new connection, once the server answers again
-            finally:
-                store.close()
-    finally:
-        switch.stop()
+    with proxied_schema() as (switch, url):
+        store = Store(url, connect_timeout=2, timeout=1)
+        try:
+            store.migrate()
+            switch.freeze(drop=False)  # the pooled connection stays open, unanswered
+            with caplog.at_level(logging.INFO), pytest.raises(StorageError):
+                # without the watchdog: forever (neither side's timeouts fire)
+                await asyncio.wait_for(asyncio.to_thread(store.feeds), WAIT)
+            frozen = [r.getMessage() for r in caplog.records
+                      if "event=database_frozen" in r.getMessage()]
+            assert len(frozen) == 1, frozen
+            switch.thaw()
+            store.feeds()  # a new connection, once the server answers again
+        finally:
+            store.close()
 
 
 @contextlib.contextmanager

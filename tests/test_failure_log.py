@@ -10,7 +10,6 @@ timed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections import Counter
@@ -22,9 +21,9 @@ from monitor.daemon import Daemon, load
 from monitor.errors import StorageError
 from monitor.log import FailureLog
 from monitor.testing import NewsServer, WebhookReceiver
-from tests.conftest import pg_schema, postgres_available
-from tests.helpers import until, write_config
-from tests.pgproxy import Switch
+from tests.conftest import postgres_available
+from tests.helpers import running, until, write_config
+from tests.pgproxy import proxied_schema
 
 WAIT = 60.0  # seconds any awaited state may take at most (a generous bound)
 T0 = 1_796_000_000.0  # 2026-11-30T00:53:20Z
@@ -118,49 +117,39 @@ async def test_a_postgresql_outage_is_a_few_lines_and_a_recovery(
     if not postgres_available():
         pytest.skip("no PostgreSQL server reachable at 127.0.0.1:5432")
     monkeypatch.setenv("E2E_WEBHOOK_SECRET", "s3cret-for-the-test")
-    switch = Switch().start()
-    try:
-        with pg_schema() as real:
-            url = real.replace("127.0.0.1:5432", f"127.0.0.1:{switch.port}")
-            path = write_config(tmp_path, news, None, hook, database=url,
-                                extra_monitor='lease = "6s"\n'  # a heartbeat every 2 s
-                                              'database_connect_timeout = "2s"')
-            daemon = Daemon(load(str(path)), str(path))
-            running = asyncio.create_task(daemon.run())
-            try:
-                await until(lambda: hook.received, WAIT, "the seed alerts are delivered")
-                with caplog.at_level(logging.INFO):
-                    caplog.clear()
-                    switch.down()  # every connection closed, every new one refused
-                    await until(lambda: daemon.claims.failures >= 8
-                                and daemon.beats.failures >= 2
-                                and daemon.outbox.failures.failures >= 4
-                                and daemon.refresher.failures.failures >= 2, WAIT,
-                                "every loop failed a few times")
-                    failed = events(caplog, logging.ERROR)
-                    switch.refusing = False
-                    await until(lambda: events(caplog, logging.INFO)["heartbeat_recovered"]
-                                and events(caplog, logging.INFO)["claim_recovered"], WAIT,
-                                "the claim and the heartbeat work again")
-                    await until(lambda: not daemon.outbox.failures.failures
-                                and not daemon.refresher.failures.failures, WAIT,
-                                "the delivery and the rules check work again")
-                for event in ("claim_failed", "deliver_failed", "rules_refresh_failed",
-                              "heartbeat_failed"):
-                    assert failed[event] == 1, failed
-                assert sum(failed.values()) <= 8, failed  # 47 lines in 25 s, before
-                recovered = [r.getMessage() for r in caplog.records
-                             if "_recovered" in r.getMessage()]
-                assert len(recovered) == 4, recovered
-                claim = next(m for m in recovered if m.startswith("event=claim_recovered"))
-                count = int(re.findall(r"failures=(\d+)", claim)[0])
-                assert count >= 8 and "duration_s=" in claim, claim
-            finally:
-                daemon.stopping.set()
-                await running
-                await daemon.close()
-    finally:
-        switch.stop()
+    with proxied_schema() as (switch, url):
+        path = write_config(tmp_path, news, None, hook, database=url,
+                            extra_monitor='lease = "6s"\n'  # a heartbeat every 2 s
+                                          'database_connect_timeout = "2s"')
+        daemon = Daemon(load(str(path)), str(path))
+        async with running(daemon):
+            await until(lambda: hook.received, WAIT, "the seed alerts are delivered")
+            with caplog.at_level(logging.INFO):
+                caplog.clear()
+                switch.down()  # every connection closed, every new one refused
+                await until(lambda: daemon.claims.failures >= 8
+                            and daemon.beats.failures >= 2
+                            and daemon.outbox.failures.failures >= 4
+                            and daemon.refresher.failures.failures >= 2, WAIT,
+                            "every loop failed a few times")
+                failed = events(caplog, logging.ERROR)
+                switch.refusing = False
+                await until(lambda: events(caplog, logging.INFO)["heartbeat_recovered"]
+                            and events(caplog, logging.INFO)["claim_recovered"], WAIT,
+                            "the claim and the heartbeat work again")
+                await until(lambda: not daemon.outbox.failures.failures
+                            and not daemon.refresher.failures.failures, WAIT,
+                            "the delivery and the rules check work again")
+            for event in ("claim_failed", "deliver_failed", "rules_refresh_failed",
+                          "heartbeat_failed"):
+                assert failed[event] == 1, failed
+            assert sum(failed.values()) <= 8, failed  # 47 lines in 25 s, before
+            recovered = [r.getMessage() for r in caplog.records
+                         if "_recovered" in r.getMessage()]
+            assert len(recovered) == 4, recovered
+            claim = next(m for m in recovered if m.startswith("event=claim_recovered"))
+            count = int(re.findall(r"failures=(\d+)", claim)[0])
+            assert count >= 8 and "duration_s=" in claim, claim
 
 
 async def test_a_reload_during_an_outage_keeps_counting_the_delivery_failures(
